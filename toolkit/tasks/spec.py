@@ -1,0 +1,187 @@
+"""TaskSpec: one strict, declarative record per task.
+
+Tasks are data, task shapes are code (see ../shared/ARCHITECTURE.md). A TaskSpec says *what* a task is:
+its shape, labels, metrics, where its data lives for every split (a local mirror of the original files
+and/or a Hugging Face dataset) and how to train for it. The family module of its shape
+(``toolkit.families``) says *how* to featurise, predict and score.
+
+Normalised example schemas, one per shape (what ``toolkit.data.load`` returns):
+
+* ``classification`` / ``pair_classification``: ``{"id", "text", "text_pair" (None for single), "label": str}``
+* ``multiple_choice``: ``{"id", "context", "question", "choices": [str, ...], "label": int}``; for XCOPA-style
+  tasks ``question`` holds the raw type (``cause``/``effect``) and ``TaskSpec.question_prompts`` maps it to
+  the text the task defines.
+* ``extractive_qa``: SQuAD schema ``{"id", "title", "context", "question",
+  "answers": {"text": [...], "answer_start": [...]}}`` (empty lists = no answer, SQuAD v2.0).
+* ``tagging``: ``{"id", "tokens": [str, ...], "tags": [str, ...]}``
+* ``retrieval``: a :class:`toolkit.data.RetrievalData` (queries, candidates, gold), not a list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from ..errors import ConfigError
+
+SHAPES = ("classification", "pair_classification", "multiple_choice", "extractive_qa", "tagging", "retrieval")
+CATEGORIES = ("classification", "structured_prediction", "qa", "retrieval")
+SPLITS = ("train", "dev", "test")
+METRICS = ("accuracy", "f1", "exact_match", "seqeval_f1", "map@20", "bucc_f1", "mlqa_f1", "mlqa_exact_match")
+
+
+def _strict(cls, data: Mapping[str, Any], where: str):
+    """Build dataclass ``cls`` from a mapping, rejecting unknown keys with a clear message."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(names))})")
+    try:
+        return cls(**data)
+    except TypeError as exc:  # a missing required key
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class LocalSource:
+    """Original files in a local mirror directory (``--data-dir`` / ``XTA_DATA_DIR``).
+
+    ``pattern`` is a path relative to the data directory; ``{lang}`` (XTREME code), ``{code}`` (the
+    per-task code from ``lang_codes``, default the XTREME code), ``{name}`` (English name) and ``{split}``
+    are substituted; glob characters are allowed and all matches are concatenated in sorted order
+    (XTREME merges every UD treebank of a language this way). ``format`` names a reader in
+    ``toolkit.data.READERS``; ``options`` are passed to it.
+    """
+
+    pattern: str
+    format: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    lang_codes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """A Hugging Face dataset: ``load_dataset(path, config, split=split, revision=revision)``.
+
+    ``config``/``split`` may use ``{lang}``, ``{code}`` and ``{name}`` like :class:`LocalSource`.
+    ``columns`` maps normalised field -> Hub column; ``label_names`` turns integer labels into the
+    task's label strings; ``filter`` keeps rows whose column equals a value (``{lang}`` allowed).
+    ``format`` names a converter in ``toolkit.data.HUB_CONVERTERS`` (default: by shape).
+    """
+
+    path: str
+    config: str | None = None
+    split: str = "validation"
+    revision: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+    label_names: tuple[str, ...] | None = None
+    filter: Mapping[str, str] = field(default_factory=dict)
+    format: str | None = None
+    lang_codes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SplitSource:
+    """Where one split lives: local alternatives tried in order, then the Hub."""
+
+    local: tuple[LocalSource, ...] = ()
+    hub: HubSource | None = None
+    languages: tuple[str, ...] | None = None  # None: the task's languages (train splits: ("en",))
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    shape: str
+    description: str
+    benchmarks: tuple[str, ...]  # "xtreme-r", "xtreme", or ("intermediate",)
+    category: str | None = None  # XTREME-R category, for target tasks
+    labels: tuple[str, ...] | None = None
+    metrics: tuple[str, ...] = ("accuracy",)
+    main_metric: str = "accuracy"
+    splits: Mapping[str, SplitSource] = field(default_factory=dict)
+    languages: tuple[str, ...] = ("en",)  # for intermediate tasks; targets read languages.py
+    train_from: tuple[str, ...] = ()  # English training source(s) for zero-shot transfer, in order
+    question_prompts: Mapping[str, str] = field(default_factory=dict)
+    version: int = 1
+    citation: str = ""
+    license: str = ""
+    url: str = ""
+    # intermediate cards only
+    adapter: Mapping[str, Any] = field(default_factory=dict)
+    training: Mapping[str, Any] = field(default_factory=dict)
+    requires_local_path: bool = False
+    card_path: str | None = None
+
+    def __post_init__(self):
+        if self.shape not in SHAPES:
+            raise ConfigError(f"task {self.name!r}: shape {self.shape!r} is not one of {', '.join(SHAPES)}")
+        if self.category is not None and self.category not in CATEGORIES:
+            raise ConfigError(f"task {self.name!r}: category {self.category!r} is not one of {', '.join(CATEGORIES)}")
+        if self.main_metric not in self.metrics:
+            raise ConfigError(f"task {self.name!r}: main metric {self.main_metric!r} is not among its metrics")
+        for split in self.splits:
+            if split not in SPLITS:
+                raise ConfigError(f"task {self.name!r}: split {split!r} is not one of {', '.join(SPLITS)}")
+        if self.shape in ("classification", "pair_classification", "tagging") and not self.labels:
+            raise ConfigError(f"task {self.name!r}: a {self.shape} task must declare its labels")
+
+    @property
+    def is_target(self) -> bool:
+        return "intermediate" not in self.benchmarks
+
+    def langs(self, benchmark: str | None = None) -> tuple[str, ...]:
+        """Evaluation languages: the language table for target tasks, the card's list otherwise."""
+        from ..languages import task_languages
+
+        return task_languages(self.name, benchmark) if self.is_target else self.languages
+
+    def split_languages(self, split: str) -> tuple[str, ...]:
+        src = self.splits.get(split)
+        if src is None:
+            return ()
+        if src.languages is not None:
+            return src.languages
+        return ("en",) if split == "train" else self.langs()
+
+
+def local(pattern: str, fmt: str, **kw) -> LocalSource:
+    return LocalSource(pattern=pattern, format=fmt, **kw)
+
+
+def hub(path: str, config: str | None = None, split: str = "validation", **kw) -> HubSource:
+    return HubSource(path=path, config=config, split=split, **kw)
+
+
+def split(*locals_: LocalSource, hub: HubSource | None = None, languages: tuple[str, ...] | None = None):
+    return SplitSource(local=tuple(locals_), hub=hub, languages=languages)
+
+
+def spec_from_mapping(data: Mapping[str, Any], where: str) -> TaskSpec:
+    """Build a TaskSpec from a YAML card's mapping; unknown keys are rejected."""
+    data = dict(data)
+    splits = {}
+    for name, s in (data.pop("splits", None) or {}).items():
+        s = dict(s or {})
+        locs = tuple(_strict(LocalSource, x, f"{where}: splits.{name}.local") for x in s.pop("local", []) or [])
+        hb = s.pop("hub", None)
+        hb = _strict(HubSource, _tuplify(hb, "label_names"), f"{where}: splits.{name}.hub") if hb else None
+        langs = s.pop("languages", None)
+        if s:
+            raise ConfigError(f"{where}: splits.{name}: unknown key(s) {', '.join(sorted(s))} (allowed: hub, languages, local)")
+        splits[name] = SplitSource(local=locs, hub=hb, languages=tuple(langs) if langs else None)
+    data["splits"] = splits
+    for key in ("benchmarks", "labels", "metrics", "languages", "train_from"):
+        data = _tuplify(data, key)
+    data.setdefault("benchmarks", ("intermediate",))
+    return _strict(TaskSpec, data, where)
+
+
+def _tuplify(d: Mapping[str, Any], key: str) -> dict[str, Any]:
+    d = dict(d)
+    if isinstance(d.get(key), list):
+        d[key] = tuple(d[key])
+    return d
