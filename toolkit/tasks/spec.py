@@ -28,7 +28,18 @@ from ..errors import ConfigError
 SHAPES = ("classification", "pair_classification", "multiple_choice", "extractive_qa", "tagging", "retrieval")
 CATEGORIES = ("classification", "structured_prediction", "qa", "retrieval")
 SPLITS = ("train", "dev", "test")
-METRICS = ("accuracy", "f1", "exact_match", "seqeval_f1", "map@20", "bucc_f1", "mlqa_f1", "mlqa_exact_match")
+METRICS = (
+    "accuracy",
+    "token_accuracy",
+    "f1",
+    "exact_match",
+    "mlqa_f1",
+    "mlqa_exact_match",
+    "qa_mean",  # (EM + F1) / 2, the QA main score of the XTREME-R aggregation
+    "seqeval_f1",
+    "bucc_f1",
+    "map@20",
+)
 
 
 def _strict(cls, data: Mapping[str, Any], where: str):
@@ -42,6 +53,8 @@ def _strict(cls, data: Mapping[str, Any], where: str):
     try:
         return cls(**data)
     except TypeError as exc:  # a missing required key
+        raise ConfigError(f"{where}: {exc}") from None
+    except ConfigError as exc:  # a value check in __post_init__: say which file
         raise ConfigError(f"{where}: {exc}") from None
 
 
@@ -69,7 +82,8 @@ class HubSource:
     ``config``/``split`` may use ``{lang}``, ``{code}`` and ``{name}`` like :class:`LocalSource`.
     ``columns`` maps normalised field -> Hub column; ``label_names`` turns integer labels into the
     task's label strings; ``filter`` keeps rows whose column equals a value (``{lang}`` allowed).
-    ``format`` names a converter in ``toolkit.data.HUB_CONVERTERS`` (default: by shape).
+    ``format`` names a converter in ``toolkit.data.HUB_CONVERTERS`` (default: by shape). A ``filter``
+    value ending in ``*`` is a prefix match (TyDiQA ids start with the language name).
     """
 
     path: str
@@ -85,10 +99,15 @@ class HubSource:
 
 @dataclass(frozen=True)
 class SplitSource:
-    """Where one split lives: local alternatives tried in order, then the Hub."""
+    """Where one split lives: local alternatives tried in order, then the Hub.
+
+    ``hub`` may be a tuple of sources whose rows are concatenated (anli_plus = SNLI + MNLI + ANLI R1-R3);
+    ``hub_overrides`` gives another Hub source for some languages (XTREME-R's UD 2.7 additions).
+    """
 
     local: tuple[LocalSource, ...] = ()
-    hub: HubSource | None = None
+    hub: HubSource | tuple[HubSource, ...] | None = None
+    hub_overrides: Mapping[str, HubSource] = field(default_factory=dict)
     languages: tuple[str, ...] | None = None  # None: the task's languages (train splits: ("en",))
 
 
@@ -100,6 +119,7 @@ class TaskSpec:
     benchmarks: tuple[str, ...]  # "xtreme-r", "xtreme", or ("intermediate",)
     category: str | None = None  # XTREME-R category, for target tasks
     labels: tuple[str, ...] | None = None
+    open_labels: bool = False  # tagging tasks whose label set comes from the data (CCG supertags)
     metrics: tuple[str, ...] = ("accuracy",)
     main_metric: str = "accuracy"
     splits: Mapping[str, SplitSource] = field(default_factory=dict)
@@ -126,7 +146,7 @@ class TaskSpec:
         for split in self.splits:
             if split not in SPLITS:
                 raise ConfigError(f"task {self.name!r}: split {split!r} is not one of {', '.join(SPLITS)}")
-        if self.shape in ("classification", "pair_classification", "tagging") and not self.labels:
+        if self.shape in ("classification", "pair_classification", "tagging") and not (self.labels or self.open_labels):
             raise ConfigError(f"task {self.name!r}: a {self.shape} task must declare its labels")
 
     @property
@@ -156,8 +176,8 @@ def hub(path: str, config: str | None = None, split: str = "validation", **kw) -
     return HubSource(path=path, config=config, split=split, **kw)
 
 
-def split(*locals_: LocalSource, hub: HubSource | None = None, languages: tuple[str, ...] | None = None):
-    return SplitSource(local=tuple(locals_), hub=hub, languages=languages)
+def split(*locals_: LocalSource, hub=None, languages: tuple[str, ...] | None = None, hub_overrides=None):
+    return SplitSource(local=tuple(locals_), hub=hub, languages=languages, hub_overrides=hub_overrides or {})
 
 
 def spec_from_mapping(data: Mapping[str, Any], where: str) -> TaskSpec:
@@ -168,16 +188,23 @@ def spec_from_mapping(data: Mapping[str, Any], where: str) -> TaskSpec:
         s = dict(s or {})
         locs = tuple(_strict(LocalSource, x, f"{where}: splits.{name}.local") for x in s.pop("local", []) or [])
         hb = s.pop("hub", None)
-        hb = _strict(HubSource, _tuplify(hb, "label_names"), f"{where}: splits.{name}.hub") if hb else None
+        if isinstance(hb, list):
+            hb = tuple(_hub(x, f"{where}: splits.{name}.hub[{i}]") for i, x in enumerate(hb))
+        elif hb:
+            hb = _hub(hb, f"{where}: splits.{name}.hub")
         langs = s.pop("languages", None)
         if s:
             raise ConfigError(f"{where}: splits.{name}: unknown key(s) {', '.join(sorted(s))} (allowed: hub, languages, local)")
-        splits[name] = SplitSource(local=locs, hub=hb, languages=tuple(langs) if langs else None)
+        splits[name] = SplitSource(local=locs, hub=hb or None, languages=tuple(langs) if langs else None)
     data["splits"] = splits
     for key in ("benchmarks", "labels", "metrics", "languages", "train_from"):
         data = _tuplify(data, key)
     data.setdefault("benchmarks", ("intermediate",))
     return _strict(TaskSpec, data, where)
+
+
+def _hub(data: Mapping[str, Any], where: str) -> HubSource:
+    return _strict(HubSource, _tuplify(data, "label_names"), where)
 
 
 def _tuplify(d: Mapping[str, Any], key: str) -> dict[str, Any]:

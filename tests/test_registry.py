@@ -1,0 +1,115 @@
+"""Every registered task and card is valid, uses known languages and unique names."""
+
+from __future__ import annotations
+
+import pytest
+
+from toolkit import languages as L
+from toolkit.errors import ConfigError, UnknownTask
+from toolkit.tasks import SHAPES, all_tasks, clear_registry, get_task, intermediate_tasks, target_tasks
+from toolkit.tasks.spec import METRICS
+from toolkit.tasks.zoo import load_card
+
+TASKS = sorted(all_tasks())
+
+
+def test_counts():
+    assert len(target_tasks()) == 12
+    assert len(target_tasks("xtreme-r")) == 10
+    assert len(target_tasks("xtreme")) == 9
+    assert len(intermediate_tasks()) >= 13
+    nine = {"anli_plus", "mnli", "qqp", "squad_v1", "squad_v2", "hellaswag", "commonsenseqa", "cosmosqa", "ccg"}
+    assert nine <= {t.name for t in intermediate_tasks()}
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_task_is_valid(name):
+    spec = get_task(name)
+    assert spec.shape in SHAPES
+    assert set(spec.metrics) <= set(METRICS)
+    assert spec.main_metric in spec.metrics
+    langs = spec.langs()
+    assert langs, f"{name} has no languages"
+    assert set(langs) <= set(L.LANGUAGES)
+    assert spec.splits, f"{name} declares no splits"
+    for split, src in spec.splits.items():
+        assert src.local or src.hub, f"{name}/{split} has no source"
+        assert set(spec.split_languages(split)) <= set(L.LANGUAGES)
+        for hub_lang in src.hub_overrides:
+            assert hub_lang in spec.langs()
+    for source in spec.train_from:
+        get_task(source)  # every training source is itself registered
+    if spec.is_target:
+        assert spec.category is not None
+        assert "test" in spec.splits or "dev" in spec.splits
+    else:
+        assert spec.adapter.get("config"), f"card {name} declares no adapter config"
+        assert spec.citation and spec.license
+
+
+def test_language_lists_match_the_official_scripts():
+    xnli = get_task("xnli").langs()
+    assert len(xnli) == 15 and "sw" in xnli and "ur" in xnli
+    assert get_task("udpos").langs("xtreme-r")[-5:] == ("lt", "pl", "uk", "wo", "ro")
+    assert len(get_task("panx").langs("xtreme-r")) == 48
+    assert len(get_task("panx").langs("xtreme")) == 40
+    assert len(get_task("tatoeba").langs("xtreme")) == 36
+    assert get_task("pawsx").langs() == ("de", "en", "es", "fr", "ja", "ko", "zh")
+    assert get_task("bucc2018").langs() == ("de", "fr", "ru", "zh")
+    assert len(L.XTREME_R_LANGUAGES) == 50 and len(L.XTREME_LANGUAGES) == 40
+    assert set(L.XTREME_LANGUAGES) < set(L.XTREME_R_LANGUAGES)
+
+
+def test_resource_levels_mark_low_resource_languages():
+    assert L.get("en").resource_group == "high"
+    assert L.get("sw").resource_group == "low"
+    assert set(L.low_resource(get_task("xcopa").langs())) == {"ht", "qu", "sw"}
+
+
+def test_unknown_task_suggests():
+    with pytest.raises(UnknownTask, match="did you mean 'xnli'"):
+        get_task("xnl")
+
+
+def test_ccg_card_says_it_is_ldc_licensed():
+    ccg = get_task("ccg")
+    assert ccg.requires_local_path and "LDC" in ccg.license and ccg.open_labels
+    assert all(not s.hub for s in ccg.splits.values())
+
+
+def test_xcopa_declares_its_question_prompts():
+    assert get_task("xcopa").question_prompts["cause"] == "What was the cause?"
+    assert get_task("xcopa").train_from == ("siqa", "copa")
+
+
+def test_a_new_card_is_all_it_takes(tmp_path, monkeypatch):
+    (tmp_path / "sst2.yaml").write_text(
+        "name: sst2\nshape: classification\ndescription: sentiment\nlabels: ['0', '1']\n"
+        "splits:\n  train:\n    hub: {path: stanfordnlp/sst2, split: train, columns: {text: sentence, label: label}}\n"
+        "adapter: {config: seq_bn}\ncitation: Socher et al. 2013\nlicense: unknown\n"
+    )
+    monkeypatch.setenv("XTA_ZOO", str(tmp_path))
+    clear_registry()
+    try:
+        assert get_task("sst2").shape == "classification"
+    finally:
+        monkeypatch.delenv("XTA_ZOO")
+        clear_registry()
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("name: bad\nshape: classification\ndescription: x\nlabels: [a]\ncolour: red\n", "unknown key"),
+        ("name: bad\nshape: sorting\ndescription: x\n", "shape 'sorting'"),
+        ("name: other\nshape: classification\ndescription: x\nlabels: [a]\n", "must equal the file name"),
+        ("name: bad\nshape: [\n", "bad.yaml:"),
+        ("name: bad\nshape: tagging\ndescription: x\n", "must declare its labels"),
+    ],
+)
+def test_bad_cards_are_refused_with_the_file_name(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_card(path)
+    assert "bad.yaml" in str(info.value)
