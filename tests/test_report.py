@@ -1,0 +1,54 @@
+"""Aggregation follows the XTREME-R rules and never averages over missing pieces."""
+
+from __future__ import annotations
+
+import pytest
+
+from toolkit.report import main_score, summarize, summary_rows, to_markdown
+from toolkit.tasks import get_task, target_tasks
+
+
+def _full(benchmark, value_of):
+    return {t.name: {l: value_of(t.name, l) for l in t.langs(benchmark)} for t in target_tasks(benchmark)}
+
+
+def test_complete_benchmark_gives_both_overall_scores():
+    # task score = 10 * task index; languages constant within a task
+    names = [t.name for t in target_tasks("xtreme-r")]
+    s = summarize("xtreme-r", _full("xtreme-r", lambda task, lang: 10.0 * names.index(task)))
+    assert s.tasks["xnli"].score == 0.0 and s.tasks["xcopa"].score == 10.0
+    cls = [10.0 * names.index(n) for n in names if get_task(n).category == "classification"]
+    assert s.categories["classification"] == pytest.approx(sum(cls) / len(cls))
+    cats = list(s.categories.values())
+    assert s.overall_category_mean == pytest.approx(sum(cats) / len(cats))
+    assert s.overall_task_mean == pytest.approx(sum(10.0 * i for i in range(len(names))) / len(names))
+    assert s.overall_category_mean != s.overall_task_mean  # the two definitions differ and both are shown
+
+
+def test_language_average_is_exact():
+    scores = {"xnli": {l: float(i) for i, l in enumerate(get_task("xnli").langs())}}
+    s = summarize("xtreme-r", scores)
+    assert s.tasks["xnli"].score == pytest.approx(7.0)  # mean of 0..14
+
+
+def test_missing_language_blocks_task_category_and_overall():
+    scores = _full("xtreme-r", lambda t, l: 50.0)
+    del scores["xnli"]["sw"]
+    s = summarize("xtreme-r", scores, failed={"xnli": {"sw": "no data"}})
+    assert s.tasks["xnli"].score is None and s.tasks["xnli"].missing == ["sw"]
+    assert s.categories["classification"] is None
+    assert s.categories["qa"] == 50.0
+    assert s.overall_category_mean is None and s.overall_task_mean is None
+    text = to_markdown(["task", "category", "score", "languages", "note"], summary_rows(s))
+    assert "missing: sw" in text and "failed: sw" in text and "partial mean 50.0" in text
+
+
+def test_restricted_languages_are_what_is_expected():
+    s = summarize("xtreme", {"pawsx": {"de": 80.0, "en": 90.0}}, languages={"pawsx": ("de", "en")})
+    assert s.tasks["pawsx"].score == 85.0
+
+
+def test_qa_main_score_is_mean_of_em_and_f1():
+    assert main_score("xquad", {"exact_match": 60.0, "f1": 70.0}) == 65.0
+    assert main_score("mlqa", {"mlqa_exact_match": 40.0, "mlqa_f1": 50.0}) == 45.0
+    assert main_score("xnli", {"accuracy": 81.5}) == 81.5

@@ -1,0 +1,132 @@
+"""Aggregation by the XTREME-R rules, and the tables and files that show it.
+
+Rules (Ruder et al. 2021, XTREME-R; google-research/xtreme ``evaluate.py``):
+
+* a task's score is the mean of its per-language main scores over *all* of the task's languages; a task
+  with a missing or failed language has no score (it is reported as incomplete, never averaged);
+* QA tasks use (EM + F1) / 2 as their main score (declared on the task as ``qa_mean``);
+* category means (classification, structured prediction, QA, retrieval) exist only when every member
+  task of the benchmark has a score;
+* the overall score is reported two ways, both labelled: the mean of the category means (as the XTREME-R
+  paper reports it) and the mean over tasks (as the official script computes it). Neither exists when a
+  member is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from statistics import fmean
+
+from .tasks import get_task, target_tasks
+from .tasks.spec import CATEGORIES
+
+
+@dataclass
+class TaskScore:
+    task: str
+    category: str | None
+    expected: tuple[str, ...]
+    per_language: dict[str, float]  # languages with a score
+    failed: dict[str, str] = field(default_factory=dict)  # language -> reason
+
+    @property
+    def missing(self) -> list[str]:
+        return [lang for lang in self.expected if lang not in self.per_language]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    @property
+    def score(self) -> float | None:
+        """The language average, only when every expected language has a score."""
+        return fmean(self.per_language[lang] for lang in self.expected) if self.complete and self.expected else None
+
+    @property
+    def partial_mean(self) -> float | None:
+        """Mean over the languages that have a score (shown labelled as partial, never used in aggregates)."""
+        return fmean(self.per_language.values()) if self.per_language else None
+
+
+@dataclass
+class BenchmarkSummary:
+    benchmark: str
+    tasks: dict[str, TaskScore]
+    categories: dict[str, float | None]
+    overall_category_mean: float | None  # XTREME-R paper
+    overall_task_mean: float | None  # official evaluate.py
+
+
+def summarize(benchmark: str, scores: Mapping[str, Mapping[str, float]],
+              failed: Mapping[str, Mapping[str, str]] | None = None,
+              languages: Mapping[str, tuple[str, ...]] | None = None) -> BenchmarkSummary:
+    """Aggregate ``scores[task][lang] = main score`` for ``benchmark`` ('xtreme-r' or 'xtreme').
+
+    ``languages`` overrides the expected languages per task (e.g. a run restricted with ``--langs``);
+    by default every language of the benchmark's task list is expected.
+    """
+    failed = failed or {}
+    tasks: dict[str, TaskScore] = {}
+    for spec in target_tasks(benchmark):
+        expected = tuple(languages[spec.name]) if languages and spec.name in languages else spec.langs(benchmark)
+        tasks[spec.name] = TaskScore(spec.name, spec.category, expected,
+                                     {l: float(v) for l, v in scores.get(spec.name, {}).items() if l in expected},
+                                     dict(failed.get(spec.name, {})))
+    categories: dict[str, float | None] = {}
+    for cat in CATEGORIES:
+        members = [t for t in tasks.values() if t.category == cat]
+        if members:
+            vals = [t.score for t in members]
+            categories[cat] = fmean(vals) if all(v is not None for v in vals) else None
+    cat_vals = list(categories.values())
+    task_vals = [t.score for t in tasks.values()]
+    return BenchmarkSummary(
+        benchmark, tasks, categories,
+        fmean(cat_vals) if cat_vals and all(v is not None for v in cat_vals) else None,
+        fmean(task_vals) if task_vals and all(v is not None for v in task_vals) else None,
+    )
+
+
+def qa_mean(metrics: Mapping[str, float]) -> float:
+    """(EM + F1) / 2 from a metrics dict holding exact_match/f1 (or their MLQA variants)."""
+    em = metrics.get("exact_match", metrics.get("mlqa_exact_match"))
+    f1 = metrics.get("f1", metrics.get("mlqa_f1"))
+    return (em + f1) / 2
+
+
+def main_score(task: str, metrics: Mapping[str, float]) -> float:
+    """The task's declared main score from a metrics dict (computing qa_mean when needed)."""
+    spec = get_task(task)
+    if spec.main_metric == "qa_mean" and "qa_mean" not in metrics:
+        return qa_mean(metrics)
+    return float(metrics[spec.main_metric])
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def summary_rows(summary: BenchmarkSummary) -> list[list[str]]:
+    """Rows (task, category, score, #langs scored / expected, missing) for tables, CSV and Markdown."""
+    rows = []
+    for t in summary.tasks.values():
+        note = "" if t.complete else f"missing: {' '.join(t.missing)}"
+        if t.failed:
+            note += f" failed: {' '.join(sorted(t.failed))}"
+        partial = "" if t.complete or t.partial_mean is None else f" (partial mean {fmt(t.partial_mean)})"
+        rows.append([t.task, t.category or "-", fmt(t.score) + partial, f"{len(t.per_language)}/{len(t.expected)}", note.strip()])
+    for cat, val in summary.categories.items():
+        rows.append([f"[{cat}]", "category mean", fmt(val), "", "" if val is not None else "incomplete"])
+    rows.append(["overall (mean of category means, XTREME-R paper)", "", fmt(summary.overall_category_mean), "", ""])
+    rows.append(["overall (mean over tasks, official evaluate.py)", "", fmt(summary.overall_task_mean), "", ""])
+    return rows
+
+
+SUMMARY_HEADER = ["task", "category", "score", "languages", "note"]
+
+
+def to_markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
