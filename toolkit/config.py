@@ -1,0 +1,414 @@
+"""Frozen run configurations: training an adapter (or a fusion, or a stacked adapter) and evaluating.
+
+The CLI turns flags into one of these objects; every check that does not need a model happens in
+``__post_init__`` (types, ranges, adapter config names, the setup grammar), so a typo fails in
+milliseconds, before any weights load. Checks that need the task registry live in ``validate()``,
+imported lazily to avoid import cycles.
+
+Hashing: :func:`config_hash` is the SHA-256 of the canonical JSON (sorted keys, no spaces) of the
+fields that change results. Fields that only say *where* (``data_dir``, ``output_dir``,
+``results_dir``) or *how fast* (``device``, evaluation ``batch_size``), and fields that only *select*
+cells (the evaluation ``tasks``/``langs``/``benchmark``: each record is already keyed by task and
+holds one entry per language), carry ``metadata={"hash": False}``. Data files are identified by their
+SHA-256 in result records, not by their path. A field added after results exist must carry
+``metadata={"omit_if_default": True}``, so that old hashes stay valid while it keeps its default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import ConfigError, SetupError, UnknownLanguage, XtaError
+from .io import safe_name
+
+__all__ = [
+    "TrainConfig",
+    "EvalConfig",
+    "ADAPTER_CONFIG_NAMES",
+    "RECIPES",
+    "SAMPLING",
+    "config_hash",
+    "to_dict",
+    "from_dict",
+    "from_yaml",
+]
+
+# The keys of adapters.ADAPTER_CONFIG_MAP in adapters 1.3.0 (pinned in pyproject.toml); a test keeps
+# this equal to the library's map, so checking a name costs no 3-second `import adapters`.
+ADAPTER_CONFIG_NAMES: tuple[str, ...] = (
+    "compacter", "compacter++", "direft", "dora", "double_seq_bn", "double_seq_bn_inv", "dvora",
+    "houlsby", "houlsby+inv", "ia3", "lora", "loreft", "mam", "mtl_lora", "noreft", "par_bn",
+    "parallel", "pfeiffer", "pfeiffer+inv", "prefix_tuning", "prefix_tuning_flat", "prompt_tuning",
+    "scaled_par_bn", "scaled_parallel", "seq_bn", "seq_bn_inv", "unipelt", "vera",
+)  # fmt: skip
+
+# Bottleneck configs take `reduction_factor` (Houlsby et al. 2019; Pfeiffer et al. 2021).
+BOTTLENECK_CONFIGS = frozenset({
+    "seq_bn", "seq_bn_inv", "double_seq_bn", "double_seq_bn_inv", "par_bn", "scaled_par_bn",
+    "pfeiffer", "pfeiffer+inv", "houlsby", "houlsby+inv", "parallel", "scaled_parallel",
+})  # fmt: skip
+
+RECIPES = ("none", "sequential", "stack", "fuse")
+SAMPLING = ("proportional", "uniform", "temperature")
+PRECISIONS = ("fp32", "bf16", "fp16")
+BENCHMARKS = ("xtreme-r", "xtreme")
+EVAL_SPLITS = ("dev", "test")
+POOLINGS = ("mean", "cls")
+
+NOHASH = {"hash": False}
+
+C = TypeVar("C")
+
+
+# --------------------------------------------------------------------------------------------------
+# shared helpers: coercion, checks
+# --------------------------------------------------------------------------------------------------
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    """Coerce a value from YAML or CLI flags to the field's type; ConfigError with the field name."""
+    is_union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    args = typing.get_args(hint) if is_union else (hint,)
+    if value is None:
+        if type(None) in args:
+            return None
+        raise ConfigError(f"{name}: a value is required")
+    base = next(a for a in args if a is not type(None))
+    origin = typing.get_origin(base)
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name}: expected a list, got {value!r}")
+        return tuple(str(v) for v in value)
+    return _coerce_scalar(name, value, base)
+
+
+def _coerce_scalar(name: str, value: Any, base: Any) -> Any:
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name}: expected true or false, got {value!r}")
+    if base in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{name}: expected {'a number' if base is float else 'an integer'}, got {value!r}")
+        try:
+            number = float(value) if base is float else int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: expected {'a number' if base is float else 'an integer'}, got {value!r}") from None
+        if base is int and isinstance(value, float) and value != number:
+            raise ConfigError(f"{name}: expected an integer, got {value!r}")
+        return number
+    if base is str:
+        if not isinstance(value, (str, Path)):
+            raise ConfigError(f"{name}: expected a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _coerce_fields(cfg: Any) -> None:
+    hints = typing.get_type_hints(type(cfg))
+    for f in fields(cfg):
+        object.__setattr__(cfg, f.name, _coerce(f.name, getattr(cfg, f.name), hints[f.name]))
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...] | frozenset[str], hint: str = "") -> None:
+    if value not in allowed:
+        close = difflib.get_close_matches(value, list(allowed), n=3, cutoff=0.6)
+        mean = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(sorted(allowed))}{mean}{hint}")
+
+
+def _positive(cfg: Any, *names: str, allow_none: bool = False) -> None:
+    for name in names:
+        value = getattr(cfg, name)
+        if value is None and allow_none:
+            continue
+        if value is None or value <= 0:
+            raise ConfigError(f"{name}: must be positive, got {value!r}")
+
+
+def _names(kind: str, values: tuple[str, ...]) -> None:
+    for v in values:
+        try:
+            safe_name(v, kind)
+        except XtaError as exc:
+            raise ConfigError(str(exc)) from None
+
+
+# --------------------------------------------------------------------------------------------------
+# training
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Train one adapter (+ head) on a task, on a frozen encoder.
+
+    Recipes (how the new adapter relates to existing ones):
+
+    * ``none``: a fresh adapter (Houlsby et al. 2019; Pfeiffer et al. 2020, AdapterHub).
+    * ``sequential``: initialise from a trained adapter ``init_from`` and continue on ``task``
+      (intermediate-task training, Phang et al. 2018 "STILTs"; Pruksachatkun et al. 2020).
+    * ``stack``: a new adapter stacked above the frozen ``intermediate`` adapters (MAD-X,
+      Pfeiffer et al. 2020).
+    * ``fuse``: an AdapterFusion layer over the frozen ``intermediate`` adapters, trained with the
+      head for ``task`` (Pfeiffer et al. 2021).
+
+    Multi-task: ``extra_tasks`` are trained jointly with ``task`` (one shared adapter, one head per
+    task); batches are drawn per task by ``sampling``: ``proportional`` to dataset size, ``uniform``,
+    or ``temperature``: p_i proportional to n_i^(1/T) (Arivazhagan et al. 2019; T=1 is proportional).
+    """
+
+    task: str
+    model: str = "embedded"
+    adapter_config: str = "seq_bn"
+    reduction_factor: float = 16.0
+    adapter_name: str | None = None  # default: the task name
+    learning_rate: float = 1e-4
+    epochs: float = 3.0
+    max_steps: int | None = None  # overrides epochs when set
+    batch_size: int = 16
+    gradient_accumulation_steps: int = 1
+    max_length: int = 128
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    precision: str = "fp32"
+    seed: int = 42
+    max_train_examples: int | None = None
+    eval_every: int | None = None  # steps; None: once per epoch
+    patience: int | None = None  # evaluations without improvement of the dev main score; None: no early stop
+    recipe: str = "none"
+    init_from: str | None = None
+    intermediate: tuple[str, ...] = ()
+    extra_tasks: tuple[str, ...] = ()
+    sampling: str = "proportional"
+    temperature: float = 2.0
+    data_dir: str | None = field(default=None, metadata=NOHASH)
+    output_dir: str | None = field(default=None, metadata=NOHASH)
+    device: str | None = field(default=None, metadata=NOHASH)
+
+    def __post_init__(self):
+        _coerce_fields(self)
+        _names("task", (self.task, *self.extra_tasks))
+        _names("adapter", self.intermediate + ((self.adapter_name,) if self.adapter_name else ()))
+        _choice("adapter_config", self.adapter_config, ADAPTER_CONFIG_NAMES, " (names from adapters.ADAPTER_CONFIG_MAP)")
+        _choice("recipe", self.recipe, RECIPES)
+        _choice("sampling", self.sampling, SAMPLING)
+        _choice("precision", self.precision, PRECISIONS)
+        _positive(self, "reduction_factor", "learning_rate", "epochs", "batch_size", "max_length",
+                  "gradient_accumulation_steps", "temperature")  # fmt: skip
+        _positive(self, "max_steps", "max_train_examples", "eval_every", "patience", allow_none=True)
+        self._check_ranges()
+        self._check_recipe()
+        self._check_tasks()
+
+    def _check_ranges(self) -> None:
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ConfigError(f"warmup_ratio: must be in [0, 1), got {self.warmup_ratio}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay: must be >= 0, got {self.weight_decay}")
+        if self.seed < 0:
+            raise ConfigError(f"seed: must be >= 0, got {self.seed}")
+
+    def _check_recipe(self) -> None:
+        if self.recipe == "sequential" and not self.init_from:
+            raise ConfigError("recipe 'sequential' needs init_from: the trained adapter to start from")
+        if self.recipe != "sequential" and self.init_from:
+            raise ConfigError(f"init_from is only used by recipe 'sequential' (recipe is {self.recipe!r})")
+        if self.recipe in ("stack", "fuse") and not self.intermediate:
+            raise ConfigError(f"recipe {self.recipe!r} needs intermediate: the trained adapters to {self.recipe}")
+        if self.recipe in ("none", "sequential") and self.intermediate:
+            raise ConfigError(f"intermediate adapters are only used by recipes 'stack' and 'fuse' (recipe is {self.recipe!r})")
+        if len(set(self.intermediate)) != len(self.intermediate):
+            raise ConfigError(f"intermediate lists an adapter twice: {', '.join(self.intermediate)}")
+
+    def _check_tasks(self) -> None:
+        all_tasks = self.all_tasks
+        if len(set(all_tasks)) != len(all_tasks):
+            raise ConfigError(f"extra_tasks repeat a task: {', '.join(all_tasks)}")
+        if self.extra_tasks and self.recipe == "fuse":
+            raise ConfigError("a fusion is trained for one target task; drop extra_tasks or use recipe 'none'")
+
+    @property
+    def all_tasks(self) -> tuple[str, ...]:
+        """The task and the extra tasks of multi-task training, in order."""
+        return (self.task, *self.extra_tasks)
+
+    @property
+    def name(self) -> str:
+        """The name of the trained adapter (or of the fusion, for recipe 'fuse')."""
+        return self.adapter_name or self.task
+
+    @property
+    def uses_reduction_factor(self) -> bool:
+        return self.adapter_config in BOTTLENECK_CONFIGS
+
+    def validate(self) -> None:
+        """Checks that need the task registry: every task is known (UnknownTask with did-you-mean)."""
+        from .tasks import get_task
+
+        for task in self.all_tasks:
+            get_task(task)
+
+
+# --------------------------------------------------------------------------------------------------
+# evaluation
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Zero-shot evaluation of one adapter setup on target tasks, language by language.
+
+    ``tasks`` empty: every target task of ``benchmark``; ``langs`` empty (or ``all``): every language
+    of each task. ``max_length``/``retrieval_layer`` None: the task family's default (the values of
+    the XTREME scripts, e.g. 384 tokens with stride 128 for QA).
+    """
+
+    setup: str = "none"
+    tasks: tuple[str, ...] = field(default=(), metadata=NOHASH)
+    langs: tuple[str, ...] = field(default=(), metadata=NOHASH)
+    benchmark: str = field(default="xtreme-r", metadata=NOHASH)
+    model: str = "embedded"
+    split: str = "test"
+    max_length: int | None = None
+    retrieval_layer: int | None = None
+    retrieval_pooling: str = "mean"
+    seed: int = 42
+    max_eval_examples: int | None = None
+    batch_size: int = field(default=32, metadata=NOHASH)
+    data_dir: str | None = field(default=None, metadata=NOHASH)
+    results_dir: str | None = field(default=None, metadata=NOHASH)
+    device: str | None = field(default=None, metadata=NOHASH)
+
+    def __post_init__(self):
+        _coerce_fields(self)
+        if self.langs == ("all",):
+            object.__setattr__(self, "langs", ())
+        from .setups import parse_setup
+
+        try:
+            object.__setattr__(self, "setup", str(parse_setup(self.setup)))
+        except SetupError as exc:
+            raise ConfigError(f"setup: {exc}") from None
+        _names("task", self.tasks)
+        _names("language", self.langs)
+        _choice("benchmark", self.benchmark, BENCHMARKS)
+        _choice("split", self.split, EVAL_SPLITS)
+        _choice("retrieval_pooling", self.retrieval_pooling, POOLINGS)
+        _positive(self, "batch_size")
+        _positive(self, "max_length", "max_eval_examples", allow_none=True)
+        if self.seed < 0:
+            raise ConfigError(f"seed: must be >= 0, got {self.seed}")
+
+    def validate(self) -> None:
+        """Checks that need the registries: tasks known, every language known and in some task."""
+        from . import languages
+        from .tasks import get_task
+
+        specs = [get_task(t) for t in self.tasks]
+        for lang in self.langs:
+            languages.get(lang)
+        if specs and self.langs:
+            offered = {lang for s in specs for lang in s.langs(self.benchmark)}
+            for lang in self.langs:
+                if lang not in offered:
+                    raise UnknownLanguage(lang, offered, task="/".join(self.tasks))
+
+    def languages_for(self, task_langs: tuple[str, ...]) -> tuple[str, ...]:
+        """The requested languages that a task has, in the task's order (all of them if none requested)."""
+        return task_langs if not self.langs else tuple(lang for lang in task_langs if lang in self.langs)
+
+
+# --------------------------------------------------------------------------------------------------
+# dicts, YAML, hashing
+# --------------------------------------------------------------------------------------------------
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A JSON-friendly dict of every field (tuples become lists)."""
+    return {f.name: _jsonable(getattr(cfg, f.name)) for f in fields(cfg)}
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def from_dict(cls: type[C], data: Mapping[str, Any], where: str = "config") -> C:
+    """Build ``cls`` from a mapping; unknown keys are refused with a did-you-mean."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    names = [f.name for f in fields(cls)]
+    for key in data:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (allowed: {', '.join(names)})"
+            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+    try:
+        return cls(**data)
+    except TypeError as exc:  # a required key is missing
+        raise ConfigError(f"{where}: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def from_yaml(path: str | Path, cls: type[C]) -> C:
+    """Read a YAML mapping (``yaml.safe_load``) into ``cls``; errors name the file."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None
+    return from_dict(cls, data or {}, where=str(path))
+
+
+def hashed_fields(cfg: Any) -> dict[str, Any]:
+    """The fields that change results (see the module docstring), as JSON-friendly values."""
+    out = {}
+    for f in fields(cfg):
+        if not f.metadata.get("hash", True):
+            continue
+        value = getattr(cfg, f.name)
+        if f.metadata.get("omit_if_default") and value == _default(f):
+            continue
+        out[f.name] = _jsonable(value)
+    return out
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+def canonical_json(obj: Any) -> str:
+    """Sorted keys, no whitespace, UTF-8 kept: the same object always gives the same text."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def config_hash(cfg: Any, **extra: Any) -> str:
+    """SHA-256 (hex) of the canonical JSON of the config's kind, its hashed fields and ``extra``.
+
+    ``extra`` adds facts that change results but are not options, e.g.
+    ``config_hash(cfg, encoder=enc.fingerprint, adapters={name: sha256})``.
+    """
+    payload = {"kind": type(cfg).__name__, "fields": hashed_fields(cfg)}
+    if extra:
+        payload["extra"] = extra
+    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()

@@ -1,0 +1,396 @@
+"""Safe file handling used everywhere in xta: atomic writes, safetensors-only loading, safe names.
+
+Why:
+
+* **Atomic writes.** A run killed mid-write (pre-emption, Ctrl-C, a full disk) must never leave a
+  half-written result record or adapter behind that a later run would trust. Every write goes to a
+  temporary file *beside* the target (same filesystem), is flushed and ``fsync``-ed, then
+  ``os.replace``-d over the target, which POSIX guarantees to be atomic. Directories (a saved adapter:
+  weights + config + card) are written into a temporary sibling directory and renamed into place.
+* **No pickle, ever.** ``torch.load`` and ``pickle`` execute code from the file; adapter weights from
+  the Hub or a colleague are untrusted. xta stores and loads tensors with safetensors only, and checks
+  the header itself before handing the file to the safetensors library, so that a pickle or a
+  ``torch.save`` zip archive posing as ``*.safetensors`` is refused with a one-line message, and a
+  truncated file says so (instead of a low-level deserialisation error).
+* **Safe names.** Task, adapter, setup and encoder names become path components of the results store
+  and the adapter directory; :func:`safe_name` refuses anything that could escape its directory.
+  :func:`validate_repo_id` applies the Hugging Face Hub rules (as ``huggingface_hub.utils.validate_repo_id``
+  documents them) before any network call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import struct
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import DataError, UnsafeFileError, XtaError
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
+
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_json",
+    "atomic_dir",
+    "save_safetensors_atomic",
+    "load_safetensors",
+    "safetensors_header",
+    "safe_name",
+    "validate_repo_id",
+    "sha256_file",
+    "sha256_bytes",
+    "safetensors_metadata",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# atomic writes
+# --------------------------------------------------------------------------------------------------
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Persist a rename: fsync the directory entry (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process umask (read without changing it where /proc allows; else set and restore once)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _default_mode(path: Path, directory: bool = False) -> int:
+    """Permissions a plain open()/mkdir() would give (mkstemp/mkdtemp use 0600/0700); keep an existing file's."""
+    with contextlib.suppress(FileNotFoundError):
+        return path.stat().st_mode & 0o7777
+    return (0o777 if directory else 0o666) & ~_umask()
+
+
+def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically: readers see the old file or the new one, never a part.
+
+    The parent directory is created if needed. On any exception the temporary file is removed and the
+    previous content of ``path`` (if any) is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, _default_mode(path))
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def atomic_write_text(path: PathLike, text: str, encoding: str = "utf-8") -> Path:
+    """Atomic :func:`atomic_write_bytes` of ``text`` encoded with ``encoding``."""
+    return atomic_write_bytes(path, text.encode(encoding))
+
+
+def atomic_write_json(path: PathLike, obj: Any, *, indent: int | None = 2, sort_keys: bool = True) -> Path:
+    """Serialise ``obj`` to JSON first (so a non-serialisable value leaves no file), then write atomically."""
+    text = json.dumps(obj, indent=indent, sort_keys=sort_keys, ensure_ascii=False, allow_nan=True)
+    return atomic_write_text(path, text + "\n")
+
+
+@contextlib.contextmanager
+def atomic_dir(final_dir: PathLike, *, overwrite: bool = True) -> Iterator[Path]:
+    """Build a directory in a temporary sibling and move it to ``final_dir`` only on success.
+
+    >>> with atomic_dir("adapters/mnli") as tmp:   # doctest: +SKIP
+    ...     (tmp / "adapter_config.json").write_text("{}")
+
+    Files are fsync-ed before the rename. If the block raises, the temporary directory is removed and
+    ``final_dir`` is untouched. An existing ``final_dir`` is replaced (``overwrite=True``) by renaming it
+    aside first, then removing it once the new directory is in place; with ``overwrite=False`` an
+    existing ``final_dir`` is an error.
+    """
+    final = Path(final_dir)
+    if final.exists() and not overwrite:
+        raise XtaError(f"{final} already exists; remove it or allow overwriting")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        os.chmod(tmp, _default_mode(final, directory=True))
+        yield tmp
+        _fsync_tree(tmp)
+        _swap_into_place(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(final.parent)
+
+
+def _fsync_tree(root: Path) -> None:
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            with open(p, "rb") as fh:
+                os.fsync(fh.fileno())
+
+
+def _swap_into_place(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` to ``final``; an existing ``final`` is renamed aside first and removed after."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(final, old)
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        if old is not None:
+            os.replace(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# safetensors
+# --------------------------------------------------------------------------------------------------
+
+_PICKLE_HINT = "refusing to unpickle {what} {path}; xta only loads safetensors (convert it with safetensors.torch.save_file)"
+_MAX_HEADER = 100_000_000  # the limit the safetensors format itself sets on the JSON header
+
+
+def save_safetensors_atomic(tensors: Mapping[str, Any], path: PathLike, metadata: Mapping[str, str] | None = None) -> Path:
+    """Save a ``{name: torch.Tensor}`` mapping as safetensors, atomically.
+
+    Tensors are made contiguous; ``metadata`` values must be strings (a safetensors rule).
+    """
+    from safetensors.torch import save
+
+    if metadata is not None:
+        bad = [k for k, v in metadata.items() if not isinstance(k, str) or not isinstance(v, str)]
+        if bad:
+            raise XtaError(f"safetensors metadata must map str to str; bad key(s): {', '.join(map(str, bad))}")
+    data = save({k: v.detach().contiguous() for k, v in tensors.items()}, metadata=dict(metadata) if metadata else None)
+    return atomic_write_bytes(path, data)
+
+
+def _sniff_unsafe(head: bytes, path: Path) -> None:
+    """Refuse pickles and torch zip archives by their magic bytes, before anything parses them."""
+    if head[:1] == b"\x80":  # pickle protocol >= 2 starts with PROTO opcode 0x80 (also legacy torch.save)
+        raise UnsafeFileError(_PICKLE_HINT.format(what="pickle file", path=path))
+    if head[:4] == b"PK\x03\x04":  # torch.save >= 1.6 writes a zip archive holding a pickle
+        raise UnsafeFileError(_PICKLE_HINT.format(what="torch zip archive (pickle inside)", path=path))
+    if head[:6] == b"\x93NUMPY":
+        raise UnsafeFileError(f"{path} is a NumPy .npy file, not safetensors; xta only loads safetensors")
+
+
+def safetensors_header(path: PathLike) -> dict[str, Any]:
+    """Read and check a safetensors header without loading tensors.
+
+    Format (https://github.com/huggingface/safetensors#format): 8 bytes little-endian u64 ``N``, then
+    ``N`` bytes of JSON ``{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}``,
+    then the byte buffer. The buffer must be exactly as long as the largest end offset, so a truncated
+    download is caught here with a clear message.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("file not found", path)
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        _sniff_unsafe(head, path)
+        if len(head) < 8:
+            raise DataError(f"not a safetensors file ({size} bytes, too short for a header); truncated?", path)
+        (n,) = struct.unpack("<Q", head)
+        if n > _MAX_HEADER or n + 8 > size:
+            raise DataError(f"not a safetensors file or truncated (header of {n} bytes, file of {size} bytes)", path)
+        raw = fh.read(n)
+    header = _parse_header(raw, path)
+    _check_offsets(header, size - 8 - n, path)
+    return header
+
+
+def _parse_header(raw: bytes, path: Path) -> dict[str, Any]:
+    if not raw.lstrip().startswith(b"{"):
+        raise DataError("not a safetensors file (its header is not a JSON object)", path)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"not a safetensors file or truncated (bad JSON header: {exc.msg if hasattr(exc, 'msg') else exc})", path) from None
+    if not isinstance(header, dict):
+        raise DataError("not a safetensors file (its header is not a JSON object)", path)
+    return header
+
+
+def _check_offsets(header: Mapping[str, Any], buffer_len: int, path: Path) -> None:
+    end = 0
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            begin, stop = info["data_offsets"]
+        except (TypeError, KeyError, ValueError):
+            raise DataError(f"not a safetensors file (tensor {name!r} has no data_offsets)", path) from None
+        end = max(end, int(stop))
+    if end > buffer_len:
+        raise DataError(f"truncated safetensors file: tensors need {end} data bytes, only {buffer_len} present", path)
+    if end < buffer_len:
+        raise DataError(f"malformed safetensors file: {buffer_len - end} trailing bytes after the tensors", path)
+
+
+def load_safetensors(path: PathLike, device: str = "cpu") -> dict[str, Any]:
+    """Load tensors from a safetensors file after :func:`safetensors_header` checks it.
+
+    Never calls ``torch.load`` or ``pickle``: pickles and torch archives raise :class:`UnsafeFileError`,
+    truncated or foreign files raise :class:`DataError`, each naming the file.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    safetensors_header(path)
+    try:
+        return load_file(str(path), device=device)
+    except SafetensorError as exc:
+        raise DataError(f"cannot read safetensors file: {exc}", path) from None
+
+
+def safetensors_metadata(path: PathLike) -> dict[str, str]:
+    """The ``__metadata__`` mapping of a safetensors file (empty if it has none)."""
+    return dict(safetensors_header(path).get("__metadata__") or {})
+
+
+# --------------------------------------------------------------------------------------------------
+# names
+# --------------------------------------------------------------------------------------------------
+
+_FORBIDDEN_CHARS = set('/\\<>:"|?*')
+_MAX_NAME = 128
+_REPO_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+
+def safe_name(name: str, kind: str = "name") -> str:
+    """Return ``name`` if it is safe as a single path component, else raise :class:`XtaError`.
+
+    Refused: non-strings, empty names, ``.``/``..`` (or any all-dots name), names starting with ``.``
+    (hidden files, and where our temporary files live), path separators and characters Windows forbids
+    (``/ \\ < > : " | ? *``), control characters, surrounding whitespace, more than 128 characters.
+    """
+    reason = _unsafe_reason(name)
+    if reason:
+        raise XtaError(f"invalid {kind} name {name!r}: {reason}; use letters, digits, '-', '_' and '.'")
+    return name
+
+
+def _unsafe_reason(name: object) -> str | None:
+    if not isinstance(name, str):
+        return f"expected a string, got {type(name).__name__}"
+    if not name:
+        return "it is empty"
+    if name.startswith("."):
+        return "it starts with '.' (a path like '..' or a hidden file)"
+    if os.path.isabs(name) or any(c in _FORBIDDEN_CHARS for c in name):
+        return "it contains a path separator or a character not allowed in file names"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "it contains a control character"
+    if name != name.strip():
+        return "it has leading or trailing whitespace"
+    if len(name) > _MAX_NAME:
+        return f"it is longer than {_MAX_NAME} characters"
+    return None
+
+
+def validate_repo_id(repo_id: str, *, require_namespace: bool = True) -> str:
+    """Check a Hugging Face Hub repository id ``ORG/NAME`` before any network call.
+
+    Rules as ``huggingface_hub.utils.validate_repo_id`` states them: each part uses ASCII letters,
+    digits, ``-``, ``_`` and ``.``, starts and ends with a letter or digit, the name has at most 96
+    characters; ``--`` and ``..`` are forbidden and the id cannot end with ``.git``. xta pushes to
+    a namespace, so ``ORG/`` is required unless ``require_namespace=False``.
+    """
+    if not isinstance(repo_id, str) or not repo_id:
+        raise XtaError(f"invalid Hub repo id {repo_id!r}: expected 'ORG/NAME'")
+    parts = repo_id.split("/")
+    if len(parts) > 2 or (require_namespace and len(parts) != 2):
+        raise XtaError(f"invalid Hub repo id {repo_id!r}: expected 'ORG/NAME' (one '/')")
+    for part in parts:
+        if not _REPO_PART.match(part):
+            raise XtaError(
+                f"invalid Hub repo id {repo_id!r}: {part!r} must use letters, digits, '-', '_' or '.',"
+                " and start and end with a letter or digit"
+            )
+    if len(parts[-1]) > 96:
+        raise XtaError(f"invalid Hub repo id {repo_id!r}: the name is longer than 96 characters")
+    if "--" in repo_id or ".." in repo_id:
+        raise XtaError(f"invalid Hub repo id {repo_id!r}: '--' and '..' are not allowed")
+    if repo_id.endswith(".git"):
+        raise XtaError(f"invalid Hub repo id {repo_id!r}: it cannot end with '.git'")
+    return repo_id
+
+
+# --------------------------------------------------------------------------------------------------
+# hashing
+# --------------------------------------------------------------------------------------------------
+
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+_HASH_CACHE_MAX = 4096
+
+
+def sha256_file(path: PathLike, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes, cached per (resolved path, size, mtime_ns).
+
+    Data files are hashed once per process even when every language of every setup records them; a
+    file that changes (new size or mtime) is hashed again.
+    """
+    p = Path(path).resolve()
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise DataError("file not found", p) from None
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    cached = _HASH_CACHE.get(key)
+    if cached is not None:
+        return cached
+    h = hashlib.sha256()
+    with open(p, "rb") as fh:
+        while chunk := fh.read(chunk_size):
+            h.update(chunk)
+    digest = h.hexdigest()
+    if len(_HASH_CACHE) >= _HASH_CACHE_MAX:
+        _HASH_CACHE.clear()
+    _HASH_CACHE[key] = digest
+    return digest
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
