@@ -1,11 +1,67 @@
-"""Data loading: ``load(task, split, lang)`` -> normalised examples (see toolkit.tasks.spec for schemas).
+"""Data loading: ``load(task, split, lang)`` -> normalised examples (schemas in :mod:`toolkit.tasks.spec`).
 
-(Being written; the RetrievalData container below is the contract for retrieval tasks.)
+Where the data comes from (ARCHITECTURE.md, "data.py"):
+
+1. **A local mirror of the original files** when a data directory is given (``data_dir`` argument, else
+   the ``XTA_DATA_DIR`` environment variable). Each :class:`~toolkit.tasks.spec.LocalSource` of the
+   split is tried in order; its pattern gets ``{lang}`` (XTREME code), ``{code}`` (``lang_codes``),
+   ``{name}`` (English language name) and ``{split}``; all glob matches are read in sorted order and
+   concatenated (XTREME merges every UD treebank of a language this way); the first alternative with
+   matches wins. The reader named by ``LocalSource.format`` (:data:`READERS`) parses the files.
+2. **Otherwise the Hugging Face Hub**, ``datasets.load_dataset(path, config, split=..., revision=...)``
+   (never ``trust_remote_code``), converted to the same schema by :data:`HUB_CONVERTERS`.
+3. Neither: :class:`~toolkit.errors.DataUnavailable` naming the dataset and the local path expected.
+
+Every reader validates what it reads: a malformed row, a label outside the task's label set, bytes
+that are not UTF-8 or an empty file raise :class:`~toolkit.errors.DataError` naming the file and line.
+
+Reader contract: ``READERS[format](paths, lang, options) -> list[dict] | RetrievalData``. ``options`` is
+``LocalSource.options`` plus ``labels`` (the task's label set, when it has a closed one). Options that
+name companion files (see :data:`PATH_OPTIONS`) arrive resolved to lists of paths:
+
+* ``tatoeba``: ``english`` -- the English side (default: the query file with its suffix replaced by ``eng``).
+* ``bucc``: ``english`` (``ID<TAB>sentence``) and ``gold`` (``srcID<TAB>enID``) files.
+* ``lareqa``: ``pool`` -- every XQuAD-R file of the candidate pool (language = file stem); optional
+  ``pool_languages`` restricts the pool to a list of codes.
+* ``xtreme_tsv_pair``: optional ``labelled`` (True: every row must carry a label; default: a file is
+  either all 3-column rows or all 2-column rows -- XTREME's test TSVs of XNLI/PAWS-X carry no labels,
+  and those examples get ``label=None``).
 """
 
 from __future__ import annotations
 
+import copy
+import csv
+import glob
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, DataError, DataUnavailable, UnknownLanguage
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "RetrievalData",
+    "READERS",
+    "HUB_CONVERTERS",
+    "PATH_OPTIONS",
+    "load",
+    "data_files",
+    "file_hashes",
+    "available_languages",
+    "provenance",
+    "resolve_data_dir",
+    "clear_cache",
+]
 
 
 @dataclass
@@ -26,3 +82,1029 @@ class RetrievalData:
     gold: dict[str, set[str]]  # query id -> relevant candidate ids
     candidate_contexts: list[str] | None = None  # lareqa: the paragraph of each candidate sentence
     meta: dict = field(default_factory=dict)
+    # additive: the language of each candidate (lareqa's multilingual pool); None = all in meta's language
+    candidate_languages: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+
+Examples = list[dict[str, Any]]
+Loaded = Examples | RetrievalData
+Reader = Callable[[Sequence[Path], str, Mapping[str, Any]], Loaded]
+
+#: Reader options that name companion files: load() substitutes placeholders and globs them.
+PATH_OPTIONS: dict[str, tuple[str, ...]] = {"tatoeba": ("english",), "bucc": ("english", "gold"), "lareqa": ("pool",)}
+
+_OFFLINE_VARS = ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")
+_TRUE = {"1", "on", "yes", "true"}
+_LABELLED_SHAPES = ("classification", "pair_classification", "tagging")
+
+
+# --------------------------------------------------------------------------------------- file basics
+
+
+def _read_text(path: Path) -> str:
+    """The file as text; empty files and non-UTF-8 bytes raise DataError with the line."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read file ({exc.strerror or exc})", path) from None
+    if not data.strip():
+        raise DataError("file is empty", path, 1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DataError(f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at column {column})", path, line) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _lines(text: str) -> list[str]:
+    """Lines split on '\\n' only (str.splitlines would also split on U+2028 etc. inside sentences)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _numbered_lines(paths: Sequence[Path]) -> Iterable[tuple[Path, int, str]]:
+    for path in paths:
+        for number, line in enumerate(_lines(_read_text(path)), 1):
+            yield path, number, line
+
+
+def _check_label(label: str, options: Mapping[str, Any], path: Path, line: int | None) -> str:
+    labels = options.get("labels")
+    if labels and label not in labels:
+        raise DataError(f"label {label!r} is not one of the task's labels ({', '.join(labels)})", path, line)
+    return label
+
+
+def _load_json(path: Path) -> Any:
+    text = _read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"invalid JSON ({exc.msg}, column {exc.colno})", path, exc.lineno) from None
+
+
+def _jsonl(paths: Sequence[Path]) -> Iterable[tuple[Path, int, dict]]:
+    """(path, line, object) for every non-blank line of JSON-lines files."""
+    for path, number, line in _numbered_lines(paths):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"invalid JSON ({exc.msg}, column {exc.colno})", path, number) from None
+        if not isinstance(obj, dict):
+            raise DataError(f"expected a JSON object, got {type(obj).__name__}", path, number)
+        yield path, number, obj
+
+
+def _field(obj: Mapping[str, Any], key: str, path: Path, line: int | None, kind: type | tuple = str) -> Any:
+    if key not in obj:
+        raise DataError(f"missing field {key!r}", path, line)
+    value = obj[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+        want = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise DataError(f"field {key!r} should be {want}, got {type(value).__name__}", path, line)
+    return value
+
+
+def _csv_rows(path: Path, required: Sequence[str]) -> Iterable[tuple[int, dict[str, str]]]:
+    """(line, row) for a CSV file with a header that holds ``required`` columns (RFC 4180 quoting)."""
+    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""), strict=True)
+    try:
+        header = reader.fieldnames or []
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise DataError(f"CSV header lacks column(s) {', '.join(missing)} (has: {', '.join(header)})", path, 1)
+        for row in reader:
+            if None in row or None in row.values():
+                raise DataError(f"expected {len(header)} CSV columns", path, reader.line_num)
+            yield reader.line_num, row
+    except csv.Error as exc:
+        raise DataError(f"malformed CSV ({exc})", path, reader.line_num) from None
+
+
+# ---------------------------------------------------------------------------------------- readers
+
+
+def read_xtreme_tsv_pair(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> Examples:
+    """XTREME's XNLI / PAWS-X TSV: ``text<TAB>text_pair<TAB>label``, no header.
+
+    The rows are what google-research/xtreme ``utils_preprocess.py`` (xnli_preprocess/pawsx_preprocess)
+    writes; its test files hold two columns (labels removed), read here as ``label=None``.
+    """
+    out: Examples = []
+    for path in paths:
+        width = 3 if options.get("labelled") else None
+        for number, line in enumerate(_lines(_read_text(path)), 1):
+            cols = line.split("\t")
+            width = width or (len(cols) if len(cols) in (2, 3) else 3)
+            if len(cols) != width:
+                want = "text<TAB>text_pair<TAB>label" if width == 3 else "text<TAB>text_pair (as the lines above)"
+                raise DataError(f"expected {width} tab-separated columns ({want}), got {len(cols)}", path, number)
+            label = _check_label(cols[2].strip(), options, path, number) if width == 3 else None
+            out.append({"id": f"{lang}-{len(out)}", "text": cols[0], "text_pair": cols[1], "label": label})
+    return out
+
+
+def read_conll_tsv(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> Examples:
+    """XTREME's PAN-X / UD-POS TSV: ``TOKEN<TAB>TAG`` per line, a blank line between sentences."""
+    out: Examples = []
+    tokens: list[str] = []
+    tags: list[str] = []
+
+    def flush() -> None:
+        if tokens:
+            out.append({"id": f"{lang}-{len(out)}", "tokens": list(tokens), "tags": list(tags)})
+        tokens.clear()
+        tags.clear()
+
+    for path in paths:
+        for number, line in enumerate(_lines(_read_text(path)), 1):
+            if not line.strip():
+                flush()
+                continue
+            cols = line.split("\t")
+            if len(cols) != 2:
+                raise DataError(f"expected 2 tab-separated columns (TOKEN<TAB>TAG), got {len(cols)}", path, number)
+            tokens.append(cols[0])
+            tags.append(_check_label(cols[1].strip(), options, path, number))
+        flush()  # a sentence never spans two files
+    return out
+
+
+_CONLLU_ID = re.compile(r"^\d+$")
+_CONLLU_SKIP = re.compile(r"^\d+(-\d+|\.\d+)$")  # multiword-token ranges "1-2", empty nodes "1.1"
+
+
+def read_conllu(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> Examples:
+    """Universal Dependencies CoNLL-U: FORM (column 2) and UPOS (column 4) of each syntactic word.
+
+    Follows google-research/xtreme ``utils_preprocess.py`` (udpos_preprocess): multiword-token lines
+    and empty nodes are skipped, word ids must run 1..n, sentences whose forms are (almost) all ``_``
+    are dropped, and spaces / U+200C inside a form are removed (``remove_empty_space``).
+    """
+    out: Examples = []
+    for path in paths:
+        sentence: list[tuple[str, str]] = []
+        for number, line in enumerate([*_lines(_read_text(path)), ""], 1):
+            if not line.strip():
+                _conllu_flush(sentence, out, lang)
+                sentence = []
+                continue
+            if line.startswith("#"):
+                continue
+            cols = line.split("\t")
+            if len(cols) != 10:
+                raise DataError(f"expected 10 tab-separated CoNLL-U columns, got {len(cols)}", path, number)
+            if _CONLLU_SKIP.match(cols[0]):
+                continue
+            if not _CONLLU_ID.match(cols[0]) or int(cols[0]) != len(sentence) + 1:
+                raise DataError(f"word id {cols[0]!r} breaks the sequence (expected {len(sentence) + 1})", path, number)
+            form = "".join(cols[1].replace("\u200c", "").split(" "))
+            sentence.append((form, _check_label(cols[3].strip(), options, path, number)))
+    return out
+
+
+def _conllu_flush(sentence: list[tuple[str, str]], out: Examples, lang: str) -> None:
+    if not sentence:
+        return
+    blanks = sum(form == "_" for form, _ in sentence)
+    if blanks and blanks >= len(sentence) - 1:  # XTREME keeps a sentence iff no or few '_' forms
+        return
+    out.append({"id": f"{lang}-{len(out)}", "tokens": [f for f, _ in sentence], "tags": [t for _, t in sentence]})
+
+
+def read_squad_json(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> Examples:
+    """SQuAD v1.1/v2.0 JSON (XQuAD, MLQA, TyDiQA-GoldP): one example per question.
+
+    SQuAD v2.0 questions with ``is_impossible`` get empty answer lists (Rajpurkar et al. 2018).
+    """
+    out: Examples = []
+    for path in paths:
+        data = _json_field(_load_json(path), "data", path, "top level", list)
+        for a, article in enumerate(data):
+            for p, para in enumerate(_json_field(article, "paragraphs", path, f"data[{a}]", list)):
+                where = f"data[{a}].paragraphs[{p}]"
+                context = _json_field(para, "context", path, where, str)
+                for q, qa in enumerate(_json_field(para, "qas", path, where, list)):
+                    out.append(_squad_example(qa, context, article.get("title", ""), path, f"{where}.qas[{q}]"))
+    _unique_ids(out, paths)
+    return out
+
+
+def _unique_ids(examples: Examples, paths: Sequence[Path]) -> None:
+    """Make question ids unique: XTREME's TyDiQA train split keeps only the last '-' part of each id
+    (``tydiqa_preprocess``), so ids repeat there; later repeats get a ``~k`` suffix."""
+    counts: dict[str, int] = {}
+    for ex in examples:
+        k = counts.get(ex["id"], 0)
+        counts[ex["id"]] = k + 1
+        if k:
+            ex["id"] = f"{ex['id']}~{k}"
+    repeated = sum(c - 1 for c in counts.values())
+    if repeated:
+        log.warning("%s: %d repeated question id(s) made unique with a '~k' suffix", paths[0], repeated)
+
+
+def _json_field(obj: Any, key: str, path: Path, where: str, kind: type | tuple) -> Any:
+    if not isinstance(obj, dict) or key not in obj:
+        raise DataError(f"{where}: missing field {key!r}", path)
+    if not isinstance(obj[key], kind):
+        raise DataError(f"{where}.{key}: unexpected type {type(obj[key]).__name__}", path)
+    return obj[key]
+
+
+def _squad_example(qa: Any, context: str, title: str, path: Path, where: str) -> dict[str, Any]:
+    answers = [] if qa.get("is_impossible") else _json_field(qa, "answers", path, where, list)
+    texts, starts = [], []
+    for i, ans in enumerate(answers):
+        texts.append(_json_field(ans, "text", path, f"{where}.answers[{i}]", str))
+        starts.append(_json_field(ans, "answer_start", path, f"{where}.answers[{i}]", int))
+    return {
+        "id": str(_json_field(qa, "id", path, where, (str, int))),
+        "title": title,
+        "context": context,
+        "question": _json_field(qa, "question", path, where, str),
+        "answers": {"text": texts, "answer_start": starts},
+    }
+
+
+def read_xcopa_jsonl(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> Examples:
+    """XCOPA / COPA JSON lines ``{premise, choice1, choice2, question: cause|effect, label, idx}``.
+
+    ``question`` keeps the raw type; TaskSpec.question_prompts maps it to text (Ponti et al. 2020).
+    """
+    out: Examples = []
+    for path, number, obj in _jsonl(paths):
+        question = _field(obj, "question", path, number)
+        if question not in ("cause", "effect"):
+            raise DataError(f"question must be 'cause' or 'effect', got {question!r}", path, number)
+        choices = [_field(obj, "choice1", path, number), _field(obj, "choice2", path, number)]
+        label = _choice_label(_field(obj, "label", path, number, int), len(choices), path, number)
+        idx = obj.get("idx", len(out))
+        out.append({"id": f"{lang}-{idx}", "context": _field(obj, "premise", path, number),
+                    "question": question, "choices": choices, "label": label})
+    return out
+
+
+def _choice_label(label: int, n: int, path: Path, line: int | None) -> int:
+    if not 0 <= label < n:
+        raise DataError(f"label {label} is not a choice index (0..{n - 1})", path, line)
+    return label
+
+
+def read_siqa_jsonl(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> Examples:
+    """Social IQa JSON lines ``{context, question, answerA, answerB, answerC, correct: A|B|C}`` (Sap et al. 2019)."""
+    out: Examples = []
+    for path, number, obj in _jsonl(paths):
+        choices = [_field(obj, f"answer{k}", path, number) for k in "ABC"]
+        correct = _field(obj, "correct", path, number).strip()
+        if correct not in ("A", "B", "C"):
+            raise DataError(f"'correct' must be A, B or C, got {correct!r}", path, number)
+        out.append({"id": f"{lang}-{len(out)}", "context": _field(obj, "context", path, number),
+                    "question": _field(obj, "question", path, number), "choices": choices, "label": "ABC".index(correct)})
+    return out
+
+
+def read_cosmosqa_csv(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> Examples:
+    """Cosmos QA CSV ``id,context,question,answer0..answer3,label`` (Huang et al. 2019)."""
+    cols = ["id", "context", "question", "answer0", "answer1", "answer2", "answer3", "label"]
+    out: Examples = []
+    for path in paths:
+        for line, row in _csv_rows(path, cols):
+            if not row["label"].strip().isdigit():
+                raise DataError(f"label must be 0..3, got {row['label']!r}", path, line)
+            choices = [row[f"answer{i}"] for i in range(4)]
+            out.append({"id": row["id"], "context": row["context"], "question": row["question"],
+                        "choices": choices, "label": _choice_label(int(row["label"]), 4, path, line)})
+    return out
+
+
+_ANLI_LABELS = {"e": "entailment", "n": "neutral", "c": "contradiction"}
+
+
+def read_anli_csv(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> Examples:
+    """ANLI annotated dev CSVs (facebookresearch/anli ``anlizinganli``): context, statement, gold_label e|n|c, uid."""
+    out: Examples = []
+    for path in paths:
+        for line, row in _csv_rows(path, ["context", "statement", "gold_label", "uid"]):
+            short = row["gold_label"].strip()
+            if short not in _ANLI_LABELS:
+                raise DataError(f"gold_label must be e, n or c, got {short!r}", path, line)
+            label = _check_label(_ANLI_LABELS[short], options, path, line)
+            out.append({"id": row["uid"], "text": row["context"], "text_pair": row["statement"], "label": label})
+    return out
+
+
+def read_glue_mnli_tsv(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> Examples:
+    """GLUE MNLI TSV (header row; ``sentence1``, ``sentence2``, ``gold_label``, ``pairID``), unquoted.
+
+    Rows whose gold label is ``-`` (no annotator majority, SNLI/MNLI convention) are dropped.
+    """
+    out: Examples = []
+    for path in paths:
+        lines = _lines(_read_text(path))
+        header = lines[0].split("\t")
+        missing = [c for c in ("sentence1", "sentence2", "gold_label") if c not in header]
+        if missing:
+            raise DataError(f"TSV header lacks column(s) {', '.join(missing)}", path, 1)
+        col = {name: i for i, name in enumerate(header)}
+        for number, line in enumerate(lines[1:], 2):
+            cells = line.split("\t")
+            if len(cells) != len(header):
+                raise DataError(f"expected {len(header)} tab-separated columns, got {len(cells)}", path, number)
+            if cells[col["gold_label"]] == "-":
+                continue
+            label = _check_label(cells[col["gold_label"]], options, path, number)
+            ident = cells[col["pairID"]] if "pairID" in col else f"{lang}-{len(out)}"
+            out.append({"id": ident, "text": cells[col["sentence1"]], "text_pair": cells[col["sentence2"]], "label": label})
+    return out
+
+
+def read_boolq_jsonl(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> Examples:
+    """BoolQ JSON lines ``{question, passage, answer: bool}`` (Clark et al. 2019) -> labels 'false'/'true'."""
+    out: Examples = []
+    for path, number, obj in _jsonl(paths):
+        label = _check_label(str(_field(obj, "answer", path, number, bool)).lower(), options, path, number)
+        out.append({"id": f"{lang}-{len(out)}", "text": _field(obj, "question", path, number),
+                    "text_pair": _field(obj, "passage", path, number), "label": label})
+    return out
+
+
+def read_commonsenseqa_jsonl(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> Examples:
+    """CommonsenseQA JSON lines ``{id, answerKey, question: {stem, choices: [{label, text}]}}`` (Talmor et al. 2019)."""
+    out: Examples = []
+    for path, number, obj in _jsonl(paths):
+        question = _field(obj, "question", path, number, dict)
+        choices = _field(question, "choices", path, number, list)
+        keys = [str(c.get("label")) for c in choices if isinstance(c, dict)]
+        answer = _field(obj, "answerKey", path, number)
+        if answer not in keys:
+            raise DataError(f"answerKey {answer!r} is not one of the choice labels {keys}", path, number)
+        out.append({"id": str(obj.get("id", f"{lang}-{len(out)}")), "context": "",
+                    "question": _field(question, "stem", path, number),
+                    "choices": [_field(c, "text", path, number) for c in choices], "label": keys.index(answer)})
+    return out
+
+
+def read_hellaswag_jsonl(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> Examples:
+    """HellaSwag JSON lines ``{ind, ctx, endings: [4], label}`` (Zellers et al. 2019); test rows lack labels."""
+    out: Examples = []
+    for path, number, obj in _jsonl(paths):
+        endings = _field(obj, "endings", path, number, list)
+        label = obj.get("label")
+        if not isinstance(label, int) or isinstance(label, bool):
+            raise DataError(f"label should be an int choice index, got {label!r}", path, number)
+        out.append({"id": str(obj.get("ind", f"{lang}-{len(out)}")), "context": _field(obj, "ctx", path, number),
+                    "question": "", "choices": endings, "label": _choice_label(label, len(endings), path, number)})
+    return out
+
+
+def read_ccg_stagged(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> Examples:
+    """C&C "stagged" CCGbank: one sentence per line, space-separated ``word|POS|supertag`` tokens."""
+    out: Examples = []
+    for path, number, line in _numbered_lines(paths):
+        if not line.strip() or line.startswith("#"):
+            continue
+        tokens, tags = [], []
+        for item in line.split():
+            parts = item.rsplit("|", 2)
+            if len(parts) < 2 or not parts[-1]:
+                raise DataError(f"token {item!r} is not word|POS|supertag", path, number)
+            tokens.append(parts[0])
+            tags.append(_check_label(parts[-1], options, path, number))
+        out.append({"id": f"{lang}-{len(out)}", "tokens": tokens, "tags": tags})
+    return out
+
+
+def read_tatoeba(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> RetrievalData:
+    """LASER's Tatoeba test set: ``tatoeba.<xxx>-eng.<xxx>`` line i translates ``tatoeba.<xxx>-eng.eng`` line i.
+
+    Queries are the non-English sentences, candidates the English ones, gold = same line
+    (Artetxe & Schwenk 2019; XTREME scores accuracy of the nearest neighbour).
+    """
+    if len(paths) != 1:
+        raise DataError(f"expected one Tatoeba file, got {len(paths)}", paths[0] if paths else None)
+    path = paths[0]
+    english = _companions(options, "english") or [path.with_name(path.name.rsplit(".", 1)[0] + ".eng")]
+    queries, candidates = _lines(_read_text(path)), _lines(_read_text(english[0]))
+    if len(queries) != len(candidates):
+        raise DataError(f"{len(queries)} lines but {english[0]} has {len(candidates)}; the files must be line-aligned", path)
+    ids = [f"{lang}-{i}" for i in range(len(queries))]
+    cand_ids = [f"en-{i}" for i in range(len(candidates))]
+    return RetrievalData(ids, queries, cand_ids, candidates, {q: {c} for q, c in zip(ids, cand_ids)},
+                         meta={"lang": lang, "candidate_lang": "en", "parallel": True})
+
+
+def read_bucc(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> RetrievalData:
+    """BUCC 2018 (XTREME layout): ``<src>-en.<split>.<src>`` / ``.en`` hold ``ID<TAB>sentence``, ``.gold`` the pairs.
+
+    Most source sentences have no translation: mining must decide whether to pair (Zweigenbaum et al. 2018).
+    """
+    src_ids, src = _id_sentences(paths)
+    english, gold_files = _companions(options, "english"), _companions(options, "gold")
+    if not english or not gold_files:
+        raise DataError("BUCC needs the 'english' and 'gold' companion files", paths[0])
+    en_ids, en = _id_sentences(english)
+    known_src, known_en = set(src_ids), set(en_ids)
+    gold: dict[str, set[str]] = {}
+    for path, number, line in _numbered_lines(gold_files):
+        cols = line.split("\t")
+        if len(cols) != 2 or cols[0] not in known_src or cols[1] not in known_en:
+            raise DataError(f"expected srcID<TAB>enID with ids from the sentence files, got {line!r}", path, number)
+        gold.setdefault(cols[0], set()).add(cols[1])
+    return RetrievalData(src_ids, src, en_ids, en, gold, meta={"lang": lang, "candidate_lang": "en", "parallel": False})
+
+
+def _id_sentences(paths: Sequence[Path]) -> tuple[list[str], list[str]]:
+    ids, sentences, seen = [], [], set()
+    for path, number, line in _numbered_lines(paths):
+        cols = line.split("\t", 1)
+        if len(cols) != 2 or not cols[0]:
+            raise DataError("expected ID<TAB>sentence", path, number)
+        if cols[0] in seen:
+            raise DataError(f"duplicate sentence id {cols[0]!r}", path, number)
+        seen.add(cols[0])
+        ids.append(cols[0])
+        sentences.append(cols[1])
+    return ids, sentences
+
+
+def read_lareqa(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> RetrievalData:
+    """LAReQA on XQuAD-R (Roy et al. 2020), following google-research/xtreme ``third_party/utils_lareqa.py``.
+
+    Candidates are *all* sentences (``context[start:end]`` of each ``sentence_breaks`` span) of every
+    paragraph of every pool language, with their paragraph as context; candidate ids are
+    ``{lang}_{paragraph number}_{sentence position}``. A question (query id ``{qid}_{lang}``) is relevant
+    to the sentence containing its ``answer_start`` in each pool language (same question id across
+    languages = the same ``xling_id``). Questions whose answer start lies in no sentence are skipped, as
+    in the official loader.
+    """
+    if len(paths) != 1:
+        raise DataError(f"expected one XQuAD-R file for {lang}, got {len(paths)}", paths[0] if paths else None)
+    pool_langs = {Path(p).stem: Path(p) for p in _companions(options, "pool")}
+    pool_langs[lang] = Path(paths[0])  # the query file is always part of the pool
+    keep = options.get("pool_languages")
+    if keep:
+        pool_langs = {k: v for k, v in pool_langs.items() if k in keep or k == lang}
+    data = RetrievalData([], [], [], [], {}, candidate_contexts=[], candidate_languages=[],
+                         meta={"lang": lang, "pool": sorted(pool_langs), "parallel": False})
+    relevant: dict[str, set[str]] = {}
+    queries: list[tuple[str, str]] = []
+    for pool_lang in sorted(pool_langs):
+        qs = _lareqa_language(pool_langs[pool_lang], pool_lang, data, relevant)
+        if pool_lang == lang:
+            queries = qs
+    data.meta["candidates_per_language"] = {k: data.candidate_languages.count(k) for k in sorted(pool_langs)}
+    for xling_id, question in queries:
+        qid = f"{xling_id}_{lang}"
+        data.query_ids.append(qid)
+        data.queries.append(question)
+        data.gold[qid] = set(relevant[xling_id])
+    return data
+
+
+def _lareqa_language(path: Path, lang: str, data: RetrievalData, relevant: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """Add one language's sentences to ``data``; return its (xling_id, question) pairs."""
+    questions, skipped, number = [], 0, 0
+    for a, article in enumerate(_json_field(_load_json(path), "data", path, "top level", list)):
+        for p, para in enumerate(_json_field(article, "paragraphs", path, f"data[{a}]", list)):
+            number += 1
+            where = f"data[{a}].paragraphs[{p}]"
+            context = _json_field(para, "context", path, where, str)
+            spans = _json_field(para, "sentence_breaks", path, where, list)
+            sentences = [context[s:e] for s, e in spans]
+            ids = [f"{lang}_{number}_{i}" for i in range(len(spans))]
+            data.candidate_ids.extend(ids)
+            data.candidates.extend(sentences)
+            data.candidate_contexts.extend([context] * len(ids))
+            data.candidate_languages.extend([lang] * len(ids))
+            for q, qa in enumerate(_json_field(para, "qas", path, where, list)):
+                ex = _squad_example(qa, context, "", path, f"{where}.qas[{q}]")
+                start = ex["answers"]["answer_start"][0] if ex["answers"]["answer_start"] else -1
+                hit = next((i for i, (s, e) in enumerate(spans) if s <= start < e), None)
+                if hit is None:
+                    skipped += 1
+                    continue
+                # the official loader marks every sentence of the paragraph equal to the answer sentence
+                gold = {ids[i] for i, s in enumerate(sentences) if s == sentences[hit]}
+                relevant.setdefault(ex["id"], set()).update(gold)
+                questions.append((ex["id"], ex["question"]))
+    if skipped:
+        log.warning("%s: skipped %d question(s) whose answer start lies in no sentence", path, skipped)
+    return questions
+
+
+def _companions(options: Mapping[str, Any], key: str) -> list[Path]:
+    value = options.get(key)
+    if value is None:
+        return []
+    if isinstance(value, (str, os.PathLike)):
+        return [Path(value)]
+    return [Path(v) for v in value]
+
+
+#: format name (``LocalSource.format``) -> reader(paths, lang, options)
+READERS: dict[str, Reader] = {
+    "xtreme_tsv_pair": read_xtreme_tsv_pair,
+    "conll_tsv": read_conll_tsv,
+    "conllu": read_conllu,
+    "squad_json": read_squad_json,
+    "xcopa_jsonl": read_xcopa_jsonl,
+    "siqa_jsonl": read_siqa_jsonl,
+    "cosmosqa_csv": read_cosmosqa_csv,
+    "anli_csv": read_anli_csv,
+    "glue_mnli_tsv": read_glue_mnli_tsv,
+    "boolq_jsonl": read_boolq_jsonl,
+    "commonsenseqa_jsonl": read_commonsenseqa_jsonl,
+    "hellaswag_jsonl": read_hellaswag_jsonl,
+    "ccg_stagged": read_ccg_stagged,
+    "tatoeba": read_tatoeba,
+    "bucc": read_bucc,
+    "lareqa": read_lareqa,
+}
+
+
+# ------------------------------------------------------------------------------ Hub conversion
+
+
+@dataclass
+class _HubContext:
+    """What a Hub converter needs: the source, the task, the language and a name for messages."""
+
+    source: Any  # HubSource
+    spec: Any  # TaskSpec
+    lang: str
+    where: str
+    features: Mapping[str, Any] = field(default_factory=dict)
+
+    def col(self, name: str, *fallbacks: str, row: Mapping[str, Any] | None = None) -> str:
+        if name in self.source.columns:
+            return self.source.columns[name]
+        for candidate in (name, *fallbacks):
+            if row is None or candidate in row:
+                return candidate
+        return name
+
+    def class_names(self, column: str) -> tuple[str, ...] | None:
+        if self.source.label_names:
+            return tuple(self.source.label_names)
+        feature = self.features.get(column)
+        for _ in range(3):  # ClassLabel, or List/Sequence(ClassLabel)
+            if feature is None or hasattr(feature, "names"):
+                break
+            feature = getattr(feature, "feature", None)
+        names = getattr(feature, "names", None)
+        return tuple(names) if names else None
+
+
+def _get(row: Mapping[str, Any], column: str, ctx: _HubContext, i: int) -> Any:
+    if column not in row:
+        raise DataError(f"column {column!r} not in the dataset (columns: {', '.join(row)}); set 'columns' in the hub source", ctx.where, i + 1)
+    return row[column]
+
+
+def _hub_label(raw: Any, names: tuple[str, ...] | None, ctx: _HubContext, i: int) -> str | None:
+    if raw is None or isinstance(raw, int) and raw < 0:
+        return None  # unlabelled row (-1 in GLUE/SNLI-style datasets)
+    if isinstance(raw, int) and names:
+        if raw >= len(names):
+            raise DataError(f"label index {raw} is outside label_names ({len(names)} names)", ctx.where, i + 1)
+        raw = names[raw]
+    label = str(raw)
+    if ctx.spec.labels and not ctx.spec.open_labels and label not in ctx.spec.labels:
+        raise DataError(f"label {label!r} is not one of the task's labels ({', '.join(ctx.spec.labels)})", ctx.where, i + 1)
+    return label
+
+
+def _hub_classification(rows: Iterable[Mapping[str, Any]], ctx: _HubContext) -> Examples:
+    out, dropped = [], 0
+    pair = ctx.spec.shape == "pair_classification"
+    for i, row in enumerate(rows):
+        label_col = ctx.col("label", row=row)
+        label = _hub_label(_get(row, label_col, ctx, i), ctx.class_names(label_col), ctx, i)
+        if label is None:
+            dropped += 1
+            continue
+        text_col = ctx.col("text", "premise", "sentence1", "sentence", row=row)
+        pair_col = ctx.col("text_pair", "hypothesis", "sentence2", row=row)
+        out.append({"id": row.get(ctx.col("id", row=row)), "text": _get(row, text_col, ctx, i),
+                    "text_pair": _get(row, pair_col, ctx, i) if pair else None, "label": label})
+    if dropped:
+        log.info("%s: dropped %d unlabelled row(s)", ctx.where, dropped)
+    return out
+
+
+def _hub_tagging(rows: Iterable[Mapping[str, Any]], ctx: _HubContext) -> Examples:
+    out = []
+    for i, row in enumerate(rows):
+        tag_col = ctx.col("tags", "ner_tags", "pos_tags", "upos", row=row)
+        names = ctx.class_names(tag_col)
+        tags = [_hub_label(t, names, ctx, i) for t in _get(row, tag_col, ctx, i)]
+        out.append({"id": row.get(ctx.col("id", row=row)), "tokens": list(_get(row, ctx.col("tokens", row=row), ctx, i)), "tags": tags})
+    return out
+
+
+def _hub_qa(rows: Iterable[Mapping[str, Any]], ctx: _HubContext) -> Examples:
+    out = []
+    for i, row in enumerate(rows):
+        answers = _get(row, ctx.col("answers", row=row), ctx, i)
+        if isinstance(answers, list):  # a list of {text, answer_start}
+            answers = {"text": [a["text"] for a in answers], "answer_start": [a["answer_start"] for a in answers]}
+        out.append({"id": str(_get(row, ctx.col("id", row=row), ctx, i)), "title": row.get(ctx.col("title", row=row)) or "",
+                    "context": _get(row, ctx.col("context", row=row), ctx, i),
+                    "question": _get(row, ctx.col("question", row=row), ctx, i),
+                    "answers": {"text": list(answers["text"]), "answer_start": [int(s) for s in answers["answer_start"]]}})
+    return out
+
+
+_CHOICE_GROUPS = (("choice1", "choice2"), ("answerA", "answerB", "answerC"), ("answer0", "answer1", "answer2", "answer3"))
+
+
+def _hub_choices(row: Mapping[str, Any], ctx: _HubContext, i: int, default: str | None) -> list[str]:
+    spec = ctx.source.columns.get("choices", default)
+    if spec and "," in spec:
+        return [_get(row, c.strip(), ctx, i) for c in spec.split(",")]
+    if spec:
+        value = _get(row, spec, ctx, i)
+        return list(value["text"] if isinstance(value, Mapping) else value)
+    for group in _CHOICE_GROUPS:
+        if all(c in row for c in group):
+            return [row[c] for c in group]
+    raise DataError("cannot find the answer choices; set columns.choices (a list column or 'colA,colB,...')", ctx.where, i + 1)
+
+
+def _mc_label(raw: Any, names: Sequence[str] | None, ctx: _HubContext, i: int) -> int | None:
+    """A choice index from a raw Hub label; None for an unlabelled (test) row."""
+    if raw is None or str(raw).strip() in ("", "-1"):
+        return None
+    if names:
+        if str(raw) not in names:
+            raise DataError(f"label {raw!r} is not among label_names {tuple(names)}", ctx.where, i + 1)
+        return list(names).index(str(raw))
+    if not str(raw).strip().isdigit():
+        raise DataError(f"label {raw!r} is not an index; set label_names", ctx.where, i + 1)
+    return int(raw)
+
+
+def _make_mc(context: tuple[str, ...] = ("context", "premise", "ctx"), choices: str | None = None,
+             label: tuple[str, ...] = ("label", "answerKey", "correct"), label_names: tuple[str, ...] | None = None):
+    """A multiple-choice converter; ``label_names`` (or the source's) lists raw label values in choice order."""
+
+    def convert(rows: Iterable[Mapping[str, Any]], ctx: _HubContext) -> Examples:
+        out, dropped = [], 0
+        for i, row in enumerate(rows):
+            opts = _hub_choices(row, ctx, i, choices)
+            raw = _get(row, ctx.col("label", *label, row=row), ctx, i)
+            index = _mc_label(raw, ctx.source.label_names or label_names, ctx, i)
+            if index is None:
+                dropped += 1
+                continue
+            out.append({"id": row.get(ctx.col("id", "idx", row=row)), "context": row.get(ctx.col("context", *context, row=row)) or "",
+                        "question": row.get(ctx.col("question", row=row)) or "", "choices": opts,
+                        "label": _choice_label(index, len(opts), ctx.where, i + 1)})
+        if dropped:
+            log.info("%s: dropped %d unlabelled row(s)", ctx.where, dropped)
+        return out
+
+    return convert
+
+
+def _hub_tatoeba(rows: Iterable[Mapping[str, Any]], ctx: _HubContext) -> RetrievalData:
+    """google/xtreme ``tatoeba.<xxx>``: one row per pair, source = the non-English side."""
+    rows = list(rows)
+    queries = [_get(r, ctx.col("query", "source_sentence", row=r), ctx, i) for i, r in enumerate(rows)]
+    cands = [_get(r, ctx.col("candidate", "target_sentence", row=r), ctx, i) for i, r in enumerate(rows)]
+    ids = [f"{ctx.lang}-{i}" for i in range(len(rows))]
+    cand_ids = [f"en-{i}" for i in range(len(rows))]
+    return RetrievalData(ids, queries, cand_ids, cands, {q: {c} for q, c in zip(ids, cand_ids)},
+                         meta={"lang": ctx.lang, "candidate_lang": "en", "parallel": True})
+
+
+def _hub_refuse(reason: str) -> Callable[[Iterable[Mapping[str, Any]], _HubContext], Loaded]:
+    def convert(rows: Iterable[Mapping[str, Any]], ctx: _HubContext) -> Loaded:
+        raise DataUnavailable(f"{ctx.where}: {reason}; use the original files with --data-dir / XTA_DATA_DIR")
+
+    return convert
+
+
+#: converter name (``HubSource.format``, default = the task's shape) -> converter(rows, ctx)
+HUB_CONVERTERS: dict[str, Callable[[Iterable[Mapping[str, Any]], _HubContext], Loaded]] = {
+    "classification": _hub_classification,
+    "pair_classification": _hub_classification,
+    "tagging": _hub_tagging,
+    "extractive_qa": _hub_qa,
+    "multiple_choice": _make_mc(),
+    "siqa": _make_mc(label_names=("1", "2", "3")),  # allenai/social_i_qa: label '1'|'2'|'3'
+    "cosmosqa": _make_mc(),  # allenai/cosmos_qa: answer0..answer3, label 0..3
+    "copa": _make_mc(),  # super_glue copa: premise, choice1, choice2, question, label (-1 = test)
+    "commonsenseqa": _make_mc(context=(), choices="choices", label_names=tuple("ABCDE")),  # tau/commonsense_qa
+    "hellaswag": _make_mc(context=("ctx",), choices="endings"),  # Rowan/hellaswag: label '0'..'3', '' = test
+    "tatoeba": _hub_tatoeba,
+    "bucc": _hub_refuse("the Hub copy (google/xtreme bucc18) holds only the gold pairs, not the corpora to mine"),
+    "lareqa": _hub_refuse("the Hub copy of XQuAD-R has no sentence_breaks, which LAReQA's candidates need"),
+}
+
+
+# ------------------------------------------------------------------------------------ resolution
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
+    """The local mirror directory: the argument, else ``XTA_DATA_DIR``, else None."""
+    value = data_dir if data_dir is not None else os.environ.get("XTA_DATA_DIR") or None
+    return Path(value).expanduser() if value is not None else None
+
+
+def _placeholders(lang: str, split: str, lang_codes: Mapping[str, str]) -> dict[str, str]:
+    from .languages import LANGUAGES
+
+    name = LANGUAGES[lang].name if lang in LANGUAGES else lang
+    return {"lang": lang, "code": lang_codes.get(lang, lang), "name": name, "split": split}
+
+
+def _fill(template: str, values: Mapping[str, str], what: str) -> str:
+    try:
+        return template.format_map(values)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(f"{what} {template!r}: unknown placeholder {exc} (allowed: {{lang}}, {{code}}, {{name}}, {{split}})") from None
+
+
+def _glob(data_dir: Path, pattern: str) -> list[Path]:
+    return sorted(Path(p) for p in glob.glob(str(data_dir / pattern)) if Path(p).is_file())
+
+
+def _spec_and_source(task: Any, split: str, lang: str) -> tuple[Any, Any]:
+    from .tasks import get_task
+
+    spec = get_task(task)
+    if split not in spec.splits:
+        raise ConfigError(f"task {spec.name!r} has no split {split!r} (available: {', '.join(spec.splits) or 'none'})")
+    known = spec.split_languages(split)
+    if lang not in known:
+        raise UnknownLanguage(lang, known, task=f"{spec.name} {split}")
+    return spec, spec.splits[split]
+
+
+@dataclass
+class _LocalMatch:
+    source: Any  # LocalSource
+    files: list[Path]
+    options: dict[str, Any]
+    companions: list[Path]
+
+
+def _find_local(source_split: Any, split: str, lang: str, data_dir: Path) -> _LocalMatch | None:
+    """The first LocalSource alternative with matching files, with its options resolved."""
+    for source in source_split.local:
+        values = _placeholders(lang, split, source.lang_codes)
+        files = _glob(data_dir, _fill(source.pattern, values, "pattern"))
+        if not files:
+            continue
+        options, companions = dict(source.options), []
+        for key in PATH_OPTIONS.get(source.format, ()):
+            if key in options:
+                pattern = _fill(str(options[key]), values, f"option {key}")
+                found = _glob(data_dir, pattern)
+                if not found:
+                    raise DataError(f"companion file(s) {pattern!r} ({key}) not found beside {files[0].name}", data_dir / pattern)
+                options[key] = found
+                companions.extend(p for p in found if p not in files and p not in companions)
+        return _LocalMatch(source, files, options, companions)
+    return None
+
+
+def _expected_paths(source_split: Any, split: str, lang: str, data_dir: Path | None) -> str:
+    base = f"{data_dir}/" if data_dir else "DIR/"
+    pats = [base + _fill(s.pattern, _placeholders(lang, split, s.lang_codes), "pattern") for s in source_split.local]
+    return " or ".join(pats) if pats else "(no local layout is defined for this split)"
+
+
+# ---------------------------------------------------------------------------------------- cache
+
+_CACHE: OrderedDict[tuple, Loaded] = OrderedDict()
+_CACHE_SIZE = 24
+
+
+def clear_cache() -> None:
+    """Forget parsed files (tests; files edited in place keep their mtime rarely, but it happens)."""
+    _CACHE.clear()
+
+
+def _stat_key(paths: Iterable[Path]) -> tuple:
+    out = []
+    for p in paths:
+        st = p.stat()
+        out.append((str(p), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def _read_cached(match: _LocalMatch, lang: str) -> Loaded:
+    reader = READERS.get(match.source.format)
+    if reader is None:
+        raise ConfigError(f"no reader for format {match.source.format!r} (known: {', '.join(sorted(READERS))})")
+    key = (match.source.format, lang, _stat_key([*match.files, *match.companions]),
+           json.dumps(match.options, sort_keys=True, default=str))
+    if key not in _CACHE:
+        log.info("reading %s (%s)", ", ".join(str(f) for f in match.files), match.source.format)
+        _CACHE[key] = reader(match.files, lang, match.options)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    _CACHE.move_to_end(key)
+    return _copy(_CACHE[key])
+
+
+def _copy(data: Loaded) -> Loaded:
+    """A copy the caller may mutate without corrupting the cache (strings are shared)."""
+    if isinstance(data, RetrievalData):
+        return copy.deepcopy(data)
+    return [{k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v) for k, v in ex.items()} for ex in data]
+
+
+# ------------------------------------------------------------------------------------ public API
+
+
+def load(task: Any, split: str, lang: str, data_dir: str | os.PathLike | None = None,
+         max_examples: int | None = None) -> Loaded:
+    """Normalised examples of ``task``/``split`` in ``lang`` (a list of dicts, or RetrievalData).
+
+    Local files first (``data_dir`` or ``XTA_DATA_DIR``), else the Hugging Face Hub; ``max_examples``
+    keeps the first N examples (retrieval: the first N queries; Tatoeba also its first N candidates).
+    """
+    if max_examples is not None and (not isinstance(max_examples, int) or max_examples < 0):
+        raise ConfigError(f"max_examples must be a non-negative integer, got {max_examples!r}")
+    spec, source_split = _spec_and_source(task, split, lang)
+    root = resolve_data_dir(data_dir)
+    match = _find_local(source_split, split, lang, root) if root is not None else None
+    if match is not None:
+        if spec.labels and not spec.open_labels and spec.shape in _LABELLED_SHAPES:
+            match.options.setdefault("labels", tuple(spec.labels))
+        data = _read_cached(match, lang)
+    else:
+        data = _load_hub(spec, source_split, split, lang, root)
+    return _truncate(data, max_examples)
+
+
+def _truncate(data: Loaded, n: int | None) -> Loaded:
+    if n is None:
+        return data
+    if not isinstance(data, RetrievalData):
+        return data[:n]
+    keep = set(data.query_ids[:n])
+    data.query_ids, data.queries = data.query_ids[:n], data.queries[:n]
+    data.gold = {q: g for q, g in data.gold.items() if q in keep}
+    if data.meta.get("parallel"):
+        data.candidate_ids, data.candidates = data.candidate_ids[:n], data.candidates[:n]
+    return data
+
+
+def _hub_sources(source_split: Any, lang: str) -> tuple:
+    hub = source_split.hub_overrides.get(lang) if getattr(source_split, "hub_overrides", None) else None
+    hub = hub or source_split.hub
+    if hub is None:
+        return ()
+    return hub if isinstance(hub, tuple) else (hub,)
+
+
+def _hub_name(hub: Any, values: Mapping[str, str]) -> str:
+    config = _fill(hub.config, values, "config") if hub.config else None
+    return f"{hub.path}" + (f" (config {config})" if config else "")
+
+
+def _load_hub(spec: Any, source_split: Any, split: str, lang: str, root: Path | None) -> Loaded:
+    sources = _hub_sources(source_split, lang)
+    expected = _expected_paths(source_split, split, lang, root)
+    if not sources:
+        where = f"no file matched {expected}" if root else "no data directory is set"
+        raise DataUnavailable(f"{spec.name} {split} {lang}: {where} and the task has no Hub source; "
+                              f"put the original files at {_expected_paths(source_split, split, lang, None)} "
+                              "and pass --data-dir DIR or set XTA_DATA_DIR=DIR")
+    parts = [_load_one_hub(spec, hub, split, lang, expected, root) for hub in sources]
+    if len(parts) == 1 or isinstance(parts[0], RetrievalData):
+        data = parts[0]
+    else:
+        data = [ex for part in parts for ex in part]
+    if isinstance(data, list):
+        for i, ex in enumerate(data):
+            if ex.get("id") in (None, ""):
+                ex["id"] = f"{lang}-{i}"
+            else:
+                ex["id"] = str(ex["id"])
+    return data
+
+
+def _hub_offline() -> bool:
+    return any(os.environ.get(v, "").strip().lower() in _TRUE for v in _OFFLINE_VARS)
+
+
+def _load_one_hub(spec: Any, hub: Any, split: str, lang: str, expected: str, root: Path | None) -> Loaded:
+    values = _placeholders(lang, split, hub.lang_codes)
+    name = _hub_name(hub, values)
+    hub_split = _fill(hub.split, values, "split")
+    where = f"hf://{hub.path}" + (f"/{_fill(hub.config, values, 'config')}" if hub.config else "") + f"[{hub_split}]"
+    rows, features = _hub_rows(hub, values, hub_split, name, expected, root, spec, split, lang)
+    rows = _hub_filter(rows, hub, values)
+    fmt = hub.format or spec.shape
+    converter = HUB_CONVERTERS.get(fmt)
+    if converter is None:
+        raise ConfigError(f"task {spec.name!r}: no Hub converter {fmt!r} (known: {', '.join(sorted(HUB_CONVERTERS))})")
+    return converter(rows, _HubContext(hub, spec, lang, where, features))
+
+
+def _hub_rows(hub: Any, values: Mapping[str, str], hub_split: str, name: str, expected: str,
+              root: Path | None, spec: Any, split: str, lang: str) -> tuple[list[dict], Mapping[str, Any]]:
+    """Rows of one Hub dataset; offline or unreachable Hub -> DataUnavailable with the local recipe."""
+    import datasets
+
+    config = _fill(hub.config, values, "config") if hub.config else None
+    local_hint = (f"no file matched {expected}" if root else
+                  f"to use local files put them at {expected} and pass --data-dir DIR or set XTA_DATA_DIR=DIR")
+    try:
+        ds = datasets.load_dataset(hub.path, config, split=hub_split, revision=hub.revision)
+    except (OSError, ConnectionError) as exc:
+        if _hub_offline():
+            state = "offline mode is on (HF_DATASETS_OFFLINE/HF_HUB_OFFLINE) and it is not in the HF cache"
+        elif isinstance(exc, ConnectionError) or "connect" in type(exc).__name__.lower():
+            state = "the Hub is unreachable"
+        else:
+            state = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        raise DataUnavailable(f"{spec.name} {split} {lang}: Hugging Face dataset {name} split {hub_split!r} is not "
+                              f"available ({state}); {local_hint}") from None
+    except ValueError as exc:
+        raise ConfigError(f"Hugging Face dataset {name} split {hub_split!r}: {str(exc).splitlines()[0]}") from None
+    return list(ds), dict(ds.features)
+
+
+def _hub_filter(rows: list[dict], hub: Any, values: Mapping[str, str]) -> list[dict]:
+    """Keep rows whose column equals the value; a value ending in '*' is a prefix (TyDiQA ids)."""
+    for column, template in hub.filter.items():
+        want = _fill(str(template), values, "filter")
+        if want.endswith("*"):
+            rows = [r for r in rows if str(r.get(column, "")).startswith(want[:-1])]
+        else:
+            rows = [r for r in rows if str(r.get(column, "")) == want]
+    return rows
+
+
+def data_files(task: Any, split: str, lang: str, data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The local files ``load`` would read (main files, then companions); [] when it would use the Hub."""
+    _, source_split = _spec_and_source(task, split, lang)
+    root = resolve_data_dir(data_dir)
+    match = _find_local(source_split, split, lang, root) if root is not None else None
+    return [*match.files, *match.companions] if match else []
+
+
+_HASHES: dict[tuple, str] = {}
+
+
+def file_hashes(paths: Iterable[str | os.PathLike]) -> dict[str, str]:
+    """``{path: sha256 hex}`` for provenance records (cached by path, mtime and size)."""
+    out = {}
+    for p in paths:
+        path = Path(p)
+        key = _stat_key([path])
+        if key not in _HASHES:
+            digest = hashlib.sha256()
+            with path.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+            _HASHES[key] = digest.hexdigest()
+        out[str(path)] = _HASHES[key]
+    return out
+
+
+def available_languages(task: Any, split: str, data_dir: str | os.PathLike | None = None) -> list[str]:
+    """The languages of ``task``/``split`` that have local files under the data directory."""
+    from .tasks import get_task
+
+    spec = get_task(task)
+    if split not in spec.splits:
+        raise ConfigError(f"task {spec.name!r} has no split {split!r} (available: {', '.join(spec.splits) or 'none'})")
+    root = resolve_data_dir(data_dir)
+    if root is None:
+        return []
+    return [lang for lang in spec.split_languages(split) if _find_any(spec.splits[split], split, lang, root)]
+
+
+def _find_any(source_split: Any, split: str, lang: str, root: Path) -> bool:
+    return any(_glob(root, _fill(s.pattern, _placeholders(lang, split, s.lang_codes), "pattern")) for s in source_split.local)
+
+
+def provenance(task: Any, split: str, lang: str, data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Where ``load`` takes this data from, for result records: local file hashes or the Hub dataset."""
+    files = data_files(task, split, lang, data_dir)
+    if files:
+        return {"source": "local", "files": file_hashes(files)}
+    _, source_split = _spec_and_source(task, split, lang)
+    hubs = []
+    for hub in _hub_sources(source_split, lang):
+        values = _placeholders(lang, split, hub.lang_codes)
+        hubs.append({"path": hub.path, "config": _fill(hub.config, values, "config") if hub.config else None,
+                     "split": _fill(hub.split, values, "split"), "revision": hub.revision})
+    return {"source": "hub", "datasets": hubs}

@@ -1,0 +1,403 @@
+"""toolkit.data: every task/split/language in ../shared/data through the public load(), checked against the
+record counts and sha256 sums of MANIFEST.md; malformed files; the offline Hub path; Hub conversions."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from toolkit import data
+from toolkit.data import RetrievalData, load
+from toolkit.errors import ConfigError, DataError, DataUnavailable, UnknownLanguage
+from toolkit.tasks import all_tasks, get_task
+
+_ROW = re.compile(r"^\| `([^`]+)` \| \d+ \| `([0-9a-f]{64})` \| (.+?) \|$")
+
+
+@pytest.fixture(scope="module")
+def manifest_text(shared_data: Path) -> str:
+    return (shared_data / "MANIFEST.md").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def manifest(manifest_text: str) -> dict[str, tuple[str, list[int]]]:
+    """``{relative path: (sha256, [numbers in its records column])}``."""
+    rows = {}
+    for line in manifest_text.splitlines():
+        m = _ROW.match(line)
+        if m:
+            rows[m.group(1)] = (m.group(2), [int(n) for n in re.findall(r"\d+", m.group(3))])
+    assert len(rows) > 380  # 397 files, a few without a records number are still listed
+    return rows
+
+
+def _section_languages(text: str, section: str) -> set[str]:
+    body = text.split(f"\n## {section} ", 1)[1]
+    line = re.search(r"\*\*Languages:\*\* (.+)", body).group(1)
+    return {c.strip() for c in line.split(",")}
+
+
+@pytest.fixture(scope="module")
+def loaded(shared_data: Path) -> dict[tuple[str, str, str], tuple[object, list[Path]]]:
+    """Every (task, split, language) with local files, loaded once through the public API."""
+    data.clear_cache()
+    out = {}
+    for name, spec in all_tasks().items():
+        for split in spec.splits:
+            for lang in data.available_languages(name, split, shared_data):
+                out[name, split, lang] = (load(name, split, lang, shared_data), data.data_files(name, split, lang, shared_data))
+    return out
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.resolve().relative_to(root).as_posix()
+
+
+# ------------------------------------------------------------------ real data vs MANIFEST.md
+
+
+def test_everything_present_was_loaded(loaded):
+    tasks = {k[0] for k in loaded}
+    assert {"xnli", "pawsx", "xcopa", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba", "bucc2018", "lareqa"} <= tasks
+    assert {"siqa", "cosmosqa", "anli", "copa", "paws"} <= tasks
+    assert len(loaded) > 180
+
+
+def test_record_counts_match_manifest(loaded, manifest, shared_data):
+    """Examples (and tokens for tagging) equal the MANIFEST.md numbers of the files read."""
+    checked = 0
+    for (task, split, lang), (result, files) in loaded.items():
+        if isinstance(result, RetrievalData):
+            continue
+        nums = [manifest[_rel(f, shared_data)][1] for f in files]
+        shape = get_task(task).shape
+        expected = sum(n[2] if shape == "extractive_qa" else n[0] for n in nums)
+        assert len(result) == expected, (task, split, lang)
+        if shape == "tagging":
+            assert sum(len(e["tokens"]) for e in result) == sum(n[1] for n in nums), (task, split, lang)
+            assert all(len(e["tokens"]) == len(e["tags"]) > 0 for e in result)
+        checked += 1
+    assert checked > 130
+
+
+def test_retrieval_counts_match_manifest(loaded, manifest, shared_data):
+    lines = lambda f: manifest[_rel(f, shared_data)][1][0]  # noqa: E731
+    tatoeba = [(k, v) for k, v in loaded.items() if k[0] == "tatoeba"]
+    assert len(tatoeba) == 39  # 41 XTREME-R languages minus swh, tam (held out of the collection)
+    for (_, _, lang), (rd, files) in tatoeba:
+        assert len(rd.queries) == len(rd.candidates) == lines(files[0]) == lines(files[1]), lang
+        assert all(rd.gold[q] == {c} for q, c in zip(rd.query_ids, rd.candidate_ids))
+    rd, files = loaded["bucc2018", "dev", "zh"]
+    assert (len(rd.queries), len(rd.candidates)) == (lines(files[0]), lines(files[1])) == (8624, 13589)
+    assert sum(len(g) for g in rd.gold.values()) == lines(files[2]) == 257
+
+
+def test_lareqa_pool_matches_readme(loaded, manifest, shared_data):
+    """Candidates per language = the XQuAD-R README table; every question has one gold sentence per language."""
+    readme = (shared_data / "lareqa" / "README.md").read_text(encoding="utf-8")
+    table = {m.group(1): int(m.group(3)) for m in re.finditer(r"^\| (\w\w) \|\s+(\d+) \|\s+(\d+) \|$", readme, re.M)}
+    langs = sorted(k[2] for k in loaded if k[0] == "lareqa")
+    assert langs == ["ar", "de", "en", "es", "hi", "ru", "tr", "vi", "zh"]
+    for lang in langs:
+        rd, files = loaded["lareqa", "test", lang]
+        assert len(rd.queries) == manifest[f"lareqa/xquad-r/{lang}.json"][1][2] == 1190
+        assert rd.meta["candidates_per_language"] == {k: table[k] for k in langs}
+        assert len(rd.candidates) == len(rd.candidate_contexts) == sum(table[k] for k in langs) == 10928
+        assert all(len(g) == 9 and {c.split("_")[0] for c in g} == set(langs) for g in rd.gold.values())
+    rd = loaded["lareqa", "test", "de"][0]
+    qid = "56beb4343aeaaa14008c925b_de"
+    assert rd.queries[rd.query_ids.index(qid)] == "Wie viele Punkte gab die Verteidigung der Panthers ab?"
+    assert rd.gold[qid] == {f"{k}_1_0" for k in langs}
+    i = rd.candidate_ids.index("de_1_0")
+    assert "308 Punkte" in rd.candidates[i] and rd.candidates[i] in rd.candidate_contexts[i]
+
+
+def test_hashes_match_manifest(loaded, manifest, shared_data):
+    files = sorted({f for _, fs in loaded.values() for f in fs})
+    hashes = data.file_hashes(files)
+    assert len(hashes) == len(files) > 150
+    for path, digest in hashes.items():
+        assert manifest[_rel(Path(path), shared_data)][0] == digest, path
+
+
+@pytest.mark.parametrize(
+    "task,split,lang,n",
+    [
+        ("xquad", "test", "en", 1190), ("xquad", "test", "zh", 1190), ("xcopa", "test", "ht", 500),
+        ("xcopa", "dev", "ta", 100), ("xnli", "dev", "th", 2490), ("xnli", "test", "sw", None),
+        ("xnli", "test", "ar", 5010), ("pawsx", "dev", "zh", 2000), ("pawsx", "test", "fr", 2000),
+        ("siqa", "dev", "en", 1954), ("siqa", "test", "en", 2224), ("cosmosqa", "dev", "en", 2985),
+        ("anli", "dev", "en", 3198), ("copa", "train", "en", 400), ("mlqa", "dev", "ar", 517),
+        ("tydiqa", "test", "bn", 113), ("tydiqa", "train", "en", 3696), ("panx", "dev", "hi", 1000),
+        ("udpos", "train", "en", 21253), ("udpos", "test", "en", 5440), ("udpos", "test", "mr", 47),
+        ("tatoeba", "test", "de", 1000), ("tatoeba", "test", "jv", 205),
+    ],
+)
+def test_known_counts(loaded, task, split, lang, n):
+    if n is None:
+        assert (task, split, lang) not in loaded  # sw is not in the collection
+    else:
+        assert len(loaded[task, split, lang][0]) == n
+
+
+@pytest.mark.parametrize(
+    "task,split,sections",
+    [
+        ("xnli", "dev", ["xnli"]), ("xnli", "test", ["xnli"]), ("pawsx", "test", ["pawsx"]), ("xquad", "test", ["xquad"]),
+        ("xcopa", "test", ["xcopa"]), ("mlqa", "dev", ["mlqa"]), ("tydiqa", "test", ["tydiqa"]), ("lareqa", "test", ["lareqa"]),
+        ("panx", "test", ["panx"]), ("udpos", "test", ["udpos", "udpos_xtreme"]),
+    ],
+)
+def test_available_languages_match_manifest(manifest_text, shared_data, task, split, sections):
+    expected = set().union(*(_section_languages(manifest_text, s) for s in sections))
+    assert set(data.available_languages(task, split, shared_data)) == expected
+
+
+def test_conllu_counts_from_manifest(manifest, shared_data):
+    """English EWT is shadowed by udpos_xtreme in load(); read the CoNLL-U files directly."""
+    for name in ("en_ewt-ud-dev.conllu", "en_ewt-ud-test.conllu", "fi_tdt-ud-test.conllu", "fr_gsd-ud-test.conllu"):
+        path = next((shared_data / "udpos").glob(f"UD_*/{name}"))
+        sents, words = manifest[_rel(path, shared_data)][1]
+        out = data.READERS["conllu"]([path], "xx", {"labels": get_task("udpos").labels})
+        assert (len(out), sum(len(e["tokens"]) for e in out)) == (sents, words)
+
+
+def test_labels_against_registry(loaded):
+    for (task, split, lang), (result, _) in loaded.items():
+        spec = get_task(task)
+        if spec.shape in ("classification", "pair_classification"):
+            assert {e["label"] for e in result} <= {*spec.labels, None}
+        elif spec.shape == "tagging":
+            assert {t for e in result for t in e["tags"]} <= set(spec.labels)
+        elif spec.shape == "multiple_choice":
+            assert all(0 <= e["label"] < len(e["choices"]) for e in result)
+    assert Counter(e["label"] for e in loaded["xnli", "dev", "de"][0]) == {"entailment": 830, "neutral": 830, "contradiction": 830}
+    # XTREME's test TSVs of XNLI / PAWS-X carry no labels (removed by its preprocessing)
+    assert {e["label"] for e in loaded["xnli", "test", "de"][0]} == {None}
+    assert {e["label"] for e in loaded["pawsx", "dev", "de"][0]} == {"0", "1"}
+    assert {t for e in loaded["panx", "train", "en"][0] for t in e["tags"]} == set(get_task("panx").labels)
+    assert {t for e in loaded["udpos", "train", "en"][0] for t in e["tags"]} == set(get_task("udpos").labels)
+    assert {len(e["choices"]) for e in loaded["xcopa", "test", "it"][0]} == {2}
+    assert {len(e["choices"]) for e in loaded["cosmosqa", "dev", "en"][0]} == {4}
+    assert Counter(e["label"] for e in loaded["anli", "dev", "en"][0]).keys() == {"entailment", "neutral", "contradiction"}
+
+
+def test_hand_checked_examples(loaded):
+    ex = loaded["xquad", "test", "en"][0][0]
+    assert ex["id"] == "56beb4343aeaaa14008c925b" and ex["title"] == "Super_Bowl_50"
+    assert ex["answers"] == {"text": ["308"], "answer_start": [34]}
+    assert ex["context"][34:37] == "308"
+    assert loaded["xcopa", "dev", "et"][0][0] == {
+        "id": "et-0", "context": "Mees keeras kraani lahti.", "question": "effect",
+        "choices": ["Tualett täitus veega.", "Tilast voolas vett."], "label": 1}
+    siqa = loaded["siqa", "dev", "en"][0][0]
+    assert siqa["label"] == 2 and siqa["choices"][2] == "Find somewhere to go"  # correct: "C"
+    anli = loaded["anli", "dev", "en"][0][0]
+    assert (anli["id"], anli["label"]) == ("bf628cf5-6948-4595-a6d0-daf99beb47b9", "contradiction")
+    assert loaded["panx", "dev", "de"][0][0]["tags"] == ["B-PER", "I-PER", "I-PER", "I-PER", "O"]
+    tat = loaded["tatoeba", "test", "de"][0]
+    assert (tat.queries[0], tat.candidates[0]) == ("Maria sagte, sie wisse nicht, wo Tom sei.", "Mary said she didn't know where Tom was.")
+    assert loaded["bucc2018", "dev", "zh"][0].gold["zh-000000057"] == {"en-000008530"}
+    assert all("\r" not in e["text_pair"] for e in loaded["xnli", "dev", "de"][0])  # CRLF files
+    tydi = loaded["tydiqa", "train", "en"][0]
+    assert len({e["id"] for e in tydi}) == len(tydi)  # XTREME's train ids repeat; made unique
+
+
+# ------------------------------------------------------------------------- API behaviour
+
+
+def test_max_examples_and_cache(shared_data):
+    full = load("xnli", "dev", "de", shared_data)
+    head = load("xnli", "dev", "de", shared_data, max_examples=5)
+    assert head == full[:5]
+    head[0]["label"] = "mutated"
+    head[1]["extra"] = 1
+    assert load("xnli", "dev", "de", shared_data, max_examples=2) == full[:2]  # the cache is not corrupted
+    tat = load("tatoeba", "test", "de", shared_data, max_examples=10)
+    assert len(tat.queries) == len(tat.candidates) == len(tat.gold) == 10
+    lar = load("lareqa", "test", "en", shared_data, max_examples=3)
+    assert len(lar.queries) == len(lar.gold) == 3 and len(lar.candidates) == 10928
+    with pytest.raises(ConfigError):
+        load("xnli", "dev", "de", shared_data, max_examples=-1)
+
+
+def test_env_data_dir(shared_data, monkeypatch):
+    monkeypatch.setenv("XTA_DATA_DIR", str(shared_data))
+    assert len(load("pawsx", "dev", "en")) == 2000
+    assert data.data_files("pawsx", "dev", "en") == [shared_data / "pawsx" / "dev-en.tsv"]
+    assert data.provenance("pawsx", "dev", "en")["files"] == {
+        str(shared_data / "pawsx" / "dev-en.tsv"): "13723c7588d2f2c3b2081b6c087bd8212e27cfabbafdbf858c5ae797de3cf197"}
+
+
+def test_unknown_language_split_task(shared_data):
+    with pytest.raises(UnknownLanguage, match="did you mean 'zh'"):
+        load("xnli", "dev", "zhh", shared_data)
+    with pytest.raises(UnknownLanguage):
+        load("xnli", "dev", "ja", shared_data)  # not an XNLI language
+    with pytest.raises(ConfigError, match="available: dev, test"):
+        load("xnli", "train", "en", shared_data)
+
+
+def test_offline_hub_is_data_unavailable(shared_data, monkeypatch):
+    """conftest sets HF_*_OFFLINE: the Hub fails fast and the message says how to use local files."""
+    monkeypatch.delenv("XTA_DATA_DIR", raising=False)
+    start = time.monotonic()
+    with pytest.raises(DataUnavailable) as info:
+        load("xnli", "dev", "sw", shared_data)  # sw is not in the local collection
+    msg = str(info.value)
+    assert "facebook/xnli" in msg and "sw" in msg and "xnli/dev-sw.tsv" in msg and "offline" in msg
+    with pytest.raises(DataUnavailable) as info:
+        load("xnli", "dev", "de")  # no data directory at all
+    msg = str(info.value)
+    assert "--data-dir" in msg and "XTA_DATA_DIR" in msg and "DIR/xnli/dev-de.tsv" in msg
+    assert time.monotonic() - start < 30
+    with pytest.raises(DataUnavailable, match="no Hub source"):
+        load("mewslix", "test", "de", shared_data)
+
+
+# -------------------------------------------------------------------------- malformed files
+
+
+def _write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+def _raises_at(fn, path: Path, line: int, match: str = ""):
+    with pytest.raises(DataError, match=match or None) as info:
+        fn()
+    assert f"{path}:{line}:" in str(info.value)
+    assert (info.value.path, info.value.line) == (path, line)
+
+
+def test_label_outside_set_via_load(tmp_path):
+    _write(tmp_path / "xnli/dev-de.tsv", "a\tb\tneutral\nc\td\tmaybe\n")
+    _raises_at(lambda: load("xnli", "dev", "de", tmp_path), tmp_path / "xnli/dev-de.tsv", 2, "label 'maybe'")
+    _write(tmp_path / "panx/dev-de.tsv", "Berlin\tB-LOC\n\nx\tB-MISC\n")
+    _raises_at(lambda: load("panx", "dev", "de", tmp_path), tmp_path / "panx/dev-de.tsv", 3, "B-MISC")
+
+
+def test_wrong_tsv_column_count(tmp_path):
+    p = _write(tmp_path / "x.tsv", "a\tb\tneutral\nc\td\n")
+    _raises_at(lambda: data.READERS["xtreme_tsv_pair"]([p], "de", {}), p, 2, "expected 3")
+    p = _write(tmp_path / "t.tsv", "Berlin\tB-LOC\nist\tO\textra\n")
+    _raises_at(lambda: data.READERS["conll_tsv"]([p], "de", {}), p, 2, "expected 2")
+    p = _write(tmp_path / "u.tsv", "a\tb\n")
+    _raises_at(lambda: data.READERS["xtreme_tsv_pair"]([p], "de", {"labelled": True}), p, 1)
+    assert data.READERS["xtreme_tsv_pair"]([p], "de", {}) == [{"id": "de-0", "text": "a", "text_pair": "b", "label": None}]
+
+
+def test_truncated_json(tmp_path):
+    p = _write(tmp_path / "q.json", '{"data": [{"title": "t",\n "paragraphs": [{"context": "abc", "qas": [\n')
+    _raises_at(lambda: data.READERS["squad_json"]([p], "en", {}), p, 3, "invalid JSON")
+    p = _write(tmp_path / "c.jsonl", '{"premise": "p", "choice1": "a", "choice2": "b", "question": "cause", "label": 0}\n{"premise": "p"\n')
+    _raises_at(lambda: data.READERS["xcopa_jsonl"]([p], "et", {}), p, 2, "invalid JSON")
+    p = _write(tmp_path / "s.jsonl", '{"context": "c", "question": "q", "answerA": "a", "answerB": "b", "answerC": "c", "correct": "D"}\n')
+    _raises_at(lambda: data.READERS["siqa_jsonl"]([p], "en", {}), p, 1, "A, B or C")
+
+
+def test_empty_file(tmp_path):
+    p = _write(tmp_path / "xnli/dev-de.tsv", "")
+    _raises_at(lambda: load("xnli", "dev", "de", tmp_path), p, 1, "empty")
+
+
+def test_non_utf8(tmp_path):
+    p = _write(tmp_path / "xnli/dev-fr.tsv", b"a\tb\tneutral\nd\xe9j\xe0\tb\tneutral\n")
+    _raises_at(lambda: load("xnli", "dev", "fr", tmp_path), p, 2, "not valid UTF-8")
+
+
+def test_broken_conllu_ids(tmp_path):
+    tok = "\t".join
+    good = [tok(["1", "Das", "der", "PRON", "_", "_", "2", "nsubj", "_", "_"])]
+    multi = [tok(["2-3", "zum", "_", "_", "_", "_", "_", "_", "_", "_"]), tok(["2", "zu", "zu", "ADP", "_", "_", "0", "root", "_", "_"]),
+             tok(["3", "dem", "der", "DET", "_", "_", "2", "det", "_", "_"]), tok(["3.1", "x", "_", "NOUN", "_", "_", "_", "_", "_", "_"])]
+    p = _write(tmp_path / "ok.conllu", "\n".join(["# sent_id = 1", *good, *multi, ""]) + "\n")
+    assert data.READERS["conllu"]([p], "de", {}) == [{"id": "de-0", "tokens": ["Das", "zu", "dem"], "tags": ["PRON", "ADP", "DET"]}]
+    bad = good + [tok(["3", "Haus", "Haus", "NOUN", "_", "_", "0", "root", "_", "_"])]
+    p = _write(tmp_path / "bad.conllu", "\n".join(["# text = x", *bad, ""]) + "\n")
+    _raises_at(lambda: data.READERS["conllu"]([p], "de", {}), p, 3, "expected 2")
+    p = _write(tmp_path / "cols.conllu", "1\tDas\tder\tPRON\n")
+    _raises_at(lambda: data.READERS["conllu"]([p], "de", {}), p, 1, "10 tab-separated")
+
+
+def test_csv_and_retrieval_errors(tmp_path):
+    p = _write(tmp_path / "a.csv", 'context,statement,gold_label,uid\n"p","h",e,u1\n"p","h",x,u2\n')
+    _raises_at(lambda: data.READERS["anli_csv"]([p], "en", {}), p, 3, "e, n or c")
+    p = _write(tmp_path / "c.csv", "id,context,question,answer0,answer1,answer2,answer3,label\ni,c,q,a,b,c,d\n")
+    _raises_at(lambda: data.READERS["cosmosqa_csv"]([p], "en", {}), p, 2, "8 CSV columns")
+    q = _write(tmp_path / "tatoeba.deu-eng.deu", "a\nb\n")
+    _write(tmp_path / "tatoeba.deu-eng.eng", "a\n")
+    with pytest.raises(DataError, match="line-aligned"):
+        data.READERS["tatoeba"]([q], "de", {})
+    src = _write(tmp_path / "zh-en.dev.zh", "zh-1\t你好\n")
+    en = _write(tmp_path / "zh-en.dev.en", "en-1\thello\n")
+    gold = _write(tmp_path / "zh-en.dev.gold", "zh-1\ten-1\nzh-1\ten-9\n")
+    _raises_at(lambda: data.READERS["bucc"]([src], "zh", {"english": [en], "gold": [gold]}), gold, 2)
+
+
+# ------------------------------------------------------------------ Hub conversion (no network)
+
+
+class _FakeHub:
+    """Stands in for datasets.load_dataset; records calls."""
+
+    def __init__(self, table: dict, features=None):
+        import datasets
+
+        self.calls = []
+        self.ds = datasets.Dataset.from_dict(table, features=features)
+
+    def __call__(self, path, name=None, **kw):
+        self.calls.append((path, name, kw))
+        return self.ds
+
+
+def test_hub_xnli_class_labels(tmp_path, monkeypatch):
+    import datasets
+
+    feats = datasets.Features({"premise": datasets.Value("string"), "hypothesis": datasets.Value("string"),
+                               "label": datasets.ClassLabel(names=["entailment", "neutral", "contradiction"])})
+    fake = _FakeHub({"premise": ["p0", "p1", "p2"], "hypothesis": ["h0", "h1", "h2"], "label": [2, 0, 1]}, feats)
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    out = load("xnli", "test", "sw", tmp_path)
+    assert [e["label"] for e in out] == ["contradiction", "entailment", "neutral"]
+    assert out[0] == {"id": "sw-0", "text": "p0", "text_pair": "h0", "label": "contradiction"}
+    assert fake.calls == [("facebook/xnli", "sw", {"split": "test", "revision": None})]  # no trust_remote_code
+
+
+def test_hub_panx_udpos_tydiqa_siqa(tmp_path, monkeypatch):
+    import datasets
+
+    fake = _FakeHub({"tokens": [["Nairobi", "ni"]], "ner_tags": [[5, 0]], "langs": [["sw", "sw"]]})
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    assert load("panx", "test", "sw", tmp_path)[0]["tags"] == ["B-LOC", "O"]
+    assert fake.calls[-1][:2] == ("google/xtreme", "PAN-X.sw")
+    fake = _FakeHub({"tokens": [["Labas", "!"]], "upos": [[15, 1]]})
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    assert load("udpos", "test", "lt", tmp_path)[0]["tags"] == ["INTJ", "PUNCT"]  # UD 2.7 integer order
+    assert fake.calls[-1][:2] == ("universal-dependencies/universal_dependencies", "lt_alksnis")
+    answers = {"text": ["x"], "answer_start": [0]}
+    fake = _FakeHub({"id": ["swahili-1-0", "arabic-2-0"], "title": ["", ""], "context": ["x y", "z"],
+                     "question": ["q1", "q2"], "answers": [answers, answers]})
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    out = load("tydiqa", "test", "sw", tmp_path)
+    assert [e["id"] for e in out] == ["swahili-1-0"] and out[0]["answers"] == answers
+    fake = _FakeHub({"context": ["c"], "question": ["q"], "answerA": ["a"], "answerB": ["b"], "answerC": ["c"], "label": ["3"]})
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    assert load("siqa", "dev", "en", tmp_path)[0]["label"] == 2  # '1'|'2'|'3' -> 0..2
+
+
+def test_hub_label_outside_set_and_refused_retrieval(tmp_path, monkeypatch):
+    import datasets
+
+    fake = _FakeHub({"premise": ["p"], "hypothesis": ["h"], "label": ["maybe"]})
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    with pytest.raises(DataError, match="maybe"):
+        load("xnli", "dev", "sw", tmp_path)
+    with pytest.raises(DataUnavailable, match="gold pairs"):
+        load("bucc2018", "dev", "de", tmp_path)
