@@ -86,7 +86,7 @@ def test_train_validation_messages(kwargs, match):
         ({"setup": "fuse(a,fuse(b,c))"}, "setup: invalid setup .*a fuse cannot contain a fuse"),
         ({"setup": ""}, "setup: invalid setup '': empty"),
         ({"benchmark": "xtreme_r"}, "did you mean 'xtreme-r'"),
-        ({"split": "validation"}, "split: 'validation' is not one of dev, test"),
+        ({"split": "validation"}, "split: 'validation' is not one of auto, dev, test"),
         ({"retrieval_pooling": "max"}, "retrieval_pooling"),
         ({"batch_size": 0}, "batch_size: must be positive"),
         ({"max_length": -5}, "max_length: must be positive"),

@@ -18,6 +18,7 @@ def test_counts():
     assert len(target_tasks("xtreme-r")) == 10
     assert len(target_tasks("xtreme")) == 9
     assert len(intermediate_tasks()) >= 13
+    assert {t.name for t in target_tasks("demo")} == {"cldr_kind", "cldr_continent", "cldr_names"}
     nine = {"anli_plus", "mnli", "qqp", "squad_v1", "squad_v2", "hellaswag", "commonsenseqa", "cosmosqa", "ccg"}
     assert nine <= {t.name for t in intermediate_tasks()}
 
@@ -33,7 +34,7 @@ def test_task_is_valid(name):
     assert set(langs) <= set(L.LANGUAGES)
     assert spec.splits, f"{name} declares no splits"
     for split, src in spec.splits.items():
-        assert src.local or src.hub, f"{name}/{split} has no source"
+        assert src.local or src.hub or src.builtin, f"{name}/{split} has no source"
         assert set(spec.split_languages(split)) <= set(L.LANGUAGES)
         for hub_lang in src.hub_overrides:
             assert hub_lang in spec.langs()

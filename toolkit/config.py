@@ -60,8 +60,8 @@ BOTTLENECK_CONFIGS = frozenset({
 RECIPES = ("none", "sequential", "stack", "fuse")
 SAMPLING = ("proportional", "uniform", "temperature")
 PRECISIONS = ("fp32", "bf16", "fp16")
-BENCHMARKS = ("xtreme-r", "xtreme")
-EVAL_SPLITS = ("dev", "test")
+BENCHMARKS = ("xtreme-r", "xtreme", "demo")
+EVAL_SPLITS = ("dev", "test", "auto")
 POOLINGS = ("mean", "cls")
 
 NOHASH = {"hash": False}
@@ -137,6 +137,15 @@ def _positive(cfg: Any, *names: str, allow_none: bool = False) -> None:
             raise ConfigError(f"{name}: must be positive, got {value!r}")
 
 
+def _split_text(name: str, value: str) -> None:
+    from .data import parse_split
+
+    try:
+        parse_split(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
 def _names(kind: str, values: tuple[str, ...]) -> None:
     for v in values:
         try:
@@ -193,6 +202,10 @@ class TrainConfig:
     extra_tasks: tuple[str, ...] = ()
     sampling: str = "proportional"
     temperature: float = 2.0
+    # which English data to train and select on; a slice such as "dev[:80%]" / "dev[80%:]" lets a task
+    # whose training set is not at hand (offline) train on part of another split without overlap
+    train_split: str = field(default="train", metadata={"omit_if_default": True})
+    dev_split: str = field(default="dev", metadata={"omit_if_default": True})
     data_dir: str | None = field(default=None, metadata=NOHASH)
     output_dir: str | None = field(default=None, metadata=NOHASH)
     device: str | None = field(default=None, metadata=NOHASH)
@@ -208,6 +221,8 @@ class TrainConfig:
         _positive(self, "reduction_factor", "learning_rate", "epochs", "batch_size", "max_length",
                   "gradient_accumulation_steps", "temperature")  # fmt: skip
         _positive(self, "max_steps", "max_train_examples", "eval_every", "patience", allow_none=True)
+        _split_text("train_split", self.train_split)
+        _split_text("dev_split", self.dev_split)
         self._check_ranges()
         self._check_recipe()
         self._check_tasks()
@@ -273,9 +288,16 @@ class EvalConfig:
     ``tasks`` empty: every target task of ``benchmark``; ``langs`` empty (or ``all``): every language
     of each task. ``max_length``/``retrieval_layer`` None: the task family's default (the values of
     the XTREME scripts, e.g. 384 tokens with stride 128 for QA).
+
+    ``setup`` ``auto``: each task's own target adapter (named like the task; trained on the task's
+    English training source when it is not in the artifacts yet, with the ``train_*`` options), or
+    the bare encoder for tasks without training data (tatoeba, bucc2018). ``split`` ``auto``: ``test``
+    where its files hold gold labels, else ``dev`` (recorded in every result). The ``train_*`` options
+    only shape target adapters trained on the fly; the adapter's own hash enters the result's config
+    hash, so they are not hashed here.
     """
 
-    setup: str = "none"
+    setup: str = "auto"
     tasks: tuple[str, ...] = field(default=(), metadata=NOHASH)
     langs: tuple[str, ...] = field(default=(), metadata=NOHASH)
     benchmark: str = field(default="xtreme-r", metadata=NOHASH)
@@ -287,8 +309,15 @@ class EvalConfig:
     seed: int = 42
     max_eval_examples: int | None = None
     batch_size: int = field(default=32, metadata=NOHASH)
+    train_steps: int | None = field(default=None, metadata=NOHASH)
+    train_examples: int | None = field(default=None, metadata=NOHASH)
+    train_split: str = field(default="train", metadata=NOHASH)
+    train_dev_split: str = field(default="dev", metadata=NOHASH)
+    train_batch_size: int = field(default=16, metadata=NOHASH)
+    train_learning_rate: float = field(default=1e-4, metadata=NOHASH)
     data_dir: str | None = field(default=None, metadata=NOHASH)
     results_dir: str | None = field(default=None, metadata=NOHASH)
+    artifacts_dir: str | None = field(default=None, metadata=NOHASH)
     device: str | None = field(default=None, metadata=NOHASH)
 
     def __post_init__(self):
@@ -297,10 +326,15 @@ class EvalConfig:
             object.__setattr__(self, "langs", ())
         from .setups import parse_setup
 
-        try:
-            object.__setattr__(self, "setup", str(parse_setup(self.setup)))
-        except SetupError as exc:
-            raise ConfigError(f"setup: {exc}") from None
+        if self.setup != "auto":
+            try:
+                object.__setattr__(self, "setup", str(parse_setup(self.setup)))
+            except SetupError as exc:
+                raise ConfigError(f"setup: {exc}") from None
+        _split_text("train_split", self.train_split)
+        _split_text("train_dev_split", self.train_dev_split)
+        _positive(self, "train_steps", "train_examples", allow_none=True)
+        _positive(self, "train_batch_size", "train_learning_rate")
         _names("task", self.tasks)
         _names("language", self.langs)
         _choice("benchmark", self.benchmark, BENCHMARKS)

@@ -930,16 +930,56 @@ def _copy(data: Loaded) -> Loaded:
 # ------------------------------------------------------------------------------------ public API
 
 
+_SPLIT_SLICE = re.compile(r"^(?P<name>\w+)(?:\[(?P<start>-?\d+%?)?:(?P<stop>-?\d+%?)?\])?$")
+
+
+def parse_split(text: str) -> tuple[str, tuple[str | None, str | None] | None]:
+    """``"dev"`` -> ("dev", None); ``"dev[:80%]"`` -> ("dev", (None, "80%")); ``"dev[500:]"`` likewise.
+
+    A slice (Python semantics, bounds as example counts or percentages of the split, as in ``datasets``)
+    lets a split serve two purposes without overlap, e.g. training on ``dev[:80%]`` and selecting the
+    checkpoint on ``dev[80%:]`` when a task has no training data offline.
+    """
+    m = _SPLIT_SLICE.match(text.strip()) if isinstance(text, str) else None
+    if m is None:
+        raise ConfigError(f"split {text!r}: expected NAME or NAME[start:stop] (e.g. dev, dev[:80%], test[500:])")
+    if "[" not in text:
+        return m["name"], None
+    return m["name"], (m["start"], m["stop"])
+
+
+def _bound(value: str | None, n: int) -> int | None:
+    if value is None:
+        return None
+    return int(n * int(value[:-1]) / 100) if value.endswith("%") else int(value)
+
+
+def _apply_slice(data: Loaded, bounds: tuple[str | None, str | None] | None) -> Loaded:
+    if bounds is None:
+        return data
+    if isinstance(data, RetrievalData):
+        raise ConfigError("split slices are for example lists, not retrieval pools")
+    return data[slice(_bound(bounds[0], len(data)), _bound(bounds[1], len(data)))]
+
+
 def load(task: Any, split: str, lang: str, data_dir: str | os.PathLike | None = None,
          max_examples: int | None = None) -> Loaded:
     """Normalised examples of ``task``/``split`` in ``lang`` (a list of dicts, or RetrievalData).
 
-    Local files first (``data_dir`` or ``XTA_DATA_DIR``), else the Hugging Face Hub; ``max_examples``
-    keeps the first N examples (retrieval: the first N queries; Tatoeba also its first N candidates).
+    Local files first (``data_dir`` or ``XTA_DATA_DIR``), else the Hugging Face Hub; ``split`` may carry
+    a slice (:func:`parse_split`); ``max_examples`` then keeps the first N examples (retrieval: the
+    first N queries; Tatoeba also its first N candidates).
     """
     if max_examples is not None and (not isinstance(max_examples, int) or max_examples < 0):
         raise ConfigError(f"max_examples must be a non-negative integer, got {max_examples!r}")
+    split, bounds = parse_split(split)
+    return _truncate(_apply_slice(_load_split(task, split, lang, data_dir), bounds), max_examples)
+
+
+def _load_split(task: Any, split: str, lang: str, data_dir: str | os.PathLike | None) -> Loaded:
     spec, source_split = _spec_and_source(task, split, lang)
+    if source_split.builtin:  # generated in-process (toolkit.cldr, the demo benchmark): no files, no Hub
+        return _builtin(source_split.builtin)(lang, split)
     root = resolve_data_dir(data_dir)
     match = _find_local(source_split, split, lang, root) if root is not None else None
     if match is not None:
@@ -948,7 +988,15 @@ def load(task: Any, split: str, lang: str, data_dir: str | os.PathLike | None = 
         data = _read_cached(match, lang)
     else:
         data = _load_hub(spec, source_split, split, lang, root)
-    return _truncate(data, max_examples)
+    return data
+
+
+def _builtin(name: str) -> Callable[..., Loaded]:
+    from .cldr import BUILTINS
+
+    if name not in BUILTINS:
+        raise ConfigError(f"no built-in data generator {name!r} (known: {', '.join(sorted(BUILTINS))})")
+    return BUILTINS[name]
 
 
 def _truncate(data: Loaded, n: int | None) -> Loaded:
@@ -1054,6 +1102,7 @@ def _hub_filter(rows: list[dict], hub: Any, values: Mapping[str, str]) -> list[d
 
 def data_files(task: Any, split: str, lang: str, data_dir: str | os.PathLike | None = None) -> list[Path]:
     """The local files ``load`` would read (main files, then companions); [] when it would use the Hub."""
+    split, _ = parse_split(split)
     _, source_split = _spec_and_source(task, split, lang)
     root = resolve_data_dir(data_dir)
     match = _find_local(source_split, split, lang, root) if root is not None else None
@@ -1086,6 +1135,8 @@ def available_languages(task: Any, split: str, data_dir: str | os.PathLike | Non
     spec = get_task(task)
     if split not in spec.splits:
         raise ConfigError(f"task {spec.name!r} has no split {split!r} (available: {', '.join(spec.splits) or 'none'})")
+    if spec.splits[split].builtin:  # generated in-process: every language of the split is at hand
+        return list(spec.split_languages(split))
     root = resolve_data_dir(data_dir)
     if root is None:
         return []
@@ -1099,12 +1150,19 @@ def _find_any(source_split: Any, split: str, lang: str, root: Path) -> bool:
 def provenance(task: Any, split: str, lang: str, data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Where ``load`` takes this data from, for result records: local file hashes or the Hub dataset."""
     files = data_files(task, split, lang, data_dir)
+    split_name, bounds = parse_split(split)
+    extra = {"split": split} if bounds else {}
     if files:
-        return {"source": "local", "files": file_hashes(files)}
+        return {"source": "local", "files": file_hashes(files), **extra}
+    split = split_name
     _, source_split = _spec_and_source(task, split, lang)
+    if source_split.builtin:
+        from .cldr import provenance as builtin_provenance
+
+        return {**builtin_provenance(source_split.builtin), **extra}
     hubs = []
     for hub in _hub_sources(source_split, lang):
         values = _placeholders(lang, split, hub.lang_codes)
         hubs.append({"path": hub.path, "config": _fill(hub.config, values, "config") if hub.config else None,
                      "split": _fill(hub.split, values, "split"), "revision": hub.revision})
-    return {"source": "hub", "datasets": hubs}
+    return {"source": "hub", "datasets": hubs, **extra}

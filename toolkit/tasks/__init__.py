@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..errors import ConfigError, UnknownTask
+from ..errors import ConfigError, UnknownName, UnknownTask
 from .spec import CATEGORIES, SHAPES, SPLITS, HubSource, LocalSource, SplitSource, TaskSpec
+from .demo import DEMO_TASKS
 from .xtreme_r import TARGET_TASKS
 from .zoo import load_zoo
 
@@ -21,7 +22,7 @@ __all__ = [
 
 @lru_cache(maxsize=1)
 def _registry() -> dict[str, TaskSpec]:
-    tasks = {t.name: t for t in TARGET_TASKS}
+    tasks = {t.name: t for t in (*TARGET_TASKS, *DEMO_TASKS)}
     for name, card in load_zoo().items():
         if name in tasks and tasks[name].is_target:
             # a card may describe the English training side of a target (e.g. udpos, panx, tydiqa) only
@@ -50,9 +51,16 @@ def get_task(name: str | TaskSpec) -> TaskSpec:
         raise UnknownTask(name, reg) from None
 
 
+BENCHMARK_NAMES = ("xtreme-r", "xtreme", "demo")
+
+
 def target_tasks(benchmark: str | None = None) -> list[TaskSpec]:
-    """Target tasks, in XTREME-R order; ``benchmark`` restricts to 'xtreme-r' or 'xtreme'."""
-    return [t for t in _registry().values() if t.is_target and (benchmark is None or benchmark in t.benchmarks)]
+    """Target tasks in registry order: of one benchmark ('xtreme-r', 'xtreme' or 'demo', the built-in
+    CLDR mini benchmark), or by default those of XTREME-R and XTREME."""
+    if benchmark is not None and benchmark not in BENCHMARK_NAMES:
+        raise UnknownName("benchmark", benchmark, BENCHMARK_NAMES)
+    wanted = (benchmark,) if benchmark else ("xtreme-r", "xtreme")
+    return [t for t in _registry().values() if t.is_target and any(b in t.benchmarks for b in wanted)]
 
 
 def intermediate_tasks() -> list[TaskSpec]:

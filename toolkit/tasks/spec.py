@@ -103,12 +103,15 @@ class SplitSource:
 
     ``hub`` may be a tuple of sources whose rows are concatenated (anli_plus = SNLI + MNLI + ANLI R1-R3);
     ``hub_overrides`` gives another Hub source for some languages (XTREME-R's UD 2.7 additions).
+    ``builtin`` names a generator in ``toolkit.cldr.BUILTINS`` that makes the data in-process (the demo
+    benchmark, issue 9); it takes precedence over local files and the Hub.
     """
 
     local: tuple[LocalSource, ...] = ()
     hub: HubSource | tuple[HubSource, ...] | None = None
     hub_overrides: Mapping[str, HubSource] = field(default_factory=dict)
     languages: tuple[str, ...] | None = None  # None: the task's languages (train splits: ("en",))
+    builtin: str | None = None  # a generator of toolkit.cldr.BUILTINS, called as fn(lang, split)
 
 
 @dataclass(frozen=True)
@@ -154,10 +157,13 @@ class TaskSpec:
         return "intermediate" not in self.benchmarks
 
     def langs(self, benchmark: str | None = None) -> tuple[str, ...]:
-        """Evaluation languages: the language table for target tasks, the card's list otherwise."""
+        """Evaluation languages: the language table for target tasks, the record's list otherwise (also for
+        target tasks the table does not know, such as the built-in demo tasks)."""
         from ..languages import task_languages
 
-        return task_languages(self.name, benchmark) if self.is_target else self.languages
+        if not self.is_target or not task_languages(self.name):
+            return self.languages
+        return task_languages(self.name, benchmark)
 
     def split_languages(self, split: str) -> tuple[str, ...]:
         src = self.splits.get(split)
