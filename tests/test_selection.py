@@ -1,0 +1,368 @@
+"""Transferability estimators, diversity, selection objectives and selector evaluation (toolkit.selection).
+
+Synthetic data where the right answer is known; metric values computed by hand in the comments.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+from scipy.stats import multivariate_normal
+
+from toolkit import selection as S
+from toolkit.errors import ConfigError
+
+# ------------------------------------------------------------------------------------------- LogME
+
+
+def _separable(rng: np.random.Generator, n: int = 300, d: int = 16, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    labels = rng.integers(0, k, n)
+    means = rng.normal(size=(k, d)) * 4.0
+    return means[labels] + rng.normal(size=(n, d)), labels
+
+
+def test_logme_prefers_linearly_separable_features():
+    rng = np.random.default_rng(0)
+    feats, labels = _separable(rng)
+    noise = rng.normal(size=feats.shape)
+    good, bad = S.logme(feats, labels), S.logme(noise, labels)
+    assert good > bad + 0.3, (good, bad)
+    # a partially informative feature set lies between the two
+    mixed = noise.copy()
+    mixed[:, 0] += labels
+    assert bad < S.logme(mixed, labels) < good
+
+
+def _direct_log_evidence(f: np.ndarray, y: np.ndarray, alpha: float, beta: float) -> float:
+    """y ~ N(0, I/beta + F F^T/alpha): the marginal likelihood of the Bayesian linear model, directly."""
+    n = f.shape[0]
+    return float(multivariate_normal(mean=np.zeros(n), cov=np.eye(n) / beta + f @ f.T / alpha).logpdf(y))
+
+
+@pytest.mark.parametrize("n,d", [(7, 3), (4, 6)])  # N >= D (eigh of F^T F) and N < D (thin SVD)
+def test_log_evidence_matches_the_gaussian_marginal_likelihood(n, d):
+    rng = np.random.default_rng(n * 10 + d)
+    f, y = rng.normal(size=(n, d)), rng.normal(size=n)
+    for alpha, beta in [(1.0, 1.0), (0.3, 4.0), (7.0, 0.2)]:
+        assert S.log_evidence(f, y, alpha, beta) == pytest.approx(_direct_log_evidence(f, y, alpha, beta), rel=1e-10)
+
+
+@pytest.mark.parametrize("n,d,seed", [(9, 3, 1), (6, 8, 0)])  # N >= D and N < D
+def test_logme_reaches_the_brute_force_maximum_evidence(n, d, seed):
+    """LogME = mean over classes of max_{alpha,beta} log p(y_k | F, alpha, beta) / N; the maximum here is
+    found by bounded Nelder-Mead over (log alpha, log beta) from several starts on the direct Gaussian
+    density. Features carry some label signal so that every maximum is interior (checked)."""
+    rng = np.random.default_rng(seed)
+    labels = np.array([0, 1, 2] * n)[:n]
+    f = rng.normal(size=(n, d))
+    f[:, :3] += 1.5 * (labels[:, None] == np.arange(3))
+    brute = []
+    for k in range(3):
+        y = (labels == k).astype(float)
+        best = max((minimize(lambda p: -_direct_log_evidence(f, y, math.exp(p[0]), math.exp(p[1])), x0,
+                             method="Nelder-Mead", bounds=[(-20, 20), (-20, 20)],
+                             options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 4000})
+                    for x0 in ([0.0, 0.0], [2.0, -1.0], [-2.0, 2.0])), key=lambda r: -r.fun)
+        assert np.all(np.abs(best.x) < 19)  # an interior maximum, not the search box
+        brute.append(-best.fun / n)
+    value = S.logme(f, labels)
+    assert value <= np.mean(brute) + 1e-9  # the evidence at any (alpha, beta) is at most the maximum
+    assert value == pytest.approx(np.mean(brute), abs=1e-6)
+
+
+def test_logme_rejects_bad_input():
+    with pytest.raises(ConfigError):
+        S.logme(np.zeros((3, 2)), np.array([0, 1]))
+    with pytest.raises(ConfigError):
+        S.logme(np.zeros((2, 2)), np.array([0.5, 1.0]))
+
+
+def test_logme_estimates_rank_separable_candidate_first_and_record_cost():
+    rng = np.random.default_rng(1)
+    feats, labels = _separable(rng)
+    cands = {
+        "good": S.LabelledFeatures(feats, labels, S.Cost(300, 1.5)),
+        "bad": S.LabelledFeatures(rng.normal(size=feats.shape), labels, S.Cost(300, 1.0)),
+    }
+    est = {e.candidate: e for e in S.logme_estimates("xnli", cands)}
+    assert est["good"].score > est["bad"].score
+    assert est["good"].cost.forward_passes == 300 and est["good"].cost.seconds >= 1.5
+    assert est["good"].as_dict()["cost"]["forward_passes"] == 300
+
+
+# -------------------------------------------------------------------------------------------- SEmb
+
+
+def test_semb_ranks_the_matching_distribution_first():
+    rng = np.random.default_rng(2)
+    d = 24
+    mu_t, mu_o = rng.normal(size=d), rng.normal(size=d)
+    target = S.mean_embedding(mu_t + rng.normal(size=(400, d)))
+    cands = {
+        "match": S.mean_embedding(mu_t + rng.normal(size=(400, d))),
+        "half": S.mean_embedding(0.5 * (mu_t + mu_o) + rng.normal(size=(400, d))),
+        "other": S.mean_embedding(mu_o + rng.normal(size=(400, d))),
+    }
+    est = S.semb_estimates("xnli", target, cands)
+    order = [e.candidate for e in sorted(est, key=lambda e: -e.score)]
+    assert order == ["match", "half", "other"]
+    assert all(e.estimator == "semb" and e.target == "xnli" for e in est)
+
+
+def test_semb_cost_adds_target_and_candidate_embedding_costs():
+    t = S.TaskEmbedding(np.array([1.0, 0.0]), 10, S.Cost(10, 2.0))
+    c = S.TaskEmbedding(np.array([1.0, 1.0]), 5, S.Cost(5, 1.0))
+    (e,) = S.semb_estimates("xnli", t, {"mnli": c})
+    assert e.score == pytest.approx(1 / math.sqrt(2))
+    assert e.cost.forward_passes == 15 and e.cost.seconds >= 3.0
+
+
+def test_example_text_per_shape():
+    assert S.example_text({"text": "a", "text_pair": "b"}, "pair_classification", "</s>") == "a </s> b"
+    assert S.example_text({"text": "a", "text_pair": None}, "classification") == "a"
+    mc = {"context": "It rained.", "question": "effect", "choices": ["x", "y"], "label": 0}
+    assert S.example_text(mc, "multiple_choice", question_prompts={"effect": "What happened?"}) == "It rained. What happened?"
+    assert S.example_text({"question": "Q?", "context": "C."}, "extractive_qa") == "Q? C."
+    assert S.example_text({"tokens": ["a", "b"], "tags": ["X", "Y"]}, "tagging") == "a b"
+    with pytest.raises(ConfigError):
+        S.example_text({}, "retrieval")
+
+
+# -------------------------------------------------------------------------------------------- controls
+
+
+def test_size_control_ranks_largest_first():
+    est = S.size_estimates("xnli", {"mnli": 392702, "boolq": 9427, "squad_v1": 87599})
+    assert [e.candidate for e in sorted(est, key=lambda e: -e.score)] == ["mnli", "squad_v1", "boolq"]
+
+
+def test_random_control_is_deterministic_per_seed():
+    names = [f"task{i}" for i in range(12)]
+    a = {e.candidate: e.score for e in S.random_estimates("xnli", names, seed=7)}
+    b = {e.candidate: e.score for e in S.random_estimates("xnli", list(reversed(names)), seed=7)}
+    c = {e.candidate: e.score for e in S.random_estimates("xnli", names, seed=8)}
+    assert a == b
+    assert sorted(a, key=a.get) != sorted(c, key=c.get)
+
+
+def test_sample_indices_seeded_and_sorted():
+    a, b = S.sample_indices(100, 10, seed=3), S.sample_indices(100, 10, seed=3)
+    assert list(a) == list(b) and list(a) == sorted(a) and len(set(a)) == 10
+    assert list(S.sample_indices(5, 10)) == [0, 1, 2, 3, 4]
+
+
+# ------------------------------------------------------------------------------------------- diversity
+
+
+E1, E2, E3 = np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), np.array([0, 0, 1.0])
+
+
+def test_diversity_grows_with_an_orthogonal_task_not_a_duplicate():
+    ortho, dup = [E1, E2], [E1, 2 * E1]
+    assert S.mean_pairwise_cosine_distance(ortho) == pytest.approx(1.0)
+    assert S.mean_pairwise_cosine_distance(dup) == pytest.approx(0.0)
+    r = 1e-6
+    assert S.logdet_volume(ortho, ridge=r) == pytest.approx(2 * math.log(1 + r))  # det((1+r) I)
+    assert S.logdet_volume(dup, ridge=r) == pytest.approx(math.log(2 * r + r * r))  # (1+r)^2 - 1
+    assert S.logdet_volume(ortho) > S.logdet_volume(dup)
+    assert S.logdet_volume([E1, E2, E3]) > S.logdet_volume([E1, E2, (E1 + E2)])
+
+
+def test_mean_pairwise_cosine_distance_hand_computed():
+    e3 = (E1 + E2) / math.sqrt(2)
+    # pairs: (E1, E2) -> 1; (E1, e3) and (E2, e3) -> 1 - 1/sqrt(2)
+    assert S.mean_pairwise_cosine_distance([E1, E2, e3]) == pytest.approx((3 - math.sqrt(2)) / 3)
+    assert S.mean_pairwise_cosine_distance([E1]) == 0.0
+
+
+def test_shape_diversity():
+    shapes = ["classification", "classification", "extractive_qa", "tagging"]
+    assert S.distinct_shapes(shapes) == 3
+    assert S.shape_entropy(shapes) == pytest.approx(1.5)  # 0.5*1 + 0.25*2 + 0.25*2 bits
+    assert S.shape_entropy(["tagging"] * 4) == 0.0
+    d = S.diversity(["a", "b"], {"a": E1, "b": E2}, {"a": "tagging", "b": "extractive_qa"})
+    assert d.mean_pairwise_cosine_distance == pytest.approx(1.0) and d.shape_entropy == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------------------------------- selection
+
+# target "t" on en (high-resource), sw (low-resource); baseline en 80, sw 40.
+#            en   sw   gains (en, sw)   mean   worst   low (sw)
+#   a        90   40   +10,  0          5.0     0       0
+#   b        84   44    +4, +4          4.0     4       4
+#   c        78   41    -2, +1         -0.5    -2       1
+#   d        70   46   -10, +6         -2.0   -10       6
+MEASURED = {"t": {"a": {"en": 90, "sw": 40}, "b": {"en": 84, "sw": 44}, "c": {"en": 78, "sw": 41},
+                  "d": {"en": 70, "sw": 46}}}
+BASELINE = {"t": {"en": 80, "sw": 40}}
+
+
+def test_gains():
+    g = S.gains(MEASURED, BASELINE)
+    assert g["t"]["d"] == {"en": -10, "sw": 6}
+    with pytest.raises(ConfigError):
+        S.gains(MEASURED, {})
+
+
+def test_objectives_pick_different_tasks_where_mean_and_worst_language_disagree():
+    m = S.gains(MEASURED, BASELINE)
+    pick = {obj: S.select("t", "abcd", matrix=m, objective=obj).chosen for obj in S.OBJECTIVES}
+    assert pick == {"mean": ("a",), "worst-language": ("b",), "low-resource": ("d",)}
+    sel = S.select("t", "abcd", matrix=m, objective="worst-language", budget=2)
+    # helped (objective > 0) first: b; then the measured ones that do not help, best first: a (0)
+    assert sel.chosen == ("b", "a") and sel.ranking == ("b", "a", "c", "d")
+    assert sel.objective_values == {"a": 0.0, "b": 4.0, "c": -2.0, "d": -10.0}
+    assert sel.basis == "measured" and sel.command == "xta fuse --tasks b,a --target t"
+
+
+def test_low_resource_objective_needs_a_low_resource_language():
+    m = {"t": {"a": {"en": 1.0, "de": 2.0}}}
+    with pytest.raises(ConfigError, match="low-resource"):
+        S.select("t", ["a"], matrix=m, objective="low-resource")
+
+
+def test_select_by_estimator_with_diversity_bonus():
+    est = [S.Estimate("semb", "xnli", c, s) for c, s in {"a": 1.0, "a_dup": 0.95, "b": 0.9, "c": 0.0}.items()]
+    emb = {"a": E1, "a_dup": E1, "b": E2, "c": E3}
+    plain = S.select("xnli", ["a", "a_dup", "b", "c"], est, budget=2, embeddings=emb)
+    assert plain.chosen == ("a", "a_dup") and plain.basis == "estimator" and plain.estimator == "semb"
+    # utilities (min-max): a 1, a_dup .95, b .9, c 0; with weight .5: a_dup .95 + 0, b .9 + .5, c 0 + .5
+    diverse = S.select("xnli", ["a", "a_dup", "b", "c"], est, budget=2, embeddings=emb, diversity_weight=0.5,
+                       combine="multitask")
+    assert diverse.chosen == ("a", "b")
+    assert diverse.command == "xta train-adapter --task a --extra-tasks b"
+    assert diverse.diversity.mean_pairwise_cosine_distance == pytest.approx(1.0)
+    assert plain.diversity.mean_pairwise_cosine_distance == pytest.approx(0.0)
+
+
+def test_select_mixes_measured_and_estimated_candidates():
+    m = {"t": {"a": {"en": 2.0, "sw": 1.0}, "b": {"en": -1.0, "sw": -3.0}, "c": {"en": 5.0}}}
+    est = [S.Estimate("logme", "t", c, s) for c, s in {"a": -0.9, "b": -0.1, "c": -0.5, "e": -0.2}.items()]
+    sel = S.select("t", ["a", "b", "c", "e"], est, matrix=m)
+    # a helps (measured); c is measured on en only -> incomplete, ranked by LogME with e; b hurts -> last
+    assert sel.ranking == ("a", "e", "c", "b") and sel.incomplete == ("c",)
+    assert sel.chosen == ("a",) and sel.command == "xta train-adapter --task a"
+    assert sel.basis == "measured+estimator"
+
+
+def test_select_refuses_bad_arguments():
+    est = [S.Estimate("semb", "t", "a", 1.0), S.Estimate("size", "t", "a", 10.0)]
+    with pytest.raises(ConfigError, match="several estimators"):
+        S.select("t", ["a"], est)
+    assert S.select("t", ["a"], est, estimator="size").scores == {"a": 10.0}
+    with pytest.raises(ConfigError, match="budget"):
+        S.select("t", ["a"], est, budget=2, estimator="semb")
+    with pytest.raises(ConfigError, match="objective"):
+        S.select("t", ["a"], est, objective="median", estimator="semb")
+    with pytest.raises(ConfigError, match="no estimates"):
+        S.select("t", ["a"], [])
+
+
+def test_command_for():
+    assert S.command_for("xnli", ["a", "b", "c"]) == "xta fuse --tasks a,b,c --target xnli"
+    assert S.command_for("xnli", ["a", "b", "c"], "multitask") == "xta train-adapter --task a --extra-tasks b,c"
+    assert S.command_for("xnli", ["a"]) == "xta train-adapter --task a"
+    with pytest.raises(ConfigError):
+        S.command_for("xnli", ["a", "b"], "stack")
+
+
+# ------------------------------------------------------------------------------ evaluating selectors
+
+
+def test_regret_ndcg_spearman_perfect_and_reversed():
+    scores = {"a": 53.0, "b": 52.0, "c": 51.0}  # gains over a baseline of 50: 3, 2, 1
+    g = {c: v - 50 for c, v in scores.items()}
+    assert S.regret_at_k(["a", "b", "c"], scores, 1) == 0.0
+    assert S.ndcg(["a", "b", "c"], g) == pytest.approx(1.0)
+    assert S.spearman([3, 2, 1], [3, 2, 1]) == pytest.approx(1.0)
+    rev = ["c", "b", "a"]
+    assert S.regret_at_k(rev, scores, 1) == pytest.approx((53 - 51) / 53 * 100)  # 3.7736 %
+    assert S.regret_at_k(rev, scores, 2) == pytest.approx((53 - 52) / 53 * 100)
+    assert S.regret_at_k(rev, scores, 3) == 0.0
+    # relevance = gain - min gain: a 2, b 1, c 0; DCG(c,b,a) = 0/1 + 1/log2 3 + 2/log2 4; IDCG = 2 + 1/log2 3
+    assert S.ndcg(rev, g) == pytest.approx((1 / math.log2(3) + 1) / (2 + 1 / math.log2(3)))  # 0.6199
+    assert S.ndcg(rev, g, k=1) == 0.0
+    assert S.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert math.isnan(S.spearman([1, 1, 1], [3, 2, 1]))
+    assert S.ndcg(["a", "b"], {"a": 1.0, "b": 1.0}) == 1.0
+
+
+def test_evaluate_selectors_per_language_group():
+    est = [S.Estimate("fixed", "t", c, s) for c, s in {"a": 4, "b": 3, "c": 2, "d": 1}.items()]
+    rows = {r["group"]: r for r in S.evaluate_selectors(MEASURED, BASELINE, est, ks=(1, 3))}
+    assert set(rows) == {"all", "low", "high"}  # no mid-resource language: no row
+    # high (en): a 90 > b 84 > c 78 > d 70, the estimator's order: perfect
+    assert rows["high"]["regret@1"] == 0.0 and rows["high"]["ndcg"] == pytest.approx(1.0)
+    assert rows["high"]["spearman"] == pytest.approx(1.0)
+    # all: mean scores a 65, b 64, c 59.5, d 58; mean gains 5, 4, -0.5, -2: perfect again
+    assert rows["all"]["regret@1"] == 0.0 and rows["all"]["spearman"] == pytest.approx(1.0)
+    # low (sw): scores a 40, b 44, c 41, d 46 -> best 46 (d), ranked last
+    low = rows["low"]
+    assert low["regret@1"] == pytest.approx((46 - 40) / 46 * 100)  # 13.04 %
+    assert low["regret@3"] == pytest.approx((46 - 44) / 46 * 100)  # 4.35 %
+    # relevance = gain - 0: a 0, b 4, c 1, d 6 in the order a, b, c, d
+    dcg = 0 + 4 / math.log2(3) + 1 / math.log2(4) + 6 / math.log2(5)
+    idcg = 6 + 4 / math.log2(3) + 1 / math.log2(4) + 0
+    assert low["ndcg"] == pytest.approx(dcg / idcg)
+    # ranks (scores) a4 b3 c2 d1 vs (gains) a1 b3 c2 d4: sum d^2 = 9+0+0+9 = 18; 1 - 6*18/(4*15) = -0.8
+    assert low["spearman"] == pytest.approx(-0.8)
+    assert low["n_candidates"] == 4 and low["n_languages"] == 1 and low["missing"] == []
+
+
+def test_evaluate_selectors_reports_left_out_candidates():
+    measured = {"t": {**MEASURED["t"], "e": {"en": 99}}}  # e lacks sw; f is never estimated
+    measured["t"]["f"] = {"en": 1, "sw": 1}
+    est = [S.Estimate("fixed", "t", c, s) for c, s in {"a": 4, "b": 3, "c": 2, "d": 1, "e": 5}.items()]
+    rows = {r["group"]: r for r in S.evaluate_selectors(measured, BASELINE, est)}
+    assert rows["all"]["missing"] == ["e", "f"] and rows["all"]["n_candidates"] == 4
+    assert rows["high"]["missing"] == ["f"] and rows["high"]["regret@1"] == 0.0  # e (99) is first and best
+
+
+# ------------------------------------------------------------------------------- with a tiny encoder
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    encoders = pytest.importorskip("toolkit.encoders")
+    return encoders.tiny_encoder(seed=0)
+
+
+@pytest.mark.slow  # loads the embedded tokenizer (~10 s on a busy 2-core machine; shared with other tests)
+def test_task_embedding_and_logme_features_with_a_tiny_encoder(encoder):
+    from toolkit.retrieval import encode_texts
+    from toolkit.tasks import get_task
+
+    xnli = get_task("xnli")
+    pairs = [{"id": "1", "text": "A cat sat.", "text_pair": "A dog ran.", "label": "entailment"},
+             {"id": "2", "text": "Hello.", "text_pair": "Bye.", "label": "contradiction"}]
+    emb = S.embed_task(encoder, pairs, xnli, n=None)
+    texts = [f"A cat sat. {encoder.tokenizer.sep_token} A dog ran.", f"Hello. {encoder.tokenizer.sep_token} Bye."]
+    expected = encode_texts(encoder, texts, normalize=False).astype(np.float64).mean(axis=0)
+    np.testing.assert_allclose(emb.vector, expected, rtol=1e-6)
+    assert emb.cost.forward_passes == 2 and emb.vector.shape == (encoder.hidden_size,)
+    np.testing.assert_allclose(S.task_embedding(encoder, pairs, xnli, n=None), emb.vector)
+
+    lf = S.logme_features(encoder, pairs, xnli)
+    assert lf.features.shape == (2, encoder.hidden_size) and list(lf.labels) == [0, 2]
+
+    tags = [{"id": "1", "tokens": ["The", "unbelievably", "big", "dog"], "tags": ["DET", "ADV", "ADJ", "NOUN"]}]
+    udpos = get_task("udpos")
+    lf = S.logme_features(encoder, tags, udpos)
+    assert [lf.label_names[i] for i in lf.labels] == ["DET", "ADV", "ADJ", "NOUN"]  # one row per word
+
+    qa = [{"id": "q", "title": "", "context": "Paris is the capital of France.", "question": "What is the capital?",
+           "answers": {"text": ["Paris"], "answer_start": [0]}}]
+    lf = S.logme_features(encoder, qa, get_task("xquad"))
+    assert lf.labels.sum() == 1 and lf.labels[0] == 1  # the first context token starts the answer
+    assert lf.cost.forward_passes == 1
+
+
+def test_diversity_needs_every_embedding():
+    with pytest.raises(ConfigError, match="no task embedding for b"):
+        S.diversity(["a", "b"], {"a": E1})
+    est = [S.Estimate("semb", "t", c, 1.0) for c in "ab"]
+    with pytest.raises(ConfigError, match="no task embedding"):
+        S.select("t", ["a", "b"], est, budget=2, embeddings={"a": E1}, diversity_weight=1.0)

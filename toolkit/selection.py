@@ -1,0 +1,849 @@
+"""Intermediate-task selection: transferability estimates, task-set diversity, selection and its evaluation.
+
+Training the full transfer matrix (intermediate sets x targets x languages) is the expensive ground truth;
+this module ranks candidate intermediate tasks *before* training it, and measures how good a ranking was
+*after* (parts of) the matrix have been measured.
+
+Estimators (each cheap relative to training the matrix; each :class:`Estimate` records its cost):
+
+* ``semb`` — dataset-embedding similarity: the mean of the mean-pooled encoder features of (a sample of) a
+  task's examples is the task's vector; a candidate scores the cosine similarity between its vector and the
+  target's English-data vector. TextEmb of Vu et al. (2020), "Exploring and Predicting Transferability across
+  NLP Tasks"; SEmb of Poth et al. (2021), "What to Pre-Train on? Efficient Intermediate Task Selection".
+* ``logme`` — LogME (You et al. 2021, "LogME: Practical Assessment of Pre-trained Models for Transfer
+  Learning"): the maximised log marginal likelihood (evidence) per example of a Bayesian linear model from
+  the *intermediate-adapted* features of the target's English dev data to its labels (:func:`logme`).
+* ``size`` — the control of Poth et al. (2021): the largest intermediate dataset first.
+* ``random`` — a seeded random ranking, the other control.
+
+The estimators take numpy arrays (pure and testable); :func:`task_embedding` / :func:`embed_task` and
+:func:`logme_features` are the thin functions that compute those arrays with an encoder.
+
+Diversity of a task set (:func:`mean_pairwise_cosine_distance`, :func:`logdet_volume`, :func:`shape_entropy`)
+and selection (:func:`select`) follow; :func:`evaluate_selectors` scores rankings against a measured matrix
+with Regret@k, NDCG and Spearman's rho (Poth et al. 2021, section 5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError, DataError
+from .languages import get as get_language
+from .languages import low_resource
+
+logger = logging.getLogger(__name__)
+
+ESTIMATORS = ("semb", "logme", "size", "random")
+OBJECTIVES = ("mean", "worst-language", "low-resource")
+COMBINATIONS = ("fuse", "multitask")
+LANGUAGE_GROUPS = ("all", "low", "mid", "high")
+
+#: The small constant of the reference LogME code (thuml/LogME ``LogME.py``) added to the denominators
+#: of the alpha/beta updates.
+LOGME_EPSILON = 1e-5
+
+
+# ------------------------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What an estimate cost: encoder forward passes (sequences run through the model) and wall seconds."""
+
+    forward_passes: int = 0
+    seconds: float = 0.0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.forward_passes + other.forward_passes, self.seconds + other.seconds)
+
+    def as_dict(self) -> dict[str, float]:
+        return {"forward_passes": self.forward_passes, "seconds": self.seconds}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One estimator's score for intermediate task ``candidate`` on target task ``target`` (higher = better)."""
+
+    estimator: str
+    target: str
+    candidate: str
+    score: float
+    cost: Cost = field(default_factory=Cost)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"estimator": self.estimator, "target": self.target, "candidate": self.candidate,
+                "score": self.score, "cost": self.cost.as_dict()}
+
+
+@dataclass(frozen=True)
+class TaskEmbedding:
+    """The dataset vector of a task (mean of per-example mean-pooled features) and what it cost."""
+
+    vector: np.ndarray
+    n_examples: int
+    cost: Cost
+
+
+@dataclass(frozen=True)
+class LabelledFeatures:
+    """Rows of features (one per sentence, choice or token, by shape) with integer labels, for LogME."""
+
+    features: np.ndarray  # (N, D)
+    labels: np.ndarray  # (N,) integer class ids
+    cost: Cost
+    label_names: tuple[str, ...] = ()
+
+
+# ----------------------------------------------------------------------------------- example texts
+
+
+def example_text(example: Mapping[str, Any], shape: str, sep: str = "[SEP]",
+                 question_prompts: Mapping[str, str] | None = None) -> str:
+    """The text of one normalised example for a dataset embedding, by task shape.
+
+    classification: ``text [SEP] text_pair`` (just ``text`` for single sentences); multiple choice:
+    context then question (XCOPA's ``cause``/``effect`` mapped through ``question_prompts``); extractive QA:
+    question then context; tagging: the tokens joined by spaces. ``sep`` is the tokenizer's separator when
+    called from :func:`embed_task`, so it is a real special token rather than the literal ``[SEP]``.
+    """
+    if shape in ("classification", "pair_classification"):
+        pair = example.get("text_pair")
+        return f"{example['text']} {sep} {pair}" if pair else str(example["text"])
+    if shape == "multiple_choice":
+        question = str(example.get("question") or "")
+        question = (question_prompts or {}).get(question, question)
+        return " ".join(p for p in (str(example.get("context") or ""), question) if p)
+    if shape == "extractive_qa":
+        return f"{example['question']} {example['context']}"
+    if shape == "tagging":
+        return " ".join(example["tokens"])
+    raise ConfigError(f"no dataset text for task shape {shape!r} (retrieval tasks: embed RetrievalData.queries)")
+
+
+def _texts(examples: Any, spec: Any, sep: str) -> list[str]:
+    if hasattr(examples, "queries"):  # a RetrievalData: its query sentences are the task's text
+        return list(examples.queries)
+    prompts = getattr(spec, "question_prompts", None)
+    return [example_text(ex, spec.shape, sep, prompts) for ex in examples]
+
+
+def sample_indices(total: int, n: int | None, seed: int = 0) -> np.ndarray:
+    """``n`` of ``range(total)`` drawn without replacement with ``seed`` (all when ``n`` is None or larger),
+    in increasing order; a seeded sample rather than the first ``n`` since files are often sorted."""
+    if n is None or n >= total:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
+
+
+# ------------------------------------------------------------------------------ dataset embeddings
+
+
+def embed_task(encoder: Any, examples: Any, spec: Any, *, n: int | None = 1000, max_length: int = 128,
+               seed: int = 0, batch_size: int = 32, layer: int | None = None) -> TaskEmbedding:
+    """The dataset vector of ``examples`` (a task's normalised examples, or a RetrievalData) with its cost.
+
+    Each of ``n`` sampled examples is encoded to its mean-pooled features (:func:`toolkit.retrieval.
+    encode_texts`, not normalised: TextEmb averages the raw BERT features, Vu et al. 2020, section 4.1),
+    and the vectors are averaged. ``spec`` gives the shape (and XCOPA's question prompts).
+    """
+    from .retrieval import encode_texts
+
+    sep = getattr(encoder.tokenizer, "sep_token", None) or "[SEP]"
+    texts = _texts(examples, spec, sep)
+    if not texts:
+        raise DataError(f"task {getattr(spec, 'name', '?')}: no examples to embed")
+    texts = [texts[i] for i in sample_indices(len(texts), n, seed)]
+    start = time.perf_counter()
+    vectors = encode_texts(encoder, texts, layer=layer, batch_size=batch_size, max_length=max_length,
+                           normalize=False)
+    cost = Cost(len(texts), time.perf_counter() - start)
+    return TaskEmbedding(mean_embedding(vectors), len(texts), cost)
+
+
+def mean_embedding(features: np.ndarray) -> np.ndarray:
+    """The dataset vector: the mean of per-example feature rows (N, D) -> (D,), in float64."""
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or features.shape[0] == 0:
+        raise ConfigError(f"a dataset embedding needs a non-empty (N, D) array of features, got shape {features.shape}")
+    return features.mean(axis=0)
+
+
+def task_embedding(encoder: Any, examples: Any, spec: Any, n: int | None = 1000, max_length: int = 128,
+                   **kw: Any) -> np.ndarray:
+    """The mean-pooled dataset vector of a task (see :func:`embed_task`, which also returns the cost)."""
+    return embed_task(encoder, examples, spec, n=n, max_length=max_length, **kw).vector
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two vectors (0 when one is zero)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    den = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / den if den > 0 else 0.0
+
+
+def _vector_and_cost(x: np.ndarray | TaskEmbedding) -> tuple[np.ndarray, Cost]:
+    return (x.vector, x.cost) if isinstance(x, TaskEmbedding) else (np.asarray(x), Cost())
+
+
+def semb_estimates(target: str, target_embedding: np.ndarray | TaskEmbedding,
+                   candidate_embeddings: Mapping[str, np.ndarray | TaskEmbedding]) -> list[Estimate]:
+    """SEmb / TextEmb: score = cosine(candidate's dataset vector, target's English dataset vector).
+
+    Poth et al. (2021) rank intermediate tasks by this similarity (their SEmb uses Sentence-BERT
+    features; here the frozen encoder's). An estimate's cost is its candidate's embedding plus the
+    target's (shared by all candidates, counted in each) plus the similarity itself.
+    """
+    t_vec, t_cost = _vector_and_cost(target_embedding)
+    out = []
+    for name, emb in candidate_embeddings.items():
+        c_vec, c_cost = _vector_and_cost(emb)
+        start = time.perf_counter()
+        score = cosine(t_vec, c_vec)
+        out.append(Estimate("semb", target, name, score, t_cost + c_cost + Cost(0, time.perf_counter() - start)))
+    return out
+
+
+# -------------------------------------------------------------------------------------------- LogME
+
+
+def _spectrum(features: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues ``sigma`` (D,) of F^T F and the squared projections ``q`` (D, K) of F^T y_k on its
+    eigenvectors: everything the evidence needs (the "SVD trick" of You et al. 2021, Algorithm 1).
+
+    N >= D: eigendecomposition of the D x D matrix F^T F (the reference code's ``svd(f @ fh)``);
+    N < D: thin SVD F = U S V^T, so sigma = S^2 (zero-padded to D) and q = (S * U^T y)^2.
+    """
+    n, d = features.shape
+    if n >= d:
+        sigma, v = np.linalg.eigh(features.T @ features)
+        sigma = np.clip(sigma, 0.0, None)
+        q = (v.T @ (features.T @ targets)) ** 2
+        return sigma, q
+    u, s, _ = np.linalg.svd(features, full_matrices=False)
+    sigma = np.zeros(d)
+    sigma[: len(s)] = s**2
+    q = np.zeros((d, targets.shape[1]))
+    q[: len(s)] = (s[:, None] * (u.T @ targets)) ** 2
+    return sigma, q
+
+
+def _posterior_terms(sigma: np.ndarray, q: np.ndarray, y2: float, lam: float) -> tuple[float, float, float]:
+    """gamma, m^T m and ||y - F m||^2 at lambda = alpha / beta, for the posterior mean
+    m = beta A^-1 F^T y with A = alpha I + beta F^T F (You et al. 2021, Algorithm 1)."""
+    den = sigma + lam
+    gamma = float(np.sum(sigma / den))
+    mm = float(np.sum(q / den**2))
+    res = max(float(y2 - np.sum(q * (2.0 * lam + sigma) / den**2)), 0.0)  # ||y||^2 - 2 y^T F m + m^T F^T F m
+    return gamma, mm, res
+
+
+def _evidence(sigma: np.ndarray, q: np.ndarray, y2: float, n: int, alpha: float, beta: float) -> float:
+    """log p(y | F, alpha, beta) (not divided by N): D/2 log a + N/2 log b - 1/2 log|A| - b/2 ||Fm - y||^2
+    - a/2 m^T m - N/2 log 2 pi, the evidence of You et al. (2021) eq. 2 (Bishop 2006, eq. 3.86)."""
+    _, mm, res = _posterior_terms(sigma, q, y2, alpha / beta)
+    d = len(sigma)
+    return (d / 2.0 * math.log(alpha) + n / 2.0 * math.log(beta) - 0.5 * float(np.sum(np.log(alpha + beta * sigma)))
+            - beta / 2.0 * res - alpha / 2.0 * mm - n / 2.0 * math.log(2.0 * math.pi))
+
+
+def _maximise(sigma: np.ndarray, q: np.ndarray, y2: float, n: int, tol: float, max_iter: int) -> tuple[float, float]:
+    """The fixed-point iteration for alpha and beta (MacKay 1992; You et al. 2021, Algorithm 1): from
+    alpha = beta = 1, repeat gamma = sum beta s/(alpha + beta s), alpha = gamma / m^T m,
+    beta = (N - gamma) / ||F m - y||^2 until lambda = alpha/beta changes by less than ``tol`` (relative)."""
+    alpha, beta = 1.0, 1.0
+    for _ in range(max_iter):
+        lam = alpha / beta
+        gamma, mm, res = _posterior_terms(sigma, q, y2, lam)
+        alpha = gamma / (mm + LOGME_EPSILON)
+        beta = (n - gamma) / (res + LOGME_EPSILON)
+        if abs(alpha / beta - lam) / lam < tol:
+            break
+    else:
+        logger.debug("LogME: alpha/beta did not converge in %d iterations", max_iter)
+    return alpha, beta
+
+
+def log_evidence(features: np.ndarray, y: np.ndarray, alpha: float, beta: float) -> float:
+    """The log evidence log p(y | F, alpha, beta) of one target vector ``y`` (N,) at given alpha, beta:
+    the marginal likelihood of y ~ N(0, I/beta + F F^T/alpha). Exposed to test :func:`logme` against."""
+    f = np.asarray(features, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
+    sigma, q = _spectrum(f, y)
+    return _evidence(sigma, q[:, 0], float(y[:, 0] @ y[:, 0]), f.shape[0], alpha, beta)
+
+
+def _one_hot(labels: np.ndarray) -> np.ndarray:
+    """One column per class *present* in ``labels`` (the reference code makes ``max + 1`` columns,
+    assuming every class id occurs; an absent class would add a degenerate all-zero column)."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
+        raise ConfigError("LogME labels must be a non-empty 1-d array of integer class ids")
+    return (labels[:, None] == np.unique(labels)[None, :]).astype(np.float64)
+
+
+def logme(features: np.ndarray, labels: np.ndarray, *, regression: bool = False, tol: float = 1e-3,
+          max_iter: int = 100) -> float:
+    """LogME (You et al. 2021): the maximised log evidence per example, averaged over label columns.
+
+    ``features`` (N, D); ``labels`` (N,) class ids (one-hot; the evidence of each class column is
+    maximised separately and the K values averaged, as in the paper) or, with ``regression``, (N,) or
+    (N, K) real targets. Follows the reference algorithm (thuml/LogME ``LogME.py``): the spectrum of
+    F^T F once, then the alpha/beta fixed point per column (``tol`` 1e-3 and at most 11 iterations, as in
+    the reference ``_fit_fixed_point``). One deliberate difference: the evidence is evaluated with the
+    posterior mean of the *final* alpha, beta (the reference uses the one of the previous step; equal at
+    convergence), so the value is exactly the evidence at the returned point (see :func:`log_evidence`).
+    """
+    f = np.asarray(features, dtype=np.float64)
+    if f.ndim != 2 or f.shape[0] == 0:
+        raise ConfigError(f"LogME features must be a non-empty (N, D) array, got shape {f.shape}")
+    y = np.asarray(labels, dtype=np.float64).reshape(len(labels), -1) if regression else _one_hot(labels)
+    if y.shape[0] != f.shape[0]:
+        raise ConfigError(f"LogME: {f.shape[0]} feature rows but {y.shape[0]} labels")
+    n = f.shape[0]
+    sigma, q = _spectrum(f, y)
+    evidences = []
+    for k in range(y.shape[1]):
+        y2 = float(y[:, k] @ y[:, k])
+        alpha, beta = _maximise(sigma, q[:, k], y2, n, tol, max_iter)
+        evidences.append(_evidence(sigma, q[:, k], y2, n, alpha, beta) / n)
+    return float(np.mean(evidences))
+
+
+def logme_estimates(target: str, candidate_features: Mapping[str, LabelledFeatures]) -> list[Estimate]:
+    """LogME of each candidate's intermediate-adapted features of the target's English dev data.
+
+    Higher evidence = the labels are better explained by a linear model on those features, the proxy of
+    You et al. (2021) for fine-tuned performance. Cost: computing the features plus LogME itself.
+    """
+    out = []
+    for name, lf in candidate_features.items():
+        start = time.perf_counter()
+        score = logme(lf.features, lf.labels)
+        out.append(Estimate("logme", target, name, score, lf.cost + Cost(0, time.perf_counter() - start)))
+    return out
+
+
+# ------------------------------------------------------------------------------ LogME with an encoder
+
+
+def logme_features(encoder: Any, examples: Sequence[Mapping[str, Any]], spec: Any, *, n: int | None = 1000,
+                   max_length: int = 128, batch_size: int = 32, seed: int = 0,
+                   max_rows: int | None = 20000) -> LabelledFeatures:
+    """Features and labels of (a sample of) the target's English dev ``examples`` for LogME.
+
+    Run with the candidate's adapter active in ``encoder.model``. Per shape:
+
+    * classification: the mean-pooled sentence (pair) features; labels = index in ``spec.labels``.
+    * multiple choice: one row per choice (context, question and choice); label 1 for the correct choice,
+      0 otherwise — a binary simplification of the choice-scoring task.
+    * tagging: the first sub-token of every word; labels = tag index (token-level LogME).
+    * extractive QA: every context token of ``question </s> context`` (truncated to ``max_length``);
+      label 1 for the answer's start token, 0 otherwise — start positions as a binary token labelling,
+      the documented simplification of the span task.
+
+    ``max_rows`` caps token rows by a seeded sample (the spectrum costs O(N D^2)).
+    """
+    if not examples or hasattr(examples, "queries"):
+        raise ConfigError(f"LogME needs labelled examples of a non-retrieval task (task {getattr(spec, 'name', '?')})")
+    examples = [examples[i] for i in sample_indices(len(examples), n, seed)]
+    builder = _FEATURE_BUILDERS.get(spec.shape)
+    if builder is None:
+        raise ConfigError(f"LogME has no labels for task shape {spec.shape!r}")
+    start = time.perf_counter()
+    feats, labels, names, passes = builder(encoder, examples, spec, max_length, batch_size)
+    rows = sample_indices(len(labels), max_rows, seed)
+    return LabelledFeatures(feats[rows], labels[rows], Cost(passes, time.perf_counter() - start), names)
+
+
+def _label_ids(values: Iterable[str], names: Sequence[str], task: str) -> np.ndarray:
+    index = {name: i for i, name in enumerate(names)}
+    try:
+        return np.array([index[v] for v in values], dtype=np.int64)
+    except KeyError as exc:
+        raise DataError(f"task {task}: label {exc.args[0]!r} is not among its labels {', '.join(names)}") from None
+
+
+def _classification_rows(encoder, examples, spec, max_length, batch_size):
+    from .retrieval import encode_texts
+
+    sep = getattr(encoder.tokenizer, "sep_token", None) or "[SEP]"
+    texts = [example_text(ex, spec.shape, sep) for ex in examples]
+    names = tuple(spec.labels or sorted({ex["label"] for ex in examples}))
+    labels = _label_ids((ex["label"] for ex in examples), names, spec.name)
+    feats = encode_texts(encoder, texts, batch_size=batch_size, max_length=max_length, normalize=False)
+    return feats.astype(np.float64), labels, names, len(texts)
+
+
+def _choice_rows(encoder, examples, spec, max_length, batch_size):
+    from .retrieval import encode_texts
+
+    sep = getattr(encoder.tokenizer, "sep_token", None) or "[SEP]"
+    texts, labels = [], []
+    for ex in examples:
+        stem = example_text(ex, spec.shape, sep, getattr(spec, "question_prompts", None))
+        for j, choice in enumerate(ex["choices"]):
+            texts.append(f"{stem} {sep} {choice}")
+            labels.append(int(j == ex["label"]))
+    feats = encode_texts(encoder, texts, batch_size=batch_size, max_length=max_length, normalize=False)
+    return feats.astype(np.float64), np.array(labels, dtype=np.int64), ("wrong", "correct"), len(texts)
+
+
+def _tagging_rows(encoder, examples, spec, max_length, batch_size):
+    names = tuple(spec.labels or sorted({t for ex in examples for t in ex["tags"]}))
+    enc = encoder.tokenizer([list(ex["tokens"]) for ex in examples], is_split_into_words=True, truncation=True,
+                            max_length=max_length)
+    picks, tags = [], []
+    for i, ex in enumerate(examples):
+        seen: set[int] = set()
+        for pos, word in enumerate(enc.word_ids(i)):
+            if word is not None and word not in seen:  # first sub-token of each word, as the tagging heads
+                seen.add(word)
+                picks.append((i, pos))
+                tags.append(ex["tags"][word])
+    states = _token_states(encoder, enc["input_ids"], batch_size)
+    feats = np.stack([states[i][pos] for i, pos in picks]) if picks else np.zeros((0, encoder.hidden_size))
+    return feats, _label_ids(tags, names, spec.name), names, len(examples)
+
+
+def _qa_rows(encoder, examples, spec, max_length, batch_size):
+    enc = encoder.tokenizer([ex["question"] for ex in examples], [ex["context"] for ex in examples],
+                            truncation="only_second", max_length=max_length, return_offsets_mapping=True)
+    states = _token_states(encoder, enc["input_ids"], batch_size)
+    rows, labels = [], []
+    for i, ex in enumerate(examples):
+        starts = ex["answers"]["answer_start"]
+        gold = starts[0] if starts else None
+        for pos, (seq, (a, b)) in enumerate(zip(enc.sequence_ids(i), enc["offset_mapping"][i])):
+            if seq == 1 and b > a:  # context tokens only
+                rows.append(states[i][pos])
+                labels.append(int(gold is not None and a <= gold < b))
+    feats = np.stack(rows) if rows else np.zeros((0, encoder.hidden_size))
+    return feats, np.array(labels, dtype=np.int64), ("other", "answer_start"), len(examples)
+
+
+_FEATURE_BUILDERS: dict[str, Callable] = {
+    "classification": _classification_rows,
+    "pair_classification": _classification_rows,
+    "multiple_choice": _choice_rows,
+    "tagging": _tagging_rows,
+    "extractive_qa": _qa_rows,
+}
+
+
+def _token_states(encoder: Any, input_ids: Sequence[Sequence[int]], batch_size: int) -> list[np.ndarray]:
+    """Last-layer token states (float64, one (len, D) array per sequence) with the active adapters."""
+    import torch
+
+    model = encoder.model
+    pad = encoder.tokenizer.pad_token_id
+    device = next(model.parameters()).device
+    out: list[np.ndarray] = [np.zeros(0)] * len(input_ids)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(input_ids), batch_size):
+                rows = list(input_ids[start : start + batch_size])
+                width = max(len(r) for r in rows)
+                ids = torch.full((len(rows), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(rows), width), dtype=torch.long)
+                for j, r in enumerate(rows):
+                    ids[j, : len(r)] = torch.tensor(r)
+                    mask[j, : len(r)] = 1
+                hidden = model(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+                for j, r in enumerate(rows):
+                    out[start + j] = hidden[j, : len(r)].double().cpu().numpy()
+    finally:
+        model.train(was_training)
+    return out
+
+
+# ----------------------------------------------------------------------------------------- controls
+
+
+def size_estimates(target: str, sizes: Mapping[str, int]) -> list[Estimate]:
+    """The size control of Poth et al. (2021): score = number of training examples (largest first)."""
+    return [Estimate("size", target, name, float(n)) for name, n in sizes.items()]
+
+
+def random_estimates(target: str, candidates: Iterable[str], seed: int = 0) -> list[Estimate]:
+    """A random ranking, reproducible: the same (seed, target, candidate set) gives the same scores
+    whatever the order of ``candidates`` (the generator is seeded from a hash of seed and target)."""
+    names = sorted(set(candidates))
+    digest = hashlib.sha256(f"{seed}:{target}".encode()).digest()
+    scores = np.random.default_rng(int.from_bytes(digest[:8], "little")).random(len(names))
+    return [Estimate("random", target, name, float(s)) for name, s in zip(names, scores)]
+
+
+# ---------------------------------------------------------------------------------------- diversity
+
+
+def _unit_rows(embeddings: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    x = np.atleast_2d(np.asarray(embeddings, dtype=np.float64))
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    if np.any(norms == 0):
+        raise ConfigError("a task embedding is the zero vector; its direction (and diversity) is undefined")
+    return x / norms
+
+
+def mean_pairwise_cosine_distance(embeddings: np.ndarray | Sequence[np.ndarray]) -> float:
+    """Mean of 1 - cos(e_i, e_j) over the pairs i < j of a task set's embeddings (0 for fewer than 2).
+
+    Why: the average dissimilarity of the tasks' data (0 = all the same direction, 1 = mutually
+    orthogonal on average, up to 2 = opposite); a set of near-duplicates adds little over one task.
+    """
+    x = _unit_rows(embeddings) if len(embeddings) else np.zeros((0, 1))
+    k = x.shape[0]
+    if k < 2:
+        return 0.0
+    sims = (x @ x.T)[np.triu_indices(k, 1)]
+    return float(np.mean(1.0 - sims))
+
+
+def logdet_volume(embeddings: np.ndarray | Sequence[np.ndarray], ridge: float = 1e-6) -> float:
+    """log det(G + ridge I), G = the Gram matrix of the L2-normalised task embeddings.
+
+    Why: det G is the squared volume spanned by the unit task vectors (the determinantal point process
+    view of diversity, Kulesza & Taskar 2012): 0 (log 0) when one task is a combination of the others,
+    maximal (1, log 0) for mutually orthogonal tasks; unlike the mean distance it penalises redundancy
+    among *several* tasks. ``ridge`` keeps a duplicate finite (about k log ridge) so sets stay comparable.
+    """
+    if not len(embeddings):
+        return 0.0
+    x = _unit_rows(embeddings)
+    _, value = np.linalg.slogdet(x @ x.T + ridge * np.eye(x.shape[0]))
+    return float(value)
+
+
+def distinct_shapes(shapes: Iterable[str]) -> int:
+    """The number of distinct task shapes in a set (classification, multiple_choice, extractive_qa, ...)."""
+    return len(set(shapes))
+
+
+def shape_entropy(shapes: Iterable[str]) -> float:
+    """Shannon entropy (bits) of the shape distribution of a task set.
+
+    Why: a set spanning several shapes of supervision (sentence labels, spans, tags, choices) is more
+    diverse in *what* it teaches than one of many classification tasks; entropy also counts balance
+    (log2 of the number of shapes when balanced, 0 for a single shape).
+    """
+    counts = Counter(shapes)
+    total = sum(counts.values())
+    return float(-sum(c / total * math.log2(c / total) for c in counts.values())) if total else 0.0
+
+
+@dataclass(frozen=True)
+class Diversity:
+    """The diversity measures of one task set (see the functions of the same names)."""
+
+    tasks: tuple[str, ...]
+    mean_pairwise_cosine_distance: float | None
+    logdet_volume: float | None
+    distinct_shapes: int | None
+    shape_entropy: float | None
+
+
+def diversity(tasks: Sequence[str], embeddings: Mapping[str, np.ndarray] | None = None,
+              shapes: Mapping[str, str] | None = None) -> Diversity:
+    """All diversity measures of ``tasks`` that the given embeddings / shapes allow (None otherwise)."""
+    for what, table in (("embedding", embeddings), ("shape", shapes)):
+        lacking = [t for t in tasks if table is not None and t not in table]
+        if lacking:
+            raise ConfigError(f"no task {what} for {', '.join(lacking)}; give one for every task of the set")
+    emb = [embeddings[t] for t in tasks] if embeddings is not None else None
+    shp = [shapes[t] for t in tasks] if shapes is not None else None
+    return Diversity(
+        tuple(tasks),
+        mean_pairwise_cosine_distance(emb) if emb is not None else None,
+        logdet_volume(emb) if emb is not None else None,
+        distinct_shapes(shp) if shp is not None else None,
+        shape_entropy(shp) if shp is not None else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------- objectives
+
+
+def objective_languages(languages: Iterable[str], objective: str) -> list[str]:
+    """The languages an objective aggregates over: all for 'mean' and 'worst-language', the low-resource
+    ones (Joshi et al. 2020 classes 0-2, :mod:`toolkit.languages`) for 'low-resource'."""
+    langs = sorted(languages)
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"unknown objective {objective!r} (choose from {', '.join(OBJECTIVES)})")
+    if objective == "low-resource":
+        return low_resource(langs)
+    return langs
+
+
+def objective_value(per_language: Mapping[str, float], objective: str) -> float:
+    """A candidate's per-language gains reduced to one number: the mean over all languages ('mean'),
+    the minimum ('worst-language'), or the mean over the low-resource languages ('low-resource')."""
+    langs = objective_languages(per_language, objective)
+    if not langs:
+        raise ConfigError(f"objective {objective!r}: none of the languages {', '.join(sorted(per_language))} "
+                          "is low-resource; use objective 'mean' or 'worst-language'")
+    values = [per_language[c] for c in langs]
+    return float(min(values)) if objective == "worst-language" else float(np.mean(values))
+
+
+def gains(measured: Mapping[str, Mapping[str, Mapping[str, float]]],
+          baseline: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Transfer gains ``{target: {candidate: {lang: score - baseline score}}}`` from measured scores
+    ``{target: {candidate: {lang: score}}}`` and the no-intermediate baseline ``{target: {lang: score}}``.
+    Languages without a baseline score are left out (a gain needs both)."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for target, cands in measured.items():
+        base = baseline.get(target)
+        if base is None:
+            raise ConfigError(f"no baseline scores for target {target!r}: gains need the no-intermediate run")
+        out[target] = {c: {lang: s - base[lang] for lang, s in per.items() if lang in base} for c, per in cands.items()}
+    return out
+
+
+# ----------------------------------------------------------------------------------------- selection
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The chosen intermediate set for a target, why, and the command that trains it."""
+
+    target: str
+    chosen: tuple[str, ...]
+    objective: str
+    estimator: str | None
+    basis: str  # "measured", "estimator", or "measured+estimator"
+    ranking: tuple[str, ...]  # every candidate, best first
+    scores: dict[str, float]  # the estimator's raw score per estimated candidate
+    objective_values: dict[str, float]  # measured objective value per measured candidate
+    diversity: Diversity | None
+    command: str
+    incomplete: tuple[str, ...] = ()  # measured candidates missing some languages: treated as unmeasured
+
+
+def _estimator_scores(target: str, candidates: Sequence[str], estimates: Sequence[Estimate],
+                      estimator: str | None) -> tuple[str | None, dict[str, float]]:
+    mine = [e for e in estimates if e.target == target and e.candidate in candidates]
+    names = sorted({e.estimator for e in mine})
+    if estimator is None:
+        if len(names) > 1:
+            raise ConfigError(f"estimates of several estimators ({', '.join(names)}); choose one with estimator=")
+        estimator = names[0] if names else None
+    return estimator, {e.candidate: e.score for e in mine if e.estimator == estimator}
+
+
+def _measured_values(target: str, candidates: Sequence[str], matrix: Mapping | None,
+                     objective: str) -> tuple[dict[str, float], tuple[str, ...]]:
+    """Objective values of the measured candidates; candidates measured on fewer languages than the
+    others are reported as incomplete instead (no average over incomplete languages)."""
+    rows = {c: per for c, per in ((matrix or {}).get(target) or {}).items() if c in candidates and per}
+    if not rows:
+        return {}, ()
+    langs = set().union(*(set(per) for per in rows.values()))
+    incomplete = tuple(sorted(c for c, per in rows.items() if set(per) != langs))
+    if incomplete:
+        logger.warning("target %s: %s measured on only some of %d languages; ranked as unmeasured",
+                       target, ", ".join(incomplete), len(langs))
+    return {c: objective_value(per, objective) for c, per in rows.items() if c not in incomplete}, incomplete
+
+
+def _rank(candidates: Sequence[str], measured: Mapping[str, float], scores: Mapping[str, float]) -> list[str]:
+    """Measured candidates that help (objective > 0) first, by objective; then unmeasured ones by the
+    estimator; then measured candidates that do not help. Candidates with neither come last. Ties: name."""
+    helped = sorted((c for c in measured if measured[c] > 0), key=lambda c: (-measured[c], c))
+    hurt = sorted((c for c in measured if measured[c] <= 0), key=lambda c: (-measured[c], c))
+    estimated = sorted((c for c in scores if c not in measured), key=lambda c: (-scores[c], c))
+    rest = sorted(c for c in candidates if c not in measured and c not in scores)
+    return helped + estimated + hurt + rest
+
+
+def _utilities(ranking: Sequence[str], measured: Mapping[str, float], scores: Mapping[str, float]) -> dict[str, float]:
+    """Each candidate's utility in [0, 1]: its value min-max scaled over the candidates when one basis
+    (measured objective or estimator score) covers them all, so gaps between values count; otherwise
+    (mixed bases, whose scales differ) its rank scaled to [0, 1] (1 = first)."""
+    for basis in (measured, scores):
+        if all(c in basis for c in ranking):
+            lo, hi = min(basis[c] for c in ranking), max(basis[c] for c in ranking)
+            return {c: (basis[c] - lo) / (hi - lo) if hi > lo else 1.0 for c in ranking}
+    return {c: 1.0 - i / max(len(ranking) - 1, 1) for i, c in enumerate(ranking)}
+
+
+def _greedy(ranking: Sequence[str], budget: int, weight: float, embeddings: Mapping[str, np.ndarray] | None,
+            measured: Mapping[str, float], scores: Mapping[str, float]) -> list[str]:
+    """Greedy set choice: start from the best-ranked candidate, then repeatedly add the candidate that
+    maximises utility + ``weight`` * mean pairwise cosine distance of the set with it (utility in [0, 1],
+    :func:`_utilities`, so ``weight`` means the same for every estimator and objective). With weight 0
+    (or no embeddings) this is the top-``budget`` of the ranking."""
+    if weight == 0 or embeddings is None or budget <= 1:
+        return list(ranking[:budget])
+    utility = _utilities(ranking, measured, scores)
+    chosen = [ranking[0]]
+    while len(chosen) < budget:
+        pool = [c for c in ranking if c not in chosen]
+        best = max(pool, key=lambda c: utility[c]
+                   + weight * mean_pairwise_cosine_distance([embeddings[t] for t in (*chosen, c)]))
+        chosen.append(best)
+    return chosen
+
+
+def command_for(target: str, chosen: Sequence[str], combine: str = "fuse") -> str:
+    """The xta command that trains a chosen set: one intermediate adapter for a single task; an
+    AdapterFusion over the chosen adapters for the target (``combine='fuse'``, Pfeiffer et al. 2021); or one
+    multi-task adapter over all of them (``combine='multitask'``)."""
+    if combine not in COMBINATIONS:
+        raise ConfigError(f"unknown combination {combine!r} (choose from {', '.join(COMBINATIONS)})")
+    if len(chosen) == 1:
+        return f"xta train-adapter --task {chosen[0]}"
+    if combine == "fuse":
+        return f"xta fuse --tasks {','.join(chosen)} --target {target}"
+    return f"xta train-adapter --task {chosen[0]} --extra-tasks {','.join(chosen[1:])}"
+
+
+def select(target: str, candidates: Sequence[str], estimates: Sequence[Estimate] = (), budget: int = 1,
+           objective: str = "mean", matrix: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None, *,
+           estimator: str | None = None, diversity_weight: float = 0.0,
+           embeddings: Mapping[str, np.ndarray] | None = None, shapes: Mapping[str, str] | None = None,
+           combine: str = "fuse") -> Selection:
+    """Pick ``budget`` intermediate tasks among ``candidates`` for ``target``.
+
+    ``matrix`` is the measured gains matrix ``{target: {candidate: {lang: gain}}}`` (see :func:`gains`);
+    candidates measured for ``target`` are ranked by ``objective`` over their per-language gains (mean
+    over all languages; worst language; mean over the low-resource languages) — measured evidence first,
+    see :func:`_rank`. Other candidates are ranked by ``estimator``'s scores (estimators are computed on
+    English data and have no per-language dimension, so there the objective does not change the order).
+    With ``budget`` > 1 the set is chosen greedily with a diversity bonus ``diversity_weight`` over task
+    ``embeddings`` (:func:`_greedy`); ``combine`` says how the set is trained (fusion or multi-task).
+    """
+    candidates = list(dict.fromkeys(candidates))
+    if not 1 <= budget <= len(candidates):
+        raise ConfigError(f"budget must be between 1 and the number of candidates ({len(candidates)}), got {budget}")
+    if diversity_weight < 0:
+        raise ConfigError(f"diversity_weight must be >= 0, got {diversity_weight}")
+    objective_languages((), objective)  # validates the name
+    if diversity_weight > 0 and embeddings is not None:
+        diversity(candidates, embeddings)  # every candidate needs an embedding for the bonus
+    estimator, scores = _estimator_scores(target, candidates, estimates, estimator)
+    measured, incomplete = _measured_values(target, candidates, matrix, objective)
+    if not measured and not scores:
+        raise ConfigError(f"target {target!r}: no estimates and no measured gains for any candidate; "
+                          "run an estimator first")
+    ranking = _rank(candidates, measured, scores)
+    chosen = _greedy(ranking, budget, diversity_weight, embeddings, measured, scores)
+    basis = "+".join(b for b, present in (("measured", measured), ("estimator", scores)) if present)
+    div = diversity(chosen, embeddings, shapes) if (embeddings is not None or shapes is not None) else None
+    return Selection(target, tuple(chosen), objective, estimator, basis, tuple(ranking), scores, measured, div,
+                     command_for(target, chosen, combine), incomplete)
+
+
+# ------------------------------------------------------------------------------ evaluating selectors
+
+
+def regret_at_k(ranking: Sequence[str], values: Mapping[str, float], k: int) -> float:
+    """Regret@k of Poth et al. (2021, section 5.1), in %: (O - M_k) / O * 100, where O is the best
+    target score achievable with any candidate and M_k the best score among the top-``k`` of ``ranking``.
+    0 when the best candidate is among the first k. ``values`` are target *scores* (not gains)."""
+    if k < 1 or not ranking:
+        raise ConfigError(f"regret@k needs k >= 1 and a non-empty ranking (k={k})")
+    best = max(values[c] for c in ranking)
+    if best == 0:
+        return float("nan")
+    return (best - max(values[c] for c in ranking[:k])) / best * 100.0
+
+
+def ndcg(ranking: Sequence[str], gains_: Mapping[str, float], k: int | None = None) -> float:
+    """NDCG@k (Järvelin & Kekäläinen 2002) with linear gains: relevance = transfer gain minus the lowest
+    gain among the candidates, so the worst candidate has relevance 0 and all are non-negative;
+    DCG = sum_i rel_i / log2(i + 1) over positions i = 1..k. 1.0 when every candidate is equally good."""
+    k = len(ranking) if k is None else min(k, len(ranking))
+    low = min(gains_[c] for c in ranking)
+    rel = [gains_[c] - low for c in ranking]
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = float(np.sum(np.sort(rel)[::-1][:k] * discounts))
+    return float(np.sum(np.array(rel[:k]) * discounts)) / ideal if ideal > 0 else 1.0
+
+
+def spearman(predicted: Sequence[float], measured: Sequence[float]) -> float:
+    """Spearman's rank correlation (ties get average ranks; scipy.stats.spearmanr); NaN when fewer than
+    two candidates or one side is constant (no ranking to correlate)."""
+    from scipy.stats import spearmanr
+
+    if len(predicted) < 2 or len(set(predicted)) < 2 or len(set(measured)) < 2:
+        return float("nan")
+    return float(spearmanr(predicted, measured).statistic)
+
+
+def _group_languages(langs: Iterable[str], group: str) -> list[str]:
+    langs = sorted(langs)
+    return langs if group == "all" else [c for c in langs if get_language(c).resource_group == group]
+
+
+def _selector_row(estimator: str, target: str, group: str, scores: Mapping[str, float],
+                  values: Mapping[str, float], gains_: Mapping[str, float], ks: Sequence[int]) -> dict[str, Any]:
+    ranking = sorted(values, key=lambda c: (-scores[c], c))
+    row: dict[str, Any] = {"estimator": estimator, "target": target, "group": group, "n_candidates": len(ranking)}
+    for k in ks:
+        row[f"regret@{k}"] = regret_at_k(ranking, values, k)
+    row["ndcg"] = ndcg(ranking, gains_)
+    row["spearman"] = spearman([scores[c] for c in ranking], [gains_[c] for c in ranking])
+    return row
+
+
+def evaluate_selectors(measured: Mapping[str, Mapping[str, Mapping[str, float]]],
+                       baseline: Mapping[str, Mapping[str, float]], estimates: Sequence[Estimate], *,
+                       ks: Sequence[int] = (1, 3), groups: Sequence[str] = LANGUAGE_GROUPS) -> list[dict[str, Any]]:
+    """Rows (estimator, target, language group) of Regret@k, NDCG and Spearman against a measured matrix.
+
+    ``measured`` = ``{target: {candidate: {lang: score}}}``; ``baseline`` = ``{target: {lang: score}}``.
+    A candidate's value in a group is the mean of its scores (for Regret@k) and of its gains (for NDCG and
+    Spearman) over the group's languages that the baseline has ('low'/'mid'/'high': Joshi et al. classes,
+    :mod:`toolkit.languages`); groups without languages give no row. Only candidates measured on every one
+    of those languages and scored by the estimator are ranked; ``n_candidates`` says how many, and
+    ``missing`` lists the measured ones left out, so a partial evaluation never passes for a full one.
+    """
+    for g in groups:
+        if g not in LANGUAGE_GROUPS:
+            raise ConfigError(f"unknown language group {g!r} (choose from {', '.join(LANGUAGE_GROUPS)})")
+    rows = []
+    for (estimator, target), scores in sorted(_scores_by(estimates).items()):
+        if target not in measured:
+            continue
+        for group in groups:
+            row = _group_row(estimator, target, group, scores, measured[target], baseline.get(target), ks)
+            if row is not None:
+                rows.append(row)
+    return rows
+
+
+def _scores_by(estimates: Sequence[Estimate]) -> dict[tuple[str, str], dict[str, float]]:
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    for e in estimates:
+        out.setdefault((e.estimator, e.target), {})[e.candidate] = e.score
+    return out
+
+
+def _group_row(estimator: str, target: str, group: str, scores: Mapping[str, float],
+               cands: Mapping[str, Mapping[str, float]], base: Mapping[str, float] | None,
+               ks: Sequence[int]) -> dict[str, Any] | None:
+    if base is None:
+        raise ConfigError(f"no baseline scores for target {target!r}: gains need the no-intermediate run")
+    langs = _group_languages(base, group)
+    if not langs:
+        return None
+    usable = sorted(c for c, per in cands.items() if c in scores and all(lang in per for lang in langs))
+    missing = sorted(set(cands) - set(usable))
+    if not usable:
+        return None
+    values = {c: float(np.mean([cands[c][lang] for lang in langs])) for c in usable}
+    gain = {c: float(np.mean([cands[c][lang] - base[lang] for lang in langs])) for c in usable}
+    row = _selector_row(estimator, target, group, scores, values, gain, ks)
+    row.update(n_languages=len(langs), missing=missing)
+    return row
