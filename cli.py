@@ -119,5 +119,184 @@ def tasks_show(name: str, data_dir: Optional[Path] = DataDirOpt):
     console.print(splits)
 
 
+@app.command()
+@cli_errors
+def encoders():
+    """Encoders that can be loaded here: the embedded one, converted/cached ones, Hub cache entries."""
+    from toolkit.encoders import list_encoders
+
+    table = Table(title="encoders")
+    for col in ("name", "kind", "path", "size"):
+        table.add_column(col)
+    for row in list_encoders():
+        table.add_row(row.name, row.kind, str(row.path or "-"), _human_bytes(row.size) if row.size else "-")
+    console.print(table)
+
+
+def _human_bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _options(**kwargs) -> dict:
+    """Flags the user actually gave (None = not given, so the config's default applies)."""
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+@app.command("train-adapter")
+@cli_errors
+def train_adapter_cmd(
+    task: str = typer.Option(..., "--task", help="Intermediate card (xta tasks) or target task to train on (English)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Encoder: 'embedded' (offline default), a Hub id such as FacebookAI/xlm-roberta-large, or a local path."),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of the trained adapter (default: the task)."),
+    adapter_config: Optional[str] = typer.Option(None, "--adapter-config", help="adapters config: seq_bn (default), double_seq_bn, lora, prefix_tuning, ..."),
+    reduction_factor: Optional[float] = typer.Option(None, "--reduction-factor", help="Bottleneck reduction factor (default 16)."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", "--learning-rate", help="AdamW learning rate (default 1e-4)."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Epochs (default 3)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps; overrides --epochs."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Training batch size (default 16)."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", help="Maximum tokens per input (default 128)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 42); same seed, same adapter on CPU."),
+    max_train_examples: Optional[int] = typer.Option(None, "--max-train-examples", help="Use only the first N training examples."),
+    eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Evaluate on English dev every N steps (default: each epoch)."),
+    patience: Optional[int] = typer.Option(None, "--patience", help="Stop after N evaluations without dev improvement."),
+    recipe: Optional[str] = typer.Option(None, "--recipe", help="none | sequential (start from --init-from) | stack (above --intermediate) | fuse."),
+    init_from: Optional[str] = typer.Option(None, "--init-from", help="Trained adapter to start from (recipe sequential)."),
+    intermediate: Optional[str] = typer.Option(None, "--intermediate", help="Comma-separated trained adapters (recipes stack, fuse)."),
+    extra_tasks: Optional[str] = typer.Option(None, "--extra-tasks", help="Comma-separated tasks trained jointly into one shared adapter (multi-task)."),
+    sampling: Optional[str] = typer.Option(None, "--sampling", help="Multi-task sampling: proportional | uniform | temperature."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature T (p ~ n^(1/T))."),
+    train_split: Optional[str] = typer.Option(None, "--train-split", help="Split to train on (default train); slices allowed, e.g. 'dev[:80%]'."),
+    dev_split: Optional[str] = typer.Option(None, "--dev-split", help="Split for model selection (default dev), e.g. 'dev[80%:]'."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML file with these options (flags override it)."),
+    data_dir: Optional[Path] = DataDirOpt,
+    artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Where adapters live (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),
+    force: bool = typer.Option(False, "--force", help="Retrain even if an identical finished run exists."),
+):
+    """Train an adapter (+ head) on a task's English data, on a frozen encoder; resumable."""
+    from toolkit.config import TrainConfig, from_dict, from_yaml, to_dict
+    from toolkit.train import train_adapter
+
+    given = _options(
+        task=task, model=model, adapter_name=name, adapter_config=adapter_config, reduction_factor=reduction_factor,
+        learning_rate=learning_rate, epochs=epochs, max_steps=max_steps, batch_size=batch_size, max_length=max_length,
+        seed=seed, max_train_examples=max_train_examples, eval_every=eval_every, patience=patience, recipe=recipe,
+        init_from=init_from, intermediate=intermediate, extra_tasks=extra_tasks, sampling=sampling,
+        temperature=temperature, train_split=train_split, dev_split=dev_split,
+        data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
+    )
+    base = to_dict(from_yaml(config, TrainConfig)) if config else {}
+    cfg = from_dict(TrainConfig, {**base, **given}, where="options")
+    result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force)
+    verb = "already trained (identical configuration); nothing recomputed" if result.skipped else f"trained {result.steps} steps"
+    console.print(f"[bold]{result.name}[/]: {verb}" + (f", resumed from step {result.resumed_from}" if result.resumed_from else ""))
+    for t, scores in result.dev_scores.items():
+        console.print(f"  English dev {t}: " + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))
+    console.print(f"  saved to {result.path}")
+
+
+@app.command("eval")
+@cli_errors
+def eval_cmd(
+    benchmark: str = typer.Option("xtreme-r", "--benchmark", help="xtreme-r | xtreme | demo (the built-in CLDR tasks)."),
+    tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated target tasks (default: all of the benchmark)."),
+    langs: Optional[str] = typer.Option(None, "--langs", help="Comma-separated languages (default: all of each task)."),
+    setup: str = typer.Option("auto", "--setup", help="auto (each task's target adapter) | none | NAME | stack:a,b | fuse:a,b>target."),
+    model: str = typer.Option("embedded", "--model", help="Encoder (see xta encoders)."),
+    split: str = typer.Option("auto", "--split", help="test | dev | auto (test where it has gold labels, else dev)."),
+    max_eval_examples: Optional[int] = typer.Option(None, "--max-eval-examples", help="First N examples per language."),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    max_length: Optional[int] = typer.Option(None, "--max-length", help="Default: 128 (384 for QA)."),
+    retrieval_layer: Optional[int] = typer.Option(None, "--retrieval-layer", help="Hidden layer for retrieval representations (default: last)."),
+    retrieval_pooling: str = typer.Option("mean", "--retrieval-pooling", help="mean | cls."),
+    seed: int = typer.Option(42, "--seed"),
+    train_steps: Optional[int] = typer.Option(None, "--train-steps", help="Steps for target adapters trained on the fly."),
+    train_examples: Optional[int] = typer.Option(None, "--train-examples", help="English training examples for those adapters."),
+    train_split: str = typer.Option("train", "--train-split", help="Their training split (slices allowed: 'dev[:80%]')."),
+    train_dev_split: str = typer.Option("dev", "--train-dev-split", help="Their model-selection split."),
+    data_dir: Optional[Path] = DataDirOpt,
+    results_dir: Optional[Path] = typer.Option(None, "--results-dir", help="Results store (default $XTA_HOME/results or ./xta_runs/results)."),
+    artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Adapters (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),
+    report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="Also write the report (CSV, Markdown) here."),
+):
+    """Zero-shot evaluation: English-trained adapters applied unchanged to every language; resumable."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from toolkit.config import EvalConfig
+    from toolkit.evaluate import evaluate
+
+    cfg = EvalConfig(
+        setup=setup, tasks=tasks or (), langs=langs or (), benchmark=benchmark, model=model, split=split,
+        max_eval_examples=max_eval_examples, batch_size=batch_size, max_length=max_length,
+        retrieval_layer=retrieval_layer, retrieval_pooling=retrieval_pooling, seed=seed, train_steps=train_steps,
+        train_examples=train_examples, train_split=train_split, train_dev_split=train_dev_split,
+        data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
+        results_dir=str(results_dir) if results_dir else None, artifacts_dir=str(artifacts_dir) if artifacts_dir else None,
+    )
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console) as bar:
+        job = bar.add_task("evaluating", total=None)
+
+        def tick(task, lang, status):
+            bar.update(job, advance=1, description=f"{task} {lang} {status}")
+
+        run = evaluate(cfg, on_language=tick, progress=True)
+    _print_eval(run, cfg, report_dir)
+
+
+def _print_eval(run, cfg, report_dir: Optional[Path]) -> None:
+    from toolkit.report import SUMMARY_HEADER, language_rows, scores_from_store, summarize, summary_rows, write_report
+
+    gathered = scores_from_store(run.store, cfg.model, cfg.setup, cfg.benchmark)
+    langs = {t.task: t.languages for t in run.tasks}
+    header, rows = language_rows(gathered)
+    _table(f"{cfg.benchmark}: main score per language ({cfg.model}, setup {cfg.setup})", header, rows)
+    summary = summarize(cfg.benchmark, gathered.scores, gathered.failed, languages=langs)
+    _table("summary (no average over missing languages or tasks)", SUMMARY_HEADER, summary_rows(summary))
+    computed = sum(len(t.computed) for t in run.tasks)
+    reused = sum(len(t.reused) for t in run.tasks)
+    failed = {f"{t.task}/{l}": e for t in run.tasks for l, e in t.failed.items()}
+    console.print(f"computed {computed} task-languages, reused {reused} from the store, {len(failed)} failed")
+    for where, why in list(failed.items())[:20]:
+        console.print(f"  [red]failed[/] {where}: {why}", highlight=False)
+    if report_dir:
+        files = write_report(summary, gathered, report_dir)
+        console.print(f"report: {files['report.md']}")
+
+
+def _table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title)
+    for col in header:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+@app.command()
+@cli_errors
+def report(
+    benchmark: str = typer.Option("xtreme-r", "--benchmark", help="xtreme-r | xtreme | demo."),
+    model: str = typer.Option("embedded", "--model"),
+    setup: str = typer.Option("auto", "--setup"),
+    results_dir: Optional[Path] = typer.Option(None, "--results-dir"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write summary.csv, languages.csv and report.md here."),
+):
+    """Aggregate the results store by the XTREME-R rules: per task, per category, overall (both definitions)."""
+    from toolkit.report import SUMMARY_HEADER, language_rows, scores_from_store, summarize, summary_rows, write_report
+    from toolkit.results import ResultStore
+
+    gathered = scores_from_store(ResultStore(results_dir), model, setup, benchmark)
+    header, rows = language_rows(gathered)
+    _table(f"{benchmark}: main score per language ({model}, setup {setup})", header, rows)
+    summary = summarize(benchmark, gathered.scores, gathered.failed)
+    _table("summary (no average over missing languages or tasks)", SUMMARY_HEADER, summary_rows(summary))
+    if out:
+        files = write_report(summary, gathered, out)
+        console.print(f"report: {files['report.md']}")
+
+
 if __name__ == "__main__":
     app()

@@ -130,3 +130,78 @@ def to_markdown(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# from the results store
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StoreScores:
+    """Main scores and failures per task gathered from the store for one encoder and setup."""
+
+    scores: dict[str, dict[str, float]]
+    failed: dict[str, dict[str, str]]
+    records: dict[str, object]  # task -> Record
+    setups: dict[str, str]  # task -> setup id read
+
+
+def auto_setup_id(spec) -> tuple[str, ...]:
+    """Setup ids that ``--setup auto`` may have used for a task: its own target adapter, else the bare encoder."""
+    return (spec.name, "none") if spec.shape == "retrieval" else (spec.name,)
+
+
+def scores_from_store(store, encoder: str, setup: str, benchmark: str) -> StoreScores:
+    """Per-language main scores of ``benchmark``'s tasks for ``encoder`` and ``setup`` (``auto``: per task
+    its own target adapter, or for retrieval tasks the bare encoder when no adapter was trained)."""
+    from .results import RecordKey, encoder_id
+    from .setups import setup_id
+
+    enc = encoder_id(encoder)
+    out = StoreScores({}, {}, {}, {})
+    for spec in target_tasks(benchmark):
+        ids = auto_setup_id(spec) if setup == "auto" else (setup_id(setup),)
+        for sid in ids:
+            rec = store.get(RecordKey(enc, sid, spec.name))
+            if rec is not None:
+                out.scores[spec.name] = rec.scores()
+                out.failed[spec.name] = rec.failed()
+                out.records[spec.name] = rec
+                out.setups[spec.name] = sid
+                break
+    return out
+
+
+def language_rows(gathered: StoreScores) -> tuple[list[str], list[list[str]]]:
+    """One row per task, one column per language (the union, sorted), main scores."""
+    langs = sorted({lang for s in gathered.scores.values() for lang in s} | {lang for f in gathered.failed.values() for lang in f})
+    rows = []
+    for task, per in gathered.scores.items():
+        fails = gathered.failed.get(task, {})
+        rows.append([task] + [fmt(per[l]) if l in per else ("FAIL" if l in fails else "") for l in langs])
+    return ["task", *langs], rows
+
+
+def write_report(summary: BenchmarkSummary, gathered: StoreScores, out_dir) -> dict[str, str]:
+    """Write summary.csv, languages.csv and report.md into ``out_dir`` (atomically); return their paths."""
+    import csv
+    import io
+    from pathlib import Path
+
+    from .io import atomic_write_text
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lang_header, lang_rows = language_rows(gathered)
+    files = {}
+    for name, header, rows in (("summary.csv", SUMMARY_HEADER, summary_rows(summary)), ("languages.csv", lang_header, lang_rows)):
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(header)
+        writer.writerows(rows)
+        files[name] = str(atomic_write_text(out / name, buf.getvalue()))
+    md = [f"# xta report: {summary.benchmark}\n", "## Summary\n", to_markdown(SUMMARY_HEADER, summary_rows(summary)),
+          "\n## Per language (main score)\n", to_markdown(lang_header, lang_rows)]
+    files["report.md"] = str(atomic_write_text(out / "report.md", "\n".join(md)))
+    return files

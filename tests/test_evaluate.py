@@ -1,0 +1,81 @@
+"""The zero-shot evaluation loop: store records, resume without model work, failures recorded, splits."""
+
+from __future__ import annotations
+
+import pytest
+
+from toolkit import encoders
+from toolkit.config import EvalConfig
+from toolkit.evaluate import evaluate
+from toolkit.results import RecordKey, ResultStore
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    """A tiny random encoder saved as a normal local encoder directory (safetensors + tokenizer)."""
+    enc = encoders.tiny_encoder(seed=3)
+    path = tmp_path_factory.mktemp("tiny_encoder")
+    enc.model.save_pretrained(path, safe_serialization=True)
+    enc.tokenizer.save_pretrained(path)
+    return path
+
+
+def _cfg(tmp_path, shared_data, model, **kw):
+    base = dict(model=str(model), data_dir=str(shared_data), results_dir=str(tmp_path / "results"),
+                artifacts_dir=str(tmp_path / "artifacts"), max_eval_examples=40, batch_size=16)
+    return EvalConfig(**{**base, **kw})
+
+
+def test_retrieval_without_training_writes_records_and_resumes(tmp_path, shared_data, tiny_dir, monkeypatch):
+    cfg = _cfg(tmp_path, shared_data, tiny_dir, tasks=("tatoeba",), langs=("de", "sw", "jv"), setup="auto")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    first = evaluate(cfg)
+    (task,) = first.tasks
+    assert task.setup == "none" and task.split == "test"  # no trained dual encoder: sentence representations
+    assert sorted(task.computed) == ["de", "jv"]
+    assert "sw" in task.failed and "tatoeba" in task.failed["sw"]  # swh files are not in the shared data
+    rec = ResultStore(cfg.results_dir).get(RecordKey(first.encoder_id, "none", "tatoeba"))
+    de = rec.languages["de"]
+    assert de.status == "ok" and 0.0 <= de.main <= 100.0 and de.n_examples == 40
+    assert de.metrics["accuracy"] == de.main
+    assert any("tatoeba.deu-eng.deu" in p for p in de.data_files) and de.split == "test"
+    assert rec.languages["sw"].status == "failed"
+    assert rec.encoder["fingerprint"].startswith("sha256:")
+
+    # the second identical run does no model work: loading the encoder would fail
+    def no_load(*a, **k):
+        raise AssertionError("the encoder was loaded although every finished language is stored")
+
+    encoders.clear_encoder_cache()
+    monkeypatch.setattr(encoders, "load_encoder", no_load)
+    second = evaluate(cfg.__class__(**{**cfg.__dict__, "langs": ("de", "jv")}))
+    assert sorted(second.tasks[0].reused) == ["de", "jv"] and not second.model_work
+
+
+def test_auto_split_uses_dev_where_test_labels_are_not_shipped(tmp_path, shared_data, tiny_dir):
+    from toolkit.evaluate import _Context
+    from toolkit.tasks import get_task
+
+    cfg = _cfg(tmp_path, shared_data, tiny_dir, split="auto")
+    ctx = _Context(cfg, ResultStore(cfg.results_dir), None, lambda *a: None, False)
+    assert ctx.split_for(get_task("xnli"), ("de", "fr")) == "dev"  # XTREME's xnli test files have no labels
+    assert ctx.split_for(get_task("xquad"), ("de",)) == "test"
+    assert ctx.split_for(get_task("xcopa"), ("et",)) == "test"
+    assert ctx.split_for(get_task("mlqa"), ("de",)) == "dev"  # the MLQA test files are not here
+
+
+def test_unlabelled_test_split_fails_with_a_clear_reason(tmp_path, shared_data, tiny_dir):
+    from toolkit.errors import DataError
+    from toolkit.evaluate import _check_gold
+    from toolkit.data import load
+
+    examples = load("xnli", "test", "de", shared_data, max_examples=5)
+    with pytest.raises(DataError, match="no gold labels"):
+        _check_gold(__import__("toolkit.tasks", fromlist=["get_task"]).get_task("xnli"), "test", "de", examples)
+
+
+def test_intermediate_tasks_are_not_evaluation_targets(tmp_path, shared_data, tiny_dir):
+    from toolkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="intermediate task"):
+        evaluate(_cfg(tmp_path, shared_data, tiny_dir, tasks=("siqa",)))

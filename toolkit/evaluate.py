@@ -1,0 +1,306 @@
+"""Zero-shot evaluation: the (task x language) loop, resumable, one result record per (encoder, setup, task).
+
+Data flow (ARCHITECTURE.md): ``evaluate(cfg)`` -> for each task: its TaskSpec -> the encoder, loaded once
+and only if some language is still missing -> the adapter setup, activated once (per language only when
+the setup names ``{lang}``) -> for each language not yet in the store: load -> family.featurize ->
+family.predict -> family.score -> ``store.put_language``. A language that fails is recorded as failed
+with its reason and retried on the next run; nothing is averaged here (see ``toolkit.report``).
+
+Zero-shot: a target adapter is trained on English only (its task's English training source) and applied
+unchanged to every language.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import EvalConfig, TrainConfig, config_hash, to_dict
+from .errors import ConfigError, DataError, XtaError
+from .results import LangResult, RecordKey, ResultStore, RunInfo, encoder_id
+from .setups import NO_SETUP, parse_setup, setup_id
+from .tasks import TaskSpec, get_task, target_tasks
+
+log = logging.getLogger(__name__)
+
+#: What a caller may watch: (task, lang, status) after each language.
+Callback = Callable[[str, str, str], None]
+
+
+@dataclass
+class TaskRun:
+    """What happened to one task in one ``evaluate`` call."""
+
+    task: str
+    setup: str
+    split: str | None
+    languages: tuple[str, ...]
+    computed: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    error: str | None = None  # the whole task could not run (e.g. its target adapter could not be trained)
+
+
+@dataclass
+class EvalRun:
+    config: EvalConfig
+    encoder_id: str
+    tasks: list[TaskRun]
+    store: ResultStore
+
+    @property
+    def model_work(self) -> bool:
+        return any(t.computed or t.failed for t in self.tasks)
+
+
+# --------------------------------------------------------------------------------------------------
+# the loop
+# --------------------------------------------------------------------------------------------------
+
+
+def evaluate(cfg: EvalConfig, *, store: ResultStore | None = None, encoder=None,
+             on_language: Callback | None = None, progress: bool = False) -> EvalRun:
+    """Evaluate ``cfg.setup`` zero-shot on ``cfg.tasks`` (default: every task of ``cfg.benchmark``)."""
+    cfg.validate()
+    store = store or ResultStore(cfg.results_dir)
+    specs = [get_task(t) for t in cfg.tasks] if cfg.tasks else target_tasks(cfg.benchmark)
+    for spec in specs:
+        if not spec.is_target:
+            raise ConfigError(f"{spec.name!r} is an intermediate task; evaluate target tasks (xta tasks --benchmark xtreme-r)")
+    ctx = _Context(cfg, store, encoder, on_language or (lambda *_: None), progress)
+    runs = [ctx.run_task(spec) for spec in specs]
+    return EvalRun(cfg, ctx.encoder_id, runs, store)
+
+
+class _Context:
+    """State shared by the tasks of one ``evaluate`` call: the lazily loaded encoder, hashes."""
+
+    def __init__(self, cfg: EvalConfig, store: ResultStore, encoder, on_language: Callback, progress: bool):
+        self.cfg, self.store, self._encoder, self.on_language, self.progress = cfg, store, encoder, on_language, progress
+        self.encoder_id = encoder_id(cfg.model)
+        self._fingerprint: str | None = encoder.fingerprint if encoder is not None else None
+        self.retrieval_cache: dict = {}
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            from .encoders import load_encoder
+
+            self._encoder = load_encoder(self.cfg.model)
+        return self._encoder
+
+    @property
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            from .encoders import encoder_fingerprint
+
+            self._fingerprint = encoder_fingerprint(self.cfg.model)
+        return self._fingerprint
+
+    # one task ------------------------------------------------------------------------------------
+
+    def run_task(self, spec: TaskSpec) -> TaskRun:
+        langs = self.cfg.languages_for(spec.langs(self.cfg.benchmark))
+        try:
+            setup_text = self.setup_for(spec)
+            split = self.split_for(spec, langs)
+        except XtaError as exc:
+            return self._task_failed(spec, langs, "?", None, exc)
+        run = TaskRun(spec.name, setup_text, split, langs)
+        setup = parse_setup(setup_text)
+        key = RecordKey(self.encoder_id, setup_id(setup), spec.name)
+        try:
+            hashes = {lang: self.adapter_hashes(setup.resolve(lang)) for lang in langs}
+        except XtaError as exc:
+            return self._task_failed(spec, langs, setup_text, split, exc)
+        cfg_hashes = {lang: self.lang_hash(spec, split, hashes[lang]) for lang in langs}
+        missing = self.store.missing_languages(key, langs, cfg_hashes)
+        run.reused = [lang for lang in langs if lang not in missing]
+        for lang in run.reused:
+            self.on_language(spec.name, lang, "stored")
+        for lang in missing:
+            entry = self.run_language(spec, setup, split, lang, hashes[lang])
+            info = self.run_info(spec, setup_text, cfg_hashes[lang], hashes[lang])
+            self.store.put_language(key, lang, entry, info)
+            if entry.status == "ok":
+                run.computed.append(lang)
+            else:
+                run.failed[lang] = entry.error
+            self.on_language(spec.name, lang, entry.status)
+        return run
+
+    def _task_failed(self, spec, langs, setup_text, split, exc) -> TaskRun:
+        log.warning("%s: %s", spec.name, exc)
+        run = TaskRun(spec.name, setup_text, split, langs, error=f"{type(exc).__name__}: {exc}")
+        for lang in langs:
+            run.failed[lang] = run.error
+            self.on_language(spec.name, lang, "failed")
+        return run
+
+    def run_info(self, spec: TaskSpec, setup_text: str, cfg_hash: str, adapter_hashes: dict[str, str]) -> RunInfo:
+        return RunInfo(
+            task_version=spec.version, encoder_name=self.cfg.model, setup=setup_text, config=to_dict(self.cfg),
+            config_hash=cfg_hash, main_metric=spec.main_metric, encoder_fingerprint=self.fingerprint,
+            adapter_hashes=adapter_hashes, seed=self.cfg.seed,
+        )
+
+    def lang_hash(self, spec: TaskSpec, split: str, adapter_hashes: dict[str, str]) -> str:
+        return config_hash(self.cfg, encoder=self.fingerprint, adapters=adapter_hashes, task=spec.name,
+                           task_version=spec.version, split=split)
+
+    # one language --------------------------------------------------------------------------------
+
+    def run_language(self, spec: TaskSpec, setup, split: str, lang: str, adapter_hashes: dict[str, str]) -> LangResult:
+        from . import data
+
+        t0 = time.perf_counter()
+        common = {"split": split, "adapters": adapter_hashes}
+        try:
+            common["data_files"] = _data_hashes(data.provenance(spec, split, lang, self.cfg.data_dir))
+            examples = data.load(spec, split, lang, data_dir=self.cfg.data_dir, max_examples=self.cfg.max_eval_examples)
+            _check_gold(spec, split, lang, examples)
+            model = self.activate(setup.resolve(lang))
+            metrics, n = self.predict_and_score(spec, model, setup, lang, examples)
+        except XtaError as exc:
+            return LangResult.failed(exc, seconds=time.perf_counter() - t0, **common)
+        from .report import main_score
+
+        return LangResult.ok(metrics, main_score(spec.name, metrics), n_examples=n,
+                             seconds=round(time.perf_counter() - t0, 3), **common)
+
+    def predict_and_score(self, spec: TaskSpec, model, setup, lang: str, examples) -> tuple[dict[str, float], int]:
+        from .families import get_family
+
+        family = get_family(spec)
+        if spec.shape == "retrieval" and (setup.root is None or not _has_head(model, setup.head)):
+            return self.retrieval_baseline(spec, examples), len(examples)
+        features = family.featurize(examples, self.encoder.tokenizer, spec, self.max_length(spec))
+        predictions = family.predict(model, features, batch_size=self.cfg.batch_size, head=setup.head)
+        return family.score(predictions, examples, spec, lang=lang), len(examples)
+
+    def retrieval_baseline(self, spec: TaskSpec, data) -> dict[str, float]:
+        """Sentence representations without training (mean pooled layer ``retrieval_layer``), faiss search."""
+        from .retrieval import RetrievalConfig, evaluate_retrieval
+
+        rcfg = RetrievalConfig(layer=self.cfg.retrieval_layer, pooling=self.cfg.retrieval_pooling,
+                               batch_size=self.cfg.batch_size, max_length=self.cfg.max_length or 128)
+        metrics = evaluate_retrieval(spec.name, data, self.encoder, rcfg, cache=self.retrieval_cache)
+        return {k: float(v) for k, v in metrics.items() if not k.startswith("n_")}
+
+    def max_length(self, spec: TaskSpec) -> int:
+        if self.cfg.max_length:
+            return self.cfg.max_length
+        return 384 if spec.shape == "extractive_qa" else 128
+
+    # setups and adapters -------------------------------------------------------------------------
+
+    def setup_for(self, spec: TaskSpec) -> str:
+        """``auto``: the task's own target adapter (trained if missing), or the bare encoder for tasks
+        that use sentence representations (retrieval without a trained dual-encoder adapter)."""
+        if self.cfg.setup != "auto":
+            return self.cfg.setup
+        from .train import adapter_dir
+
+        if (adapter_dir(spec.name, self.cfg.artifacts_dir) / "xta_card.json").is_file():
+            return spec.name
+        if spec.shape == "retrieval":
+            return NO_SETUP
+        self.train_target(spec)
+        return spec.name
+
+    def train_target(self, spec: TaskSpec) -> None:
+        from .train import train_adapter
+
+        cfg = self.cfg
+        tcfg = TrainConfig(
+            task=spec.name, model=cfg.model, seed=cfg.seed, max_steps=cfg.train_steps,
+            max_train_examples=cfg.train_examples, train_split=cfg.train_split, dev_split=cfg.train_dev_split,
+            batch_size=cfg.train_batch_size, learning_rate=cfg.train_learning_rate,
+            max_length=self.max_length(spec) if spec.shape != "extractive_qa" else min(self.max_length(spec), 256),
+            data_dir=cfg.data_dir,
+        )
+        log.info("training the English target adapter for %s (zero-shot source: %s)", spec.name, ", ".join(spec.train_from))
+        train_adapter(tcfg, encoder=self.encoder, artifacts_dir=cfg.artifacts_dir, progress=self.progress)
+
+    def adapter_hashes(self, setup) -> dict[str, str]:
+        names = setup.adapter_names()
+        if not names:
+            return {}
+        from .train import adapter_weights_hash
+
+        return {name: adapter_weights_hash(name, self.cfg.artifacts_dir) for name in names}
+
+    def activate(self, setup):
+        """The flex-head model with ``setup`` active (adapters loaded once, by name)."""
+        from .families.base import adapter_model
+        from .train import load_trained_adapter
+
+        model = adapter_model(self.encoder)
+        if setup.root is None:
+            model.set_active_adapters(None)
+            return model
+        for name in setup.adapter_names():
+            load_trained_adapter(self.encoder, name, self.cfg.artifacts_dir, activate=False)
+        model.set_active_adapters(setup.to_composition())
+        model.eval()
+        return model
+
+    # splits --------------------------------------------------------------------------------------
+
+    def split_for(self, spec: TaskSpec, langs: tuple[str, ...]) -> str:
+        """The split to evaluate: ``cfg.split``, or for ``auto`` ``test`` when its data (as found for
+        the first language that loads) carries gold labels, else ``dev``."""
+        wanted = self.cfg.split
+        if wanted != "auto":
+            if wanted not in spec.splits:
+                raise ConfigError(f"task {spec.name!r} has no {wanted} split (it has: {', '.join(spec.splits)})")
+            return wanted
+        candidates = [s for s in ("test", "dev") if s in spec.splits]
+        for split in candidates[:-1]:
+            if self._labelled_somewhere(spec, split, langs):
+                return split
+        return candidates[-1]
+
+    def _labelled_somewhere(self, spec: TaskSpec, split: str, langs: tuple[str, ...]) -> bool:
+        from . import data
+
+        for lang in langs:
+            try:
+                examples = data.load(spec, split, lang, data_dir=self.cfg.data_dir, max_examples=50)
+            except XtaError:
+                continue
+            return _has_gold(examples)
+        return False
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def _has_gold(examples) -> bool:
+    """True when the examples carry gold answers (XTREME's own test files for xnli/pawsx do not)."""
+    if not isinstance(examples, list):
+        return True  # retrieval data always carries its gold alignment
+    return all(ex.get("label", 0) is not None for ex in examples)
+
+
+def _check_gold(spec: TaskSpec, split: str, lang: str, examples) -> None:
+    if isinstance(examples, list) and not examples:
+        raise DataError(f"task {spec.name} / {split} / {lang}: no examples")
+    if not _has_gold(examples):
+        raise DataError(f"task {spec.name} / {split} / {lang}: the data has no gold labels (XTREME ships these "
+                        "test labels separately); evaluate --split dev, or point xta at labelled files")
+
+
+def _has_head(model, head: str | None) -> bool:
+    return head is not None and head in getattr(model, "heads", {})
+
+
+def _data_hashes(prov: dict[str, Any]) -> dict[str, str]:
+    if prov.get("source") == "local":
+        return {str(p): h for p, h in prov.get("files", {}).items()}
+    return {f"hub:{d['path']}/{d.get('config')}/{d['split']}": d.get("revision") or "default" for d in prov.get("datasets", [])}
