@@ -122,6 +122,8 @@ class _Context:
         for lang in run.reused:
             self.on_language(spec.name, lang, "stored")
         for lang in missing:
+            if setup.has_placeholder:  # adapters change per language: cached candidate embeddings do not carry over
+                self.retrieval_cache.clear()
             entry = self.run_language(spec, setup, split, lang, hashes[lang])
             info = self.run_info(spec, setup_text, cfg_hashes[lang], hashes[lang])
             self.store.put_language(key, lang, entry, info)

@@ -1,0 +1,356 @@
+"""toolkit.retrieval: exact faiss search, length-grouped encoding, and the Tatoeba / BUCC / LAReQA scorers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from toolkit.data import RetrievalData
+from toolkit.errors import ConfigError, UnknownTask
+from toolkit.metrics import score
+from toolkit.retrieval import (
+    RetrievalConfig,
+    bucc_mine,
+    encode_texts,
+    evaluate_retrieval,
+    exact_search_numpy,
+    gold_pairs,
+    lareqa_map,
+    search,
+    tatoeba_accuracy,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ----------------------------------------------------------------------------------------- search
+
+
+@pytest.mark.parametrize("metric", ["ip", "cosine", "l2"])
+def test_faiss_search_equals_numpy(metric):
+    rng = np.random.default_rng(1)
+    cands = rng.standard_normal((3000, 48), dtype=np.float32)
+    queries = rng.standard_normal((70, 48), dtype=np.float32)
+    s_f, i_f = search(queries, cands, 10, metric=metric)
+    s_n, i_n = exact_search_numpy(queries, cands, 10, metric=metric)
+    assert i_f.shape == (70, 10) and i_f.dtype == np.int64
+    np.testing.assert_array_equal(i_f, i_n)
+    np.testing.assert_allclose(s_f, s_n, rtol=1e-5, atol=1e-5 if metric != "l2" else 1e-3)
+    order = -1 if metric == "l2" else 1  # best first: scores fall (ip) or distances rise (l2)
+    assert np.all(np.diff(s_f * order, axis=1) <= 1e-6)
+
+
+def test_faiss_search_equals_numpy_100k_candidates():
+    rng = np.random.default_rng(2)
+    cands = rng.standard_normal((100_000, 64), dtype=np.float32)
+    queries = rng.standard_normal((25, 64), dtype=np.float32)
+    s_f, i_f = search(queries, cands, 10)
+    s_n, i_n = exact_search_numpy(queries, cands, 10)
+    np.testing.assert_array_equal(i_f, i_n)
+    np.testing.assert_allclose(s_f, s_n, rtol=1e-5, atol=1e-5)
+    # and against the plain full-matrix argsort definition
+    full = queries @ cands.T
+    np.testing.assert_array_equal(i_f, np.argsort(-full, axis=1, kind="stable")[:, :10])
+
+
+def test_search_hand_case_and_k_capped():
+    cands = np.array([[1, 0], [0, 1], [0.6, 0.8]], dtype=np.float32)
+    scores, idx = search(np.array([[1.0, 0.0], [0.0, 2.0]], np.float32), cands, 5)
+    assert idx.tolist() == [[0, 2, 1], [1, 2, 0]]  # k capped at 3 candidates
+    np.testing.assert_allclose(scores, [[1, 0.6, 0], [2, 1.6, 0]], atol=1e-6)
+    _, idx = search(np.array([[0.0, 2.0]], np.float32), cands, 1, metric="l2")
+    assert idx.tolist() == [[1]]
+    with pytest.raises(ConfigError):
+        search(np.zeros((1, 2)), np.zeros((3, 4)), 1)
+    with pytest.raises(ConfigError):
+        search(np.zeros((1, 2)), np.zeros((3, 2)), 1, metric="dot")
+
+
+# --------------------------------------------------------------------------------------- encoding
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from toolkit.encoders import tiny_encoder
+
+    return tiny_encoder(seed=3)
+
+
+SENTENCES = [
+    "Hallo Welt.",
+    "The quick brown fox jumps over the lazy dog, then sleeps for a very long while in the sun.",
+    "ok",
+    "Ein etwas längerer Satz mit mehreren Wörtern.",
+    "日本語の文です。",
+    "",
+    "Una frase en español que no es muy corta pero tampoco muy larga.",
+]
+
+
+def _one_by_one(encoder, texts, layer=None, pooling="mean"):
+    rows = []
+    with torch.inference_mode():
+        for t in texts:
+            enc = encoder.tokenizer([t], truncation=True, max_length=128, return_tensors="pt")
+            out = encoder.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], output_hidden_states=True)
+            h = out.hidden_states[-1 if layer is None else layer][0]
+            rows.append(h[0] if pooling == "cls" else h.mean(dim=0))
+    return torch.stack(rows).numpy()
+
+
+@pytest.mark.parametrize("layer,pooling", [(None, "mean"), (1, "mean"), (-1, "cls")])
+def test_encode_texts_matches_per_example_encoding(tiny, layer, pooling):
+    got = encode_texts(tiny, SENTENCES, layer=layer, pooling=pooling, batch_size=3, normalize=False)
+    want = _one_by_one(tiny, SENTENCES, layer, pooling)
+    assert got.dtype == np.float32 and got.shape == (len(SENTENCES), tiny.hidden_size)
+    np.testing.assert_allclose(got, want, atol=2e-5, rtol=1e-4)
+
+
+def test_encode_texts_order_normalisation_and_layers(tiny):
+    base = encode_texts(tiny, SENTENCES, batch_size=2)
+    np.testing.assert_allclose(np.linalg.norm(base, axis=1), 1.0, atol=1e-5)
+    perm = [4, 0, 6, 2, 5, 1, 3]
+    permuted = encode_texts(tiny, [SENTENCES[i] for i in perm], batch_size=4)
+    np.testing.assert_allclose(permuted, base[perm], atol=2e-5)
+    np.testing.assert_allclose(encode_texts(tiny, SENTENCES, layer=-1), encode_texts(tiny, SENTENCES, layer=2), atol=1e-6)
+    assert not np.allclose(encode_texts(tiny, SENTENCES, layer=1), base, atol=1e-3)
+    prefixed = encode_texts(tiny, SENTENCES, prefix="query: ")
+    assert not np.allclose(prefixed, base, atol=1e-3)
+    assert encode_texts(tiny, []).shape == (0, tiny.hidden_size)
+    with pytest.raises(ConfigError, match="layer 3 out of range"):
+        encode_texts(tiny, SENTENCES, layer=3)
+    with pytest.raises(ConfigError):
+        encode_texts(tiny, SENTENCES, pooling="max")
+
+
+def test_encode_texts_tokenises_once_and_restores_train_mode(tiny, monkeypatch):
+    calls = []
+    real = type(tiny.tokenizer).__call__
+
+    def counting(self, *args, **kwargs):
+        calls.append(len(args[0]))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(tiny.tokenizer), "__call__", counting)
+    tiny.model.train()
+    try:
+        encode_texts(tiny, SENTENCES * 5, batch_size=4)
+        assert tiny.model.training
+    finally:
+        tiny.model.eval()
+    assert calls == [len(SENTENCES) * 5]
+
+
+# ---------------------------------------------------------------------------------------- tatoeba
+
+
+def _parallel(n: int) -> RetrievalData:
+    return RetrievalData(
+        query_ids=[f"q{i}" for i in range(n)],
+        queries=[f"x{i}" for i in range(n)],
+        candidate_ids=[f"c{i}" for i in range(n)],
+        candidates=[f"e{i}" for i in range(n)],
+        gold={f"q{i}": {f"c{i}"} for i in range(n)},
+    )
+
+
+def test_tatoeba_identity_and_shuffled():
+    data = _parallel(10)
+    eye = np.eye(10, dtype=np.float32)
+    assert tatoeba_accuracy(data, eye, eye) == 100.0
+    assert tatoeba_accuracy(data, eye, eye, direction="xx2en") == 100.0
+    perm = [0, 1, 2, 3, 5, 4, 7, 6, 9, 8]  # 4 fixed points
+    assert tatoeba_accuracy(data, eye, eye[perm]) == pytest.approx(40.0)
+    assert tatoeba_accuracy(data, eye, eye[perm], direction="xx2en") == pytest.approx(40.0)
+    with pytest.raises(ConfigError):
+        tatoeba_accuracy(data, eye, eye, direction="both")
+
+
+def test_tatoeba_direction_matters():
+    """English c1 sits nearest to q0 (hubness): wrong when English searches (XTREME), right the other way."""
+    data = _parallel(3)
+    q = np.eye(3, dtype=np.float32)
+    c = np.array([[1, 0, 0], [1, 0.1, 0], [0, 0, 1]], dtype=np.float32)
+    assert tatoeba_accuracy(data, q, c, direction="en2xx") == pytest.approx(200 / 3)
+    assert tatoeba_accuracy(data, q, c, direction="xx2en") == pytest.approx(100.0)
+
+
+# ------------------------------------------------------------------------------------------- bucc
+
+
+def _bucc(src_texts, trg_texts, gold) -> RetrievalData:
+    return RetrievalData(
+        query_ids=[f"zh-{i}" for i in range(len(src_texts))],
+        queries=list(src_texts),
+        candidate_ids=[f"en-{i}" for i in range(len(trg_texts))],
+        candidates=list(trg_texts),
+        gold={s: {t} for s, t in gold},
+    )
+
+
+def test_bucc_ratio_margin_hand_computed():
+    # sims: x0.y0=1, x0.y1=0, x1.y0=.6, x1.y1=.8 ; k=2 -> means fwd (.5, .7), bwd (.8, .4)
+    data = _bucc(["a", "b"], ["A", "B"], [("zh-0", "en-0"), ("zh-1", "en-1")])
+    x = np.array([[1, 0], [0.6, 0.8]], np.float32)
+    y = np.array([[1, 0], [0, 1]], np.float32)
+    mined = bucc_mine(data, x, y, k=2)
+    assert set(mined) == {("zh-0", "en-0"), ("zh-1", "en-1")}
+    assert mined[("zh-0", "en-0")] == pytest.approx(1 / 0.65, rel=1e-6)
+    assert mined[("zh-1", "en-1")] == pytest.approx(0.8 / 0.55, rel=1e-6)
+    dist = bucc_mine(data, x, y, k=2, margin="distance")
+    assert dist[("zh-1", "en-1")] == pytest.approx(0.8 - 0.55, abs=1e-6)
+
+
+def test_bucc_mining_finds_gold_and_drops_repeated_sentences():
+    rng = np.random.default_rng(0)
+    src_vecs = rng.standard_normal((6, 32)).astype(np.float32)
+    trg_vecs = rng.standard_normal((9, 32)).astype(np.float32)
+    gold = [(0, 2), (1, 5), (3, 0), (4, 7)]
+    for s, t in gold:
+        trg_vecs[t] = src_vecs[s] + 0.05 * rng.standard_normal(32).astype(np.float32)
+    src_texts = [f"s{i}" for i in range(6)]
+    trg_texts = [f"t{i}" for i in range(9)]
+    data = _bucc(src_texts, trg_texts, [(f"zh-{s}", f"en-{t}") for s, t in gold])
+    mined = bucc_mine(data, src_vecs, trg_vecs)
+    assert gold_pairs(data) <= set(mined)
+    assert len({s for s, _ in mined}) == len(mined) == len({t for _, t in mined}) <= 6  # one-to-one
+
+    result = score(["bucc_f1"], mined, gold_pairs(data))
+    assert result["bucc_f1"] == 100.0 and result["bucc_precision"] == 100.0
+    # "t5" repeated as t8: both lose their id (XTREME read_sent2id), so gold (1, 5) is unreachable
+    data_dup = _bucc(src_texts, trg_texts[:8] + ["t5"], [(f"zh-{s}", f"en-{t}") for s, t in gold])
+    mined_dup = bucc_mine(data_dup, src_vecs, trg_vecs)
+    assert all(t not in {"en-5", "en-8"} for _, t in mined_dup)
+    assert score(["bucc_f1"], mined_dup, gold_pairs(data_dup))["bucc_recall"] == pytest.approx(75.0)
+
+
+def test_bucc_real_dev_with_oracle_embeddings(shared_data):
+    """zh-en dev (8624 x 13589 sentences, 257 gold pairs): when each gold pair shares a vector and all
+    else is random, margin mining + the F1-optimal threshold recover exactly the gold pairs (every gold
+    sentence's text is unique there, so none is lost to XTREME's duplicate rule)."""
+    from toolkit.data import load
+
+    data = load("bucc2018", "dev", "zh", data_dir=shared_data)
+    assert (len(data.queries), len(data.candidates), len(gold_pairs(data))) == (8624, 13589, 257)
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal((len(data.queries), 64)).astype(np.float32)
+    c = rng.standard_normal((len(data.candidates), 64)).astype(np.float32)
+    q_row = {qid: i for i, qid in enumerate(data.query_ids)}
+    c_row = {cid: i for i, cid in enumerate(data.candidate_ids)}
+    for src, trg in gold_pairs(data):
+        c[c_row[trg]] = q[q_row[src]]
+    mined = bucc_mine(data, q, c)
+    assert gold_pairs(data) <= set(mined)
+    result = score(["bucc_f1"], mined, gold_pairs(data))
+    assert (result["bucc_f1"], result["bucc_precision"], result["bucc_recall"]) == (100.0, 100.0, 100.0)
+    assert result["bucc_threshold"] > 1.0  # a ratio margin: gold pairs stand out from their neighbourhoods
+
+
+@pytest.mark.slow
+def test_tatoeba_real_with_embedded_encoder(shared_data):
+    """German Tatoeba (first 200 pairs) with the embedded multilingual-e5-small: near-perfect retrieval."""
+    from toolkit.data import load
+    from toolkit.encoders import load_encoder
+
+    full = load("tatoeba", "test", "de", data_dir=shared_data)
+    n = 200
+    data = RetrievalData(full.query_ids[:n], full.queries[:n], full.candidate_ids[:n], full.candidates[:n],
+                         {q: full.gold[q] for q in full.query_ids[:n]})  # fmt: skip
+    out = evaluate_retrieval("tatoeba", data, load_encoder("embedded"), RetrievalConfig())
+    assert out["n_queries"] == 200
+    assert out["accuracy"] >= 95.0 and out["accuracy_xx2en"] >= 95.0, out
+
+
+# ----------------------------------------------------------------------------------------- lareqa
+
+
+def test_lareqa_map_hand_computed():
+    data = RetrievalData(
+        query_ids=["q0", "q1", "q2"],
+        queries=["?", "?", "?"],
+        candidate_ids=[f"c{i}" for i in range(6)],
+        candidates=[""] * 6,
+        gold={"q0": {"c0", "c3"}, "q1": {"c1"}},  # q2 has no relevant candidate: left out
+    )
+    q = np.array([[1, 0], [0, 1], [1, 1]], np.float32)
+    c = np.array([[0.9, 0], [0.8, 1.0], [0.1, 0.2], [0.7, 0], [0.2, 0.1], [0, 0.3]], np.float32)
+    # q0 ranks c0, c1, c3 -> AP = (1/1 + 2/3) / 2 ; q1 ranks c1 first -> AP = 1
+    assert lareqa_map(data, q, c, k=20) == pytest.approx(100 * (5 / 6 + 1) / 2)
+    assert lareqa_map(data, q, c, k=2) == pytest.approx(100 * (0.5 + 1) / 2)  # AP@2 of q0 = 1/min(2, 2)
+    assert lareqa_map(data, q, c, k=None) == pytest.approx(100 * (5 / 6 + 1) / 2)
+
+
+# ------------------------------------------------------------------------------------- evaluation
+
+
+WORDS = ["house", "river", "mountain", "bread", "window", "teacher", "winter", "garden", "music", "street"]
+
+
+def test_evaluate_retrieval_tatoeba_and_lareqa_with_tiny_encoder(tiny):
+    data = RetrievalData(
+        query_ids=[f"q{i}" for i in range(10)],
+        queries=[f"the {w} is here" for w in WORDS],
+        candidate_ids=[f"c{i}" for i in range(10)],
+        candidates=[f"the {w} is here" for w in WORDS],
+        gold={f"q{i}": {f"c{i}"} for i in range(10)},
+        candidate_contexts=[f"About the {w}." for w in WORDS],
+    )
+    cfg = RetrievalConfig(layer=1, batch_size=4)
+    out = evaluate_retrieval("tatoeba", data, tiny, cfg)
+    assert out == {"accuracy": 100.0, "accuracy_xx2en": 100.0, "n_queries": 10, "n_candidates": 10}
+    # identical texts, sentence only: every question finds its own sentence first
+    lareqa = evaluate_retrieval("lareqa", data, tiny, RetrievalConfig(normalize=True, lareqa_candidate_text="sentence"))
+    assert lareqa["map@20"] == pytest.approx(100.0)
+    cache: dict = {}
+    with_ctx = evaluate_retrieval("lareqa", data, tiny, RetrievalConfig(), cache=cache)
+    assert len(cache) == 1 and 0.0 < with_ctx["map@20"] <= 100.0
+    assert evaluate_retrieval("lareqa", data, tiny, RetrievalConfig(), cache=cache) == with_ctx
+    assert len(cache) == 1
+    assert cfg.to_record()["layer"] == 1
+    with pytest.raises(UnknownTask):
+        evaluate_retrieval("xnli", data, tiny)
+    with pytest.raises(ConfigError):
+        RetrievalConfig(bucc_margin="cosine")
+
+
+def test_evaluate_retrieval_bucc_with_tiny_encoder(tiny):
+    src = [f"the {w} is here" for w in WORDS[:6]]
+    trg = [f"the {w} is here" for w in WORDS[:6]] + ["red car", "blue sky"]
+    data = _bucc(src, trg, [(f"zh-{i}", f"en-{i}") for i in range(6)])
+    out = evaluate_retrieval("bucc2018", data, tiny, RetrievalConfig(layer=1))
+    assert out["bucc_f1"] == 100.0 and out["n_candidates"] == 8
+    assert set(out) >= {"bucc_precision", "bucc_recall", "bucc_threshold"}
+
+
+# ------------------------------------------------------------------------------------------ bench
+
+
+def test_benchmark_quick(tmp_path):
+    out = tmp_path / "retrieval.json"
+    readme = tmp_path / "README.md"
+    readme.write_text("# Benchmarks\n\nintro kept\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "retrieval.py"), "--quick", "--out", str(out), "--readme", str(readme)],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(out.read_text())
+    assert record["quick"] is True and len(record["rows"]) == 2
+    for row in record["rows"]:
+        assert row["top_k_identical"] is True and row["agreement"] == 1.0
+        assert row["faiss_s"] > 0 and row["numpy_argsort_s"] > 0
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("# Benchmarks\n\nintro kept\n")
+    assert text.count("<!-- retrieval:start -->") == 1 and "| candidates |" in text
+    # a second run rewrites the section instead of appending another
+    subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "retrieval.py"), "--quick", "--out", str(out), "--readme", str(readme)],
+        check=True, capture_output=True, timeout=120, cwd=REPO,
+    )  # fmt: skip
+    assert readme.read_text(encoding="utf-8").count("<!-- retrieval:start -->") == 1

@@ -1,0 +1,515 @@
+"""Sentence encoding and exact nearest-neighbour search for the retrieval tasks (Tatoeba, BUCC, LAReQA).
+
+Retrieval tasks need no training data: the (frozen, possibly adapter-carrying) encoder embeds both
+sides and the task is scored from nearest neighbours. The rules follow the official scripts:
+
+* Embeddings: mean pooling over the non-pad tokens of one hidden layer (XTREME
+  ``third_party/evaluate_retrieval.py``: ``mean_pool_embedding`` over ``--specific_layer``). Layer
+  indices here index ``hidden_states`` as transformers returns them: ``0`` is the embedding output,
+  ``L`` the output of transformer block ``L`` (1-based), ``-1`` the last block. XTREME's
+  ``--specific_layer k`` counts blocks from 0 (its list drops the embedding output), i.e. ``k`` there
+  is ``k + 1`` here. The seed paper read layer 14 of XLM-R Large's 24 blocks.
+* Tatoeba: XTREME's ``similarity_search`` indexes the non-English sentences and searches them with
+  the English ones (L2 over L2-normalised vectors, i.e. cosine); prediction ``i`` is correct when it
+  is line ``i``. Accuracy in %. The other direction is reported too (``accuracy_xx2en``).
+* BUCC: ``mine_bitext`` of XTREME ``third_party/utils_retrieve.py`` (after LASER): identical sentences
+  unified, cosine k-NN (k=4) in both directions, ratio margin (Artetxe & Schwenk 2019, "Margin-based
+  parallel corpus mining with multilingual sentence embeddings"), ``retrieval='max'`` with a greedy
+  one-to-one pass; then ``bucc_optimize`` picks the threshold that maximises F1 against the gold
+  pairs and ``bucc_eval`` reports P/R/F1 in %.
+* LAReQA: XTREME ``third_party/utils_lareqa.py``: the candidate pool is every answer sentence of every
+  language, encoded with its paragraph (``sentence + context``); questions score candidates by dot
+  product; relevant = the answer sentence in each language. XTREME-R reports mAP@20 (in %).
+
+Search is exact: ``faiss.IndexFlatIP`` / ``IndexFlatL2`` (BLAS inner products + heap selection),
+checked against :func:`exact_search_numpy`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import faiss
+import numpy as np
+import torch
+
+from .data import RetrievalData
+from .encoders import pool
+from .errors import ConfigError, EncoderError, UnknownTask
+from .metrics import map_at_k
+from .metrics import score as score_metrics
+
+logger = logging.getLogger(__name__)
+
+POOLINGS = ("mean", "cls")
+SEARCH_METRICS = ("ip", "cosine", "l2")
+MARGINS = ("ratio", "distance", "absolute")
+TATOEBA_DIRECTIONS = ("en2xx", "xx2en")
+LAREQA_CANDIDATE_TEXTS = ("sentence+context", "sentence")
+
+#: Candidates per BLAS block in faiss's exact search (faiss default 1024). Larger blocks mean fewer
+#: OpenMP synchronisations per query batch: on a loaded 2-core machine 16384 was 1.5-2.4x faster
+#: (benchmarks/retrieval.py), single-threaded it is as fast; the score buffer is nq x 16384 floats.
+FAISS_DATABASE_BLOCK = 16384
+
+_threads_set = False
+
+
+# --------------------------------------------------------------------------------------- encoding
+
+
+def encode_texts(
+    encoder: Any,
+    texts: Sequence[str],
+    layer: int | None = None,
+    pooling: str = "mean",
+    batch_size: int = 64,
+    max_length: int = 128,
+    prefix: str = "",
+    normalize: bool = True,
+    progress: bool = False,
+) -> np.ndarray:
+    """Embed ``texts`` with ``encoder`` (an object with ``.model`` and a fast ``.tokenizer``).
+
+    The texts are tokenised once, run in batches of similar length (fewer pad tokens: the batches are
+    formed over the length-sorted order) and returned in the original order as a float32
+    ``(len(texts), hidden)`` array, L2-normalised when ``normalize``. ``layer`` indexes
+    ``hidden_states`` (0 = embeddings, -1 / None = last block); ``pooling`` is ``"mean"`` over
+    non-pad tokens (XTREME) or ``"cls"`` (first token). ``prefix`` is prepended to every text
+    (e.g. ``"query: "`` for E5 models).
+    """
+    _check_encode_args(pooling, batch_size, max_length)
+    ids = _tokenize(encoder.tokenizer, texts, prefix, max_length)
+    if not ids:
+        return np.zeros((0, _hidden_size(encoder)), dtype=np.float32)
+    pad_id = _pad_id(encoder.tokenizer)
+    order = np.argsort([-len(x) for x in ids], kind="stable")  # longest first: memory peak up front
+    model = encoder.model
+    device = _model_device(model)
+    out: np.ndarray | None = None
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    with torch.inference_mode(), _eval_mode(model):
+        for b, rows in enumerate(batches):
+            input_ids, mask = _pad_batch([ids[i] for i in rows], pad_id, device)
+            hidden = _hidden(model, input_ids, mask, layer)
+            vectors = pool(hidden.float(), mask, mode=pooling).cpu().numpy()
+            if out is None:
+                out = np.empty((len(ids), vectors.shape[1]), dtype=np.float32)
+            out[rows] = vectors
+            if progress:
+                logger.info("encoded batch %d/%d", b + 1, len(batches))
+    return l2_normalize(out) if normalize else out
+
+
+def _check_encode_args(pooling: str, batch_size: int, max_length: int) -> None:
+    if pooling not in POOLINGS:
+        raise ConfigError(f"unknown pooling {pooling!r} (choose from {', '.join(POOLINGS)})")
+    if batch_size < 1 or max_length < 2:
+        raise ConfigError(f"batch_size must be >= 1 and max_length >= 2 (got {batch_size}, {max_length})")
+
+
+def _tokenize(tokenizer: Any, texts: Sequence[str], prefix: str, max_length: int) -> list[list[int]]:
+    """One call to the fast tokenizer for all texts (no padding: batches are padded later)."""
+    texts = [prefix + t for t in texts]
+    if not texts:
+        return []
+    enc = tokenizer(
+        texts,
+        truncation=True,
+        max_length=max_length,
+        padding=False,
+        return_attention_mask=False,
+        return_token_type_ids=False,
+    )
+    return enc["input_ids"]
+
+
+def _pad_id(tokenizer: Any) -> int:
+    pad = getattr(tokenizer, "pad_token_id", None)
+    if pad is None:
+        raise EncoderError("the tokenizer has no pad token; set tokenizer.pad_token before encoding batches")
+    return int(pad)
+
+
+def _pad_batch(rows: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token id lists to the longest in the batch (so position 0 is the first token)."""
+    width = max(len(r) for r in rows)
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = r
+        mask[i, : len(r)] = 1
+    return torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device)
+
+
+def _hidden(model: Any, input_ids: torch.Tensor, mask: torch.Tensor, layer: int | None) -> torch.Tensor:
+    """The token states of ``layer`` (None/-1: last); asks for all hidden states only when needed."""
+    n_layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
+    wants_last = layer is None or layer == -1 or (n_layers is not None and layer == n_layers)
+    if not wants_last and n_layers is not None:
+        _check_layer(layer, n_layers + 1)
+    out = model(input_ids=input_ids, attention_mask=mask, output_hidden_states=not wants_last, return_dict=True)
+    if wants_last:
+        last = getattr(out, "last_hidden_state", None)
+        if last is None:
+            raise EncoderError(f"{type(model).__name__} returned no last_hidden_state; use the base encoder model")
+        return last
+    states = getattr(out, "hidden_states", None)
+    if not states:
+        raise EncoderError(f"{type(model).__name__} returned no hidden_states; cannot read layer {layer}")
+    _check_layer(layer, len(states))
+    return states[layer]
+
+
+def _check_layer(layer: int, n_states: int) -> None:
+    if not -n_states <= layer < n_states:
+        raise ConfigError(
+            f"layer {layer} out of range: the encoder has {n_states - 1} layers (use 0..{n_states - 1} or negative)"
+        )
+
+
+@contextmanager
+def _eval_mode(model: Any) -> Iterator[None]:
+    """Dropout off while encoding; the caller's train/eval state is restored afterwards."""
+    was_training = bool(getattr(model, "training", False))
+    model.eval()
+    try:
+        yield
+    finally:
+        if was_training:
+            model.train()
+
+
+def _model_device(model: Any) -> torch.device:
+    param = next(iter(model.parameters()), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+def _hidden_size(encoder: Any) -> int:
+    size = getattr(encoder, "hidden_size", None) or getattr(getattr(encoder.model, "config", None), "hidden_size", 0)
+    return int(size)
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (zero rows stay zero), float32."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, np.float32(1e-12))
+
+
+# ----------------------------------------------------------------------------------------- search
+
+
+def set_search_threads(n: int | None = None) -> int:
+    """Set faiss's OpenMP threads (default: ``XTA_SEARCH_THREADS`` or the CPUs this process may use)
+    and its BLAS database block (:data:`FAISS_DATABASE_BLOCK`). Returns the number of threads."""
+    global _threads_set
+    n = n or int(os.environ.get("XTA_SEARCH_THREADS", 0)) or available_cpus()
+    faiss.omp_set_num_threads(n)
+    faiss.cvar.distance_compute_blas_database_bs = FAISS_DATABASE_BLOCK
+    _threads_set = True
+    return n
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (the affinity mask where the OS has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else (os.cpu_count() or 1)
+
+
+def search(queries: np.ndarray, candidates: np.ndarray, k: int, metric: str = "ip") -> tuple[np.ndarray, np.ndarray]:
+    """Exact k-nearest candidates of each query with faiss: ``(scores, indices)``, both ``(nq, k)``.
+
+    ``metric``: ``"ip"`` (inner product, descending), ``"cosine"`` (inner product of L2-normalised
+    copies) or ``"l2"`` (squared Euclidean distance, ascending), as ``faiss.IndexFlatIP/L2`` return
+    them. ``k`` is capped at the number of candidates.
+    """
+    q, c = _prepare(queries, candidates, metric)
+    k = min(int(k), c.shape[0])
+    if k < 1 or q.shape[0] == 0:
+        return np.zeros((q.shape[0], max(k, 0)), np.float32), np.zeros((q.shape[0], max(k, 0)), np.int64)
+    if not _threads_set:
+        set_search_threads()
+    index = faiss.IndexFlatL2(c.shape[1]) if metric == "l2" else faiss.IndexFlatIP(c.shape[1])
+    index.add(c)
+    scores, indices = index.search(q, k)
+    return scores, indices
+
+
+def exact_search_numpy(
+    queries: np.ndarray, candidates: np.ndarray, k: int, metric: str = "ip", block: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reference for :func:`search`: full score matrix per query block, ``argpartition`` + sort.
+
+    Ties are broken by the lower candidate index. Same return convention as :func:`search`.
+    """
+    q, c = _prepare(queries, candidates, metric)
+    k = min(int(k), c.shape[0])
+    scores = np.zeros((q.shape[0], max(k, 0)), np.float32)
+    indices = np.zeros((q.shape[0], max(k, 0)), np.int64)
+    if k < 1:
+        return scores, indices
+    c_sq = (c * c).sum(axis=1) if metric == "l2" else None
+    for start in range(0, q.shape[0], block):
+        qb = q[start : start + block]
+        sim = qb @ c.T
+        if c_sq is not None:  # rank by -distance; report the distance
+            sim = 2 * sim - c_sq[None, :] - (qb * qb).sum(axis=1, keepdims=True)
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k] if k < c.shape[0] else np.tile(np.arange(k), (len(qb), 1))
+        top_scores = np.take_along_axis(sim, top, axis=1)
+        order = np.lexsort((top, -top_scores), axis=1)
+        indices[start : start + len(qb)] = np.take_along_axis(top, order, axis=1)
+        best = np.take_along_axis(top_scores, order, axis=1)
+        scores[start : start + len(qb)] = -best if c_sq is not None else best
+    return scores, indices
+
+
+def _prepare(queries: np.ndarray, candidates: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    if metric not in SEARCH_METRICS:
+        raise ConfigError(f"unknown search metric {metric!r} (choose from {', '.join(SEARCH_METRICS)})")
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    c = np.ascontiguousarray(candidates, dtype=np.float32)
+    if q.ndim != 2 or c.ndim != 2 or q.shape[1] != c.shape[1]:
+        raise ConfigError(f"queries {q.shape} and candidates {c.shape} must be 2-D with the same width")
+    if metric == "cosine":
+        q, c = l2_normalize(q), l2_normalize(c)
+    return q, c
+
+
+# ---------------------------------------------------------------------------------------- tatoeba
+
+
+def tatoeba_accuracy(data: RetrievalData, q_emb: np.ndarray, c_emb: np.ndarray, direction: str = "en2xx") -> float:
+    """Tatoeba accuracy (%) by cosine nearest neighbour.
+
+    ``direction="en2xx"`` is XTREME's ``similarity_search``: each English sentence (candidate)
+    searches the ``lang`` sentences (queries); ``"xx2en"`` is the reverse. A hit is a gold pair.
+    """
+    if direction not in TATOEBA_DIRECTIONS:
+        raise ConfigError(f"unknown Tatoeba direction {direction!r} (choose from {', '.join(TATOEBA_DIRECTIONS)})")
+    if direction == "xx2en":
+        _, nn = search(q_emb, c_emb, 1, metric="cosine")
+        hits = [data.candidate_ids[j] in data.gold.get(qid, ()) for qid, j in zip(data.query_ids, nn[:, 0])]
+    else:
+        _, nn = search(c_emb, q_emb, 1, metric="cosine")
+        hits = [cid in data.gold.get(data.query_ids[i], ()) for cid, i in zip(data.candidate_ids, nn[:, 0])]
+    return 100.0 * float(np.mean(hits)) if hits else float("nan")
+
+
+# ------------------------------------------------------------------------------------------- bucc
+
+
+def bucc_mine(
+    data: RetrievalData, q_emb: np.ndarray, c_emb: np.ndarray, k: int = 4, margin: str = "ratio"
+) -> dict[tuple[str, str], float]:
+    """Candidate pairs ``{(query_id, candidate_id): margin score}`` as XTREME's ``mine_bitext`` +
+    ``read_candidate2score`` produce them (mode ``mine``, retrieval ``max``, cosine, threshold 0).
+
+    Identical sentences are unified before the k-NN search; pairs that involve a sentence whose
+    text occurs more than once are dropped (``read_sent2id`` cannot map them to an id).
+    """
+    if margin not in MARGINS:
+        raise ConfigError(f"unknown margin {margin!r} (choose from {', '.join(MARGINS)})")
+    src_rows, src_ids = _unify(data.queries, data.query_ids)
+    trg_rows, trg_ids = _unify(data.candidates, data.candidate_ids)
+    x = l2_normalize(np.asarray(q_emb)[src_rows])
+    y = l2_normalize(np.asarray(c_emb)[trg_rows])
+    fwd_sim, fwd_ind = search(x, y, min(k, len(y)), metric="ip")
+    bwd_sim, bwd_ind = search(y, x, min(k, len(x)), metric="ip")
+    fwd_mean, bwd_mean = fwd_sim.mean(axis=1), bwd_sim.mean(axis=1)
+    fwd = _margin(fwd_sim, (fwd_mean[:, None] + bwd_mean[fwd_ind]) / 2, margin)
+    bwd = _margin(bwd_sim, (bwd_mean[:, None] + fwd_mean[bwd_ind]) / 2, margin)
+    pairs = _max_retrieval(fwd, fwd_ind, bwd, bwd_ind)
+    return {
+        (src_ids[i], trg_ids[j]): s for i, j, s in pairs if src_ids[i] is not None and trg_ids[j] is not None
+    }
+
+
+def _unify(texts: Sequence[str], ids: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
+    """Rows of the first occurrence of each distinct text, and its id (None when the text repeats)."""
+    first: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for i, t in enumerate(texts):
+        first.setdefault(t, i)
+        count[t] = count.get(t, 0) + 1
+    rows = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+    unique_ids = [ids[i] if count[t] == 1 else None for t, i in first.items()]
+    return rows, unique_ids
+
+
+def _margin(sim: np.ndarray, neighbourhood: np.ndarray, margin: str) -> np.ndarray:
+    """Artetxe & Schwenk (2019) margins: ratio a/b, distance a-b, absolute a."""
+    if margin == "ratio":
+        return sim / neighbourhood
+    if margin == "distance":
+        return sim - neighbourhood
+    return sim
+
+
+def _max_retrieval(
+    fwd: np.ndarray, fwd_ind: np.ndarray, bwd: np.ndarray, bwd_ind: np.ndarray, threshold: float = 0.0
+) -> list[tuple[int, int, float]]:
+    """LASER ``retrieval='max'``: best pair per sentence in both directions, then a greedy
+    one-to-one pass in decreasing score order, keeping scores above ``threshold``."""
+    n_src, n_trg = fwd.shape[0], bwd.shape[0]
+    fwd_best = fwd_ind[np.arange(n_src), fwd.argmax(axis=1)]
+    bwd_best = bwd_ind[np.arange(n_trg), bwd.argmax(axis=1)]
+    src = np.concatenate([np.arange(n_src), bwd_best])
+    trg = np.concatenate([fwd_best, np.arange(n_trg)])
+    scores = np.concatenate([fwd.max(axis=1), bwd.max(axis=1)])
+    seen_src: set[int] = set()
+    seen_trg: set[int] = set()
+    pairs = []
+    for p in np.argsort(-scores, kind="stable"):
+        s, t = int(src[p]), int(trg[p])
+        if s in seen_src or t in seen_trg:
+            continue
+        seen_src.add(s)
+        seen_trg.add(t)
+        if scores[p] > threshold:
+            pairs.append((s, t, float(scores[p])))
+    return pairs
+
+
+def gold_pairs(data: RetrievalData) -> set[tuple[str, str]]:
+    """The gold relevance of ``data`` as a set of (query id, candidate id) pairs."""
+    return {(q, c) for q, cs in data.gold.items() for c in cs}
+
+
+# ----------------------------------------------------------------------------------------- lareqa
+
+
+def lareqa_map(data: RetrievalData, q_emb: np.ndarray, c_emb: np.ndarray, k: int | None = 20) -> float:
+    """mAP@k (%) of the candidates ranked by dot product (XTREME-R LAReQA; ``toolkit.metrics.map_at_k``:
+    AP@k divided by min(k, #relevant)). ``k=None`` ranks the whole pool (the plain AP of XTREME's
+    ``utils_lareqa.mean_avg_prec``). Queries without any relevant candidate are left out, with a warning.
+    """
+    n_rank = len(data.candidate_ids) if k is None else k
+    _, ranked = search(q_emb, c_emb, n_rank, metric="ip")
+    rankings = {qid: [data.candidate_ids[j] for j in row] for qid, row in zip(data.query_ids, ranked)}
+    gold = {qid: data.gold[qid] for qid in data.query_ids if data.gold.get(qid)}
+    if len(gold) < len(data.query_ids):
+        logger.warning("lareqa: %d queries have no relevant candidate; left out of mAP", len(data.query_ids) - len(gold))
+    return map_at_k(rankings, gold, k=k)
+
+
+# ------------------------------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """How the retrieval tasks embed and score; recorded with each result (:meth:`to_record`).
+
+    ``normalize=None`` follows the official scorers: Tatoeba and BUCC use cosine either way, LAReQA
+    ranks by the raw dot product (XTREME-R); ``True`` makes LAReQA cosine as well. One
+    ``max_length`` serves queries and candidates (XTREME truncates LAReQA questions at 64 and
+    answers with context at 92 tokens; set 92 to come closer). E5 encoders expect ``"query: "`` /
+    ``"passage: "`` prefixes; the official XTREME scripts use none.
+    """
+
+    layer: int | None = None
+    pooling: str = "mean"
+    batch_size: int = 64
+    max_length: int = 128
+    query_prefix: str = ""
+    candidate_prefix: str = ""
+    normalize: bool | None = None
+    tatoeba_direction: str = "en2xx"
+    bucc_k: int = 4
+    bucc_margin: str = "ratio"
+    bucc_threshold: float | None = None
+    lareqa_k: int | None = 20
+    lareqa_candidate_text: str = "sentence+context"
+
+    def __post_init__(self) -> None:
+        _check_encode_args(self.pooling, self.batch_size, self.max_length)
+        for value, allowed, what in (
+            (self.tatoeba_direction, TATOEBA_DIRECTIONS, "tatoeba_direction"),
+            (self.bucc_margin, MARGINS, "bucc_margin"),
+            (self.lareqa_candidate_text, LAREQA_CANDIDATE_TEXTS, "lareqa_candidate_text"),
+        ):
+            if value not in allowed:
+                raise ConfigError(f"unknown {what} {value!r} (choose from {', '.join(allowed)})")
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate_retrieval(
+    task_name: str,
+    data: RetrievalData,
+    encoder: Any,
+    cfg: RetrievalConfig | None = None,
+    cache: dict | None = None,
+) -> dict[str, float]:
+    """Encode ``data`` with ``encoder`` and score it by the task's official rule.
+
+    Returns ``{"accuracy", "accuracy_xx2en"}`` (tatoeba), ``{"bucc_f1", "bucc_precision",
+    "bucc_recall", "bucc_threshold"}`` (bucc2018; the threshold tuned on the gold unless
+    ``cfg.bucc_threshold``) or ``{"map@20"}`` (lareqa; ``map@{k}``), plus ``n_queries`` and
+    ``n_candidates``. ``cache`` (a dict the caller keeps for one encoder + adapter setup) reuses
+    candidate embeddings across languages: LAReQA's pool is the same for every query language.
+    """
+    cfg = cfg or RetrievalConfig()
+    scorers = {"tatoeba": _score_tatoeba, "bucc2018": _score_bucc, "lareqa": _score_lareqa}
+    if task_name not in scorers:
+        raise UnknownTask(task_name, scorers)
+    normalize = True if cfg.normalize is None and task_name != "lareqa" else bool(cfg.normalize)
+    q_emb = _encode(encoder, data.queries, cfg, cfg.query_prefix, normalize)
+    c_emb = _encode_cached(encoder, _candidate_texts(task_name, data, cfg), data.candidate_ids, cfg, normalize, cache)
+    metrics = scorers[task_name](data, q_emb, c_emb, cfg)
+    metrics.update(n_queries=len(data.query_ids), n_candidates=len(data.candidate_ids))
+    return metrics
+
+
+def _score_tatoeba(data: RetrievalData, q: np.ndarray, c: np.ndarray, cfg: RetrievalConfig) -> dict[str, float]:
+    other = "xx2en" if cfg.tatoeba_direction == "en2xx" else "en2xx"
+    return {
+        "accuracy": tatoeba_accuracy(data, q, c, cfg.tatoeba_direction),
+        f"accuracy_{other}": tatoeba_accuracy(data, q, c, other),
+    }
+
+
+def _score_bucc(data: RetrievalData, q: np.ndarray, c: np.ndarray, cfg: RetrievalConfig) -> dict[str, float]:
+    mined = bucc_mine(data, q, c, k=cfg.bucc_k, margin=cfg.bucc_margin)
+    return score_metrics(["bucc_f1"], mined, gold_pairs(data), threshold=cfg.bucc_threshold)
+
+
+def _score_lareqa(data: RetrievalData, q: np.ndarray, c: np.ndarray, cfg: RetrievalConfig) -> dict[str, float]:
+    name = "map" if cfg.lareqa_k is None else f"map@{cfg.lareqa_k}"
+    return {name: lareqa_map(data, q, c, k=cfg.lareqa_k)}
+
+
+def _candidate_texts(task_name: str, data: RetrievalData, cfg: RetrievalConfig) -> list[str]:
+    """LAReQA candidates are ``sentence + context`` as in XTREME's ``evaluate_retrieval.py``."""
+    if task_name != "lareqa" or cfg.lareqa_candidate_text == "sentence" or data.candidate_contexts is None:
+        return list(data.candidates)
+    return [(s + ctx).replace("\n", "") for s, ctx in zip(data.candidates, data.candidate_contexts)]
+
+
+def _encode(encoder: Any, texts: Sequence[str], cfg: RetrievalConfig, prefix: str, normalize: bool) -> np.ndarray:
+    return encode_texts(
+        encoder, texts, layer=cfg.layer, pooling=cfg.pooling, batch_size=cfg.batch_size,
+        max_length=cfg.max_length, prefix=prefix, normalize=normalize,
+    )  # fmt: skip
+
+
+def _encode_cached(
+    encoder: Any, texts: list[str], ids: Sequence[str], cfg: RetrievalConfig, normalize: bool, cache: dict | None
+) -> np.ndarray:
+    if cache is None:
+        return _encode(encoder, texts, cfg, cfg.candidate_prefix, normalize)
+    digest = hashlib.sha256()
+    for i, t in zip(ids, texts):
+        digest.update(f"{i}\x00{t}\x01".encode())
+    settings = (cfg.layer, cfg.pooling, cfg.max_length, cfg.candidate_prefix, normalize)
+    key = (id(encoder), digest.hexdigest(), settings)
+    if key not in cache:
+        cache[key] = _encode(encoder, texts, cfg, cfg.candidate_prefix, normalize)
+    return cache[key]
