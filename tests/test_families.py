@@ -1,0 +1,280 @@
+"""Task-shape families: featurisation, alignment, span decoding and prediction on hand-made and real data.
+
+Fast: a tiny random encoder with the embedded encoder's real tokenizer (XLM-R vocabulary).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from toolkit.errors import ConfigError, DataError
+from toolkit.families import FAMILIES, get_family
+from toolkit.families import classification, extractive_qa, multiple_choice, retrieval, tagging
+from toolkit.families.base import Features, adapter_model
+from toolkit.tasks import get_task
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from toolkit.encoders import tiny_encoder
+
+    return tiny_encoder(seed=0)
+
+
+@pytest.fixture()
+def flex(tiny):
+    """The tiny encoder's flex-head model with an active adapter ``t``; removed again afterwards."""
+    model = adapter_model(tiny)
+    model.add_adapter("t", config="seq_bn")
+    model.set_active_adapters("t")
+    yield model
+    for head in list(model.heads):
+        model.delete_head(head)
+    model.delete_adapter("t")
+    model.set_active_adapters(None)
+
+
+def test_registry_covers_every_shape():
+    from toolkit.tasks.spec import SHAPES
+
+    assert set(FAMILIES) == set(SHAPES)
+    assert get_family(get_task("xnli")) is classification
+    with pytest.raises(ConfigError, match="no family for task shape 'poetry'"):
+        get_family("poetry")
+
+
+def test_adapter_model_shares_the_frozen_weights(tiny):
+    model = adapter_model(tiny)
+    assert model is adapter_model(tiny)  # built once
+    assert model.base_model is tiny.model
+    assert not any(p.is_meta for p in model.parameters())
+
+
+# ------------------------------------------------------------------------------------------ QA
+
+
+def _window(offsets, start_logits, end_logits):
+    return (offsets, np.array(start_logits, dtype=np.float32), np.array(end_logits, dtype=np.float32))
+
+
+def test_best_answer_cuts_chinese_text_exactly_by_offsets():
+    context = "北京是中国的首都。"
+    # <s> q </s></s> 北京 是 中国 的 首都 。 </s>
+    offsets = [None, None, None, None, (0, 2), (2, 3), (3, 5), (5, 6), (6, 8), (8, 9), None]
+    start = [5, 0, 0, 0, 0, 0, 9, 0, 1, 0, 0]
+    end = [5, 0, 0, 0, 0, 0, 8, 0, 1, 0, 0]
+    opts = extractive_qa.DecodeOptions()
+    assert extractive_qa.best_answer(context, [_window(offsets, start, end)], opts) == "中国"
+    # a span longer than max_answer_length is refused: the next best valid span wins
+    start2 = [0, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0]
+    end2 = [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 9]  # best end is outside the context
+    assert extractive_qa.best_answer(context, [_window(offsets, start2, end2)], opts) == "北京是中国的首都"
+    short = extractive_qa.DecodeOptions(max_answer_length=2)
+    # tokens 4-5 score 9 + 0 = 9, above 首都 (tokens 8-8: 1 + 1 = 2)
+    assert extractive_qa.best_answer(context, [_window(offsets, start2, end2)], short) == "北京是"
+
+
+def test_best_answer_takes_the_best_window_and_v2_null_threshold():
+    context = "Paris is the capital of France."
+    w1 = _window([None, (0, 5), (5, 8), None], [1, 2, 0, 0], [1, 2, 0, 0])  # "Paris": 4.0, null 2.0
+    w2 = _window([None, (13, 20), (20, 23), (23, 30), None], [6, 0, 0, 3, 0], [6, 0, 0, 3, 0])  # "France": 6.0, null 12
+    v1 = extractive_qa.DecodeOptions()
+    assert extractive_qa.best_answer(context, [w1, w2], v1) == "France"
+    # v2.0: null = min over windows of <s> scores = 2.0 < best 6.0 -> an answer ...
+    assert extractive_qa.best_answer(context, [w1, w2], extractive_qa.DecodeOptions(version_2=True)) == "France"
+    # ... unless the threshold is negative enough: null - best = -4 > -5 -> no answer
+    v2 = extractive_qa.DecodeOptions(version_2=True, null_score_diff_threshold=-5.0)
+    assert extractive_qa.best_answer(context, [w1, w2], v2) == ""
+
+
+def test_answer_positions_follow_run_qa():
+    example = {"answers": {"text": ["capital"], "answer_start": [13]}}
+    offsets = [None, None, None, (0, 5), (5, 8), (8, 12), (12, 20), (20, 23), None]
+    assert extractive_qa.answer_positions(example, offsets) == (6, 6)
+    outside = [None, None, None, (20, 23), (23, 30), None]
+    assert extractive_qa.answer_positions(example, outside) == (0, 0)
+    assert extractive_qa.answer_positions({"answers": {"text": [], "answer_start": []}}, offsets) == (0, 0)
+
+
+def test_qa_windows_map_gold_answers_back_exactly(tiny, shared_data):
+    from toolkit.data import load
+
+    spec = get_task("xquad")
+    examples = load("xquad", "test", "en", data_dir=shared_data, max_examples=60)
+    feats = extractive_qa.featurize(examples, tiny.tokenizer, spec, 128, train=True, doc_stride=32)
+    assert len(feats) > len(examples)  # long contexts are split into windows
+    exact = {}
+    for item in feats.items:
+        ex = examples[item["example_index"]]
+        assert len(item["input_ids"]) <= 128
+        if item["start_position"] == 0:
+            continue
+        s, e = item["offsets"][item["start_position"]], item["offsets"][item["end_position"]]
+        start, text = ex["answers"]["answer_start"][0], ex["answers"]["text"][0]
+        assert s[0] <= start and e[1] >= start + len(text)  # the span covers the answer ...
+        exact[ex["id"]] = ex["context"][s[0] : e[1]].strip() == text.strip()
+    # ... and is exactly it unless the answer starts or ends inside a sub-word ("(118)" -> "118")
+    assert len(exact) >= 55 and sum(exact.values()) >= len(exact) - 3
+    assert feats.meta["version_2"] is False
+
+
+def test_qa_predict_gives_one_answer_per_question(tiny, flex, shared_data):
+    from toolkit.data import load
+
+    spec = get_task("xquad")
+    examples = load("xquad", "test", "zh", data_dir=shared_data, max_examples=8)
+    extractive_qa.add_head(flex, "qa", spec)
+    feats = extractive_qa.featurize(examples, tiny.tokenizer, spec, 96, doc_stride=24)
+    preds = extractive_qa.predict(flex, feats, batch_size=4, head="qa")
+    assert set(preds) == {ex["id"] for ex in examples}
+    for ex in examples:
+        assert preds[ex["id"]] in ex["context"]  # cut from the original text
+    scores = extractive_qa.score(preds, examples, spec)
+    assert set(scores) == {"exact_match", "f1", "qa_mean"}
+    assert scores["qa_mean"] == pytest.approx((scores["exact_match"] + scores["f1"]) / 2)
+
+
+# ------------------------------------------------------------------------------------------ tagging
+
+
+@pytest.mark.parametrize("lang", ["zh", "ja"])
+def test_tagging_every_word_gets_exactly_one_prediction(tiny, flex, shared_data, lang):
+    from toolkit.data import load
+
+    spec = get_task("udpos")
+    examples = load("udpos", "test", lang, data_dir=shared_data, max_examples=40)
+    assert examples and all(ex["tokens"] for ex in examples)
+    feats = tagging.featurize(examples, tiny.tokenizer, spec, 24)  # short rows: long sentences are chunked
+    starts: dict[int, list[int]] = {}
+    for item in feats.items:
+        assert len(item["input_ids"]) <= 24
+        starts.setdefault(item["example_index"], []).extend(w for w in item["first_word"] if w >= 0)
+    for i, ex in enumerate(examples):
+        assert starts[i] == list(range(len(ex["tokens"])))  # each word once, in order
+    assert len(feats) > len(examples)
+    tagging.add_head(flex, "pos", spec)
+    preds = tagging.predict(flex, feats, batch_size=8, head="pos")
+    assert [len(p) for p in preds] == [len(ex["tokens"]) for ex in examples]
+    assert all(tag in spec.labels for p in preds for tag in p)
+
+
+def test_tagging_labels_first_subword_only_and_unk_for_empty_words(tiny):
+    spec = get_task("panx")
+    tok = tiny.tokenizer
+    ex = {"id": "x", "tokens": ["Barack", "Obama", "", "北京"], "tags": ["B-PER", "I-PER", "O", "B-LOC"]}
+    feats = tagging.featurize([ex], tok, spec, 64, train=True)
+    (item,) = feats.items
+    pieces = tagging.word_pieces(ex["tokens"], tok)
+    assert pieces[2] == [tok.unk_token_id]  # a word that tokenises to nothing keeps a position
+    assert item["input_ids"] == [tok.cls_token_id, *[i for p in pieces for i in p], tok.sep_token_id]
+    labelled = [(w, lab) for w, lab in zip(item["first_word"], item["labels"]) if lab != -100]
+    assert labelled == [(0, 1), (1, 2), (2, 0), (3, 5)]  # B-PER, I-PER, O, B-LOC
+    assert sum(lab != -100 for lab in item["labels"]) == 4
+    with pytest.raises(DataError, match="not one of its labels"):
+        tagging.featurize([{**ex, "tags": ["B-PER", "I-PER", "O", "B-XYZ"]}], tok, spec, 64, train=True)
+
+
+def test_chunk_words_keeps_whole_words():
+    pieces = [[1, 2], [3], [4, 5, 6], [7]]
+    assert tagging.chunk_words(pieces, 3) == [(0, 2), (2, 3), (3, 4)]
+    assert tagging.chunk_words(pieces, 100) == [(0, 4)]
+    assert tagging.chunk_words([[1] * 10], 4) == [(0, 1)]  # an over-long word is cut, not lost
+
+
+# ------------------------------------------------------------------------------------------ classification / MC
+
+
+def test_classification_features_and_labels(tiny, flex):
+    spec = get_task("xnli")
+    examples = [
+        {"id": "1", "text": "A man sleeps.", "text_pair": "A person rests.", "label": "entailment"},
+        {"id": "2", "text": "A man sleeps.", "text_pair": "A man runs.", "label": "contradiction"},
+    ]
+    feats = classification.featurize(examples, tiny.tokenizer, spec, 32, train=True)
+    assert [it["label"] for it in feats.items] == [0, 2]
+    assert tiny.tokenizer.decode(feats.items[0]["input_ids"]) == "<s> A man sleeps.</s></s> A person rests.</s>"
+    classification.add_head(flex, "nli", spec)
+    preds = classification.predict(flex, feats, head="nli")
+    assert len(preds) == 2 and set(preds) <= set(spec.labels)
+    assert classification.score(["entailment", "neutral"], examples, spec) == {"accuracy": 50.0}
+    with pytest.raises(DataError, match="not one of task xnli's labels"):
+        classification.featurize([{**examples[0], "label": "maybe"}], tiny.tokenizer, spec, 32, train=True)
+
+
+def test_multiple_choice_prompts_and_variable_choices(tiny, flex):
+    spec = get_task("xcopa")
+    examples = [
+        {"id": "a", "context": "The man fell.", "question": "cause", "choices": ["He slipped.", "He sang."], "label": 0},
+        {"id": "b", "context": "It rained.", "question": "effect", "choices": ["x", "y", "The street got wet."], "label": 2},
+    ]
+    assert multiple_choice.first_segment(examples[0], spec) == "The man fell. What was the cause?"
+    feats = multiple_choice.featurize(examples, tiny.tokenizer, spec, 32, train=True)
+    assert [len(it["input_ids"]) for it in feats.items] == [2, 3]
+    text = tiny.tokenizer.decode(feats.items[1]["input_ids"][2])
+    assert text == "<s> It rained. What happened as a result?</s></s> The street got wet.</s>"
+    multiple_choice.add_head(flex, "mc", spec)
+    batch = multiple_choice.collate(feats.items, tiny.tokenizer.pad_token_id)
+    with torch.no_grad():
+        logits = multiple_choice.logits(flex, batch, "mc")
+    assert logits.shape == (2, 3) and logits[0, 2] == float("-inf") and torch.isfinite(logits[1]).all()
+    # rows are scored exactly as the adapters MultipleChoiceHead's own forward (fixed 3 choices)
+    from toolkit.families.base import head_logits
+
+    flex.add_multiple_choice_head("mc3", num_choices=3)
+    flex.eval()
+    rows = {"input_ids": batch["input_ids"][2:], "attention_mask": batch["attention_mask"][2:]}
+    with torch.no_grad():
+        ref = head_logits(flex, rows, "mc3").logits
+        mine = multiple_choice.logits(flex, {**rows, "choice_counts": torch.tensor([3])}, "mc3")
+    assert ref.shape == (1, 3) and torch.equal(ref, mine)
+    preds = multiple_choice.predict(flex, feats, head="mc")
+    assert all(0 <= p < len(ex["choices"]) for p, ex in zip(preds, examples))
+    assert multiple_choice.score([0, 0], examples, spec) == {"accuracy": 50.0}
+
+
+# ------------------------------------------------------------------------------------------ retrieval
+
+
+def test_answer_sentence_and_pool():
+    context = "Paris is in France. It is the capital. Rome is in Italy!"
+    assert retrieval.answer_sentence(context, context.index("capital")) == "It is the capital."
+    assert retrieval.answer_sentence(context, 0) == "Paris is in France."
+    assert retrieval.answer_sentence(context, context.index("Italy")) == "Rome is in Italy!"
+    examples = [
+        {"id": "q1", "question": "Capital?", "context": context, "answers": {"text": ["capital"], "answer_start": [context.index("capital")]}},
+        {"id": "q2", "question": "Where is Paris?", "context": context, "answers": {"text": ["France"], "answer_start": [12]}},
+        {"id": "q3", "question": "Which capital?", "context": context, "answers": {"text": ["capital"], "answer_start": [context.index("capital")]}},
+    ]
+    data = retrieval.squad_to_retrieval(examples)
+    assert data.candidates == ["It is the capital.", "Paris is in France."]
+    assert data.gold == {"q1": {"s0"}, "q2": {"s1"}, "q3": {"s0"}}
+
+
+def test_dual_encoder_loss_masks_duplicate_answers(tiny, flex):
+    spec = get_task("lareqa")
+    context = "Paris is in France. It is the capital."
+    examples = [
+        {"id": "q1", "question": "Capital?", "context": context, "answers": {"text": ["capital"], "answer_start": [29]}},
+        {"id": "q2", "question": "Which capital?", "context": context, "answers": {"text": ["capital"], "answer_start": [29]}},
+        {"id": "q3", "question": "Where is Paris?", "context": context, "answers": {"text": ["France"], "answer_start": [12]}},
+    ]
+    feats = retrieval.featurize(examples, tiny.tokenizer, spec, 32, train=True)
+    assert [it["answer_key"] for it in feats.items] == [0, 0, 1]
+    batch = retrieval.collate(feats.items, tiny.tokenizer.pad_token_id)
+    flex.train_adapter("t")
+    loss = retrieval.loss(flex, batch)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for n, p in flex.named_parameters() if "adapters.t" in n)
+    data = retrieval.squad_to_retrieval(examples)
+    pool = retrieval.featurize(data, tiny.tokenizer, spec, 32)
+    preds = retrieval.predict(flex, pool, head=None)
+    assert set(preds) == {"q1", "q2", "q3"} and all(sorted(r) == ["s0", "s1"] for r in preds.values())
+    assert set(retrieval.score(preds, data, spec)) == {"map@20"}
+
+
+def test_features_container():
+    feats = Features([{"input_ids": [0, 1]}], ["ex"], "classification")
+    assert len(feats) == 1 and feats.meta == {}

@@ -1,0 +1,36 @@
+"""Task-shape families: one module per shape of task (principle 1: tasks are data, shapes are code).
+
+Every family module provides the same functions (see :class:`toolkit.families.base.Family`):
+
+* ``add_head(model, name, spec, **kw)`` — the AdapterHub flex head of the shape (none for retrieval);
+* ``featurize(examples, tokenizer, spec, max_length, *, train=False, **kw) -> Features`` — tokenise once,
+  keep what maps predictions back to examples (QA offsets, tagging word starts);
+* ``collate(items, pad_id) -> batch``; ``loss(model, batch, head) -> scalar`` (training);
+* ``predict(model, features, batch_size, head=None)`` — ``torch.inference_mode``, length-grouped batches;
+* ``score(predictions, examples, spec, lang=None) -> {metric: value}`` via :mod:`toolkit.metrics`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from ..errors import ConfigError
+from . import classification, extractive_qa, multiple_choice, retrieval, tagging
+from .base import Features, main_score
+
+FAMILIES: dict[str, ModuleType] = {
+    shape: module
+    for module in (classification, multiple_choice, extractive_qa, tagging, retrieval)
+    for shape in module.SHAPES
+}
+
+__all__ = ["FAMILIES", "Features", "get_family", "main_score"]
+
+
+def get_family(shape_or_spec) -> ModuleType:
+    """The family module of a task shape (a shape string or anything with a ``.shape``)."""
+    shape = getattr(shape_or_spec, "shape", shape_or_spec)
+    try:
+        return FAMILIES[shape]
+    except KeyError:
+        raise ConfigError(f"no family for task shape {shape!r} (known: {', '.join(sorted(FAMILIES))})") from None

@@ -1,0 +1,195 @@
+"""Shared plumbing of the task-shape families: features, padding, length-grouped batches, devices.
+
+A family module (``classification``, ``multiple_choice``, ``extractive_qa``, ``tagging``, ``retrieval``)
+exposes the same small interface (see :class:`Family`); everything shape-independent lives here so each
+family module only says what differs: its head, how it tokenises, how its loss and predictions read the
+model's outputs and how it scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+IGNORE_INDEX = -100  # torch.nn.CrossEntropyLoss's ignore_index: sub-words after the first, padding
+
+
+@dataclass
+class Features:
+    """Tokenised model inputs for a list of examples, plus what is needed to map predictions back.
+
+    ``items`` are the model rows (a long QA context gives several rows, a tagged sentence longer than
+    ``max_length`` several chunks, a multiple-choice example one item holding all its choices);
+    each item has ``input_ids`` and ``example_index`` (the position of its example in ``examples``).
+    """
+
+    items: list[dict[str, Any]]
+    examples: Sequence[Any]
+    shape: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class Family(Protocol):  # the interface every module in toolkit.families provides
+    SHAPES: tuple[str, ...]
+
+    def add_head(self, model, name: str, spec, **kw) -> None: ...
+
+    def featurize(self, examples, tokenizer, spec, max_length: int, *, train: bool = False, **kw) -> Features: ...
+
+    def collate(self, items: list[dict], pad_id: int) -> dict[str, torch.Tensor]: ...
+
+    def loss(self, model, batch: dict[str, torch.Tensor], head: str) -> torch.Tensor: ...
+
+    def predict(self, model, features: Features, batch_size: int = 32, head: str | None = None) -> Any: ...
+
+    def score(self, predictions, examples, spec, lang: str | None = None) -> dict[str, float]: ...
+
+
+def pad(seqs: Sequence[Sequence[int]], value: int) -> torch.Tensor:
+    """Right-pad integer sequences to the longest one -> LongTensor (batch, max_len)."""
+    width = max((len(s) for s in seqs), default=0)
+    out = torch.full((len(seqs), width), value, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = torch.as_tensor(list(s), dtype=torch.long)
+    return out
+
+
+def encode_inputs(items: Sequence[dict], pad_id: int, key: str = "input_ids") -> dict[str, torch.Tensor]:
+    """input_ids + attention_mask for a batch of items with token-id lists under ``key``."""
+    ids = pad([it[key] for it in items], pad_id)
+    mask = pad([[1] * len(it[key]) for it in items], 0)
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def length_grouped_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
+    """Indices in batches of similar length (longest first) so padding is small at prediction time."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
+
+
+def model_device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def run_batches(model, features: Features, batch_size: int, collate, step) -> list[tuple[list[int], Any]]:
+    """Run ``step(batch) -> per-row outputs`` over length-grouped batches under ``torch.inference_mode``.
+
+    Returns ``(item indices, outputs)`` per batch; the caller puts rows back in order. The model is put
+    in eval mode (no dropout) and returned to its previous mode afterwards.
+    """
+    pad_id = features.meta.get("pad_id", 0)
+    was_training = model.training
+    model.eval()
+    device = model_device(model)
+    out = []
+    try:
+        with torch.inference_mode():
+            lengths = [item_length(it) for it in features.items]
+            for idx in length_grouped_batches(lengths, batch_size):
+                batch = to_device(collate([features.items[i] for i in idx], pad_id), device)
+                out.append((idx, step(batch)))
+    finally:
+        model.train(was_training)
+    return out
+
+
+def item_length(item: dict) -> int:
+    ids = item["input_ids"]
+    if ids and isinstance(ids[0], (list, tuple)):  # multiple choice: all choices of an example
+        return sum(len(x) for x in ids)
+    return len(ids)
+
+
+def label_index(spec, label: str, where: str) -> int:
+    """Position of a gold label string in ``spec.labels`` (DataError naming the task if unknown)."""
+    from ..errors import DataError
+
+    try:
+        return spec.labels.index(label)
+    except ValueError:
+        raise DataError(f"{where}: label {label!r} is not one of task {spec.name}'s labels {list(spec.labels)}") from None
+
+
+def _flex_forward(model, input_ids, attention_mask, head=None):
+    outputs = model.base_model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
+    return model.forward_head(outputs, head_name=head, attention_mask=attention_mask, return_dict=True)
+
+
+def head_logits(model, batch: dict[str, torch.Tensor], head: str | None):
+    """The flex-head model's forward (base model with the active adapters, then head ``head``).
+
+    Same computation as ``<Arch>AdapterModel.forward`` inside one ``ForwardContext`` (so prompt tuning's
+    extra positions reach the head), minus its read of the pooler output, which xta's encoders may not
+    have (``add_pooling_layer=False``) and which the heads do not use (``use_pooler=False``).
+    """
+    from adapters.context import ForwardContext
+
+    forward = ForwardContext.wrap(_flex_forward)
+    return forward(model, input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], head=head)
+
+
+def adapter_model(encoder_or_model):
+    """The encoder's model with AdapterHub flexible heads (``<Arch>AdapterModel``), weights shared.
+
+    ``toolkit.encoders`` loads a plain ``AutoModel`` with ``adapters.init``. Heads need the flex-head
+    class, so an instance of it is built on the ``meta`` device (no weights allocated or loaded) and the
+    loaded base model is put in its place; adapters added through either object live in the same
+    layers. Built once per base model; a model that already has flexible heads is returned as is.
+    """
+    from adapters.heads import ModelWithFlexibleHeadsAdaptersMixin
+    from adapters.models.auto.adapter_model import ADAPTER_MODEL_MAPPING
+
+    base = getattr(encoder_or_model, "model", encoder_or_model)
+    if isinstance(base, ModelWithFlexibleHeadsAdaptersMixin):
+        return base
+    flex = base.__dict__.get("_xta_flex_model")
+    if flex is None:
+        from ..errors import EncoderError
+
+        try:
+            cls = ADAPTER_MODEL_MAPPING[type(base.config)]
+        except KeyError:
+            raise EncoderError(f"adapters has no model with flexible heads for {base.config.model_type!r}") from None
+        with torch.device("meta"):
+            flex = cls(base.config)
+        setattr(flex, cls.base_model_prefix, base)
+        flex.adapters_config = base.adapters_config  # one registry of adapters for both views
+        flex.train(base.training)
+        object.__setattr__(base, "_xta_flex_model", flex)  # not a submodule: no cycle in the module tree
+    return flex
+
+
+def score_metrics(spec, predictions, references, lang: str | None = None) -> dict[str, float]:
+    """The task's declared metrics via :func:`toolkit.metrics.score` (0-100).
+
+    ``qa_mean`` (XTREME-R's QA aggregate, (EM + F1) / 2) is derived here from the EM/F1 pair of the
+    same family when ``toolkit.metrics`` does not compute it itself.
+    """
+    from .. import metrics
+
+    known = [m for m in spec.metrics if m in metrics.METRIC_FUNCTIONS]
+    out = {k: float(v) for k, v in (metrics.score(known, predictions, references, lang=lang) if known else {}).items()}
+    if "qa_mean" in spec.metrics and "qa_mean" not in out:
+        prefix = "mlqa_" if "mlqa_f1" in out else ""
+        out["qa_mean"] = (out[f"{prefix}exact_match"] + out[f"{prefix}f1"]) / 2
+    return out
+
+
+def main_score(spec, scores: dict[str, float]) -> float:
+    """The task's main metric out of a ``score`` dict (what early stopping maximises)."""
+    from ..errors import ConfigError
+
+    if spec.main_metric not in scores:
+        raise ConfigError(f"task {spec.name}: main metric {spec.main_metric!r} not among computed scores {sorted(scores)}")
+    return scores[spec.main_metric]

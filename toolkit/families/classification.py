@@ -1,0 +1,83 @@
+"""Sequence and sentence-pair classification (XNLI, PAWS-X, MNLI/ANLI, BoolQ...).
+
+Head: the AdapterHub flex ``classification`` head (``add_classification_head``: dense-tanh-dense over
+the first token, as ``RobertaClassificationHead`` / XTREME's ``run_classify.py`` fine-tuning). Pairs are
+encoded as one sequence ``<s> text </s></s> text_pair </s>``, truncating the longer side first
+(``truncation="longest_first"``, the default of XTREME's ``run_classify.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .base import Features, encode_inputs, head_logits, label_index, run_batches, score_metrics
+
+SHAPES = ("classification", "pair_classification")
+
+
+def add_head(model, name: str, spec, **kw) -> None:
+    """A classification head with one output per label of ``spec.labels`` (label names kept in id2label)."""
+    labels = list(spec.labels)
+    model.add_classification_head(
+        name, num_labels=len(labels), id2label=dict(enumerate(labels)), overwrite_ok=kw.get("overwrite_ok", False)
+    )
+
+
+def featurize(examples: Sequence[dict], tokenizer, spec, max_length: int, *, train: bool = False, **kw) -> Features:
+    """Tokenise every (text, text_pair) once; gold label ids are kept when the examples have labels."""
+    texts = [ex["text"] for ex in examples]
+    pairs = [ex.get("text_pair") for ex in examples]
+    if any(p is not None for p in pairs):
+        enc = tokenizer(texts, [p or "" for p in pairs], truncation="longest_first", max_length=max_length)
+    else:
+        enc = tokenizer(texts, truncation=True, max_length=max_length)
+    items = []
+    for i, ex in enumerate(examples):
+        item = {"input_ids": enc["input_ids"][i], "example_index": i}
+        if ex.get("label") is not None:
+            item["label"] = label_index(spec, str(ex["label"]), f"example {ex.get('id', i)}")
+        items.append(item)
+    return Features(items, examples, spec.shape, {"pad_id": tokenizer.pad_token_id})
+
+
+def collate(items: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    batch = encode_inputs(items, pad_id)
+    if all("label" in it for it in items):
+        batch["labels"] = torch.tensor([it["label"] for it in items], dtype=torch.long)
+    return batch
+
+
+def logits(model, batch: dict[str, torch.Tensor], head: str) -> torch.Tensor:
+    return head_logits(model, batch, head).logits
+
+
+def loss(model, batch: dict[str, torch.Tensor], head: str) -> torch.Tensor:
+    return F.cross_entropy(logits(model, batch, head), batch["labels"])
+
+
+def predict_logits(model, features: Features, batch_size: int = 32, head: str | None = None) -> torch.Tensor:
+    """(n_examples, n_labels) logits in example order."""
+    runs = run_batches(model, features, batch_size, collate, lambda b: logits(model, b, head).float().cpu())
+    out = torch.empty((len(features.items), runs[0][1].shape[-1]) if runs else (0, 0))
+    for idx, rows in runs:
+        out[torch.tensor(idx)] = rows
+    return out
+
+
+def predict(model, features: Features, batch_size: int = 32, head: str | None = None) -> list[str]:
+    """Predicted label strings, one per example (argmax over the head's logits)."""
+    labels = _labels(model, head)
+    return [labels[i] for i in predict_logits(model, features, batch_size, head).argmax(-1).tolist()]
+
+
+def _labels(model, head: str | None) -> list[str]:
+    name = head or model.active_head
+    id2label = model.heads[name].config.get("label2id") or {}
+    return [label for label, _ in sorted(id2label.items(), key=lambda kv: kv[1])]
+
+
+def score(predictions: Sequence[str], examples: Sequence[dict], spec, lang: str | None = None) -> dict[str, float]:
+    return score_metrics(spec, list(predictions), [str(ex["label"]) for ex in examples], lang)

@@ -1,0 +1,199 @@
+"""Extractive question answering, SQuAD v1.1 and v2.0 style (XQuAD, MLQA, TyDiQA-GoldP, SQuAD).
+
+Follows Hugging Face ``examples/pytorch/question-answering`` (``run_qa.py`` ``prepare_*_features`` and
+``utils_qa.py::postprocess_qa_predictions``), the successor of the ``run_squad.py`` XTREME uses:
+
+* ``<s> question </s></s> context </s>``; questions longer than ``max_query_length`` (64, XTREME) tokens
+  are cut; long contexts become several windows overlapping by ``doc_stride`` tokens (the tokenizer's
+  ``stride``; 128 at ``max_length`` 384 by default).
+* training: a window that does not contain the whole answer (and a v2.0 unanswerable question) points
+  at the first token (``<s>``), the "no answer" position.
+* decoding: the ``n_best`` (20) start and end logits of every window, spans of at most
+  ``max_answer_length`` (30) tokens inside the context, best ``start + end`` score; the text is cut from
+  the original context with the tokenizer's character offsets. For v2.0 the null score is the lowest
+  ``<s>`` score over the windows and the empty answer is chosen when ``null - best > null_score_diff_threshold``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import ConfigError
+from .base import Features, encode_inputs, head_logits, run_batches, score_metrics
+
+SHAPES = ("extractive_qa",)
+MAX_QUERY_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    n_best: int = 20
+    max_answer_length: int = 30
+    version_2: bool = False
+    null_score_diff_threshold: float = 0.0
+
+
+def add_head(model, name: str, spec, **kw) -> None:
+    model.add_qa_head(name, num_labels=2, overwrite_ok=kw.get("overwrite_ok", False))
+
+
+def featurize(
+    examples: Sequence[dict],
+    tokenizer,
+    spec,
+    max_length: int = 384,
+    *,
+    train: bool = False,
+    doc_stride: int | None = None,
+    max_query_length: int = MAX_QUERY_LENGTH,
+    version_2: bool | None = None,
+    **kw,
+) -> Features:
+    """Windows over each context; each keeps its example index and the character offsets of its context tokens."""
+    stride = doc_stride if doc_stride is not None else max_length // 3
+    max_query_length = min(max_query_length, max_length // 2)
+    questions = [_cut_question(ex["question"].lstrip(), tokenizer, max_query_length) for ex in examples]
+    if stride >= max_length - max_query_length - 4:
+        raise ConfigError(f"doc_stride {stride} leaves no room for context at max_length {max_length}")
+    enc = tokenizer(
+        questions, [ex["context"] for ex in examples], truncation="only_second", max_length=max_length,
+        stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True,
+    )
+    items = []
+    for j, ids in enumerate(enc["input_ids"]):
+        i = enc["overflow_to_sample_mapping"][j]
+        seq = enc.sequence_ids(j)
+        offsets = [tuple(o) if seq[k] == 1 else None for k, o in enumerate(enc["offset_mapping"][j])]
+        item = {"input_ids": ids, "example_index": i, "offsets": offsets}
+        if train:
+            item["start_position"], item["end_position"] = answer_positions(examples[i], offsets)
+        items.append(item)
+    v2 = _is_version_2(examples, spec, version_2)
+    return Features(items, examples, spec.shape, {"pad_id": tokenizer.pad_token_id, "version_2": v2})
+
+
+def _cut_question(question: str, tokenizer, max_query_length: int) -> str:
+    """Cut a question to ``max_query_length`` tokens (XTREME ``max_query_length``) at a token boundary."""
+    enc = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+    if len(enc["input_ids"]) <= max_query_length:
+        return question
+    return question[: enc["offset_mapping"][max_query_length - 1][1]]
+
+
+def _is_version_2(examples: Sequence[dict], spec, explicit: bool | None) -> bool:
+    """SQuAD v2.0 decoding: as asked, else the task card's ``training.version_2_with_negative``, else
+    whether any example is unanswerable."""
+    if explicit is not None:
+        return explicit
+    flag = (getattr(spec, "training", None) or {}).get("version_2_with_negative")
+    if flag is not None:
+        return bool(flag)
+    return any(not ex["answers"]["text"] for ex in examples)
+
+
+def answer_positions(example: dict, offsets: Sequence[tuple[int, int] | None]) -> tuple[int, int]:
+    """(start, end) token positions of the first gold answer in a window; (0, 0) (``<s>``) when the window
+    does not hold the whole answer or the question has none (``run_qa.py::prepare_train_features``)."""
+    answers = example["answers"]
+    if not answers["text"]:
+        return 0, 0
+    start_char = int(answers["answer_start"][0])
+    end_char = start_char + len(answers["text"][0])
+    ctx = [k for k, o in enumerate(offsets) if o is not None]
+    if not ctx or offsets[ctx[0]][0] > start_char or offsets[ctx[-1]][1] < end_char:
+        return 0, 0
+    start = max(k for k in ctx if offsets[k][0] <= start_char)
+    end = min(k for k in ctx if offsets[k][1] >= end_char)
+    return start, end
+
+
+def collate(items: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    batch = encode_inputs(items, pad_id)
+    if all("start_position" in it for it in items):
+        batch["start_positions"] = torch.tensor([it["start_position"] for it in items], dtype=torch.long)
+        batch["end_positions"] = torch.tensor([it["end_position"] for it in items], dtype=torch.long)
+    return batch
+
+
+def span_logits(model, batch: dict[str, torch.Tensor], head: str | None) -> tuple[torch.Tensor, torch.Tensor]:
+    out = head_logits(model, batch, head)
+    return out.start_logits, out.end_logits
+
+
+def loss(model, batch: dict[str, torch.Tensor], head: str) -> torch.Tensor:
+    """Mean of the start and end cross-entropies (BERT's SQuAD loss); padding positions are masked."""
+    start, end = span_logits(model, batch, head)
+    pad = batch["attention_mask"] == 0
+    start, end = start.masked_fill(pad, -1e4), end.masked_fill(pad, -1e4)
+    return (F.cross_entropy(start, batch["start_positions"]) + F.cross_entropy(end, batch["end_positions"])) / 2
+
+
+def predict_logits(model, features: Features, batch_size: int = 32, head: str | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(start, end) logits of every window, unpadded, in feature order."""
+    out: list = [None] * len(features.items)
+
+    def step(batch):
+        start, end = span_logits(model, batch, head)
+        lengths = batch["attention_mask"].sum(-1).tolist()
+        return [(s[:n].float().cpu().numpy(), e[:n].float().cpu().numpy()) for s, e, n in zip(start, end, lengths)]
+
+    for idx, rows in run_batches(model, features, batch_size, collate, step):
+        for i, row in zip(idx, rows):
+            out[i] = row
+    return out
+
+
+def predict(
+    model, features: Features, batch_size: int = 32, head: str | None = None, options: DecodeOptions | None = None
+) -> dict[str, str]:
+    """Question id -> answer text ("" = no answer, SQuAD v2.0)."""
+    options = options or DecodeOptions(version_2=features.meta.get("version_2", False))
+    return decode(features, predict_logits(model, features, batch_size, head), options)
+
+
+def decode(features: Features, logits: Sequence[tuple[np.ndarray, np.ndarray]], options: DecodeOptions) -> dict[str, str]:
+    """``utils_qa.py::postprocess_qa_predictions``: the best span of each example over all its windows."""
+    by_example: dict[int, list[int]] = {}
+    for j, item in enumerate(features.items):
+        by_example.setdefault(item["example_index"], []).append(j)
+    answers = {}
+    for i, example in enumerate(features.examples):
+        windows = [(features.items[j]["offsets"], *logits[j]) for j in by_example.get(i, [])]
+        answers[str(example["id"])] = best_answer(example["context"], windows, options)
+    return answers
+
+
+def best_answer(context: str, windows: Sequence[tuple], options: DecodeOptions) -> str:
+    """The answer text for one example from its windows ``(offsets, start_logits, end_logits)``."""
+    null_score = min((float(s[0] + e[0]) for _, s, e in windows), default=0.0)
+    spans = [span for w in windows for span in candidate_spans(*w, options)]
+    if not spans:
+        return ""
+    score, start_char, end_char = max(spans, key=lambda t: t[0])
+    if options.version_2 and null_score - score > options.null_score_diff_threshold:
+        return ""
+    return context[start_char:end_char].strip()
+
+
+def candidate_spans(offsets, start_logits: np.ndarray, end_logits: np.ndarray, options: DecodeOptions):
+    """(score, start_char, end_char) of the valid spans among the top ``n_best`` starts x ends of a window."""
+    starts = np.argsort(start_logits)[::-1][: options.n_best]
+    ends = np.argsort(end_logits)[::-1][: options.n_best]
+    out = []
+    for s in starts.tolist():
+        for e in ends.tolist():
+            if s >= len(offsets) or e >= len(offsets) or offsets[s] is None or offsets[e] is None:
+                continue
+            if e < s or e - s + 1 > options.max_answer_length:
+                continue
+            out.append((float(start_logits[s] + end_logits[e]), offsets[s][0], offsets[e][1]))
+    return out
+
+
+def score(predictions: dict[str, str], examples: Sequence[dict], spec, lang: str | None = None) -> dict[str, float]:
+    return score_metrics(spec, predictions, list(examples), lang)

@@ -1,0 +1,95 @@
+"""Multiple choice (COPA/XCOPA, SIQA, CosmosQA, HellaSwag, CommonsenseQA).
+
+Each (context + question, choice) pair is encoded as one sequence, the AdapterHub ``multiple_choice``
+head scores its first token, and a softmax over an example's choices gives the prediction
+(``RobertaForMultipleChoice``; XCOPA's baseline of Ponti et al. 2020). XCOPA-style questions hold the raw
+type (``cause``/``effect``) and ``spec.question_prompts`` turns it into the text the task defines.
+Examples may have different numbers of choices: rows are scored individually and padded per example
+with ``-inf`` before the softmax, so the head's ``num_choices`` only documents the usual count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import DataError
+from .base import Features, encode_inputs, run_batches, score_metrics
+
+SHAPES = ("multiple_choice",)
+
+
+def add_head(model, name: str, spec, *, num_choices: int = 2, **kw) -> None:
+    model.add_multiple_choice_head(name, num_choices=num_choices, overwrite_ok=kw.get("overwrite_ok", False))
+
+
+def first_segment(example: dict, spec) -> str:
+    """Context and question as one text; a question found in ``spec.question_prompts`` is replaced by its prompt."""
+    question = example.get("question") or ""
+    question = spec.question_prompts.get(question, question)
+    return " ".join(part for part in (example.get("context") or "", question) if part)
+
+
+def featurize(examples: Sequence[dict], tokenizer, spec, max_length: int, *, train: bool = False, **kw) -> Features:
+    """One item per example holding the token ids of all its (first segment, choice) pairs."""
+    firsts, seconds, owner = [], [], []
+    for i, ex in enumerate(examples):
+        if not ex["choices"]:
+            raise DataError(f"example {ex.get('id', i)} of task {spec.name} has no choices")
+        for choice in ex["choices"]:
+            firsts.append(first_segment(ex, spec))
+            seconds.append(choice)
+            owner.append(i)
+    enc = tokenizer(firsts, seconds, truncation="longest_first", max_length=max_length)["input_ids"]
+    items = [{"input_ids": [], "example_index": i} for i in range(len(examples))]
+    for row, i in zip(enc, owner):
+        items[i]["input_ids"].append(row)
+    for i, ex in enumerate(examples):
+        if ex.get("label") is not None:
+            items[i]["label"] = int(ex["label"])
+    return Features(items, examples, spec.shape, {"pad_id": tokenizer.pad_token_id})
+
+
+def collate(items: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """All choices flattened into rows; ``choice_counts`` says how many rows each example has."""
+    rows = [{"input_ids": ids} for it in items for ids in it["input_ids"]]
+    batch = encode_inputs(rows, pad_id)
+    batch["choice_counts"] = torch.tensor([len(it["input_ids"]) for it in items], dtype=torch.long)
+    if all("label" in it for it in items):
+        batch["labels"] = torch.tensor([it["label"] for it in items], dtype=torch.long)
+    return batch
+
+
+def logits(model, batch: dict[str, torch.Tensor], head: str | None) -> torch.Tensor:
+    """(n_examples, max_choices) scores; missing choices are -inf.
+
+    The base model runs with the active adapters; the head's layers score the first-token vectors
+    exactly as ``MultipleChoiceHead.forward`` does before its fixed-size ``view(-1, num_choices)``.
+    """
+    head_module = model.heads[head or model.active_head]
+    hidden = model.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])[0]
+    row_scores = torch.nn.Sequential.forward(head_module, hidden[:, 0]).squeeze(-1)
+    counts = batch["choice_counts"]
+    out = row_scores.new_full((len(counts), int(counts.max())), float("-inf"))
+    mask = torch.arange(out.shape[1], device=counts.device)[None, :] < counts[:, None]
+    out[mask] = row_scores
+    return out
+
+
+def loss(model, batch: dict[str, torch.Tensor], head: str) -> torch.Tensor:
+    return F.cross_entropy(logits(model, batch, head), batch["labels"])
+
+
+def predict(model, features: Features, batch_size: int = 32, head: str | None = None) -> list[int]:
+    """Index of the best choice per example (``batch_size`` counts examples, not rows)."""
+    preds = [0] * len(features.items)
+    for idx, best in run_batches(model, features, batch_size, collate, lambda b: logits(model, b, head).argmax(-1).tolist()):
+        for i, p in zip(idx, best):
+            preds[i] = p
+    return preds
+
+
+def score(predictions: Sequence[int], examples: Sequence[dict], spec, lang: str | None = None) -> dict[str, float]:
+    return score_metrics(spec, list(predictions), [int(ex["label"]) for ex in examples], lang)

@@ -1,0 +1,149 @@
+"""Retrieval as a dual encoder: one shared frozen encoder + adapter for queries and candidates.
+
+Training (for LAReQA-style targets, Roy et al. 2020): (question, answer sentence) pairs cut from
+SQuAD-format data, mean-pooled and L2-normalised sentence vectors, and the in-batch-negatives
+contrastive loss (InfoNCE with temperature ``tau``; every other answer of the batch is a negative, a
+duplicate of the gold sentence is masked out). There is no prediction head: the adapter alone shapes
+the embedding space. Prediction ranks a :class:`toolkit.data.RetrievalData`'s candidates by cosine
+similarity (exact search; ``toolkit.retrieval`` holds the faiss path for large pools).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..data import RetrievalData
+from ..errors import DataError
+from .base import Features, encode_inputs, run_batches, score_metrics
+
+SHAPES = ("retrieval",)
+TEMPERATURE = 0.05
+TOP_K = 20
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+
+
+def add_head(model, name: str, spec, **kw) -> None:
+    """No prediction head: a dual encoder reads the pooled encoder output directly."""
+
+
+def answer_sentence(context: str, answer_start: int) -> str:
+    """The sentence of ``context`` holding character ``answer_start`` (split after . ! ? and their CJK forms)."""
+    begin = 0
+    for m in _SENTENCE_END.finditer(context):
+        if m.start() > answer_start:
+            break
+        begin = m.end()
+    m = _SENTENCE_END.search(context, max(begin, answer_start))
+    return context[begin : m.start() if m else len(context)].strip()
+
+
+def featurize(examples, tokenizer, spec, max_length: int, *, train: bool = False, **kw) -> Features:
+    """Training pairs from SQuAD-format examples, or the queries + candidates of a RetrievalData."""
+    if isinstance(examples, RetrievalData):
+        return _featurize_pool(examples, tokenizer, spec, max_length)
+    if not train:
+        return _featurize_pool(squad_to_retrieval(examples), tokenizer, spec, max_length)
+    pairs = [(ex["question"], answer_sentence(ex["context"], int(ex["answers"]["answer_start"][0])))
+             for ex in examples if ex["answers"]["text"]]
+    if not pairs:
+        raise DataError(f"task {spec.name}: no answered questions to build (question, answer sentence) pairs from")
+    q = tokenizer([p[0] for p in pairs], truncation=True, max_length=max_length)["input_ids"]
+    a = tokenizer([p[1] for p in pairs], truncation=True, max_length=max_length)["input_ids"]
+    keys: dict[str, int] = {}
+    items = [{"input_ids": qi, "pair_ids": ai, "answer_key": keys.setdefault(p[1], len(keys)), "example_index": i}
+             for i, (qi, ai, p) in enumerate(zip(q, a, pairs))]
+    return Features(items, pairs, spec.shape, {"pad_id": tokenizer.pad_token_id})
+
+
+def squad_to_retrieval(examples: Sequence[dict]) -> RetrievalData:
+    """A retrieval problem from SQuAD-format examples (English dev data for model selection): each
+    question against the pool of all answer sentences, relevant = its own answer sentence."""
+    sentences: dict[str, str] = {}
+    gold: dict[str, set[str]] = {}
+    queries, query_ids = [], []
+    for ex in examples:
+        if not ex["answers"]["text"]:
+            continue
+        sentence = answer_sentence(ex["context"], int(ex["answers"]["answer_start"][0]))
+        cid = sentences.setdefault(sentence, f"s{len(sentences)}")
+        query_ids.append(str(ex["id"]))
+        queries.append(ex["question"])
+        gold[str(ex["id"])] = {cid}
+    return RetrievalData(query_ids, queries, list(sentences.values()), list(sentences), gold)
+
+
+def _featurize_pool(data: RetrievalData, tokenizer, spec, max_length: int) -> Features:
+    texts = list(data.queries) + list(data.candidates)
+    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    items = [{"input_ids": x, "example_index": i} for i, x in enumerate(ids)]
+    return Features(items, data, spec.shape, {"pad_id": tokenizer.pad_token_id, "n_queries": len(data.queries)})
+
+
+def collate(items: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    batch = encode_inputs(items, pad_id)
+    if all("pair_ids" in it for it in items):
+        pair = encode_inputs(items, pad_id, key="pair_ids")
+        batch["pair_input_ids"], batch["pair_attention_mask"] = pair["input_ids"], pair["attention_mask"]
+        batch["answer_key"] = torch.tensor([it["answer_key"] for it in items], dtype=torch.long)
+    return batch
+
+
+def embed(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean-pooled, L2-normalised vectors from the base model with the active adapters."""
+    from ..encoders import pool
+
+    hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask)[0]
+    return F.normalize(pool(hidden, attention_mask, mode="mean"), dim=-1)
+
+
+def loss(model, batch: dict[str, torch.Tensor], head: str | None = None, temperature: float = TEMPERATURE) -> torch.Tensor:
+    """In-batch-negatives InfoNCE of questions against answer sentences."""
+    q = embed(model, batch["input_ids"], batch["attention_mask"])
+    a = embed(model, batch["pair_input_ids"], batch["pair_attention_mask"])
+    sims = q @ a.T / temperature
+    keys = batch["answer_key"]
+    same = (keys[:, None] == keys[None, :]) & ~torch.eye(len(keys), dtype=torch.bool, device=keys.device)
+    sims = sims.masked_fill(same, float("-inf"))
+    return F.cross_entropy(sims, torch.arange(len(keys), device=keys.device))
+
+
+def encode(model, features: Features, batch_size: int = 64) -> torch.Tensor:
+    """(n_items, hidden) normalised vectors in item order."""
+    out = [None] * len(features.items)
+    for idx, vecs in run_batches(model, features, batch_size, collate, lambda b: embed(model, b["input_ids"], b["attention_mask"]).float().cpu()):
+        for i, v in zip(idx, vecs):
+            out[i] = v
+    return torch.stack(out) if out else torch.empty(0, 0)
+
+
+def predict(model, features: Features, batch_size: int = 64, head: str | None = None, k: int = TOP_K) -> dict[str, list[str]]:
+    """Query id -> the ``k`` most similar candidate ids, best first (exact cosine search)."""
+    data: RetrievalData = features.examples
+    if not isinstance(data, RetrievalData):
+        raise DataError("retrieval predict needs the features of a RetrievalData (queries + candidates)")
+    vecs = encode(model, features, batch_size)
+    n = features.meta["n_queries"]
+    sims = vecs[:n] @ vecs[n:].T
+    top = sims.topk(min(k, sims.shape[1]), dim=-1).indices.tolist()
+    return {qid: [data.candidate_ids[j] for j in row] for qid, row in zip(data.query_ids, top)}
+
+
+def score(predictions: dict[str, list[str]], examples: RetrievalData, spec, lang: str | None = None) -> dict[str, float]:
+    """mAP@20 (LAReQA, Mewsli-X) via toolkit.metrics; ``accuracy`` = top-1 hit rate (Tatoeba)."""
+    out = {}
+    if "map@20" in spec.metrics:
+        out.update(score_metrics(_only(spec, "map@20"), predictions, examples.gold, lang))
+    if "accuracy" in spec.metrics:
+        hits = [bool(predictions.get(q)) and predictions[q][0] in gold for q, gold in examples.gold.items()]
+        out["accuracy"] = 100.0 * sum(hits) / max(len(hits), 1)
+    return out
+
+
+def _only(spec, metric: str):
+    from dataclasses import replace
+
+    return replace(spec, metrics=(metric,), main_metric=metric)

@@ -1,0 +1,150 @@
+"""Token tagging (UD POS, PAN-X NER, CCG supertags).
+
+Words come pre-split in the data (also for Chinese, Japanese and Thai, whose treebanks segment them), so
+they are tokenised with ``is_split_into_words=True`` and mapped back with ``word_ids()``. The label sits
+on the first sub-word of each word and every other position is ignored (-100), as in XTREME's
+``utils_tag.py`` / Hugging Face ``run_ner.py``. Two rules guarantee that *every* word gets exactly one
+prediction, which the seqeval scorer needs:
+
+* a word that tokenises to nothing (e.g. a lone zero-width or control character) is given the
+  tokenizer's ``<unk>`` token, as XTREME's ``convert_examples_to_features`` does;
+* a sentence longer than ``max_length`` is cut into consecutive chunks of whole words, each its own
+  model row, instead of dropping the words past the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import DataError
+from .base import IGNORE_INDEX, Features, encode_inputs, head_logits, pad, run_batches, score_metrics
+
+SHAPES = ("tagging",)
+
+
+def add_head(model, name: str, spec, *, labels: Sequence[str] | None = None, **kw) -> None:
+    """A tagging head over ``labels`` (default ``spec.labels``; open-label tasks pass the training set's)."""
+    labels = list(labels or spec.labels)
+    model.add_tagging_head(name, num_labels=len(labels), id2label=dict(enumerate(labels)), overwrite_ok=kw.get("overwrite_ok", False))
+
+
+def word_pieces(tokens: Sequence[str], tokenizer) -> list[list[int]]:
+    """Sub-word ids of each word (without special tokens); an empty word list entry becomes ``[<unk>]``."""
+    if not tokens:
+        return []
+    enc = tokenizer(list(tokens), is_split_into_words=True, add_special_tokens=False)
+    pieces: list[list[int]] = [[] for _ in tokens]
+    for tok_id, w in zip(enc["input_ids"], enc.word_ids()):
+        if w is not None:
+            pieces[w].append(tok_id)
+    return [p or [tokenizer.unk_token_id] for p in pieces]
+
+
+def chunk_words(pieces: Sequence[Sequence[int]], budget: int) -> list[tuple[int, int]]:
+    """[start, end) word ranges whose sub-words fit ``budget`` tokens; a single over-long word is cut
+    (only its first sub-word carries the label, so the prediction survives)."""
+    chunks, start, used = [], 0, 0
+    for w, p in enumerate(pieces):
+        n = min(len(p), budget)
+        if used + n > budget and w > start:
+            chunks.append((start, w))
+            start, used = w, 0
+        used += n
+    if start < len(pieces) or not chunks:
+        chunks.append((start, len(pieces)))
+    return chunks
+
+
+def featurize(examples: Sequence[dict], tokenizer, spec, max_length: int, *, train: bool = False, labels: Sequence[str] | None = None, **kw) -> Features:
+    """Rows of ``<s> sub-words </s>`` with, per position, the word index it starts (or -1); gold label ids
+    (first sub-words only) when ``train``."""
+    affixes = special_affixes(tokenizer)
+    budget = max_length - len(affixes[0]) - len(affixes[1])
+    labels = list(labels or spec.labels or ())
+    items = []
+    for i, ex in enumerate(examples):
+        pieces = word_pieces(ex["tokens"], tokenizer)
+        tags = ex.get("tags")
+        if tags is not None and len(tags) != len(ex["tokens"]):
+            raise DataError(f"example {ex.get('id', i)}: {len(ex['tokens'])} tokens but {len(tags)} tags")
+        for start, end in chunk_words(pieces, budget):
+            items.append(_row(pieces, start, end, budget, affixes, i, tags if train else None, labels, spec))
+    return Features(items, examples, spec.shape, {"pad_id": tokenizer.pad_token_id, "labels": labels})
+
+
+def special_affixes(tokenizer) -> tuple[list[int], list[int]]:
+    """The special tokens a tokenizer puts before and after a single sequence (``<s>``, ``</s>`` for
+    XLM-R), read off its own output so any fast tokenizer's post-processor is honoured."""
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a")["input_ids"]
+    for k in range(len(full) - len(plain) + 1):
+        if full[k : k + len(plain)] == plain:
+            return full[:k], full[k + len(plain) :]
+    raise DataError(f"cannot locate the special tokens of tokenizer {type(tokenizer).__name__}")
+
+
+def _row(pieces, start, end, budget, affixes, index, tags, labels, spec) -> dict:
+    prefix, suffix = affixes
+    ids, first_word = list(prefix), [-1] * len(prefix)
+    for w in range(start, end):
+        p = list(pieces[w])[:budget]
+        ids.extend(p)
+        first_word.extend([w] + [-1] * (len(p) - 1))
+    ids.extend(suffix)
+    first_word.extend([-1] * len(suffix))
+    item = {"input_ids": ids, "example_index": index, "first_word": first_word}
+    if tags is not None:
+        item["labels"] = [IGNORE_INDEX if w < 0 else _tag_id(labels, tags[w], spec) for w in first_word]
+    return item
+
+
+def _tag_id(labels: list[str], tag: str, spec) -> int:
+    try:
+        return labels.index(tag)
+    except ValueError:
+        raise DataError(f"task {spec.name}: tag {tag!r} is not one of its labels {labels}") from None
+
+
+def collate(items: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    batch = encode_inputs(items, pad_id)
+    batch["first_word"] = pad([it["first_word"] for it in items], -1)
+    if all("labels" in it for it in items):
+        batch["labels"] = pad([it["labels"] for it in items], IGNORE_INDEX)
+    return batch
+
+
+def logits(model, batch: dict[str, torch.Tensor], head: str | None) -> torch.Tensor:
+    return head_logits(model, batch, head).logits
+
+
+def loss(model, batch: dict[str, torch.Tensor], head: str) -> torch.Tensor:
+    out = logits(model, batch, head)
+    return F.cross_entropy(out.reshape(-1, out.shape[-1]), batch["labels"].reshape(-1), ignore_index=IGNORE_INDEX)
+
+
+def predict(model, features: Features, batch_size: int = 32, head: str | None = None) -> list[list[str]]:
+    """One predicted tag per word of every example (argmax at each word's first sub-word)."""
+    names = _head_labels(model, head)
+    out = [[None] * len(ex["tokens"]) for ex in features.examples]
+
+    def step(batch):
+        best = logits(model, batch, head).argmax(-1)
+        return [[(w, p) for w, p in zip(fw.tolist(), row.tolist()) if w >= 0] for fw, row in zip(batch["first_word"], best)]
+
+    for idx, rows in run_batches(model, features, batch_size, collate, step):
+        for j, pairs in zip(idx, rows):
+            for w, p in pairs:
+                out[features.items[j]["example_index"]][w] = names[p]
+    return out
+
+
+def _head_labels(model, head: str | None) -> list[str]:
+    label2id = model.heads[head or model.active_head].config.get("label2id") or {}
+    return [label for label, _ in sorted(label2id.items(), key=lambda kv: kv[1])]
+
+
+def score(predictions: Sequence[Sequence[str]], examples: Sequence[dict], spec, lang: str | None = None) -> dict[str, float]:
+    return score_metrics(spec, [list(p) for p in predictions], [list(ex["tags"]) for ex in examples], lang)

@@ -1,0 +1,767 @@
+"""Train an adapter (+ head) on a frozen encoder: single task, multi-task, sequential, stacked, fused.
+
+``train_adapter(cfg)`` follows the data flow of ARCHITECTURE.md: task card -> English data
+(``toolkit.data.load``) -> ``family.featurize`` -> add adapter + head -> train only those -> save
+(safetensors weights, adapter config, ``xta_card.json``) under ``<artifacts>/adapters/<name>/``, after which
+the adapter is addressable by name (:func:`load_trained_adapter`, setups such as ``stack:<name>``).
+
+Determinism and resumption. The whole run is planned up front: every optimizer step's micro-batches
+(task and example indices) come from a generator seeded with ``cfg.seed``, so the data order never
+depends on how far a run got. A checkpoint (every ``checkpoint_every`` steps, written atomically)
+holds the trainable tensors, the AdamW state, the scheduler state, the torch RNG state (dropout), the
+step and the dev history: safetensors for tensors, JSON for the rest, no pickle. A re-run with the same
+config resumes from it and ends with the same adapter, bitwise on CPU, as an uninterrupted run; a
+finished run (its card holds the same config hash) is not redone unless ``force=True``.
+
+Recipes (``cfg.recipe``): ``none`` — a fresh adapter; ``sequential`` — the new adapter starts from the
+weights of the trained adapter ``cfg.init_from`` (STILTs, Phang et al. 2018); ``stack`` — a new adapter
+trained above the frozen ``cfg.intermediate`` adapters, ``Stack(*intermediate, new)`` (MAD-X, Pfeiffer
+et al. 2020); ``fuse`` — an AdapterFusion layer over the frozen ``cfg.intermediate`` adapters, trained
+with the task's head (Pfeiffer et al. 2021). Multi-task (``cfg.extra_tasks``): one shared adapter, one
+head per task, batches drawn per step with probabilities proportional to n_i, uniform, or
+proportional to n_i^(1/T) (``temperature``, Arivazhagan et al. 2019).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .config import TrainConfig, config_hash, to_dict
+from .errors import ConfigError, DataError, DataUnavailable, SetupError
+from .families import get_family, main_score
+from .families.base import Features, adapter_model, to_device
+from .io import atomic_dir, atomic_write_json, load_safetensors, safe_name, save_safetensors_atomic
+
+log = logging.getLogger(__name__)
+
+CARD_NAME = "xta_card.json"
+HEADS_DIR = "heads"
+CHECKPOINT_EVERY = 50
+
+
+# --------------------------------------------------------------------------------------------------
+# paths and results
+# --------------------------------------------------------------------------------------------------
+
+
+def default_artifacts_dir() -> Path:
+    """``$XTA_HOME/artifacts`` if XTA_HOME is set, else ``./xta_runs/artifacts`` (beside the results store)."""
+    home = os.environ.get("XTA_HOME")
+    return Path(home) / "artifacts" if home else Path("xta_runs") / "artifacts"
+
+
+def adapter_dir(name: str, artifacts_dir: str | os.PathLike | None = None) -> Path:
+    """``<artifacts>/adapters/<name>``: where a trained adapter (or fusion) and its card live."""
+    root = Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()
+    return root / "adapters" / safe_name(name, "adapter")
+
+
+def checkpoint_dir(name: str, artifacts_dir: str | os.PathLike | None = None) -> Path:
+    root = Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()
+    return root / "checkpoints" / safe_name(name, "adapter")
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced (or found already done)."""
+
+    name: str
+    path: Path
+    card: dict[str, Any]
+    dev_scores: dict[str, dict[str, float]]  # task -> metric -> value (the selected checkpoint's)
+    steps: int
+    best_step: int | None
+    skipped: bool = False  # True: an identical finished run was found and nothing was computed
+    resumed_from: int | None = None  # the checkpoint step a resumed run started from
+
+
+# --------------------------------------------------------------------------------------------------
+# data and plan
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TaskData:
+    """One task's training features and dev examples, with the head that serves it."""
+
+    spec: Any
+    head: str
+    train: Features
+    dev: Features | None
+    sources: list[str]
+    provenance: dict[str, Any]
+    labels: list[str] | None = None
+
+
+def training_sources(spec) -> list[Any]:
+    """The task itself if it has a train split, else its ``train_from`` tasks in order (XTREME-R's
+    SIQA-then-COPA for XCOPA is two phases of one run)."""
+    from .tasks import get_task
+
+    if "train" in spec.splits:
+        return [spec]
+    if not spec.train_from:
+        raise ConfigError(f"task {spec.name!r} has no train split and no train_from source to train on")
+    return [get_task(name) for name in spec.train_from]
+
+
+def dev_source(spec, sources: Sequence[Any]):
+    """English dev data for model selection: the task's own dev split when it has English, else the
+    last training source's dev split; None when there is none."""
+    for candidate in (spec, *reversed(list(sources))):
+        if "dev" in candidate.splits and "en" in candidate.split_languages("dev"):
+            return candidate
+    return None
+
+
+def _load_examples(spec, split: str, cfg: TrainConfig, limit: int | None) -> list:
+    from .data import load
+
+    return load(spec, split, "en", data_dir=cfg.data_dir, max_examples=limit)
+
+
+def _provenance(spec, split: str, cfg: TrainConfig) -> dict[str, Any]:
+    from .data import provenance
+
+    try:
+        return provenance(spec, split, "en", data_dir=cfg.data_dir)
+    except DataError as exc:
+        return {"error": str(exc)}
+
+
+def _featurize_options(spec, cfg: TrainConfig) -> dict[str, Any]:
+    opts = {}
+    if spec.shape == "extractive_qa" and "doc_stride" in (spec.training or {}):
+        opts["doc_stride"] = min(int(spec.training["doc_stride"]), cfg.max_length // 3)
+    return opts
+
+
+def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples: int | None) -> list[TaskData]:
+    """Featurised training phases of one task (one per training source) and its English dev data."""
+    family = get_family(spec)
+    sources = training_sources(spec)
+    phases_examples = [(src, _load_examples(src, "train", cfg, cfg.max_train_examples)) for src in sources]
+    labels = _open_labels(spec, phases_examples)
+    dev_spec = dev_source(spec, sources)
+    dev = None
+    if dev_spec is not None:
+        try:
+            dev_examples = _load_examples(dev_spec, "dev", cfg, max_dev_examples)
+            dev = family.featurize(dev_examples, tokenizer, spec, cfg.max_length, labels=labels, **_featurize_options(spec, cfg))
+        except DataUnavailable as exc:
+            log.warning("no English dev data for %s (%s); no model selection", spec.name, exc)
+    out = []
+    for src, examples in phases_examples:
+        if not examples:
+            raise DataError(f"task {src.name}: the English train split is empty")
+        feats = family.featurize(examples, tokenizer, spec, cfg.max_length, train=True, labels=labels, **_featurize_options(src, cfg))
+        prov = {"train": _provenance(src, "train", cfg)}
+        if dev_spec is not None:
+            prov[f"dev:{dev_spec.name}"] = _provenance(dev_spec, "dev", cfg)
+        out.append(TaskData(spec, head, feats, dev, [s.name for s in sources], prov, labels))
+    return out
+
+
+def _open_labels(spec, phases) -> list[str] | None:
+    """Tagging tasks with ``open_labels`` (CCG supertags) take their label set from the training data."""
+    if spec.shape != "tagging" or not spec.open_labels:
+        return list(spec.labels) if spec.labels else None
+    return sorted({tag for _, examples in phases for ex in examples for tag in ex["tags"]})
+
+
+def _epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> list[list[int]]:
+    perm = torch.randperm(n, generator=generator).tolist()
+    return [perm[i : i + batch_size] for i in range(0, n, batch_size)]
+
+
+def _steps_for(n_batches: int, cfg: TrainConfig) -> int:
+    return max(1, math.ceil(n_batches * cfg.epochs / cfg.gradient_accumulation_steps))
+
+
+def plan_single(phases: Sequence[TaskData], cfg: TrainConfig) -> list[list[tuple[int, list[int]]]]:
+    """Optimizer steps of consecutive phases: each step is ``accumulation`` micro-batches
+    ``(phase index, example indices)``; epochs are fresh seeded permutations."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    steps: list[list[tuple[int, list[int]]]] = []
+    for p, phase in enumerate(phases):
+        n = len(phase.train.items)
+        n_batches = math.ceil(n / cfg.batch_size)
+        total = cfg.max_steps if cfg.max_steps is not None and len(phases) == 1 else _steps_for(n_batches, cfg)
+        stream: list[list[int]] = []
+        while len(stream) < total * cfg.gradient_accumulation_steps:
+            stream.extend(_epoch_batches(n, cfg.batch_size, gen))
+        k = cfg.gradient_accumulation_steps
+        steps.extend([[(p, b) for b in stream[s * k : (s + 1) * k]] for s in range(total)])
+    if cfg.max_steps is not None and len(phases) > 1:
+        steps = steps[: cfg.max_steps]
+    return steps
+
+
+def sampling_probabilities(sizes: Sequence[int], sampling: str, temperature: float) -> list[float]:
+    """p_i for multi-task batches: proportional (n_i), uniform, or temperature (n_i^(1/T))."""
+    if sampling == "uniform":
+        weights = [1.0] * len(sizes)
+    elif sampling == "proportional":
+        weights = [float(n) for n in sizes]
+    elif sampling == "temperature":
+        weights = [float(n) ** (1.0 / temperature) for n in sizes]
+    else:
+        raise ConfigError(f"unknown sampling {sampling!r} (use proportional, uniform or temperature)")
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def plan_multitask(tasks: Sequence[TaskData], cfg: TrainConfig) -> list[list[tuple[int, list[int]]]]:
+    """Each micro-batch comes from one task drawn with :func:`sampling_probabilities`; each task walks
+    through its own seeded epochs. Total steps: ``max_steps`` or ``epochs`` over all tasks' batches."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    sizes = [len(t.train.items) for t in tasks]
+    probs = torch.tensor(sampling_probabilities(sizes, cfg.sampling, cfg.temperature), dtype=torch.float64)
+    total = cfg.max_steps or _steps_for(sum(math.ceil(n / cfg.batch_size) for n in sizes), cfg)
+    streams: list[list[list[int]]] = [[] for _ in tasks]
+    steps = []
+    for _ in range(total):
+        step = []
+        for _ in range(cfg.gradient_accumulation_steps):
+            t = int(torch.multinomial(probs, 1, generator=gen))
+            if not streams[t]:
+                streams[t] = _epoch_batches(sizes[t], cfg.batch_size, gen)
+            step.append((t, streams[t].pop(0)))
+        steps.append(step)
+    return steps
+
+
+# --------------------------------------------------------------------------------------------------
+# model setup
+# --------------------------------------------------------------------------------------------------
+
+
+def adapter_config(cfg: TrainConfig):
+    """The ``adapters`` config object for ``cfg.adapter_config`` (reduction factor for bottlenecks)."""
+    from adapters import AdapterConfig
+
+    base = AdapterConfig.load(cfg.adapter_config)
+    if cfg.uses_reduction_factor:
+        base = base.replace(reduction_factor=cfg.reduction_factor)
+    return base
+
+
+def setup_model(model, cfg: TrainConfig, tasks: Sequence[TaskData], artifacts_dir: Path) -> list[str]:
+    """Add (or load) the adapters of the recipe and one head per task; make only those trainable.
+
+    Returns the names of everything added to the model (removed again by :func:`_cleanup`).
+    """
+    from adapters.composition import Fuse, Stack
+
+    name = cfg.name
+    added = []
+    if cfg.recipe in ("stack", "fuse"):
+        for inter in cfg.intermediate:
+            added.append(_load_saved(model, inter, artifacts_dir, with_head=False))
+    if cfg.recipe == "sequential":
+        model.load_adapter(str(_saved_dir(cfg.init_from, artifacts_dir)), load_as=name, with_head=False, use_safetensors=True)
+        added.append(name)
+    elif cfg.recipe != "fuse":
+        model.add_adapter(name, config=adapter_config(cfg))
+        added.append(name)
+    for t in tasks:
+        if t.head not in model.heads:
+            get_family(t.spec).add_head(model, t.head, t.spec, **_head_options(t))
+    if cfg.recipe == "fuse":
+        fusion = Fuse(*cfg.intermediate)
+        model.add_adapter_fusion(fusion)
+        model.train_adapter_fusion(fusion)
+    else:
+        model.train_adapter(name)
+        if cfg.recipe == "stack":
+            model.set_active_adapters(Stack(*cfg.intermediate, name))
+    for t in (t for t in tasks if t.head in model.heads):  # heads train (train_adapter freezes the base only)
+        for p in model.heads[t.head].parameters():
+            p.requires_grad_(True)
+    return added
+
+
+def _head_options(task: TaskData) -> dict[str, Any]:
+    if task.spec.shape == "multiple_choice":
+        counts = [len(it["input_ids"]) for it in task.train.items]
+        return {"num_choices": max(counts)}
+    if task.spec.shape == "tagging" and task.labels:
+        return {"labels": task.labels}
+    return {}
+
+
+def _saved_dir(name: str, artifacts_dir: Path) -> Path:
+    path = adapter_dir(name, artifacts_dir)
+    if not (path / CARD_NAME).is_file():
+        raise SetupError(f"no trained adapter {name!r} under {path.parent}; train it first (xta train-adapter)")
+    return path
+
+
+def _load_saved(model, name: str, artifacts_dir: Path, with_head: bool) -> str:
+    return model.load_adapter(str(_saved_dir(name, artifacts_dir)), load_as=name, with_head=with_head, use_safetensors=True)
+
+
+def _cleanup(model, added: Sequence[str], heads: Sequence[str], fusion: Sequence[str] | None) -> None:
+    """Remove what a run added, so the process-wide encoder is left as it was loaded."""
+    if fusion:
+        model.delete_adapter_fusion(list(fusion))
+    for h in heads:
+        if h in model.heads:
+            model.delete_head(h)
+    for a in added:
+        if a in model.adapters_config.adapters:
+            model.delete_adapter(a)
+    model.set_active_adapters(None)
+    model.eval()
+
+
+def trainable_state(model) -> dict[str, torch.Tensor]:
+    """Every trainable tensor by parameter name (the adapter, fusion and head weights)."""
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+# --------------------------------------------------------------------------------------------------
+# the loop
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    step: int = 0
+    best: float | None = None
+    best_step: int | None = None
+    best_scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    bad_evals: int = 0
+    stopped_early: bool = False
+
+
+def _optimizer(model, cfg: TrainConfig, total_steps: int):
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise SetupError("nothing to train: no adapter or head parameter requires gradients")
+    opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    warmup = int(cfg.warmup_ratio * total_steps)
+
+    def linear(step: int) -> float:  # transformers.get_linear_schedule_with_warmup
+        if step < warmup:
+            return step / max(1, warmup)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, linear)
+
+
+def _evaluate(model, tasks: Sequence[TaskData], batch_size: int) -> dict[str, dict[str, float]]:
+    scores = {}
+    seen = set()
+    for t in tasks:
+        if t.dev is None or t.spec.name in seen:
+            continue
+        seen.add(t.spec.name)
+        family = get_family(t.spec)
+        preds = family.predict(model, t.dev, batch_size=batch_size, head=t.head)
+        scores[t.spec.name] = family.score(preds, t.dev.examples, t.spec, lang="en")
+    return scores
+
+
+def _maybe_evaluate(model, tasks, st: _State, cfg: TrainConfig, eval_batch: int) -> bool:
+    """Score the dev sets, record them, track the best main score; True when it improved."""
+    scores = _evaluate(model, tasks, eval_batch)
+    if not scores:
+        return False
+    main_task = tasks[0].spec
+    value = main_score(main_task, scores[main_task.name]) if main_task.name in scores else None
+    st.history.append({"step": st.step, "dev": scores})
+    log.info("step %d dev %s", st.step, json.dumps(scores))
+    if value is not None and (st.best is None or value > st.best):
+        st.best, st.best_step, st.best_scores, st.bad_evals = value, st.step, scores, 0
+        return True
+    st.bad_evals += 1
+    if cfg.patience is not None and st.bad_evals >= cfg.patience:
+        st.stopped_early = True
+    return False
+
+
+def _micro_loss(model, tasks, micro: tuple[int, list[int]], device, scale: float) -> torch.Tensor:
+    t = tasks[micro[0]]
+    family = get_family(t.spec)
+    batch = to_device(family.collate([t.train.items[i] for i in micro[1]], t.train.meta.get("pad_id", 0)), device)
+    return family.loss(model, batch, t.head) * scale
+
+
+def _autocast(cfg: TrainConfig, device: torch.device):
+    if cfg.precision == "fp32":
+        return torch.autocast(device.type, enabled=False)
+    dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def _eval_steps(cfg: TrainConfig, tasks: Sequence[TaskData], total: int) -> int:
+    if cfg.eval_every:
+        return cfg.eval_every
+    per_epoch = math.ceil(sum(math.ceil(len(t.train.items) / cfg.batch_size) for t in tasks[:1]) / cfg.gradient_accumulation_steps)
+    return max(1, min(per_epoch, total))
+
+
+def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: _Checkpointer, st: _State, hooks: _Hooks) -> _State:
+    """Optimizer steps ``st.step + 1 .. len(plan)``; evaluate, checkpoint, stop early as configured."""
+    device = next(model.parameters()).device
+    opt, sched = _optimizer(model, cfg, len(plan))
+    ckpt.restore_optimizer(opt, sched)
+    eval_every = _eval_steps(cfg, tasks, len(plan))
+    with hooks.progress(len(plan), st.step) as advance:
+        while st.step < len(plan) and not st.stopped_early:
+            model.train()
+            scale = 1.0 / len(plan[st.step])
+            total_loss = 0.0
+            for micro in plan[st.step]:
+                with _autocast(cfg, device):
+                    loss = _micro_loss(model, tasks, micro, device, scale)
+                loss.backward()
+                total_loss += float(loss.detach())
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            st.step += 1
+            improved = False
+            if st.step % eval_every == 0 or st.step == len(plan):
+                improved = _maybe_evaluate(model, tasks, st, cfg, hooks.eval_batch_size)
+            if improved:
+                ckpt.save_best(model)
+            if st.step % ckpt.every == 0 and st.step < len(plan) and not st.stopped_early:
+                ckpt.save(model, opt, sched, st)
+            advance(total_loss)
+            hooks.on_step(st.step)
+    return st
+
+
+# --------------------------------------------------------------------------------------------------
+# checkpoints (resume)
+# --------------------------------------------------------------------------------------------------
+
+
+class _Checkpointer:
+    """``<artifacts>/checkpoints/<name>/``: ``state.json`` + ``trainable.safetensors`` +
+    ``optimizer.safetensors`` (+ ``best.safetensors``), each file written atomically, the state last."""
+
+    def __init__(self, path: Path, cfg_hash: str, every: int):
+        self.path, self.hash, self.every = path, cfg_hash, max(1, every)
+        self._opt_state: tuple[dict, dict] | None = None
+
+    def _state_file(self) -> Path:
+        return self.path / "state.json"
+
+    def load(self, model, st: _State) -> int | None:
+        """Restore trainable tensors, RNG and loop state from a checkpoint of the same config."""
+        if not self._state_file().is_file():
+            return None
+        meta = json.loads(self._state_file().read_text(encoding="utf-8"))
+        if meta.get("config_hash") != self.hash:
+            log.warning("ignoring checkpoint %s of another configuration", self.path)
+            return None
+        _load_trainable(model, load_safetensors(self.path / f"trainable-{meta['step']}.safetensors"))
+        tensors = load_safetensors(self.path / f"optimizer-{meta['step']}.safetensors")
+        torch.set_rng_state(tensors.pop("__rng_state__"))
+        self._opt_state = (meta["optimizer"], tensors, meta["scheduler"])
+        for key, value in meta["loop"].items():
+            setattr(st, key, value)
+        return st.step
+
+    def restore_optimizer(self, opt, sched) -> None:
+        if self._opt_state is None:
+            return
+        groups, tensors, sched_state = self._opt_state
+        state = {}
+        for key, value in tensors.items():
+            idx, name = key.split(".", 1)
+            state.setdefault(int(idx), {})[name] = value
+        opt.load_state_dict({"state": state, "param_groups": groups})
+        sched.load_state_dict(sched_state)
+
+    def save(self, model, opt, sched, st: _State) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        save_safetensors_atomic(trainable_state(model), self.path / f"trainable-{st.step}.safetensors")
+        sd = opt.state_dict()
+        tensors = {f"{i}.{k}": v for i, s in sd["state"].items() for k, v in s.items()}
+        tensors["__rng_state__"] = torch.get_rng_state()
+        save_safetensors_atomic(tensors, self.path / f"optimizer-{st.step}.safetensors")
+        sched_state = sched.state_dict()  # LambdaLR: numbers, and lr_lambdas = [None] for a plain function
+        loop = dataclasses.asdict(st)
+        atomic_write_json(self._state_file(), {"config_hash": self.hash, "step": st.step, "loop": loop,
+                                              "optimizer": sd["param_groups"], "scheduler": sched_state})
+        self._prune(keep=st.step)
+
+    def _prune(self, keep: int) -> None:
+        for p in self.path.glob("*-*.safetensors"):
+            if p.stem.rsplit("-", 1)[1] != str(keep):
+                p.unlink(missing_ok=True)
+
+    def save_best(self, model) -> None:
+        save_safetensors_atomic(trainable_state(model), self.path / "best.safetensors")
+
+    def best(self) -> dict[str, torch.Tensor] | None:
+        path = self.path / "best.safetensors"
+        return load_safetensors(path) if path.is_file() else None
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _load_trainable(model, tensors: dict[str, torch.Tensor]) -> None:
+    params = dict(model.named_parameters())
+    missing = [n for n in tensors if n not in params]
+    if missing:
+        raise DataError(f"checkpoint tensors do not match the model: {missing[:3]}")
+    with torch.no_grad():
+        for n, t in tensors.items():
+            params[n].copy_(t)
+
+
+class _Hooks:
+    """Progress display and the per-step callback (tests use it to kill a run at a step boundary)."""
+
+    def __init__(self, show: bool, on_step: Callable[[int], None] | None, eval_batch_size: int, label: str):
+        self.show, self._on_step, self.eval_batch_size, self.label = show, on_step, eval_batch_size, label
+
+    def on_step(self, step: int) -> None:
+        if self._on_step is not None:
+            self._on_step(step)
+
+    def progress(self, total: int, done: int):
+        import contextlib
+
+        if not self.show:
+            return contextlib.nullcontext(lambda loss: None)
+        return _rich_progress(self.label, total, done)
+
+
+def _rich_progress(label: str, total: int, done: int):
+    import contextlib
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    @contextlib.contextmanager
+    def ctx():
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
+                   TextColumn("{task.fields[speed]:.2f} step/s"), TimeElapsedColumn(), TimeRemainingColumn())
+        with Progress(*columns, transient=False) as progress:
+            task = progress.add_task(label, total=total, completed=done, loss=float("nan"), speed=0.0)
+            start = time.perf_counter()
+            count = [0]
+
+            def advance(loss: float) -> None:
+                count[0] += 1
+                progress.update(task, advance=1, loss=loss, speed=count[0] / max(time.perf_counter() - start, 1e-9))
+
+            yield advance
+
+    return ctx()
+
+
+# --------------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------------
+
+
+def train_adapter(
+    cfg: TrainConfig,
+    encoder=None,
+    artifacts_dir: str | os.PathLike | None = None,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    max_dev_examples: int | None = None,
+    eval_batch_size: int = 64,
+    on_step: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Train ``cfg``'s adapter and save it under ``<artifacts>/adapters/<cfg.name>/`` (see module doc).
+
+    ``encoder`` is a loaded :class:`toolkit.encoders.Encoder` (default: ``load_encoder(cfg.model)``,
+    loaded once per process). What this call adds to the encoder's model is removed again at the end;
+    use :func:`load_trained_adapter` to use the result.
+    """
+    from .encoders import load_encoder
+    from .tasks import get_task
+
+    cfg.validate()
+    artifacts = Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()
+    encoder = encoder or load_encoder(cfg.model)
+    cfg_hash = config_hash(cfg, encoder=encoder.fingerprint, max_dev_examples=max_dev_examples)
+    out_dir = adapter_dir(cfg.name, artifacts)
+    done = _finished(out_dir, cfg_hash)
+    if done is not None and not force:
+        log.info("adapter %s already trained with this configuration (%s); not redoing it", cfg.name, out_dir)
+        return done
+    model = adapter_model(encoder)
+    if cfg.device:
+        model.to(cfg.device)
+    torch.manual_seed(cfg.seed)
+    specs = [get_task(t) for t in cfg.all_tasks]
+    tasks = _prepare_all(specs, cfg, encoder.tokenizer, max_dev_examples)
+    plan = plan_multitask(tasks, cfg) if cfg.extra_tasks else plan_single(tasks, cfg)
+    ckpt = _Checkpointer(checkpoint_dir(cfg.name, artifacts), cfg_hash, checkpoint_every)
+    if force:
+        ckpt.remove()
+    heads = list(dict.fromkeys(t.head for t in tasks))
+    added = setup_model(model, cfg, tasks, artifacts)
+    try:
+        encoder.assert_frozen()
+        st = _State()
+        resumed = ckpt.load(model, st)
+        hooks = _Hooks(progress, on_step, eval_batch_size, f"train {cfg.name}")
+        st = run_loop(model, tasks, plan, cfg, ckpt, st, hooks)
+        best = ckpt.best()
+        if best is not None and st.best_step != st.step:
+            _load_trainable(model, best)
+        encoder.assert_frozen()
+        card = _card(cfg, cfg_hash, encoder, tasks, st, len(plan), artifacts)
+        _save(model, cfg, tasks, out_dir, card)
+    finally:
+        _cleanup(model, added, heads, cfg.intermediate if cfg.recipe == "fuse" else None)
+    ckpt.remove()
+    return TrainResult(cfg.name, out_dir, card, card["dev_scores"], st.step, st.best_step, resumed_from=resumed)
+
+
+def _prepare_all(specs, cfg: TrainConfig, tokenizer, max_dev_examples) -> list[TaskData]:
+    """Training data of every task; the main task's head is named after the adapter, the others after their task."""
+    tasks: list[TaskData] = []
+    for i, spec in enumerate(specs):
+        head = cfg.name if i == 0 else spec.name
+        phases = prepare_task(spec, head, tokenizer, cfg, max_dev_examples)
+        if cfg.extra_tasks and len(phases) > 1:
+            raise ConfigError(f"multi-task training needs tasks with their own train split; {spec.name} trains from {phases[0].sources}")
+        tasks.extend(phases)
+    return tasks
+
+
+def _finished(out_dir: Path, cfg_hash: str) -> TrainResult | None:
+    card_path = out_dir / CARD_NAME
+    if not card_path.is_file():
+        return None
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    if card.get("config_hash") != cfg_hash:
+        return None
+    return TrainResult(card["name"], out_dir, card, card.get("dev_scores", {}), card.get("steps", 0), card.get("best_step"), skipped=True)
+
+
+def _card(cfg: TrainConfig, cfg_hash: str, encoder, tasks: Sequence[TaskData], st: _State, total: int, artifacts: Path) -> dict[str, Any]:
+    """The self-description saved beside the weights (principle 4)."""
+    import adapters
+    import transformers
+
+    main = tasks[0].spec
+    hyper = {k: v for k, v in to_dict(cfg).items() if k not in ("data_dir", "output_dir", "device")}
+    return {
+        "name": cfg.name,
+        "task": main.name,
+        "task_version": main.version,
+        "shape": main.shape,
+        "tasks": {t.spec.name: {"version": t.spec.version, "shape": t.spec.shape, "head": t.head, "sources": t.sources,
+                                "labels": t.labels} for t in tasks},
+        "data": {f"{t.spec.name}<-{src}": t.provenance for t in tasks for src in t.sources[:1]},
+        "encoder": {"name": encoder.name, "fingerprint": encoder.fingerprint},
+        "recipe": cfg.recipe,
+        "init_from": cfg.init_from,
+        "intermediate": list(cfg.intermediate),
+        "adapter": {"config": cfg.adapter_config, "reduction_factor": cfg.reduction_factor if cfg.uses_reduction_factor else None},
+        "hyperparameters": hyper,
+        "seed": cfg.seed,
+        "config_hash": cfg_hash,
+        "steps": st.step,
+        "planned_steps": total,
+        "stopped_early": st.stopped_early,
+        "best_step": st.best_step,
+        "dev_scores": st.best_scores or (st.history[-1]["dev"] if st.history else {}),
+        "dev_history": st.history,
+        "xta_version": __version__,
+        "versions": {"torch": torch.__version__, "adapters": adapters.__version__, "transformers": transformers.__version__,
+                     "python": platform.python_version()},
+    }
+
+
+def _save(model, cfg: TrainConfig, tasks: Sequence[TaskData], out_dir: Path, card: dict[str, Any]) -> None:
+    """Adapter (or fusion) + main head, extra heads under ``heads/<task>/``, then the card; atomically."""
+    with atomic_dir(out_dir) as tmp:
+        if cfg.recipe == "fuse":
+            from adapters.composition import Fuse
+
+            model.save_adapter_fusion(str(tmp), Fuse(*cfg.intermediate), with_head=cfg.name, use_safetensors=True)
+        else:
+            model.save_adapter(str(tmp), cfg.name, with_head=True, use_safetensors=True)
+        for t in tasks[1:]:
+            if t.head != cfg.name:
+                (tmp / HEADS_DIR / t.head).mkdir(parents=True, exist_ok=True)
+                model.save_head(str(tmp / HEADS_DIR / t.head), t.head, use_safetensors=True)
+        atomic_write_json(tmp / CARD_NAME, card)
+        pickles = [p.name for p in tmp.rglob("*.bin")]
+        if pickles:
+            raise SetupError(f"refusing to publish pickle files {pickles} in {out_dir}")
+
+
+def adapter_weights_hash(name: str, artifacts_dir: str | os.PathLike | None = None) -> str:
+    """``sha256:<hex>`` over a trained adapter's safetensors files (weights and heads, by relative path):
+    the fact a result depends on, so retraining an adapter makes stored results stale."""
+    from .io import sha256_file
+
+    path = _saved_dir(name, Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir())
+    digest = hashlib.sha256()
+    for file in sorted(path.rglob("*.safetensors")):
+        digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_file(file)}\n".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def read_card(name: str, artifacts_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    path = _saved_dir(name, Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir())
+    return json.loads((path / CARD_NAME).read_text(encoding="utf-8"))
+
+
+def load_trained_adapter(encoder, name: str, artifacts_dir: str | os.PathLike | None = None, *, activate: bool = True):
+    """Load a trained adapter by name (its head(s), and for ``stack``/``fuse`` its intermediate
+    adapters) into the encoder's flex-head model; returns that model with the setup active.
+
+    Loading is idempotent: pieces already loaded under the same names are reused.
+    """
+    from adapters.composition import Fuse, Stack
+
+    artifacts = Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()
+    card = read_card(name, artifacts)
+    model = adapter_model(encoder)
+    path = _saved_dir(name, artifacts)
+    loaded = model.adapters_config.adapters
+    for inter in card.get("intermediate", []):
+        if inter not in loaded:
+            _load_saved(model, inter, artifacts, with_head=False)
+    if card["recipe"] == "fuse":
+        setup = Fuse(*card["intermediate"])
+        if setup.name not in model.adapters_config.fusions:
+            model.load_adapter_fusion(str(path), with_head=True, use_safetensors=True)
+    else:
+        if name not in loaded:
+            model.load_adapter(str(path), load_as=name, with_head=True, use_safetensors=True)
+        setup = Stack(*card["intermediate"], name) if card["recipe"] == "stack" else name
+    heads_dir = path / HEADS_DIR
+    for sub in sorted(heads_dir.iterdir()) if heads_dir.is_dir() else []:
+        if sub.name not in model.heads:
+            model.load_head(str(sub), load_as=sub.name, use_safetensors=True)
+    if activate:
+        model.set_active_adapters(setup)
+        if name in model.heads:
+            model.active_head = name
+    model.eval()
+    return model
