@@ -243,7 +243,22 @@ def eval_cmd(
             bar.update(job, advance=1, description=f"{task} {lang} {status}")
 
         run = evaluate(cfg, on_language=tick, progress=True)
+    _exit_if_nothing_succeeded(run)
     _print_eval(run, cfg, report_dir)
+
+
+def _exit_if_nothing_succeeded(run) -> None:
+    """Exit code 1, with one line per failure, when no requested task-language has a result (computed now
+    or stored before): bad or missing input everywhere. When some succeeded, the tables are printed, the
+    failures listed under them, and the exit code is 0 (the store records the failures; rerun to retry)."""
+    if any(t.computed or t.reused for t in run.tasks):
+        return
+    failed = [(f"{t.task}/{lang}", why) for t in run.tasks for lang, why in t.failed.items()]
+    if not failed:
+        return
+    for where, why in failed:
+        err_console.print(f"[bold red]error:[/] {where}: {why}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
 
 
 def _print_eval(run, cfg, report_dir: Optional[Path]) -> None:
@@ -260,7 +275,7 @@ def _print_eval(run, cfg, report_dir: Optional[Path]) -> None:
     failed = {f"{t.task}/{l}": e for t in run.tasks for l, e in t.failed.items()}
     console.print(f"computed {computed} task-languages, reused {reused} from the store, {len(failed)} failed")
     for where, why in list(failed.items())[:20]:
-        console.print(f"  [red]failed[/] {where}: {why}", highlight=False)
+        console.print(f"  [red]failed[/] {where}: {why}", highlight=False, soft_wrap=True)
     if report_dir:
         files = write_report(summary, gathered, report_dir)
         console.print(f"report: {files['report.md']}")
@@ -285,10 +300,16 @@ def report(
     out: Optional[Path] = typer.Option(None, "--out", help="Write summary.csv, languages.csv and report.md here."),
 ):
     """Aggregate the results store by the XTREME-R rules: per task, per category, overall (both definitions)."""
+    from toolkit.errors import DataError
     from toolkit.report import SUMMARY_HEADER, language_rows, scores_from_store, summarize, summary_rows, write_report
     from toolkit.results import ResultStore
 
-    gathered = scores_from_store(ResultStore(results_dir), model, setup, benchmark)
+    store = ResultStore(results_dir)
+    damaged = store.damaged()
+    if damaged:  # never summarise around a record cut mid-write: xta eval recomputes it
+        (path, why), more = damaged[0], f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+        raise DataError(f"damaged result record: {why}{more}; rerun xta eval to recompute it, or remove the file", path)
+    gathered = scores_from_store(store, model, setup, benchmark)
     header, rows = language_rows(gathered)
     _table(f"{benchmark}: main score per language ({model}, setup {setup})", header, rows)
     summary = summarize(benchmark, gathered.scores, gathered.failed)
@@ -296,6 +317,45 @@ def report(
     if out:
         files = write_report(summary, gathered, out)
         console.print(f"report: {files['report.md']}")
+
+
+@app.command()
+@cli_errors
+def push(
+    name: str = typer.Argument(..., help="A trained adapter (or fusion) in the artifacts directory."),
+    repo: str = typer.Option(..., "--repo", help="Hub repository ORG/NAME."),
+    private: bool = typer.Option(False, "--private", help="Create the repository as private."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the files and model card; upload nothing."),
+    license: Optional[str] = typer.Option(None, "--license", help="Hub license id (default: from the task card)."),
+    base_model: Optional[str] = typer.Option(None, "--base-model", help="Hub id of the encoder (default: from the adapter's card)."),
+    artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir"),
+    results_dir: Optional[Path] = typer.Option(None, "--results-dir", help="Results store whose per-language scores go into the card."),
+):
+    """Upload an adapter (weights, config, head, xta card, README model card with results) to the Hub."""
+    from toolkit.hub import DESCRIBE_COLUMNS, describe, push as push_adapter
+
+    plan = push_adapter(name, repo, private=private, artifacts_dir=artifacts_dir, results_dir=results_dir,
+                        dry_run=dry_run, license=license, base_model=base_model)
+    _table(f"{'would upload' if dry_run else 'uploaded'} to {repo}", list(DESCRIBE_COLUMNS), [list(r) for r in describe(plan)])
+    if dry_run:
+        console.print(plan.readme, markup=False, highlight=False)
+
+
+@app.command()
+@cli_errors
+def pull(
+    repo: str = typer.Argument(..., help="Hub repository ORG/NAME (xta or plain AdapterHub format)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Local name (default: the card's)."),
+    revision: Optional[str] = typer.Option(None, "--revision", help="Branch, tag or commit."),
+    model: Optional[str] = typer.Option(None, "--model", help="Encoder it must fit (default: the one its card names)."),
+    force: bool = typer.Option(False, "--force", help="Replace a local adapter of the same name."),
+    artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir"),
+):
+    """Download an adapter (safetensors only), check it fits the encoder, register it under a local name."""
+    from toolkit.hub import pull as pull_adapter
+
+    path = pull_adapter(repo, name=name, revision=revision, artifacts_dir=artifacts_dir, encoder=model, force=force)
+    console.print(f"pulled {repo} -> {path} (use it as --setup {path.name})")
 
 
 if __name__ == "__main__":

@@ -62,6 +62,7 @@ __all__ = [
     "describe",
     "pull",
     "check_fits",
+    "check_adapter_dir",
     "encoder_shape",
     "render_readme",
 ]
@@ -556,9 +557,23 @@ def _usage(name: str, repo_id: str, card: Mapping[str, Any], metadata: Mapping[s
     base = metadata.get("base_model") or (card.get("encoder") or {}).get("name", "ENCODER")
     task = card.get("task")
     xta = (f"## How to use\n\n### With xta\n\n```bash\nxta pull {repo_id}                # registers it as `{name}`\n"
-           f"xta eval --setup \"{_setup_text(name, card)}\" --task {task} --langs all\n```\n\n"
+           f"xta eval --setup \"{_setup_text(name, card)}\" --tasks {_eval_tasks(task)}\n```\n\n"
            f"```python\nfrom toolkit.hub import pull\npull(\"{repo_id}\")  # -> <artifacts>/adapters/{name}/\n```")
     return xta + "\n\n### With the `adapters` library\n\n" + _plain_usage(name, repo_id, card, base, inters)
+
+
+def _eval_tasks(task: str | None) -> str:
+    """The target task(s) to evaluate an adapter on: itself if it is a target, else the targets that
+    train from it (copa -> xcopa, squad_v1 -> xquad, mlqa, lareqa)."""
+    from .tasks import get_task, target_tasks
+
+    try:
+        spec = get_task(task)
+    except XtaError:
+        return "TARGET"
+    if spec.is_target:
+        return spec.name
+    return ",".join(t.name for t in target_tasks() if spec.name in t.train_from) or "TARGET"
 
 
 def _setup_text(name: str, card: Mapping[str, Any]) -> str:
@@ -921,6 +936,30 @@ def check_fits(src: Path, shape: EncoderShape, where: str = "") -> None:
         _check_layers(where, weights, shape, leave_out)
     for weights in sorted(src.glob(f"{HEADS_DIR}/*/*.safetensors")):
         safetensors_header(weights)
+
+
+def check_adapter_dir(path: Path, encoder, *, intermediates: bool = True) -> dict[str, Any]:
+    """Check a saved adapter directory before the adapters library reads it; return its xta card.
+
+    Refused with a one-line XtaError naming the file: pickle files anywhere in it (the adapters library
+    would fall back to ``torch.load`` for a directory without safetensors), no safetensors weights, a
+    truncated or foreign ``*.safetensors`` (DataError), an unreadable card, and an adapter made for
+    another encoder shape (:func:`check_fits`). With ``intermediates`` the card's intermediate adapters
+    (stack / fuse recipes, siblings under ``adapters/``) are checked the same way.
+    """
+    path = Path(path)
+    _refuse_pickles([p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()], f"adapter directory {path}")
+    card = _read_card(path)
+    if not any(path.glob("*.safetensors")):
+        raise SetupError(f"{path}: no safetensors weights (xta loads safetensors only); retrain or re-pull the adapter")
+    shape = encoder_shape(encoder)
+    check_fits(path, shape, where=str(path))
+    for inter in (card.get("intermediate") or []) if intermediates else []:
+        sibling = path.parent / safe_name(str(inter), "adapter")
+        if not (sibling / CARD_NAME).is_file():
+            raise SetupError(f"{path / CARD_NAME}: intermediate adapter {inter!r} is not in {path.parent}")
+        check_adapter_dir(sibling, shape, intermediates=False)
+    return card
 
 
 def _leave_out(src: Path) -> set[int]:
