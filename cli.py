@@ -321,6 +321,25 @@ def report(
 
 @app.command()
 @cli_errors
+def export(
+    out: Path = typer.Argument(..., help="Output folder: OUT/<task>/<split>-<lang>.<tsv|json|jsonl>."),
+    format: str = typer.Option("xtreme-r", "--format", help="xtreme-r | xtreme: which benchmark's tasks to export."),
+    model: str = typer.Option("embedded", "--model"),
+    setup: str = typer.Option("auto", "--setup"),
+    results_dir: Optional[Path] = typer.Option(None, "--results-dir"),
+):
+    """Write stored predictions in the leaderboard layout that the official evaluate.py scores."""
+    from toolkit.export import export as export_predictions
+    from toolkit.results import ResultStore
+
+    result = export_predictions(ResultStore(results_dir), model, setup, format, out)
+    console.print(f"wrote {len(result.files)} prediction files under {out}")
+    for where, why in result.skipped.items():
+        console.print(f"  not exported {where}: {why}", highlight=False)
+
+
+@app.command()
+@cli_errors
 def push(
     name: str = typer.Argument(..., help="A trained adapter (or fusion) in the artifacts directory."),
     repo: str = typer.Option(..., "--repo", help="Hub repository ORG/NAME."),

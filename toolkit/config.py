@@ -302,7 +302,7 @@ class EvalConfig:
     langs: tuple[str, ...] = field(default=(), metadata=NOHASH)
     benchmark: str = field(default="xtreme-r", metadata=NOHASH)
     model: str = "embedded"
-    split: str = "test"
+    split: str = "auto"
     max_length: int | None = None
     retrieval_layer: int | None = None
     retrieval_pooling: str = "mean"

@@ -124,7 +124,7 @@ class _Context:
         for lang in missing:
             if setup.has_placeholder:  # adapters change per language: cached candidate embeddings do not carry over
                 self.retrieval_cache.clear()
-            entry = self.run_language(spec, setup, split, lang, hashes[lang])
+            entry = self.run_language(key, spec, setup, split, lang, hashes[lang])
             info = self.run_info(spec, setup_text, cfg_hashes[lang], hashes[lang])
             self.store.put_language(key, lang, entry, info)
             if entry.status == "ok":
@@ -155,7 +155,8 @@ class _Context:
 
     # one language --------------------------------------------------------------------------------
 
-    def run_language(self, spec: TaskSpec, setup, split: str, lang: str, adapter_hashes: dict[str, str]) -> LangResult:
+    def run_language(self, key: RecordKey, spec: TaskSpec, setup, split: str, lang: str,
+                     adapter_hashes: dict[str, str]) -> LangResult:
         from . import data
 
         t0 = time.perf_counter()
@@ -163,9 +164,12 @@ class _Context:
         try:
             common["data_files"] = _data_hashes(data.provenance(spec, split, lang, self.cfg.data_dir))
             examples = data.load(spec, split, lang, data_dir=self.cfg.data_dir, max_examples=self.cfg.max_eval_examples)
-            _check_gold(spec, split, lang, examples)
+            _check_gold(spec, split, lang, examples, files=list(common["data_files"]))
             model = self.activate(setup.resolve(lang))
-            metrics, n = self.predict_and_score(spec, model, setup, lang, examples)
+            metrics, n, predictions = self.predict_and_score(spec, model, setup, lang, examples)
+            if predictions is not None:
+                ids = [str(ex.get("id", i)) for i, ex in enumerate(examples)]
+                self.store.put_predictions(key, lang, split, ids, predictions)
         except XtaError as exc:
             return LangResult.failed(exc, seconds=time.perf_counter() - t0, **common)
         from .report import main_score
@@ -173,15 +177,17 @@ class _Context:
         return LangResult.ok(metrics, main_score(spec.name, metrics), n_examples=n,
                              seconds=round(time.perf_counter() - t0, 3), **common)
 
-    def predict_and_score(self, spec: TaskSpec, model, setup, lang: str, examples) -> tuple[dict[str, float], int]:
+    def predict_and_score(self, spec: TaskSpec, model, setup, lang: str, examples):
+        """``(metrics, n_examples, predictions)``; predictions are None for the retrieval baseline."""
         from .families import get_family
 
         family = get_family(spec)
         if spec.shape == "retrieval" and (setup.root is None or not _has_head(model, setup.head)):
-            return self.retrieval_baseline(spec, examples), len(examples)
+            return self.retrieval_baseline(spec, examples), len(examples), None
         features = family.featurize(examples, self.encoder.tokenizer, spec, self.max_length(spec))
         predictions = family.predict(model, features, batch_size=self.cfg.batch_size, head=setup.head)
-        return family.score(predictions, examples, spec, lang=lang), len(examples)
+        storable = predictions if not isinstance(predictions, dict) or spec.shape != "retrieval" else None
+        return family.score(predictions, examples, spec, lang=lang), len(examples), storable
 
     def retrieval_baseline(self, spec: TaskSpec, data) -> dict[str, float]:
         """Sentence representations without training (mean pooled layer ``retrieval_layer``), faiss search."""
@@ -228,27 +234,32 @@ class _Context:
         train_adapter(tcfg, encoder=self.encoder, artifacts_dir=cfg.artifacts_dir, progress=self.progress)
 
     def adapter_hashes(self, setup) -> dict[str, str]:
-        names = setup.adapter_names()
-        if not names:
-            return {}
-        from .train import adapter_weights_hash
+        """Weights hash of every trained piece of a resolved setup: adapters and trained fusions
+        (``toolkit.train.setup_artifacts`` checks the setup against the artifacts first)."""
+        from .train import adapter_weights_hash, setup_artifacts
 
+        names = setup_artifacts(setup, self.cfg.artifacts_dir)
         return {name: adapter_weights_hash(name, self.cfg.artifacts_dir) for name in names}
 
     def activate(self, setup):
-        """The flex-head model with ``setup`` active (adapters loaded once, by name)."""
-        from .families.base import adapter_model
-        from .train import load_trained_adapter
+        """The flex-head model with a resolved ``setup`` active: adapters loaded once, by name; for
+        ``fuse:a,b>X`` the trained fusion layer ``X`` and its head (``toolkit.train.activate_setup``)."""
+        from .train import activate_setup, setup_artifacts
 
-        model = adapter_model(self.encoder)
-        if setup.root is None:
-            model.set_active_adapters(None)
-            return model
-        for name in setup.adapter_names():
-            load_trained_adapter(self.encoder, name, self.cfg.artifacts_dir, activate=False)
-        model.set_active_adapters(setup.to_composition())
-        model.eval()
+        for name in setup_artifacts(setup, self.cfg.artifacts_dir):
+            self.check_adapter(name)
+        model, _ = activate_setup(self.encoder, setup, self.cfg.artifacts_dir)
         return model
+
+    def check_adapter(self, name: str) -> None:
+        """Refuse a damaged or foreign adapter directory with a one-line error naming the file (pickles,
+        truncated safetensors, another encoder's hidden size) before the adapters library reads it."""
+        from .hub import check_adapter_dir
+        from .train import CARD_NAME, adapter_dir
+
+        path = adapter_dir(name, self.cfg.artifacts_dir)
+        if (path / CARD_NAME).is_file():  # a missing adapter: load_trained_adapter says how to train it
+            check_adapter_dir(path, self.encoder)
 
     # splits --------------------------------------------------------------------------------------
 
@@ -290,12 +301,16 @@ def _has_gold(examples) -> bool:
     return all(ex.get("label", 0) is not None for ex in examples)
 
 
-def _check_gold(spec: TaskSpec, split: str, lang: str, examples) -> None:
-    if isinstance(examples, list) and not examples:
-        raise DataError(f"task {spec.name} / {split} / {lang}: no examples")
+def _check_gold(spec: TaskSpec, split: str, lang: str, examples, files: list[str] | None = None) -> None:
+    """A language without examples, or without gold labels, cannot be scored (names the data file(s))."""
+    where = files[0] if files and len(files) == 1 else None
+    also = f" (files: {', '.join(files)})" if files and len(files) > 1 else ""
+    empty = not examples if isinstance(examples, list) else not examples.query_ids
+    if empty:
+        raise DataError(f"task {spec.name} / {split} / {lang}: no examples{also}", where)
     if not _has_gold(examples):
         raise DataError(f"task {spec.name} / {split} / {lang}: the data has no gold labels (XTREME ships these "
-                        "test labels separately); evaluate --split dev, or point xta at labelled files")
+                        f"test labels separately){also}; evaluate --split dev, or point xta at labelled files", where)
 
 
 def _has_head(model, head: str | None) -> bool:

@@ -355,6 +355,21 @@ class ResultStore:
             if rec is not None:
                 yield rec
 
+    def damaged(self) -> list[tuple[Path, str]]:
+        """``(path, reason)`` of every record file that cannot be read (cut mid-write, not JSON, malformed),
+        without moving anything. ``xta report`` refuses to summarise a store with damaged records;
+        ``evaluate`` moves such a record aside and recomputes it (see :meth:`get`)."""
+        out = []
+        for path in sorted(self.root.glob("*/*/*.json")) if self.root.is_dir() else []:
+            try:
+                Record.from_json(json.loads(path.read_text(encoding="utf-8")), path)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                why = f"{exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else exc.reason
+                out.append((path, f"not valid JSON ({why})"))
+            except DataError as exc:
+                out.append((path, str(exc).removeprefix(f"{path}: ")))
+        return out
+
     def _read(self, path: Path, quarantine: bool) -> Record | None:
         try:
             text = path.read_text(encoding="utf-8")
@@ -385,6 +400,26 @@ class ResultStore:
             if entry is None or entry.status != "ok" or entry.config_hash != want:
                 out.append(lang)
         return out
+
+    # predictions (for leaderboard export) --------------------------------------------------------
+
+    def predictions_path(self, key: RecordKey, lang: str) -> Path:
+        """``<root>/<encoder>/<setup>/<task>.predictions/<lang>.json`` beside the record."""
+        return self.path(key).with_suffix(".predictions") / f"{safe_name(lang, 'language')}.json"
+
+    def put_predictions(self, key: RecordKey, lang: str, split: str, ids: list[str], predictions: Any) -> Path:
+        """Store one language's predictions (atomically), keyed to the example ids they answer."""
+        return atomic_write_json(self.predictions_path(key, lang),
+                                 {"task": key.task, "lang": lang, "split": split, "ids": ids, "predictions": predictions})
+
+    def get_predictions(self, key: RecordKey, lang: str) -> dict[str, Any] | None:
+        path = self.predictions_path(key, lang)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DataError(f"unreadable predictions file ({exc}); re-run xta eval to recompute it", path) from None
 
     # writing ---------------------------------------------------------------------------------
 

@@ -1,0 +1,74 @@
+"""Leaderboard export: the XTREME / XTREME-R submission layout from stored predictions.
+
+``xta eval`` stores every language's predictions beside its result record; ``export`` writes them as
+``OUT/<task>/<split>-<lang>.<ext>`` in the format the official ``evaluate.py`` reads
+(google-research/xtreme, ``evaluate.py``: ``read_tag_file``, ``read_label_file``, ``read_squad_file``;
+XTREME-R adds XCOPA as JSON lines):
+
+* classification (xnli, pawsx): ``.tsv``, one label per line;
+* multiple choice (xcopa): ``.jsonl``, ``{"idx": ..., "label": <choice index>}`` per line;
+* extractive QA (xquad, mlqa, tydiqa): ``.json``, ``{question id: answer text}``;
+* tagging (udpos, panx): ``.tsv``, one tag per line, a blank line after each sentence.
+
+Retrieval baselines (tatoeba, bucc2018, lareqa) keep only their scores in this version: their
+predictions (rankings over the candidate pool) are not stored, so they are reported as not exported.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .io import atomic_write_text
+from .report import scores_from_store
+from .results import RecordKey, ResultStore, encoder_id
+from .tasks import get_task
+
+EXTENSIONS = {"classification": "tsv", "pair_classification": "tsv", "multiple_choice": "jsonl",
+              "extractive_qa": "json", "tagging": "tsv"}
+
+
+@dataclass
+class ExportResult:
+    files: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # "task/lang" -> why
+
+
+def export(store: ResultStore, model: str, setup: str, benchmark: str, out_dir: str | Path) -> ExportResult:
+    """Write every stored prediction of ``benchmark``'s tasks for ``model`` and ``setup`` under ``out_dir``."""
+    out, result = Path(out_dir), ExportResult()
+    gathered = scores_from_store(store, model, setup, benchmark)
+    if not gathered.records:
+        raise ConfigError(f"no results for encoder {model!r} and setup {setup!r} in {store.root}; run xta eval first")
+    for task, sid in gathered.setups.items():
+        spec = get_task(task)
+        key = RecordKey(encoder_id(model), sid, task)
+        for lang, entry in gathered.records[task].languages.items():
+            where = f"{task}/{lang}"
+            if spec.shape not in EXTENSIONS:
+                result.skipped[where] = "retrieval predictions are not stored"
+                continue
+            stored = store.get_predictions(key, lang) if entry.status == "ok" else None
+            if stored is None:
+                result.skipped[where] = "no stored predictions (failed, or evaluated before predictions were stored)"
+                continue
+            path = out / task / f"{stored['split']}-{lang}.{EXTENSIONS[spec.shape]}"
+            atomic_write_text(path, render(spec.shape, stored["ids"], stored["predictions"]))
+            result.files.append(str(path))
+    return result
+
+
+def render(shape: str, ids: list[str], predictions: Any) -> str:
+    """One language's predictions in the official file format of its task shape."""
+    if shape in ("classification", "pair_classification"):
+        return "".join(f"{label}\n" for label in predictions)
+    if shape == "multiple_choice":
+        return "".join(json.dumps({"idx": i, "label": int(p)}) + "\n" for i, p in zip(ids, predictions))
+    if shape == "extractive_qa":
+        return json.dumps(predictions, ensure_ascii=False, indent=0)
+    if shape == "tagging":
+        return "".join("".join(f"{tag}\n" for tag in sentence) + "\n" for sentence in predictions)
+    raise ConfigError(f"no submission format for task shape {shape!r}")
