@@ -340,6 +340,47 @@ def export(
 
 @app.command()
 @cli_errors
+def select(
+    target: str = typer.Option(..., "--target", help="Target task (e.g. xnli, xcopa)."),
+    candidates: Optional[str] = typer.Option(None, "--candidates", help="Comma-separated intermediate tasks (default: every card)."),
+    budget: int = typer.Option(1, "--budget", help="How many intermediate tasks to pick (a set for fusion / multi-task)."),
+    objective: str = typer.Option("mean", "--objective", help="mean | worst-language | low-resource (needs a measured matrix)."),
+    estimator: str = typer.Option("semb", "--estimator", help="semb (dataset-embedding similarity) | size | random."),
+    diversity_weight: float = typer.Option(0.0, "--diversity-weight", help="Bonus for a diverse set (budget > 1)."),
+    combine: str = typer.Option("fuse", "--combine", help="How a set is trained: fuse | multitask."),
+    model: str = typer.Option("embedded", "--model"),
+    n: int = typer.Option(500, "--n", help="Examples sampled per task for embeddings."),
+    seed: int = typer.Option(0, "--seed"),
+    data_dir: Optional[Path] = DataDirOpt,
+):
+    """Pick intermediate tasks for a target with a cheap transferability estimator; print the command to train them."""
+    from toolkit.selection import run_selection
+    from toolkit.tasks import intermediate_tasks
+
+    enc = None
+    if estimator == "semb" or diversity_weight:
+        from toolkit.encoders import load_encoder
+
+        enc = load_encoder(model)
+    names = [c.strip() for c in candidates.split(",")] if candidates else [t.name for t in intermediate_tasks()]
+    run = run_selection(target, names, budget=budget, objective=objective, estimator=estimator, encoder=enc,
+                        data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"), n=n, seed=seed,
+                        diversity_weight=diversity_weight, combine=combine)
+    rows = [[e.candidate, f"{e.score:.4f}", run.data_used.get(e.candidate, "-"), f"{e.cost.seconds:.1f}s" if e.cost else "-"]
+            for e in sorted(run.estimates, key=lambda e: -e.score)]
+    _table(f"{estimator} estimates for {target} (English data: {run.data_used.get(target, '-')})",
+           ["candidate", "score", "data", "cost"], rows)
+    for name, why in run.skipped.items():
+        console.print(f"  [yellow]skipped[/] {name}: {why}", highlight=False)
+    sel = run.selection
+    console.print(f"chosen for {target} ({objective}): [bold]{', '.join(sel.chosen)}[/]")
+    if sel.diversity is not None and sel.diversity.mean_pairwise_cosine_distance is not None:
+        console.print(f"  set diversity: mean pairwise cosine distance {sel.diversity.mean_pairwise_cosine_distance:.3f}")
+    console.print(f"train it with: {sel.command}", highlight=False)
+
+
+@app.command()
+@cli_errors
 def push(
     name: str = typer.Argument(..., help="A trained adapter (or fusion) in the artifacts directory."),
     repo: str = typer.Option(..., "--repo", help="Hub repository ORG/NAME."),

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, XtaError
 from .languages import get as get_language
 from .languages import low_resource
 
@@ -847,3 +847,81 @@ def _group_row(estimator: str, target: str, group: str, scores: Mapping[str, flo
     row = _selector_row(estimator, target, group, scores, values, gain, ks)
     row.update(n_languages=len(langs), missing=missing)
     return row
+
+
+# --------------------------------------------------------------------------------------------------
+# running the estimators on real tasks (what `xta select` calls)
+# --------------------------------------------------------------------------------------------------
+
+#: English splits tried, in order, for a task's data when estimating (the first that loads is used and
+#: recorded): a task's training data is what it contributes as an intermediate task.
+ESTIMATION_SPLITS = ("train", "dev", "test")
+
+
+def english_examples(task: str, data_dir=None, n: int | None = None) -> tuple[Any, str]:
+    """(examples, "task:split") of a task's English data for estimation.
+
+    For a target task, its English training source comes first (xnli: MNLI), then its own English splits.
+    """
+    from .data import load
+    from .errors import XtaError
+    from .tasks import get_task
+
+    spec = get_task(task)
+    sources = [*(get_task(s) for s in spec.train_from if s != spec.name), spec]
+    errors = []
+    for src in sources:
+        for split in ESTIMATION_SPLITS:
+            if split in src.splits and "en" in src.split_languages(split):
+                try:
+                    return load(src, split, "en", data_dir=data_dir, max_examples=n), f"{src.name}:{split}"
+                except XtaError as exc:
+                    errors.append(f"{src.name}:{split}: {exc}")
+    raise ConfigError(f"no English data for {task} to estimate with ({'; '.join(errors) or 'no English split'})")
+
+
+@dataclass
+class SelectionRun:
+    selection: Selection
+    estimates: list[Estimate]
+    data_used: dict[str, str]  # task -> "source:split"
+    skipped: dict[str, str]  # candidate -> why it could not be estimated
+
+
+def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, objective: str = "mean",
+                  estimator: str = "semb", encoder: Any = None, data_dir=None, n: int = 500, seed: int = 0,
+                  diversity_weight: float = 0.0, combine: str = "fuse", matrix=None) -> SelectionRun:
+    """Estimate every candidate for ``target`` with ``estimator`` (semb, size or random) and select.
+
+    SEmb needs the encoder (one forward pass per sampled example); size and random need none. Candidates
+    whose English data cannot be loaded are skipped and reported, never silently dropped.
+    """
+    from .tasks import get_task
+
+    if estimator not in ("semb", "size", "random"):
+        raise ConfigError(f"estimator {estimator!r}: xta select runs semb, size or random (logme needs trained "
+                          "adapters: toolkit.selection.logme_features)")
+    data, used, skipped = {}, {}, {}
+    for name in dict.fromkeys([target, *candidates]):
+        try:
+            data[name], used[name] = english_examples(name, data_dir)  # whole split: sizes are counted
+        except XtaError as exc:
+            if name == target and estimator == "semb":
+                raise
+            skipped[name] = str(exc)
+    usable = [c for c in candidates if c in data]
+    embeddings, estimates = {}, []
+    if estimator == "semb" or diversity_weight:
+        for name in [target, *usable] if target in data else usable:
+            embeddings[name] = embed_task(encoder, data[name], get_task(name), n=n, seed=seed)
+    if estimator == "semb":
+        estimates = semb_estimates(target, embeddings[target], {c: embeddings[c] for c in usable})
+    elif estimator == "size":
+        estimates = size_estimates(target, {c: len(data[c]) for c in usable})
+    else:
+        estimates = random_estimates(target, usable, seed=seed)
+    vectors = {k: (v.vector if isinstance(v, TaskEmbedding) else v) for k, v in embeddings.items()}
+    sel = select(target, usable, estimates, budget=budget, objective=objective, matrix=matrix, estimator=estimator,
+                 diversity_weight=diversity_weight, embeddings=vectors or None,
+                 shapes={c: get_task(c).shape for c in usable}, combine=combine)
+    return SelectionRun(sel, estimates, used, skipped)

@@ -1,0 +1,51 @@
+"""The CLI through Typer's runner: thin commands over the library, one-line errors with exit code 1."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from toolkit import encoders
+
+runner = CliRunner()
+
+
+def test_tasks_lists_12_targets_and_the_cards():
+    result = runner.invoke(app, ["tasks"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for name in ("xnli", "xcopa", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba", "mewslix", "lareqa",
+                 "pawsx", "bucc2018", "mnli", "anli_plus", "squad_v1", "hellaswag", "ccg", "boolq"):
+        assert f" {name} " in result.output
+
+
+def test_tasks_show_names_languages_and_local_availability(shared_data):
+    result = runner.invoke(app, ["tasks", "show", "xnli", "--data-dir", str(shared_data)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "15: ar bg de el en es fr hi ru sw th tr ur vi zh" in result.output
+    assert "ar bg de el en es fr hi ru th tr vi zh" in result.output  # sw and ur are not in the shared data
+
+
+def test_unknown_task_is_one_line_with_a_suggestion():
+    result = runner.invoke(app, ["tasks", "show", "xnl"])
+    assert result.exit_code == 1
+    assert "did you mean 'xnli'" in result.output and "Traceback" not in result.output
+
+
+def test_select_by_size_prints_the_command(shared_data):
+    result = runner.invoke(app, ["select", "--target", "xcopa", "--candidates", "siqa,cosmosqa,anli,copa",
+                                 "--estimator", "size", "--budget", "2", "--data-dir", str(shared_data)],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "chosen for xcopa (mean): anli, cosmosqa" in result.output  # 3198 and 2985 English examples
+    assert "xta fuse --tasks anli,cosmosqa --target xcopa" in result.output
+
+
+def test_select_by_dataset_embedding_on_a_local_encoder(shared_data, tmp_path):
+    enc = encoders.tiny_encoder(seed=2)
+    enc.model.save_pretrained(tmp_path / "enc", safe_serialization=True)
+    enc.tokenizer.save_pretrained(tmp_path / "enc")
+    result = runner.invoke(app, ["select", "--target", "xcopa", "--candidates", "cosmosqa,anli,copa", "--n", "40",
+                                 "--model", str(tmp_path / "enc"), "--data-dir", str(shared_data)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "semb estimates for xcopa" in result.output and "train it with: xta train-adapter --task" in result.output
