@@ -567,6 +567,8 @@ def _eval_tasks(task: str | None) -> str:
     train from it (copa -> xcopa, squad_v1 -> xquad, mlqa, lareqa)."""
     from .tasks import get_task, target_tasks
 
+    if not task:  # a language adapter, or an AdapterHub adapter pulled without an xta card
+        return "TARGET"
     try:
         spec = get_task(task)
     except XtaError:

@@ -205,8 +205,12 @@ def save_safetensors_atomic(tensors: Mapping[str, Any], path: PathLike, metadata
 
 
 def _sniff_unsafe(head: bytes, path: Path) -> None:
-    """Refuse pickles and torch zip archives by their magic bytes, before anything parses them."""
-    if head[:1] == b"\x80":  # pickle protocol >= 2 starts with PROTO opcode 0x80 (also legacy torch.save)
+    """Refuse pickles and torch zip archives by their magic bytes, before anything parses them.
+
+    ``head`` is the first 9 bytes: a safetensors header length whose low byte is 0x80 (a 384-byte
+    header, say) followed by the JSON ``{`` is safetensors, not a pickle's PROTO opcode."""
+    looks_safetensors = len(head) >= 9 and head[4:8] == b"\0\0\0\0" and head[8:9] == b"{"
+    if head[:1] == b"\x80" and not looks_safetensors:  # pickle protocol >= 2 starts with PROTO opcode 0x80
         raise UnsafeFileError(_PICKLE_HINT.format(what="pickle file", path=path))
     if head[:4] == b"PK\x03\x04":  # torch.save >= 1.6 writes a zip archive holding a pickle
         raise UnsafeFileError(_PICKLE_HINT.format(what="torch zip archive (pickle inside)", path=path))
@@ -227,8 +231,10 @@ def safetensors_header(path: PathLike) -> dict[str, Any]:
         raise DataError("file not found", path)
     size = path.stat().st_size
     with open(path, "rb") as fh:
-        head = fh.read(8)
+        head = fh.read(9)
         _sniff_unsafe(head, path)
+        head = head[:8]
+        fh.seek(len(head))
         if len(head) < 8:
             raise DataError(f"not a safetensors file ({size} bytes, too short for a header); truncated?", path)
         (n,) = struct.unpack("<Q", head)

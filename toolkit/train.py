@@ -108,23 +108,28 @@ class TaskData:
     labels: list[str] | None = None
 
 
-def training_sources(spec) -> list[Any]:
-    """The task itself if it has a train split, else its ``train_from`` tasks in order (XTREME-R's
-    SIQA-then-COPA for XCOPA is two phases of one run)."""
+def training_sources(spec, train_split: str = "train") -> list[Any]:
+    """The task itself if it has the training split (``train``, or the base of ``train_split`` such as
+    ``dev`` in ``dev[:80%]``), else its ``train_from`` tasks in order (XTREME-R's SIQA-then-COPA for
+    XCOPA is two phases of one run)."""
+    from .data import parse_split
     from .tasks import get_task
 
-    if "train" in spec.splits:
+    if parse_split(train_split)[0] in spec.splits:
         return [spec]
     if not spec.train_from:
         raise ConfigError(f"task {spec.name!r} has no train split and no train_from source to train on")
     return [get_task(name) for name in spec.train_from]
 
 
-def dev_source(spec, sources: Sequence[Any]):
-    """English dev data for model selection: the task's own dev split when it has English, else the
-    last training source's dev split; None when there is none."""
+def dev_source(spec, sources: Sequence[Any], dev_split: str = "dev"):
+    """English dev data for model selection: the task's own dev split (``dev_split``'s base) when it has
+    English, else the last training source's; None when there is none."""
+    from .data import parse_split
+
+    base = parse_split(dev_split)[0]
     for candidate in (spec, *reversed(list(sources))):
-        if "dev" in candidate.splits and "en" in candidate.split_languages("dev"):
+        if base in candidate.splits and "en" in candidate.split_languages(base):
             return candidate
     return None
 
@@ -154,14 +159,14 @@ def _featurize_options(spec, cfg: TrainConfig) -> dict[str, Any]:
 def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples: int | None) -> list[TaskData]:
     """Featurised training phases of one task (one per training source) and its English dev data."""
     family = get_family(spec)
-    sources = training_sources(spec)
-    phases_examples = [(src, _load_examples(src, "train", cfg, cfg.max_train_examples)) for src in sources]
+    sources = training_sources(spec, cfg.train_split)
+    phases_examples = [(src, _load_examples(src, cfg.train_split, cfg, cfg.max_train_examples)) for src in sources]
     labels = _open_labels(spec, phases_examples)
-    dev_spec = dev_source(spec, sources)
+    dev_spec = dev_source(spec, sources, cfg.dev_split)
     dev = None
     if dev_spec is not None:
         try:
-            dev_examples = _load_examples(dev_spec, "dev", cfg, max_dev_examples)
+            dev_examples = _load_examples(dev_spec, cfg.dev_split, cfg, max_dev_examples)
             dev = family.featurize(dev_examples, tokenizer, spec, cfg.max_length, labels=labels, **_featurize_options(spec, cfg))
         except DataUnavailable as exc:
             log.warning("no English dev data for %s (%s); no model selection", spec.name, exc)
@@ -170,9 +175,9 @@ def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples:
         if not examples:
             raise DataError(f"task {src.name}: the English train split is empty")
         feats = family.featurize(examples, tokenizer, spec, cfg.max_length, train=True, labels=labels, **_featurize_options(src, cfg))
-        prov = {"train": _provenance(src, "train", cfg)}
+        prov = {"train": _provenance(src, cfg.train_split, cfg)}
         if dev_spec is not None:
-            prov[f"dev:{dev_spec.name}"] = _provenance(dev_spec, "dev", cfg)
+            prov[f"dev:{dev_spec.name}"] = _provenance(dev_spec, cfg.dev_split, cfg)
         out.append(TaskData(spec, head, feats, dev, [s.name for s in sources], prov, labels))
     return out
 
@@ -266,7 +271,7 @@ def setup_model(model, cfg: TrainConfig, tasks: Sequence[TaskData], artifacts_di
 
     Returns the names of everything added to the model (removed again by :func:`_cleanup`).
     """
-    from adapters.composition import Fuse, Stack
+    from adapters.composition import Stack
 
     name = cfg.name
     added = []
@@ -283,7 +288,7 @@ def setup_model(model, cfg: TrainConfig, tasks: Sequence[TaskData], artifacts_di
         if t.head not in model.heads:
             get_family(t.spec).add_head(model, t.head, t.spec, **_head_options(t))
     if cfg.recipe == "fuse":
-        fusion = Fuse(*cfg.intermediate)
+        fusion = fusion_block(cfg.intermediate, name)
         model.add_adapter_fusion(fusion)
         model.train_adapter_fusion(fusion)
     else:
@@ -294,6 +299,15 @@ def setup_model(model, cfg: TrainConfig, tasks: Sequence[TaskData], artifacts_di
         for p in model.heads[t.head].parameters():
             p.requires_grad_(True)
     return added
+
+
+def fusion_block(intermediate: Sequence[str], name: str):
+    """``Fuse(*intermediate, name=name)``: a fusion layer keyed by the name it was trained under (the
+    ``X`` of the setup ``fuse:a,b>X``, also its head's name), not by the adapters' joined names, so two
+    fusions over the same adapters for different targets can live side by side."""
+    from adapters.composition import Fuse
+
+    return Fuse(*intermediate, name=name)
 
 
 def _head_options(task: TaskData) -> dict[str, Any]:
@@ -308,7 +322,9 @@ def _head_options(task: TaskData) -> dict[str, Any]:
 def _saved_dir(name: str, artifacts_dir: Path) -> Path:
     path = adapter_dir(name, artifacts_dir)
     if not (path / CARD_NAME).is_file():
-        raise SetupError(f"no trained adapter {name!r} under {path.parent}; train it first (xta train-adapter)")
+        how = (f"xta train-lang-adapter --lang {name[5:]} --text FILE, or xta pull REPO --name {name}"
+               if name.startswith("lang_") else "xta train-adapter")
+        raise SetupError(f"no trained adapter {name!r} under {path.parent}; train it first ({how})")
     return path
 
 
@@ -316,10 +332,10 @@ def _load_saved(model, name: str, artifacts_dir: Path, with_head: bool) -> str:
     return model.load_adapter(str(_saved_dir(name, artifacts_dir)), load_as=name, with_head=with_head, use_safetensors=True)
 
 
-def _cleanup(model, added: Sequence[str], heads: Sequence[str], fusion: Sequence[str] | None) -> None:
+def _cleanup(model, added: Sequence[str], heads: Sequence[str], fusion: str | None) -> None:
     """Remove what a run added, so the process-wide encoder is left as it was loaded."""
     if fusion:
-        model.delete_adapter_fusion(list(fusion))
+        model.delete_adapter_fusion(fusion)
     for h in heads:
         if h in model.heads:
             model.delete_head(h)
@@ -404,6 +420,16 @@ def _micro_loss(model, tasks, micro: tuple[int, list[int]], device, scale: float
     return family.loss(model, batch, t.head) * scale
 
 
+def _fusion_regularization(model) -> torch.Tensor | float:
+    """AdapterFusion's value-matrix regulariser, 0.01 * ||I - V||^2 per fusion layer (Pfeiffer et al.
+    2021, sec. 3; what ``adapters.AdapterTrainer`` adds when the fusion config asks for it)."""
+    fusion_configs = [model.adapters_config.get_fusion(n)[0] for n in model.adapters_config.fusions]
+    if not any(c is not None and c["regularization"] for c in fusion_configs):
+        return 0.0
+    reg = model.get_fusion_regularization_loss()
+    return 0.0 if reg is None else reg
+
+
 def _autocast(cfg: TrainConfig, device: torch.device):
     if cfg.precision == "fp32":
         return torch.autocast(device.type, enabled=False)
@@ -432,6 +458,8 @@ def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: _Checkpointer, st: _Sta
             for micro in plan[st.step]:
                 with _autocast(cfg, device):
                     loss = _micro_loss(model, tasks, micro, device, scale)
+                    if cfg.recipe == "fuse":
+                        loss = loss + scale * _fusion_regularization(model)
                 loss.backward()
                 total_loss += float(loss.detach())
             opt.step()
@@ -633,7 +661,7 @@ def train_adapter(
         card = _card(cfg, cfg_hash, encoder, tasks, st, len(plan), artifacts)
         _save(model, cfg, tasks, out_dir, card)
     finally:
-        _cleanup(model, added, heads, cfg.intermediate if cfg.recipe == "fuse" else None)
+        _cleanup(model, added, heads, cfg.name if cfg.recipe == "fuse" else None)
     ckpt.remove()
     return TrainResult(cfg.name, out_dir, card, card["dev_scores"], st.step, st.best_step, resumed_from=resumed)
 
@@ -699,9 +727,7 @@ def _save(model, cfg: TrainConfig, tasks: Sequence[TaskData], out_dir: Path, car
     """Adapter (or fusion) + main head, extra heads under ``heads/<task>/``, then the card; atomically."""
     with atomic_dir(out_dir) as tmp:
         if cfg.recipe == "fuse":
-            from adapters.composition import Fuse
-
-            model.save_adapter_fusion(str(tmp), Fuse(*cfg.intermediate), with_head=cfg.name, use_safetensors=True)
+            model.save_adapter_fusion(str(tmp), fusion_block(cfg.intermediate, cfg.name), with_head=cfg.name, use_safetensors=True)
         else:
             model.save_adapter(str(tmp), cfg.name, with_head=True, use_safetensors=True)
         for t in tasks[1:]:
@@ -727,8 +753,15 @@ def adapter_weights_hash(name: str, artifacts_dir: str | os.PathLike | None = No
 
 
 def read_card(name: str, artifacts_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    path = _saved_dir(name, Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir())
-    return json.loads((path / CARD_NAME).read_text(encoding="utf-8"))
+    """A trained adapter's ``xta_card.json``; SetupError naming the file when it is cut or not JSON."""
+    path = _saved_dir(name, Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()) / CARD_NAME
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SetupError(f"{path}: unreadable xta card ({exc}); retrain or re-pull the adapter") from None
+    if not isinstance(card, dict):
+        raise SetupError(f"{path}: an xta card must be a JSON object")
+    return card
 
 
 def load_trained_adapter(encoder, name: str, artifacts_dir: str | os.PathLike | None = None, *, activate: bool = True):
@@ -737,7 +770,7 @@ def load_trained_adapter(encoder, name: str, artifacts_dir: str | os.PathLike | 
 
     Loading is idempotent: pieces already loaded under the same names are reused.
     """
-    from adapters.composition import Fuse, Stack
+    from adapters.composition import Stack
 
     artifacts = Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()
     card = read_card(name, artifacts)
@@ -748,9 +781,9 @@ def load_trained_adapter(encoder, name: str, artifacts_dir: str | os.PathLike | 
         if inter not in loaded:
             _load_saved(model, inter, artifacts, with_head=False)
     if card["recipe"] == "fuse":
-        setup = Fuse(*card["intermediate"])
-        if setup.name not in model.adapters_config.fusions:
-            model.load_adapter_fusion(str(path), with_head=True, use_safetensors=True)
+        setup = fusion_block(card["intermediate"], name)
+        if name not in model.adapters_config.fusions:
+            model.load_adapter_fusion(str(path), load_as=name, with_head=True, use_safetensors=True, set_active=False)
     else:
         if name not in loaded:
             model.load_adapter(str(path), load_as=name, with_head=True, use_safetensors=True)
@@ -765,3 +798,96 @@ def load_trained_adapter(encoder, name: str, artifacts_dir: str | os.PathLike | 
             model.active_head = name
     model.eval()
     return model
+
+
+# --------------------------------------------------------------------------------------------------
+# setups at evaluation: trained pieces -> one active adapters composition
+# --------------------------------------------------------------------------------------------------
+
+
+def setup_artifacts(setup, artifacts_dir: str | os.PathLike | None = None) -> list[str]:
+    """Every trained artifact a resolved setup needs, checked: its adapters, the trained fusion named by
+    each fuse's ``>X`` and, for a setup that is one stacked or fused adapter's name, the adapters its
+    card lists. Their weights' hashes identify a result (a retrained fusion makes results stale).
+
+    Refused with a one-line :class:`SetupError`: a ``{lang}`` left unresolved, a fuse without ``>X``,
+    a fuse target that is no trained fusion or fuses other adapters than the setup says, a fusion's
+    name used where an adapter is expected.
+    """
+    from .setups import AdapterName, parse_setup
+
+    setup = parse_setup(setup)
+    if setup.root is None:
+        return []
+    if setup.has_placeholder:
+        raise SetupError(f"setup {str(setup)!r} still contains {{lang}}; resolve it for a language first")
+    artifacts = Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()
+    if isinstance(setup.root, AdapterName):
+        return _with_intermediates(setup.root.name, artifacts)
+    names = list(setup.adapter_names())
+    for name in names:
+        _refuse_fusion_as_adapter(name, setup, artifacts)
+    for block in setup.fusions():
+        names.append(_check_fusion(block, setup, artifacts))
+    return list(dict.fromkeys(names))
+
+
+def _with_intermediates(name: str, artifacts: Path) -> list[str]:
+    out = [name]
+    for inter in read_card(name, artifacts).get("intermediate") or []:
+        out.extend(n for n in _with_intermediates(inter, artifacts) if n not in out)
+    return out
+
+
+def _refuse_fusion_as_adapter(name: str, setup, artifacts: Path) -> None:
+    card = read_card(name, artifacts)
+    if card.get("recipe") == "fuse":
+        inters = ",".join(card.get("intermediate") or [])
+        raise SetupError(f"setup {str(setup)!r}: {name!r} is a trained fusion, not an adapter; "
+                         f"write it as fuse({inters})>{name}")
+
+
+def _check_fusion(block, setup, artifacts: Path) -> str:
+    """The trained fusion ``X`` of ``fuse(...)>X``: present, a fusion, over the setup's adapters."""
+    from .setups import _last_name
+
+    fused = [_last_name(c) for c in block.children]
+    if not block.target:
+        raise SetupError(f"setup {str(setup)!r}: fuse({','.join(fused)}) names no trained fusion; add >NAME, the name "
+                         f"given to `xta fuse --tasks {','.join(fused)} --target TASK --name NAME`")
+    path = adapter_dir(block.target, artifacts)
+    if not (path / CARD_NAME).is_file():
+        raise SetupError(f"setup {str(setup)!r}: no trained fusion {block.target!r} under {path.parent}; train it: "
+                         f"xta fuse --tasks {','.join(fused)} --target TASK --name {block.target}")
+    card = read_card(block.target, artifacts)
+    if card.get("recipe") != "fuse":
+        raise SetupError(f"setup {str(setup)!r}: {block.target!r} is an adapter (recipe {card.get('recipe')!r}), not a "
+                         "trained fusion; the name after '>' is the fusion's (xta fuse --name)")
+    trained = list(card.get("intermediate") or [])
+    if sorted(trained) != sorted(fused):
+        raise SetupError(f"setup {str(setup)!r}: fusion {block.target!r} was trained over {','.join(trained)}, "
+                         f"not {','.join(fused)}; write fuse:{','.join(trained)}>{block.target}")
+    return block.target
+
+
+def activate_setup(encoder, setup, artifacts_dir: str | os.PathLike | None = None):
+    """The encoder's flex-head model with a resolved setup active: every adapter loaded by name, each
+    fuse's trained fusion layer and head loaded (``fuse:a,b>X`` -> ``Fuse("a", "b", name="X")``, head
+    ``X``), the composition validated by the adapters library. A setup that is one trained stacked or
+    fused adapter's name activates the composition it was trained in (``Stack(lang_en, xnli)``).
+    Returns ``(model, head)``, the head to predict with."""
+    from .setups import AdapterName, parse_setup
+
+    setup = parse_setup(setup)
+    model = adapter_model(encoder)
+    names = setup_artifacts(setup, artifacts_dir)
+    if setup.root is None:
+        model.set_active_adapters(None)
+        return model, None
+    if isinstance(setup.root, AdapterName):
+        return load_trained_adapter(encoder, setup.root.name, artifacts_dir, activate=True), setup.head
+    for name in names:
+        load_trained_adapter(encoder, name, artifacts_dir, activate=False)
+    model.set_active_adapters(setup.to_composition())
+    model.eval()
+    return model, setup.head

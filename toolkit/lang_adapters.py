@@ -1,0 +1,595 @@
+"""MAD-X language adapters and AdapterFusion attention: the two compositions beyond one task adapter.
+
+**Language adapters** (MAD-X, Pfeiffer et al. 2020, "MAD-X: An Adapter-Based Framework for Multi-Task
+Cross-Lingual Transfer", sec. 3.1-3.2). A bottleneck adapter in every layer plus an *invertible*
+adapter on the embeddings (adapters' ``seq_bn_inv`` = ``pfeiffer+inv``: NICE coupling blocks, reduction
+factor 2 for both, as in the paper), trained with masked language modelling on plain text in one
+language while the encoder stays frozen. At transfer time the task adapter is trained above the
+*English* language adapter (``xta stack --lang-adapter lang_en --task xnli``: ``Stack(lang_en, xnli)``)
+and evaluated with the target language's adapter swapped in (``stack:lang_{lang},xnli``).
+
+Masked LM (Devlin et al. 2019, sec. 3.1; ``transformers.DataCollatorForLanguageModeling``): 15% of the
+non-special tokens are chosen; of those 80% become ``<mask>``, 10% a random token, 10% stay. The
+choice is drawn from a generator seeded by ``(seed, step)``, the batches from seeded epochs, so a run
+resumed from a checkpoint (``toolkit.train``'s checkpointer: trainable tensors, AdamW, RNG, atomically)
+ends with the same adapter as an uninterrupted one.
+
+The MLM head. The embedded encoder is a ``BertModel`` without a pre-trained MLM head (multilingual-e5 was
+trained contrastively), so an adapters flex MLM head is added (``add_masked_lm_head``: dense + GELU +
+LayerNorm + decoder). Its decoder weight is *tied* to the frozen word embeddings (the same Parameter, as
+in BERT and XLM-R); the transform (dense, LayerNorm) and the decoder bias are new and trained with the
+adapter, then dropped: only the language adapter is saved (AdapterHub layout, ``with_head=False``).
+MAD-X itself keeps XLM-R's pre-trained MLM head frozen; with an encoder that has one, loading it is
+future work. Logits are computed only at masked positions (a 250k vocabulary over every token of a
+batch would not fit in memory).
+
+Language adapters published in AdapterHub format can be used as well: :func:`register_language_adapter`
+copies a local directory, or pulls a Hub repository through :func:`toolkit.hub.pull`, under the name
+``lang_<code>``.
+
+**Fusion attention** (Pfeiffer et al. 2021, "AdapterFusion", sec. 6 / fig. 5): the softmax weights an
+AdapterFusion layer puts on each fused adapter, averaged over the non-padding tokens of some
+examples, per layer: which intermediate task the model leans on, per language
+(:func:`fusion_attention`, :func:`fusion_attention_by_language`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .config import NOHASH, config_hash, hashed_fields
+from .errors import ConfigError, DataError, SetupError
+from .io import atomic_dir, atomic_write_json, safe_name, sha256_file
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "LangAdapterConfig",
+    "train_language_adapter",
+    "mask_tokens",
+    "read_sentences",
+    "register_language_adapter",
+    "language_adapter_name",
+    "fusion_attention",
+    "fusion_attention_by_language",
+    "MLM_HEAD",
+]
+
+MLM_HEAD = "xta_mlm"  # the temporary head's name while a language adapter trains
+IGNORE = -100
+INV_CONFIGS = ("seq_bn_inv", "pfeiffer+inv", "double_seq_bn_inv", "houlsby+inv")
+
+
+def language_adapter_name(lang: str) -> str:
+    """``lang_<code>``: the name setups use (``stack:lang_{lang},xnli`` resolves ``{lang}`` to it)."""
+    return f"lang_{safe_name(lang, 'language')}"
+
+
+# --------------------------------------------------------------------------------------------------
+# config
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LangAdapterConfig:
+    """Train a MAD-X language adapter with masked LM on ``text`` (one sentence per line, UTF-8).
+
+    Defaults follow MAD-X where it fits a CPU: ``seq_bn_inv`` with reduction factor 2, learning rate
+    1e-4, 15% masking; MAD-X trains 250k steps at batch 64 on Wikipedia, ``max_steps`` here is a budget.
+    """
+
+    lang: str
+    text: str = field(metadata=NOHASH)  # the file's sha256 is hashed instead of its path
+    model: str = "embedded"
+    adapter_name: str | None = None  # default lang_<lang>
+    adapter_config: str = "seq_bn_inv"
+    reduction_factor: float = 2.0
+    learning_rate: float = 1e-4
+    max_steps: int = 1000
+    batch_size: int = 16
+    max_length: int = 128
+    mlm_probability: float = 0.15
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    seed: int = 42
+    max_sentences: int | None = None
+    heldout_sentences: int = 200  # the last N lines (at most 10% of the file) score the trained adapter
+    device: str | None = field(default=None, metadata=NOHASH)
+
+    def __post_init__(self):
+        from .config import ADAPTER_CONFIG_NAMES, _choice, _coerce_fields, _positive
+
+        _coerce_fields(self)
+        safe_name(self.lang, "language")
+        if self.adapter_name is not None:
+            safe_name(self.adapter_name, "adapter")
+        _choice("adapter_config", self.adapter_config, ADAPTER_CONFIG_NAMES)
+        _positive(self, "reduction_factor", "learning_rate", "max_steps", "batch_size", "max_length")
+        _positive(self, "max_sentences", allow_none=True)
+        if not 0.0 < self.mlm_probability < 1.0:
+            raise ConfigError(f"mlm_probability: must be in (0, 1), got {self.mlm_probability}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ConfigError(f"warmup_ratio: must be in [0, 1), got {self.warmup_ratio}")
+        if self.heldout_sentences < 0 or self.seed < 0 or self.weight_decay < 0:
+            raise ConfigError("heldout_sentences, seed and weight_decay must be >= 0")
+        if self.adapter_config not in INV_CONFIGS:
+            log.warning("adapter config %s has no invertible adapter (MAD-X language adapters use seq_bn_inv)",
+                        self.adapter_config)
+
+    @property
+    def name(self) -> str:
+        return self.adapter_name or language_adapter_name(self.lang)
+
+    # the fields toolkit.train's optimizer and checkpointer read
+    gradient_accumulation_steps = 1
+
+
+# --------------------------------------------------------------------------------------------------
+# data and masking
+# --------------------------------------------------------------------------------------------------
+
+
+def read_sentences(path: str | os.PathLike, max_sentences: int | None = None) -> list[str]:
+    """Non-empty stripped lines of a UTF-8 text file (one sentence per line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("text file not found (one sentence per line, UTF-8)", path)
+    out = []
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as exc:
+                raise DataError(f"not UTF-8 ({exc.reason} at byte {exc.start})", path, number) from None
+            if line:
+                out.append(line)
+            if max_sentences is not None and len(out) >= max_sentences:
+                break
+    if not out:
+        raise DataError("no sentences (the file is empty or blank)", path)
+    return out
+
+
+def mask_tokens(input_ids: torch.Tensor, special: torch.Tensor, mask_id: int, vocab_size: int,
+                generator: torch.Generator, probability: float = 0.15) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT masking: ``(inputs, labels)``; labels are -100 except at the chosen positions.
+
+    ``special`` marks positions never chosen (special tokens, padding). Of the chosen ones 80% become
+    ``mask_id``, 10% a random token id, 10% keep their token (Devlin et al. 2019, sec. 3.1). At least one
+    position is chosen per batch (the first non-special one when the draw picked none), so the loss is
+    always defined.
+    """
+    probs = torch.full(input_ids.shape, probability)
+    probs[special] = 0.0
+    chosen = torch.bernoulli(probs, generator=generator).bool()
+    if not chosen.any():
+        candidates = (~special).nonzero()
+        if len(candidates) == 0:
+            raise DataError("a batch without any maskable token (only special tokens)")
+        chosen[tuple(candidates[0])] = True
+    labels = torch.where(chosen, input_ids, torch.full_like(input_ids, IGNORE))
+    inputs = input_ids.clone()
+    to_mask = torch.bernoulli(torch.full(input_ids.shape, 0.8), generator=generator).bool() & chosen
+    inputs[to_mask] = mask_id
+    to_random = torch.bernoulli(torch.full(input_ids.shape, 0.5), generator=generator).bool() & chosen & ~to_mask
+    inputs[to_random] = torch.randint(vocab_size, input_ids.shape, generator=generator)[to_random]
+    return inputs, labels
+
+
+@dataclass
+class _Text:
+    train: list[list[int]]
+    heldout: list[list[int]]
+    n_lines: int
+    vocab_size: int  # len(tokenizer) once: a fast tokenizer recounts its added tokens on every len()
+
+
+def _tokenize(sentences: list[str], tokenizer, cfg: LangAdapterConfig) -> _Text:
+    n_heldout = min(cfg.heldout_sentences, len(sentences) // 10)
+    ids = tokenizer(sentences, truncation=True, max_length=cfg.max_length)["input_ids"]
+    ids = [x for x in ids if len(x) > 2]  # <s> </s> only: nothing to mask
+    if len(ids) <= n_heldout:
+        raise DataError(f"only {len(ids)} non-empty sentences after tokenisation; too few to train on", cfg.text)
+    split = len(ids) - n_heldout
+    return _Text(ids[:split], ids[split:], len(sentences), len(tokenizer))
+
+
+def _batch(seqs: Sequence[Sequence[int]], tokenizer) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    from .families.base import pad
+
+    pad_id = tokenizer.pad_token_id
+    ids = pad(seqs, pad_id)
+    attention = pad([[1] * len(s) for s in seqs], 0)
+    special = torch.isin(ids, torch.tensor(sorted(set(tokenizer.all_special_ids)))) | (attention == 0)
+    return ids, attention, special
+
+
+def _plan(n: int, cfg: LangAdapterConfig) -> list[list[int]]:
+    """``max_steps`` batches of example indices, seeded epochs (independent of how far a run got)."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    steps: list[list[int]] = []
+    while len(steps) < cfg.max_steps:
+        perm = torch.randperm(n, generator=gen).tolist()
+        steps.extend(perm[i : i + cfg.batch_size] for i in range(0, n, cfg.batch_size))
+    return steps[: cfg.max_steps]
+
+
+def _step_generator(cfg: LangAdapterConfig, step: int) -> torch.Generator:
+    return torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+
+
+# --------------------------------------------------------------------------------------------------
+# model
+# --------------------------------------------------------------------------------------------------
+
+
+def _setup(model, cfg: LangAdapterConfig) -> None:
+    """The language adapter (trainable, invertible part included) and the MLM head, decoder tied."""
+    from adapters import AdapterConfig
+
+    from .config import BOTTLENECK_CONFIGS
+
+    config = AdapterConfig.load(cfg.adapter_config)
+    if cfg.adapter_config in BOTTLENECK_CONFIGS:
+        config = config.replace(reduction_factor=cfg.reduction_factor)
+    model.add_adapter(cfg.name, config=config)
+    model.add_masked_lm_head(MLM_HEAD, overwrite_ok=True)
+    head = model.heads[MLM_HEAD]
+    decoder = head.get_output_embeddings()
+    decoder.weight = model.get_input_embeddings().weight  # tied: the frozen word embeddings
+    model.train_adapter(cfg.name)
+    for n, p in head.named_parameters():
+        p.requires_grad_(p is not decoder.weight)
+
+
+def _cleanup(model, name: str) -> None:
+    if MLM_HEAD in model.heads:
+        model.delete_head(MLM_HEAD)
+    model.delete_adapter(name)
+    model.set_active_adapters(None)
+    model.eval()
+
+
+def _mlm_forward(model, ids: torch.Tensor, attention: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy and correct predictions at the masked positions only (the head's own forward would
+    compute logits for every token). The invertible adapter runs inverted before the tied decoder, as
+    the adapters library's LM heads do."""
+    from adapters.context import ForwardContext
+
+    def base(m, input_ids, attention_mask):
+        return m.base_model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
+
+    hidden = ForwardContext.wrap(base)(model, input_ids=ids, attention_mask=attention).last_hidden_state
+    selected = labels != IGNORE
+    h = hidden[selected]
+    head = model.heads[MLM_HEAD]
+    for i in range(len(head) - 1):
+        h = head[i](h)
+    inv = model.base_model.get_invertible_adapter()
+    if inv is not None:
+        h = inv(h.unsqueeze(0), rev=True).squeeze(0)
+    logits = head[len(head) - 1](h)
+    gold = labels[selected]
+    return torch.nn.functional.cross_entropy(logits, gold), (logits.argmax(-1) == gold).sum()
+
+
+def _heldout_scores(model, text: _Text, tokenizer, cfg: LangAdapterConfig, device) -> dict[str, float]:
+    """Masked-LM loss and accuracy on the held-out lines (fixed masks: seed-derived)."""
+    if not text.heldout:
+        return {}
+    model.eval()
+    total, correct, count = 0.0, 0, 0
+    with torch.inference_mode():
+        for start in range(0, len(text.heldout), 32):
+            ids, attention, special = _batch(text.heldout[start : start + 32], tokenizer)
+            inputs, labels = mask_tokens(ids, special, tokenizer.mask_token_id, text.vocab_size,
+                                         _step_generator(cfg, 10**9 + start), cfg.mlm_probability)
+            n = int((labels != IGNORE).sum())
+            loss, right = _mlm_forward(model, inputs.to(device), attention.to(device), labels.to(device))
+            total, correct, count = total + float(loss) * n, correct + int(right), count + n
+    return {"mlm_loss": total / count, "mlm_accuracy": 100.0 * correct / count, "masked_tokens": count}
+
+
+# --------------------------------------------------------------------------------------------------
+# training
+# --------------------------------------------------------------------------------------------------
+
+
+def train_language_adapter(cfg: LangAdapterConfig, encoder=None, artifacts_dir: str | os.PathLike | None = None, *,
+                           force: bool = False, checkpoint_every: int = 50, log_every: int = 10,
+                           on_step: Callable[[int], None] | None = None):
+    """Train ``cfg``'s language adapter and save it under ``<artifacts>/adapters/<lang_xx>/`` (AdapterHub
+    layout + ``xta_card.json``); resumable, and not redone when an identical run finished. Returns a
+    :class:`toolkit.train.TrainResult` (``dev_scores["mlm"]``: held-out masked-LM loss and accuracy).
+    ``on_step(step)`` runs after each optimizer step (tests interrupt a run there)."""
+    from .encoders import load_encoder
+    from .families.base import adapter_model
+    from .train import TrainResult, _Checkpointer, _finished, _State, adapter_dir, checkpoint_dir, default_artifacts_dir
+
+    artifacts = Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()
+    encoder = encoder or load_encoder(cfg.model)
+    text_hash = sha256_file(cfg.text) if Path(cfg.text).is_file() else None
+    sentences = read_sentences(cfg.text, cfg.max_sentences)
+    cfg_hash = config_hash(cfg, encoder=encoder.fingerprint, text=text_hash)
+    out_dir = adapter_dir(cfg.name, artifacts)
+    done = _finished(out_dir, cfg_hash)
+    if done is not None and not force:
+        log.info("language adapter %s already trained with this configuration", cfg.name)
+        return done
+    text = _tokenize(sentences, encoder.tokenizer, cfg)
+    model = adapter_model(encoder)
+    ckpt = _Checkpointer(checkpoint_dir(cfg.name, artifacts), cfg_hash, checkpoint_every)
+    if force:
+        ckpt.remove()
+    torch.manual_seed(cfg.seed)
+    _setup(model, cfg)
+    if cfg.device:
+        model.to(cfg.device)  # after _setup: the new adapter and head move too
+    try:
+        encoder.assert_frozen()
+        st = _State()
+        resumed = ckpt.load(model, st)
+        st = _loop(model, text, encoder.tokenizer, cfg, ckpt, st, log_every, on_step or (lambda step: None))
+        encoder.assert_frozen()
+        device = next(model.parameters()).device
+        heldout = _heldout_scores(model, text, encoder.tokenizer, cfg, device)
+        card = _card(cfg, cfg_hash, encoder, text, text_hash, st, heldout)
+        _save(model, cfg, out_dir, card)
+    finally:
+        _cleanup(model, cfg.name)
+    ckpt.remove()
+    return TrainResult(cfg.name, out_dir, card, card["dev_scores"], st.step, None, resumed_from=resumed)
+
+
+def _loop(model, text: _Text, tokenizer, cfg: LangAdapterConfig, ckpt, st, log_every: int, on_step: Callable[[int], None]):
+    from .train import _optimizer
+
+    plan = _plan(len(text.train), cfg)
+    device = next(model.parameters()).device
+    opt, sched = _optimizer(model, cfg, len(plan))
+    ckpt.restore_optimizer(opt, sched)
+    running = []
+    while st.step < len(plan):
+        model.train()
+        ids, attention, special = _batch([text.train[i] for i in plan[st.step]], tokenizer)
+        inputs, labels = mask_tokens(ids, special, tokenizer.mask_token_id, text.vocab_size,
+                                     _step_generator(cfg, st.step), cfg.mlm_probability)
+        loss, _ = _mlm_forward(model, inputs.to(device), attention.to(device), labels.to(device))
+        loss.backward()
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        st.step += 1
+        running.append(float(loss.detach()))
+        if st.step % log_every == 0 or st.step == len(plan):
+            st.history.append({"step": st.step, "loss": sum(running) / len(running)})
+            log.info("%s step %d mlm loss %.4f", cfg.name, st.step, st.history[-1]["loss"])
+            running = []
+        if st.step % ckpt.every == 0 and st.step < len(plan):
+            ckpt.save(model, opt, sched, st)
+        on_step(st.step)
+    return st
+
+
+def _card(cfg: LangAdapterConfig, cfg_hash: str, encoder, text: _Text, text_hash: str | None, st, heldout) -> dict[str, Any]:
+    import adapters
+    import transformers
+
+    return {
+        "name": cfg.name,
+        "kind": "language",
+        "language": cfg.lang,
+        "task": None,
+        "recipe": "none",
+        "intermediate": [],
+        "objective": "masked_lm (15% of tokens; 80% <mask> / 10% random / 10% kept)",
+        "mlm_head": "adapters masked_lm head, decoder tied to the frozen word embeddings; transform trained "
+                    "with the adapter and not saved",
+        "data": {"text": {"file": str(cfg.text), "sha256": text_hash, "lines": text.n_lines,
+                          "train_sentences": len(text.train), "heldout_sentences": len(text.heldout)}},
+        "encoder": {"name": encoder.name, "fingerprint": encoder.fingerprint},
+        "adapter": {"config": cfg.adapter_config, "reduction_factor": cfg.reduction_factor},
+        "hyperparameters": hashed_fields(cfg),
+        "seed": cfg.seed,
+        "config_hash": cfg_hash,
+        "steps": st.step,
+        "best_step": None,
+        "dev_scores": {"mlm": heldout} if heldout else {},
+        "loss_history": st.history,
+        "xta_version": __version__,
+        "versions": {"torch": torch.__version__, "adapters": adapters.__version__, "transformers": transformers.__version__,
+                     "python": platform.python_version()},
+    }
+
+
+def _save(model, cfg: LangAdapterConfig, out_dir: Path, card: dict[str, Any]) -> None:
+    with atomic_dir(out_dir) as tmp:
+        model.save_adapter(str(tmp), cfg.name, with_head=False, use_safetensors=True)
+        atomic_write_json(tmp / "xta_card.json", card)
+        pickles = [p.name for p in tmp.rglob("*.bin")]
+        if pickles:
+            raise SetupError(f"refusing to publish pickle files {pickles} in {out_dir}")
+
+
+# --------------------------------------------------------------------------------------------------
+# adapters from elsewhere
+# --------------------------------------------------------------------------------------------------
+
+
+def register_language_adapter(source: str | os.PathLike, lang: str, encoder=None,
+                              artifacts_dir: str | os.PathLike | None = None, *, force: bool = False) -> Path:
+    """Make a language adapter in AdapterHub format usable as ``lang_<lang>`` in setups.
+
+    ``source``: a local directory holding ``adapter_config.json`` + safetensors weights (copied, checked
+    against ``encoder``'s shape first), or a Hub repository id (``toolkit.hub.pull``: safetensors only,
+    offline from the cache when the Hub is unreachable). Returns the registered directory.
+    """
+    from .hub import pull
+
+    name = language_adapter_name(lang)
+    text = str(source)
+    path = Path(source)
+    if path.is_dir():
+        return _register_local(path, name, lang, encoder, artifacts_dir, force)
+    if path.exists() or text.startswith((".", "/", "~")) or text.count("/") != 1:
+        raise SetupError(f"{source}: neither an adapter directory (adapter_config.json + *.safetensors) "
+                         "nor a Hub repository id (ORG/NAME)")
+    return pull(text, name=name, artifacts_dir=artifacts_dir, encoder=encoder, force=force)
+
+
+def _register_local(src: Path, name: str, lang: str, encoder, artifacts_dir, force: bool) -> Path:
+    from .hub import check_fits, encoder_shape
+    from .io import load_safetensors
+    from .train import adapter_dir
+
+    config_path = src / "adapter_config.json"
+    if not config_path.is_file():
+        raise SetupError(f"{src}: no adapter_config.json (not an AdapterHub adapter directory)")
+    weights = sorted(src.glob("*.safetensors"))
+    if not weights:
+        raise SetupError(f"{src}: no safetensors weights (xta loads safetensors only)")
+    if encoder is None:
+        raise ConfigError("registering a local language adapter needs the encoder it will run on (to check its shape)")
+    check_fits(src, encoder_shape(encoder), where=str(src))
+    for w in weights:
+        load_safetensors(w)  # refuses pickles and truncated files with a clear message
+    dest = adapter_dir(name, artifacts_dir)
+    if dest.exists() and not force:
+        raise SetupError(f"an adapter named {name!r} already exists in {dest.parent}; pass force=True (--force) to replace it")
+    saved = json.loads(config_path.read_text(encoding="utf-8"))
+    if not isinstance(saved, dict) or not saved.get("name"):
+        raise SetupError(f"{config_path}: no adapter 'name' (load_adapter renames the weights from it)")
+    card = {"name": name, "kind": "language", "language": lang, "task": None, "recipe": "none", "intermediate": [],
+            "origin": {"path": str(src.resolve()), "saved_name": saved.get("name"),
+                       "sha256": {w.name: sha256_file(w) for w in weights}},
+            "encoder": {"name": encoder.name, "fingerprint": encoder.fingerprint}}
+    with atomic_dir(dest) as tmp:
+        for f in [config_path, *weights]:
+            shutil.copyfile(f, tmp / f.name)
+        if (src / "head_config.json").is_file():
+            log.info("not copying the head of %s (a language adapter is used without its LM head)", src)
+        atomic_write_json(tmp / "xta_card.json", card)
+    return dest
+
+
+# --------------------------------------------------------------------------------------------------
+# fusion attention
+# --------------------------------------------------------------------------------------------------
+
+
+def fusion_attention(encoder, setup, examples, *, spec=None, artifacts_dir: str | os.PathLike | None = None,
+                     fusion: str | None = None, max_length: int = 128, batch_size: int = 32) -> dict[int, dict[str, float]]:
+    """Mean AdapterFusion attention per layer: ``{layer: {adapter: weight}}``, each layer's weights
+    summing to 1 over the fused adapters.
+
+    ``setup``: a resolved setup with a fuse (``fuse:mnli,squad_v1>xnli_fusion``), its pieces loaded from
+    ``artifacts_dir``; ``fusion``: which fuse's target when there are several (default: the first).
+    ``examples``: sentences (str), or a task's normalised examples with ``spec`` (featurised by the
+    task's family; every choice of a multiple-choice item counts). The weights are averaged over all
+    non-padding tokens (a token-weighted mean, one softmax per token in the paper's fig. 5). A layer with
+    the fusion at several places (``double_seq_bn``) averages them.
+    """
+    from .setups import _last_name, parse_setup
+    from .train import activate_setup
+
+    setup = parse_setup(setup)
+    blocks = setup.fusions()
+    if not blocks:
+        raise SetupError(f"setup {str(setup)!r} has no fuse block: no fusion attention to report")
+    block = next((b for b in blocks if b.target == fusion), None) if fusion else blocks[0]
+    if block is None:
+        raise SetupError(f"setup {str(setup)!r} has no fuse with target {fusion!r}")
+    names = [_last_name(c) for c in block.children]
+    model, _ = activate_setup(encoder, setup, artifacts_dir)
+    sums: dict[int, torch.Tensor] = {}
+    tokens = 0
+    for ids, mask in _attention_batches(examples, spec, encoder.tokenizer, max_length, batch_size):
+        per_layer = _batch_attention(model, ids, mask, block.fusion_name)
+        valid = mask.bool()
+        for layer, probs in per_layer.items():
+            sums[layer] = sums.get(layer, torch.zeros(len(names), dtype=torch.float64)) + probs[valid].sum(0)
+        tokens += int(valid.sum())
+    if not tokens:
+        raise DataError("no examples to compute fusion attention on")
+    return {layer: {n: float(v) for n, v in zip(names, total / tokens)} for layer, total in sorted(sums.items())}
+
+
+def _attention_batches(examples, spec, tokenizer, max_length: int, batch_size: int):
+    from .families.base import encode_inputs
+
+    seqs = _sequences(examples, spec, tokenizer, max_length)
+    for start in range(0, len(seqs), batch_size):
+        batch = encode_inputs([{"input_ids": s} for s in seqs[start : start + batch_size]], tokenizer.pad_token_id)
+        yield batch["input_ids"], batch["attention_mask"]
+
+
+def _sequences(examples, spec, tokenizer, max_length: int) -> list[list[int]]:
+    examples = list(examples)
+    if all(isinstance(e, str) for e in examples):
+        return tokenizer(examples, truncation=True, max_length=max_length)["input_ids"]
+    if spec is None:
+        raise ConfigError("fusion_attention: task examples need the task's spec (spec=get_task(name))")
+    from .families import get_family
+
+    features = get_family(spec).featurize(examples, tokenizer, spec, max_length)
+    out = []
+    for item in features.items:
+        ids = item["input_ids"]
+        out.extend(ids if ids and isinstance(ids[0], (list, tuple)) else [ids])
+    return out
+
+
+def _batch_attention(model, ids: torch.Tensor, mask: torch.Tensor, fusion_name: str) -> dict[int, torch.Tensor]:
+    """``{layer: (batch, tokens, n_adapters)}`` fusion softmax weights of one forward pass."""
+    from adapters.context import ForwardContext
+
+    def base(m, input_ids, attention_mask):
+        return m.base_model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
+
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        out = ForwardContext.wrap(base)(model, input_ids=ids.to(device), attention_mask=mask.to(device),
+                                        output_adapter_fusion_attentions=True)
+    cache = out["adapter_fusion_attentions"].get(fusion_name, {})
+    result = {}
+    for layer, places in cache.items():
+        arrays = [torch.as_tensor(a, dtype=torch.float64).reshape(ids.shape[0], ids.shape[1], -1) for a in places.values()]
+        result[int(layer)] = sum(arrays) / len(arrays)
+    return result
+
+
+def fusion_attention_by_language(encoder, setup: str, task: str, langs: Sequence[str], *, split: str = "test",
+                                 data_dir: str | os.PathLike | None = None, artifacts_dir: str | os.PathLike | None = None,
+                                 max_examples: int | None = 200, max_length: int = 128,
+                                 batch_size: int = 32) -> dict[str, dict[int, dict[str, float]]]:
+    """:func:`fusion_attention` on ``task``'s ``split`` per language (``{lang}`` in the setup resolved
+    per language): ``{lang: {layer: {adapter: weight}}}``."""
+    from .data import load
+    from .setups import parse_setup
+    from .tasks import get_task
+
+    spec = get_task(task)
+    parsed = parse_setup(setup)
+    out = {}
+    for lang in langs:
+        examples = load(spec, split, lang, data_dir=data_dir, max_examples=max_examples)
+        out[lang] = fusion_attention(encoder, parsed.resolve(lang), examples, spec=spec, artifacts_dir=artifacts_dir,
+                                     max_length=max_length, batch_size=batch_size)
+    return out
+
+
+def write_fusion_attention(result: dict[str, dict[int, dict[str, float]]], path: str | os.PathLike) -> Path:
+    """JSON ``{lang: {layer: {adapter: weight}}}`` (layer keys as strings), written atomically."""
+    payload = {lang: {str(layer): weights for layer, weights in layers.items()} for lang, layers in result.items()}
+    return atomic_write_json(Path(path), payload)
