@@ -386,3 +386,30 @@ def test_extractive_qa_learns_tydiqa_to_xquad(embedded, shared_data, tmp_path):
     scores = _train_and_score(embedded, tmp_path, "tydiqa", "xquad", held, 128, max_train_examples=600,
                               max_steps=30, max_length=128, data_dir=str(shared_data))
     assert scores["f1"] > 8.0  # measured 10.5 F1 / 8.0 EM; a broken span head scores ~2-5 F1 on XQuAD
+
+
+def test_loading_by_name_never_reuses_other_weights(tmp_path, shared_data):
+    """The process-wide encoder keeps loaded adapters; a same-named adapter from another artifacts
+    directory (or a retrained one) replaces them, and training a name that an evaluation loaded works."""
+    import torch
+
+    from toolkit import encoders
+    from toolkit.config import TrainConfig
+    from toolkit.train import load_trained_adapter, train_adapter
+
+    enc = encoders.tiny_encoder(seed=4)
+    base = dict(task="copa", max_steps=2, batch_size=4, max_length=32, max_train_examples=16,
+                data_dir=str(shared_data))
+    train_adapter(TrainConfig(**base, seed=1), encoder=enc, artifacts_dir=tmp_path / "a", progress=False)
+    train_adapter(TrainConfig(**base, seed=2), encoder=enc, artifacts_dir=tmp_path / "b", progress=False)
+
+    def weights(model):
+        return torch.cat([p.detach().flatten() for n, p in model.named_parameters() if ".copa." in n])
+
+    wa = weights(load_trained_adapter(enc, "copa", tmp_path / "a")).clone()
+    wb = weights(load_trained_adapter(enc, "copa", tmp_path / "b")).clone()
+    assert not torch.equal(wa, wb)
+    assert torch.equal(weights(load_trained_adapter(enc, "copa", tmp_path / "a")), wa)
+    # training the loaded name again in the same process (forced) works
+    train_adapter(TrainConfig(**base, seed=3), encoder=enc, artifacts_dir=tmp_path / "a", progress=False, force=True)
+    assert not torch.equal(weights(load_trained_adapter(enc, "copa", tmp_path / "a")), wa)

@@ -647,6 +647,8 @@ def train_adapter(
     if force:
         ckpt.remove()
     heads = list(dict.fromkeys(t.head for t in tasks))
+    for piece in (cfg.name, *cfg.intermediate):  # loaded earlier in this process (e.g. by an evaluation)
+        evict(model, piece)
     added = setup_model(model, cfg, tasks, artifacts)
     try:
         encoder.assert_frozen()
@@ -776,6 +778,8 @@ def load_trained_adapter(encoder, name: str, artifacts_dir: str | os.PathLike | 
     card = read_card(name, artifacts)
     model = adapter_model(encoder)
     path = _saved_dir(name, artifacts)
+    for piece in (*card.get("intermediate", []), name):
+        _forget_if_stale(model, piece, artifacts)
     loaded = model.adapters_config.adapters
     for inter in card.get("intermediate", []):
         if inter not in loaded:
@@ -792,12 +796,43 @@ def load_trained_adapter(encoder, name: str, artifacts_dir: str | os.PathLike | 
     for sub in sorted(heads_dir.iterdir()) if heads_dir.is_dir() else []:
         if sub.name not in model.heads:
             model.load_head(str(sub), load_as=sub.name, use_safetensors=True)
+    for piece in (*card.get("intermediate", []), name):
+        _sources(model)[piece] = _source(piece, artifacts)
     if activate:
         model.set_active_adapters(setup)
         if name in model.heads:
             model.active_head = name
     model.eval()
     return model
+
+
+def _sources(model) -> dict[str, str]:
+    """Which trained weights each adapter loaded into this (process-wide, cached) model came from."""
+    return model.__dict__.setdefault("_xta_sources", {})
+
+
+def _source(name: str, artifacts: Path) -> str:
+    return f"{_saved_dir(name, artifacts).resolve()}#{adapter_weights_hash(name, artifacts)}"
+
+
+def _forget_if_stale(model, name: str, artifacts: Path) -> None:
+    """Unload ``name`` if the loaded copy came from other weights (another artifacts directory, or the
+    adapter was retrained since): loading by name must never silently reuse old weights."""
+    if _sources(model).get(name) != _source(name, artifacts):
+        evict(model, name)
+
+
+def evict(model, name: str) -> None:
+    """Remove an adapter, fusion and head called ``name`` from the model, if present."""
+    if name in model.adapters_config.fusions:
+        model.delete_adapter_fusion(name)
+    for fusion in [f for f in model.adapters_config.fusions if name in model.adapters_config.get_fusion(f)[1]]:
+        model.delete_adapter_fusion(fusion)
+    if name in model.adapters_config.adapters:
+        model.delete_adapter(name)
+    if name in getattr(model, "heads", {}):
+        model.delete_head(name)
+    _sources(model).pop(name, None)
 
 
 # --------------------------------------------------------------------------------------------------
