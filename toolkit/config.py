@@ -315,6 +315,10 @@ class EvalConfig:
     train_dev_split: str = field(default="dev", metadata=NOHASH)
     train_batch_size: int = field(default=16, metadata=NOHASH)
     train_learning_rate: float = field(default=1e-4, metadata=NOHASH)
+    # TARGET=SOURCE[/TRAIN_SPLIT[/DEV_SPLIT]]: train the target's adapter on another task's English data with
+    # the same head shape and/or other splits (offline: xquad=tydiqa, xnli=xnli/dev[:80%]/dev[80%:]);
+    # the adapter's card records it
+    train_from: tuple[str, ...] = field(default=(), metadata=NOHASH)
     data_dir: str | None = field(default=None, metadata=NOHASH)
     results_dir: str | None = field(default=None, metadata=NOHASH)
     artifacts_dir: str | None = field(default=None, metadata=NOHASH)
@@ -335,6 +339,11 @@ class EvalConfig:
         _split_text("train_dev_split", self.train_dev_split)
         _positive(self, "train_steps", "train_examples", allow_none=True)
         _positive(self, "train_batch_size", "train_learning_rate")
+        for pair in self.train_from:
+            if pair.count("=") != 1 or not all(pair.split("=")):
+                raise ConfigError(f"train_from: expected TARGET=SOURCE[/TRAIN_SPLIT[/DEV_SPLIT]] (e.g. xquad=tydiqa), got {pair!r}")
+            for split in pair.split("=")[1].split("/")[1:]:
+                _split_text("train_from", split)
         _names("task", self.tasks)
         _names("language", self.langs)
         _choice("benchmark", self.benchmark, BENCHMARKS)
@@ -344,6 +353,17 @@ class EvalConfig:
         _positive(self, "max_length", "max_eval_examples", allow_none=True)
         if self.seed < 0:
             raise ConfigError(f"seed: must be >= 0, got {self.seed}")
+
+    @property
+    def train_sources(self) -> dict[str, tuple[str, str, str]]:
+        """``train_from`` as {target: (source task, train split, dev split)}."""
+        out = {}
+        for pair in self.train_from:
+            target, source = pair.split("=")
+            task, *splits = source.split("/")
+            out[target] = (task, splits[0] if splits else self.train_split,
+                           splits[1] if len(splits) > 1 else self.train_dev_split)
+        return out
 
     def validate(self) -> None:
         """Checks that need the registries: tasks known, every language known and in some task."""

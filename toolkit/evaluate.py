@@ -223,14 +223,18 @@ class _Context:
         from .train import train_adapter
 
         cfg = self.cfg
+        source, train_split, dev_split = cfg.train_sources.get(spec.name, (spec.name, cfg.train_split, cfg.train_dev_split))
+        if source != spec.name and get_task(source).shape != spec.shape:
+            raise ConfigError(f"train_from {spec.name}={source}: {source} is {get_task(source).shape}, "
+                              f"{spec.name} needs {spec.shape}")
         tcfg = TrainConfig(
-            task=spec.name, model=cfg.model, seed=cfg.seed, max_steps=cfg.train_steps,
-            max_train_examples=cfg.train_examples, train_split=cfg.train_split, dev_split=cfg.train_dev_split,
+            task=source, adapter_name=spec.name, model=cfg.model, seed=cfg.seed, max_steps=cfg.train_steps,
+            max_train_examples=cfg.train_examples, train_split=train_split, dev_split=dev_split,
             batch_size=cfg.train_batch_size, learning_rate=cfg.train_learning_rate,
             max_length=self.max_length(spec) if spec.shape != "extractive_qa" else min(self.max_length(spec), 256),
             data_dir=cfg.data_dir,
         )
-        log.info("training the English target adapter for %s (zero-shot source: %s)", spec.name, ", ".join(spec.train_from))
+        log.info("training the English target adapter for %s on %s", spec.name, source)
         train_adapter(tcfg, encoder=self.encoder, artifacts_dir=cfg.artifacts_dir, progress=self.progress)
 
     def adapter_hashes(self, setup) -> dict[str, str]:
