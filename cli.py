@@ -218,7 +218,7 @@ def eval_cmd(
     train_lr: float = typer.Option(1e-4, "--train-lr", help="Learning rate for those adapters."),
     train_split: str = typer.Option("train", "--train-split", help="Their training split (slices allowed: 'dev[:80%]')."),
     train_dev_split: str = typer.Option("dev", "--train-dev-split", help="Their model-selection split."),
-    train_from: Optional[str] = typer.Option(None, "--train-from", help="TARGET=SOURCE[/TRAIN_SPLIT[/DEV_SPLIT]],... e.g. xquad=tydiqa,xnli=xnli/dev[:80%]/dev[80%:]: train a target's adapter on other English data or splits (same head shape)."),
+    train_from: Optional[str] = typer.Option(None, "--train-from", help="TARGET=SOURCE(/TRAIN_SPLIT(/DEV_SPLIT)),... e.g. xquad=tydiqa,xnli=xnli/dev\\[:80%]/dev\\[80%:]: train a target's adapter on other English data or splits (same head shape)."),
     data_dir: Optional[Path] = DataDirOpt,
     results_dir: Optional[Path] = typer.Option(None, "--results-dir", help="Results store (default $XTA_HOME/results or ./xta_runs/results)."),
     artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Adapters (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),

@@ -49,3 +49,12 @@ def test_select_by_dataset_embedding_on_a_local_encoder(shared_data, tmp_path):
                                  "--model", str(tmp_path / "enc"), "--data-dir", str(shared_data)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "semb estimates for xcopa" in result.output and "train it with: xta train-adapter --task" in result.output
+
+
+@pytest.mark.parametrize("command", ["tasks", "encoders", "train-adapter", "eval", "report", "export", "select",
+                                     "push", "pull", "fuse", "stack", "train-lang-adapter", "register-lang-adapter",
+                                     "fusion-attention"])
+def test_every_command_documents_its_options(command):
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "--help" in result.output
