@@ -55,6 +55,7 @@ ATOMIC_BY_CONSTRUCTION = {
     ("toolkit/encoders.py", "_write_hf_dir", "write_bytes"): "into a mkdtemp sibling renamed into place (materialize_embedded)",
     ("toolkit/encoders.py", "_write_hf_dir", "write_text"): "same temporary directory",
     ("toolkit/encoders.py", "_write_hf_dir", "save_pretrained"): "same temporary directory (the tokenizer)",
+    ("toolkit/plots.py", "save_figure", "savefig"): "renders into an in-memory buffer, then atomic_write_bytes",
     ("toolkit/results.py", "_locked", "open(a+b)"): "the empty lock file beside a record; its content is never read",
 }
 _WRITE_METHODS = {"write_text", "write_bytes", "save_pretrained", "save_adapter", "save_adapter_fusion", "save_head",

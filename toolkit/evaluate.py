@@ -103,6 +103,7 @@ class _Context:
     # one task ------------------------------------------------------------------------------------
 
     def run_task(self, spec: TaskSpec) -> TaskRun:
+        self.retrieval_cache.clear()  # cached candidate embeddings belong to one task's setup
         langs = self.cfg.languages_for(spec.langs(self.cfg.benchmark))
         try:
             setup_text = self.setup_for(spec)
@@ -182,7 +183,7 @@ class _Context:
         from .families import get_family
 
         family = get_family(spec)
-        if spec.shape == "retrieval" and (setup.root is None or not _has_head(model, setup.head)):
+        if spec.shape == "retrieval":  # sentence representations with the setup's adapters active, faiss search
             return self.retrieval_baseline(spec, examples), len(examples), None
         features = family.featurize(examples, self.encoder.tokenizer, spec, self.max_length(spec))
         predictions = family.predict(model, features, batch_size=self.cfg.batch_size, head=setup.head)
@@ -315,10 +316,6 @@ def _check_gold(spec: TaskSpec, split: str, lang: str, examples, files: list[str
     if not _has_gold(examples):
         raise DataError(f"task {spec.name} / {split} / {lang}: the data has no gold labels (XTREME ships these "
                         f"test labels separately){also}; evaluate --split dev, or point xta at labelled files", where)
-
-
-def _has_head(model, head: str | None) -> bool:
-    return head is not None and head in getattr(model, "heads", {})
 
 
 def _data_hashes(prov: dict[str, Any]) -> dict[str, str]:

@@ -457,15 +457,29 @@ def evaluate_retrieval(
     candidate embeddings across languages: LAReQA's pool is the same for every query language.
     """
     cfg = cfg or RetrievalConfig()
+    kind = retrieval_kind(task_name)
     scorers = {"tatoeba": _score_tatoeba, "bucc2018": _score_bucc, "lareqa": _score_lareqa}
-    if task_name not in scorers:
-        raise UnknownTask(task_name, scorers)
-    normalize = True if cfg.normalize is None and task_name != "lareqa" else bool(cfg.normalize)
+    normalize = True if cfg.normalize is None and kind != "lareqa" else bool(cfg.normalize)
     q_emb = _encode(encoder, data.queries, cfg, cfg.query_prefix, normalize)
-    c_emb = _encode_cached(encoder, _candidate_texts(task_name, data, cfg), data.candidate_ids, cfg, normalize, cache)
-    metrics = scorers[task_name](data, q_emb, c_emb, cfg)
+    c_emb = _encode_cached(encoder, _candidate_texts(kind, data, cfg), data.candidate_ids, cfg, normalize, cache)
+    metrics = scorers[kind](data, q_emb, c_emb, cfg)
     metrics.update(n_queries=len(data.query_ids), n_candidates=len(data.candidate_ids))
     return metrics
+
+
+#: A retrieval task is scored by the rule of its declared main metric: bitext accuracy (Tatoeba-style,
+#: also the CLDR name-translation task), BUCC mining F1, or answer-retrieval mAP@20 (LAReQA).
+_KIND_BY_METRIC = {"accuracy": "tatoeba", "bucc_f1": "bucc2018", "map@20": "lareqa"}
+
+
+def retrieval_kind(task_name: str) -> str:
+    """``tatoeba``, ``bucc2018`` or ``lareqa``: which official scoring rule a retrieval task follows."""
+    from .tasks import get_task
+
+    spec = get_task(task_name)
+    if spec.shape != "retrieval" or spec.main_metric not in _KIND_BY_METRIC:
+        raise UnknownTask(task_name, [t for t in _KIND_BY_METRIC.values()])
+    return _KIND_BY_METRIC[spec.main_metric]
 
 
 def _score_tatoeba(data: RetrievalData, q: np.ndarray, c: np.ndarray, cfg: RetrievalConfig) -> dict[str, float]:

@@ -1,0 +1,255 @@
+"""The transfer matrix: planning (pure), running, resuming, cost, executors, and a SIGKILL mid-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from toolkit import encoders
+from toolkit.errors import ConfigError
+from toolkit.matrix import (
+    MatrixConfig, TaskOverride, gain_rows, matrix_config_from_yaml, parse_intermediate, parse_overrides, plan_matrix,
+    run_matrix,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+DEV = {"train_split": "dev[:80%]", "dev_split": "dev[80%:]"}
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    enc = encoders.tiny_encoder(seed=3)
+    path = tmp_path_factory.mktemp("tiny_encoder")
+    enc.model.save_pretrained(path, safe_serialization=True)
+    enc.tokenizer.save_pretrained(path)
+    return path
+
+
+def _tiny_cfg(tmp_path, tiny_dir, **kw):
+    base = dict(targets=("cldr_continent", "cldr_kind"), intermediates=("cldr_kind", "cldr_continent"),
+                benchmark="demo", split="test", langs=("de", "fr", "sw"), model=str(tiny_dir), intermediate_steps=3,
+                target_steps=3, max_length=24, max_eval_examples=8, batch_size=8,
+                results_dir=str(tmp_path / "results"), artifacts_dir=str(tmp_path / "artifacts"))
+    return MatrixConfig(**{**base, **kw})
+
+
+# ---------------------------------------------------------------------------------------- planning
+
+
+def test_plan_is_a_dependency_graph_with_recipes_and_not_applicable_cells(shared_data):
+    cfg = MatrixConfig(targets=("xnli", "xcopa", "tatoeba"), intermediates=("anli", "anli+siqa", "anli,siqa"),
+                       recipes=("sequential", "stack", "fuse"), langs=("local",), data_dir=str(shared_data),
+                       overrides={"anli": DEV, "siqa": DEV, "xnli": DEV, "xcopa": {"train_task": "copa"}})
+    plan = plan_matrix(cfg)
+    nodes = plan.nodes
+    # layer 0: the intermediate adapters, each once (anli serves three intermediate sets)
+    assert sorted(n for n, node in nodes.items() if node.layer == 0) == ["train:anli", "train:mt.anli.siqa", "train:siqa"]
+    assert nodes["train:mt.anli.siqa"].train.extra_tasks == ("siqa",)
+    assert nodes["train:anli"].train.train_split == "dev[:80%]"
+    # layer 1: target adapters per recipe; names hold only letters, digits, '_' and '.'
+    seq = nodes["train:xnli__after__anli"].train
+    assert (seq.recipe, seq.init_from, seq.task, seq.train_split) == ("sequential", "anli", "xnli", "dev[:80%]")
+    assert nodes["train:xnli__above__anli__siqa"].train.intermediate == ("anli", "siqa")
+    assert nodes["train:xcopa__fuse__anli__siqa"].train.recipe == "fuse"
+    assert nodes["train:xcopa"].train.task == "copa"  # the train_task override; the adapter keeps the target's name
+    assert nodes["train:xnli__after__anli"].deps == ("train:anli",)
+    assert nodes["train:xnli__fuse__anli__siqa"].deps == ("train:anli", "train:siqa")
+    # layer 2: evaluations of the setups that use them
+    assert nodes["eval:xnli:stack:anli,siqa,xnli__above__anli__siqa"].deps == ("train:xnli__above__anli__siqa",)
+    assert "eval:xcopa:fuse:anli,siqa>xcopa__fuse__anli__siqa" in nodes
+    assert [n.layer for n in plan.order()] == sorted(n.layer for n in plan.order())
+    cells = {(c.target, c.recipe, c.intermediate): c for c in plan.cells}
+    assert cells[("xnli", "sequential", "anli,siqa")].setup is None  # sequential starts from one adapter
+    assert cells[("tatoeba", "fuse", "anli")].setup is None  # no training signal for a fusion
+    assert cells[("tatoeba", "sequential", "anli")].setup == "anli"  # representations through the adapter
+    assert cells[("tatoeba", "none", "none")].setup == "none"
+    # 3 targets x (1 baseline + 3 sets x 3 recipes) cells
+    assert len(plan.cells) == 3 * (1 + 3 * 3)
+    assert plan.languages["xcopa"] == ("et", "ht", "id", "it", "ta", "th", "tr", "vi", "zh")  # local files (no sw, qu)
+    assert "sw" not in plan.languages["xnli"] and "en" in plan.languages["xnli"]
+
+
+def test_an_intermediate_that_is_also_a_target_is_one_training_and_no_self_cell():
+    cfg = MatrixConfig(targets=("cldr_continent", "cldr_kind"), intermediates=("cldr_kind",), benchmark="demo",
+                       intermediate_steps=5, target_steps=5)
+    plan = plan_matrix(cfg)
+    assert plan.nodes["train:cldr_kind"].layer == 0  # the plain cldr_kind target adapter == the intermediate
+    cells = {(c.target, c.intermediate): c for c in plan.cells if c.recipe != "none"}
+    assert cells[("cldr_kind", "cldr_kind")].setup is None and "itself" in cells[("cldr_kind", "cldr_kind")].note
+    assert cells[("cldr_continent", "cldr_kind")].setup == "cldr_continent__after__cldr_kind"
+    with pytest.raises(ConfigError, match="two different trainings"):
+        plan_matrix(MatrixConfig(targets=("cldr_kind", "cldr_continent"), intermediates=("cldr_kind",), benchmark="demo",
+                                 intermediate_steps=5, target_steps=6))
+
+
+def test_config_checks_and_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="recipes"):
+        MatrixConfig(targets=("xnli",), recipes=("sequentail",))
+    with pytest.raises(ConfigError, match="intermediate"):
+        parse_intermediate("anli+anli")
+    with pytest.raises(ConfigError, match="TASK.KEY=VALUE"):
+        parse_overrides(["anli:train_split=dev"])
+    with pytest.raises(ConfigError, match="intermediate task"):
+        plan_matrix(MatrixConfig(targets=("anli",)))
+    assert parse_overrides(["anli.train_split=dev[:80%]", "xnli.langs=de,fr"]) == {
+        "anli": {"train_split": "dev[:80%]"}, "xnli": {"langs": "de,fr"}}
+    assert [m.name for m in parse_intermediate("anli+siqa,cosmosqa", prefix="p.")] == ["p.mt.anli.siqa", "p.cosmosqa"]
+    path = tmp_path / "m.yaml"
+    path.write_text(textwrap.dedent("""\
+        targets: [xnli, xcopa]
+        intermediates: [anli, cosmosqa]
+        recipes: [sequential, stack]
+        target_steps: 7
+        overrides:
+          xnli: {train_split: "dev[:80%]", langs: [de, fr]}
+        """))
+    cfg = matrix_config_from_yaml(path, target_steps=9, overrides={"anli": {"dev_split": "dev[80%:]"}})
+    assert cfg.intermediates == ("none", "anli", "cosmosqa") and cfg.recipes == ("sequential", "stack")
+    assert cfg.target_steps == 9  # flags override the file
+    assert cfg.overrides["xnli"] == TaskOverride(train_split="dev[:80%]", langs=("de", "fr"))
+    assert cfg.overrides["anli"].dev_split == "dev[80%:]"
+    path.write_text("targets: [xnli]\nrecipe: [fuse]\n")
+    with pytest.raises(ConfigError, match="did you mean 'recipes'"):
+        matrix_config_from_yaml(path)
+
+
+# ---------------------------------------------------------------------------------------- running
+
+
+def test_matrix_runs_resumes_without_model_work_and_reports_gains_and_cost(tmp_path, tiny_dir, monkeypatch):
+    cfg = _tiny_cfg(tmp_path, tiny_dir)
+    first = run_matrix(cfg)
+    statuses = {k: o.status for k, o in first.outcomes.items()}
+    assert statuses == {
+        "train:cldr_kind": "trained", "train:cldr_continent": "trained",
+        "train:cldr_continent__after__cldr_kind": "trained", "train:cldr_kind__after__cldr_continent": "trained",
+        "eval:cldr_continent:cldr_continent": "evaluated", "eval:cldr_continent:cldr_continent__after__cldr_kind": "evaluated",
+        "eval:cldr_kind:cldr_kind": "evaluated", "eval:cldr_kind:cldr_kind__after__cldr_continent": "evaluated",
+    }
+    # gains are computed from the stored per-language scores
+    base = first.scores[("cldr_continent", "none", "none")]
+    cell = first.scores[("cldr_continent", "sequential", "cldr_kind")]
+    assert sorted(base) == sorted(cell) == ["de", "fr", "sw"]
+    expected = sum(cell[l] - base[l] for l in base) / 3
+    assert first.mean_gain("cldr_continent", "sequential", "cldr_kind") == pytest.approx(expected)
+    assert first.gains("sequential")["cldr_continent"]["cldr_kind"] == {l: cell[l] - base[l] for l in base}
+    header, rows = gain_rows(first, "sequential")
+    assert header == ["intermediate", "cldr_continent", "cldr_kind", "mean"]
+    assert rows[1][:3] == ["cldr_kind", f"{expected:+.1f}", "n/a"]  # the self cell is not a transfer
+    # cost: 4 adapters, 3 steps each; bytes on disk; full fine-tuning = 4 fp32 copies of the encoder
+    cost = first.cost
+    params = _stored_parameters(tiny_dir)
+    assert (cost.trainings, cost.trained_now, cost.steps, cost.steps_now) == (4, 4, 12, 12)
+    assert cost.encoder_parameters == params
+    assert cost.full_finetune_bytes == 4 * params * 4
+    adapters = Path(cfg.artifacts_dir) / "adapters"
+    assert cost.adapter_bytes == sum(p.stat().st_size for p in adapters.rglob("*") if p.is_file())
+    # the second run does no work: not even loading the encoder
+    encoders.clear_encoder_cache()
+
+    def no_load(*a, **k):
+        raise AssertionError("the encoder was loaded although the whole matrix is stored")
+
+    monkeypatch.setattr(encoders, "load_encoder", no_load)
+    second = run_matrix(cfg)
+    assert not second.work_done
+    assert {o.status for o in second.outcomes.values()} == {"skipped", "reused"}
+    assert second.scores == first.scores and second.cost.steps_now == 0
+
+
+def _stored_parameters(path: Path) -> int:
+    """Parameters in the encoder's safetensors files, counted with the safetensors library itself."""
+    import math
+
+    from safetensors import safe_open
+
+    total = 0
+    for file in path.glob("*.safetensors"):
+        with safe_open(str(file), "pt") as f:
+            total += sum(math.prod(f.get_slice(key).get_shape()) for key in f.keys())
+    return total
+
+
+def test_a_failing_training_blocks_its_cells_and_is_reported(tmp_path, tiny_dir):
+    # xcopa trains from SIQA+COPA; no data dir: the target training fails, its evaluations are blocked
+    cfg = MatrixConfig(targets=("xcopa",), intermediates=(), langs=("et",), model=str(tiny_dir), target_steps=2,
+                       results_dir=str(tmp_path / "r"), artifacts_dir=str(tmp_path / "a"), data_dir=str(tmp_path / "empty"))
+    run = run_matrix(cfg)
+    assert run.outcomes["train:xcopa"].status == "failed" and "siqa" in run.outcomes["train:xcopa"].error.lower()
+    assert run.outcomes["eval:xcopa:xcopa"].status == "blocked"
+    assert run.baseline("xcopa") == {} and run.missing_languages("xcopa") == ["et"]
+
+
+# ---------------------------------------------------------------------------------------- crash safety
+
+_CHILD = """
+import json, sys, time
+from toolkit.matrix import MatrixConfig, run_matrix
+cfg = MatrixConfig(**json.loads(sys.argv[1]))
+def on_event(node, what, payload):
+    if what == "done":
+        print(f"done {node.id} {payload.status}", flush=True)
+        time.sleep(0.3)
+    elif what == "start":
+        print(f"start {node.id}", flush=True)
+run_matrix(cfg, on_event=on_event)
+print("finished", flush=True)
+"""
+
+
+def test_sigkill_mid_run_then_rerun_keeps_everything_finished(tmp_path, tiny_dir):
+    cfg = _tiny_cfg(tmp_path, tiny_dir, intermediate_steps=30, target_steps=30)
+    args = {k: v for k, v in cfg.__dict__.items() if k not in ("overrides",)}
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(args)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    finished_before: list[str] = []
+    try:
+        for line in proc.stdout:
+            if line.startswith("done"):
+                finished_before.append(line.split()[1])
+            # kill inside the third node (a training of 30 steps) or inside the first evaluation
+            if line.startswith("start") and len(finished_before) >= 2:
+                time.sleep(0.2)
+                proc.send_signal(signal.SIGKILL)
+                break
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert finished_before[:2] == ["train:cldr_kind", "train:cldr_continent"]
+    adapters = Path(cfg.artifacts_dir) / "adapters"
+    # what exists on disk at the kill: every node reported finished, perhaps the one running (if it just ended)
+    stamps = {f"train:{p.parent.name}": p.stat().st_mtime_ns for p in adapters.glob("*/xta_card.json")}
+    assert set(finished_before) <= set(stamps)
+    rerun = run_matrix(cfg)
+    for node, outcome in rerun.outcomes.items():
+        if node in stamps:  # finished before the kill: kept, not recomputed
+            assert outcome.status == "skipped", node
+            assert (adapters / node.split(":", 1)[1] / "xta_card.json").stat().st_mtime_ns == stamps[node]
+        else:
+            assert outcome.status in ("trained", "evaluated", "reused"), (node, outcome)
+    assert any(o.status == "trained" for o in rerun.outcomes.values())  # the kill left work to finish
+    assert all(len(rerun.scores[k]) == 3 for k in rerun.scores)  # every cell has all three languages
+    assert not any((Path(cfg.artifacts_dir) / "checkpoints").glob("*/state.json"))
+
+
+# ---------------------------------------------------------------------------------------- executors
+
+
+@pytest.mark.slow
+def test_ray_executor_gives_the_same_scores_as_local(tmp_path, tiny_dir):
+    pytest.importorskip("ray")
+    local = run_matrix(_tiny_cfg(tmp_path / "local", tiny_dir))
+    ray_run = run_matrix(_tiny_cfg(tmp_path / "ray", tiny_dir, executor="ray", ray_cpus=2))
+    assert {k: o.status for k, o in ray_run.outcomes.items()} == {k: o.status for k, o in local.outcomes.items()}
+    assert ray_run.scores == local.scores
+    assert all(len(v) == 3 for v in ray_run.scores.values())
+    again = run_matrix(_tiny_cfg(tmp_path / "ray", tiny_dir, executor="ray", ray_cpus=2))
+    assert not again.work_done

@@ -1,0 +1,165 @@
+"""Figures of a transfer matrix (matplotlib, Agg backend: no display needed) and the matrix report.
+
+Three figures, each built as a ``Figure`` first (tests read its axes back) and then saved as PNG:
+
+* :func:`gain_heatmap`: intermediate set x target, the mean gain over languages (target score with the
+  intermediate set minus the score without one; blank where the cell is not applicable or incomplete);
+* :func:`language_heatmap`: (target, intermediate) x language, the gain per language;
+* :func:`resource_plot`: mean gain per language resource group (Joshi et al. 2020 classes 0-2 low,
+  3 mid, 4-5 high; :attr:`toolkit.languages.Language.resource_group`), one bar per intermediate set.
+
+Colours: a diverging map centred on zero (red = worse than the baseline, blue = better), symmetric
+limits, so the sign of a gain is visible at a glance.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+__all__ = ["gain_heatmap", "language_heatmap", "resource_plot", "save_figure", "write_matrix_report", "RESOURCE_GROUPS"]
+
+RESOURCE_GROUPS = ("low", "mid", "high")
+_CMAP = "RdBu"
+
+
+def _limit(values: np.ndarray) -> float:
+    finite = np.abs(values[np.isfinite(values)])
+    return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+
+
+def _heatmap(values: np.ndarray, rows: list[str], cols: list[str], title: str, annotate: bool) -> Figure:
+    fig = Figure(figsize=(max(4.0, 0.55 * len(cols) + 2.5), max(2.5, 0.45 * len(rows) + 1.5)), dpi=100)
+    ax = fig.add_subplot()
+    lim = _limit(values)
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=_CMAP, vmin=-lim, vmax=lim, aspect="auto")
+    ax.set_xticks(range(len(cols)), labels=cols, rotation=60 if len(cols) > 6 else 0, ha="right" if len(cols) > 6 else "center")
+    ax.set_yticks(range(len(rows)), labels=rows)
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, label="gain (points)")
+    if annotate:
+        for (i, j), v in np.ndenumerate(values):
+            if math.isfinite(v):
+                ax.text(j, i, f"{v:+.1f}", ha="center", va="center", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def gain_heatmap(run: Any, recipe: str) -> Figure:
+    """Intermediate sets (rows) x targets (columns): mean gain over languages for ``recipe``."""
+    rows = list(run.config.intermediates[1:])
+    cols = list(run.config.targets)
+    values = np.full((len(rows), len(cols)), np.nan)
+    for i, inter in enumerate(rows):
+        for j, target in enumerate(cols):
+            gain = run.mean_gain(target, recipe, inter)
+            values[i, j] = np.nan if gain is None else gain
+    return _heatmap(values, rows, cols, f"mean gain over the no-intermediate baseline ({recipe})", annotate=True)
+
+
+def language_heatmap(run: Any, recipe: str) -> Figure:
+    """(target <- intermediate) rows x languages (union over targets, sorted): gain per language."""
+    gains = run.gains(recipe)
+    rows, per_row = [], []
+    for target in run.config.targets:
+        for inter in run.config.intermediates[1:]:
+            if inter in gains.get(target, {}):
+                rows.append(f"{target} <- {inter}")
+                per_row.append(gains[target][inter])
+    cols = sorted({lang for g in per_row for lang in g})
+    values = np.array([[g.get(lang, np.nan) for lang in cols] for g in per_row], dtype=float).reshape(len(rows), len(cols))
+    return _heatmap(values, rows, cols, f"gain per language ({recipe})", annotate=len(cols) <= 16)
+
+
+def resource_gains(run: Any, recipe: str) -> dict[str, dict[str, float | None]]:
+    """``{intermediate: {group: mean gain}}`` over every (target, language) of the group; None if none."""
+    from .languages import get
+
+    out: dict[str, dict[str, float | None]] = {}
+    gains = run.gains(recipe)
+    for inter in run.config.intermediates[1:]:
+        by_group: dict[str, list[float]] = {g: [] for g in RESOURCE_GROUPS}
+        for target in run.config.targets:
+            for lang, gain in gains.get(target, {}).get(inter, {}).items():
+                by_group[get(lang).resource_group].append(gain)
+        out[inter] = {g: (fmean(v) if v else None) for g, v in by_group.items()}
+    return out
+
+
+def resource_plot(run: Any, recipe: str) -> Figure:
+    """Mean gain per resource group (x), one bar per intermediate set."""
+    data = resource_gains(run, recipe)
+    fig = Figure(figsize=(6.0, 3.5), dpi=100)
+    ax = fig.add_subplot()
+    x = np.arange(len(RESOURCE_GROUPS))
+    width = 0.8 / max(1, len(data))
+    for k, (inter, groups) in enumerate(data.items()):
+        heights = [groups[g] if groups[g] is not None else 0.0 for g in RESOURCE_GROUPS]
+        ax.bar(x + (k - (len(data) - 1) / 2) * width, heights, width, label=inter)
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.set_xticks(x, labels=[f"{g}-resource" for g in RESOURCE_GROUPS])
+    ax.set_ylabel("mean gain (points)")
+    ax.set_title(f"gain by language resource level ({recipe}; Joshi et al. 2020 classes)")
+    if data:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Render ``fig`` as PNG and write it atomically."""
+    from .io import atomic_write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return atomic_write_bytes(Path(path), buf.getvalue())
+
+
+# --------------------------------------------------------------------------------------------------
+# the matrix report
+# --------------------------------------------------------------------------------------------------
+
+
+def write_matrix_report(run: Any, out_dir: str | Path, title: str = "xta transfer matrix") -> dict[str, str]:
+    """``report.md`` (gain tables per recipe, per-language tables, cost) and the PNG figures it shows."""
+    from .io import atomic_write_text
+    from .matrix import cost_rows, gain_rows, language_rows
+    from .report import to_markdown
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+    cfg = run.config
+    md = [f"# {title}\n",
+          f"Encoder `{cfg.model}`, benchmark `{cfg.benchmark}`, seed {cfg.seed}. Gains are target scores with the "
+          "intermediate set minus the score with no intermediate task (`none`), in points of each target's main "
+          "metric; a mean exists only when every language the baseline scored is scored.\n"]
+    for recipe in cfg.recipes:
+        header, rows = gain_rows(run, recipe)
+        md += [f"## Recipe `{recipe}`\n", to_markdown(header, rows)]
+        for name, fig in (("gains", gain_heatmap(run, recipe)), ("languages", language_heatmap(run, recipe)),
+                          ("resource", resource_plot(run, recipe))):
+            png = f"{name}_{recipe}.png"
+            files[png] = str(save_figure(fig, out / png))
+            md.append(f"\n![{name} ({recipe})]({png})\n")
+        for target in cfg.targets:
+            header, rows = language_rows(run, recipe, target)
+            md += [f"\n### {target}: per language ({recipe})\n", to_markdown(header, rows)]
+            missing = run.missing_languages(target)
+            if missing:
+                md.append(f"\nNo baseline score (failed or not run): {' '.join(missing)}\n")
+    md += ["\n## Cost\n", to_markdown(["", "value"], cost_rows(run.cost))]
+    files["report.md"] = str(atomic_write_text(out / "report.md", "\n".join(md)))
+    return files
