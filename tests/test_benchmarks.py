@@ -225,3 +225,16 @@ def test_gpu_check_imports_only_torch_transformers_adapters():
                 if line.strip().startswith(("import ", "from ")) and not line.strip().startswith("from __future__")}
     third_party = imported - set(sys.stdlib_module_names) - {"common"}
     assert third_party <= {"torch", "transformers", "adapters"}, third_party
+
+
+def test_matrix_cost_quick(tmp_path: Path, readme: Path):
+    import matrix_cost
+
+    out = tmp_path / "matrix_cost.json"
+    assert matrix_cost.main(["--quick", "--out", str(out), "--readme", str(readme)]) == 0
+    results = json.loads(out.read_text())
+    first, second = results["first_run"], results["re_run"]
+    assert first["trained_now"] == first["trainings"] > 0 and first["nodes_recomputed"] > 0
+    assert second["nodes_recomputed"] == 0 and second["trained_now"] == 0
+    assert first["full_finetune_bytes"] == first["trainings"] * first["encoder_parameters"] * 4
+    assert "<!-- matrix_cost:start -->" in readme.read_text()
