@@ -21,3 +21,16 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    """A tiny random encoder (toolkit.encoders.tiny_encoder, seed 3) saved as a normal local encoder
+    directory (safetensors + tokenizer), for tests that address the encoder by path."""
+    from toolkit import encoders
+
+    enc = encoders.tiny_encoder(seed=3)
+    path = tmp_path_factory.mktemp("tiny_encoder")
+    enc.model.save_pretrained(path, safe_serialization=True)
+    enc.tokenizer.save_pretrained(path)
+    return path

@@ -8,19 +8,9 @@ import matplotlib.image as mpimg
 import pytest
 from typer.testing import CliRunner
 
-from toolkit import encoders
 from toolkit.demo import DemoConfig, demo_matrix_config, run_demo
 from toolkit.matrix import Cost, MatrixConfig, MatrixRun, plan_matrix
 from toolkit.plots import gain_heatmap, language_heatmap, resource_gains, resource_plot, save_figure, write_matrix_report
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    enc = encoders.tiny_encoder(seed=3)
-    path = tmp_path_factory.mktemp("tiny_encoder")
-    enc.model.save_pretrained(path, safe_serialization=True)
-    enc.tokenizer.save_pretrained(path)
-    return path
 
 
 def test_demo_matrix_uses_the_builtin_tasks_or_local_files(shared_data):

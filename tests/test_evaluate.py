@@ -10,16 +10,6 @@ from toolkit.evaluate import evaluate
 from toolkit.results import RecordKey, ResultStore
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    """A tiny random encoder saved as a normal local encoder directory (safetensors + tokenizer)."""
-    enc = encoders.tiny_encoder(seed=3)
-    path = tmp_path_factory.mktemp("tiny_encoder")
-    enc.model.save_pretrained(path, safe_serialization=True)
-    enc.tokenizer.save_pretrained(path)
-    return path
-
-
 def _cfg(tmp_path, shared_data, model, **kw):
     base = dict(model=str(model), data_dir=str(shared_data), results_dir=str(tmp_path / "results"),
                 artifacts_dir=str(tmp_path / "artifacts"), max_eval_examples=40, batch_size=16)

@@ -24,15 +24,6 @@ REPO = Path(__file__).resolve().parents[1]
 DEV = {"train_split": "dev[:80%]", "dev_split": "dev[80%:]"}
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    enc = encoders.tiny_encoder(seed=3)
-    path = tmp_path_factory.mktemp("tiny_encoder")
-    enc.model.save_pretrained(path, safe_serialization=True)
-    enc.tokenizer.save_pretrained(path)
-    return path
-
-
 def _tiny_cfg(tmp_path, tiny_dir, **kw):
     base = dict(targets=("cldr_continent", "cldr_kind"), intermediates=("cldr_kind", "cldr_continent"),
                 benchmark="demo", split="test", langs=("de", "fr", "sw"), model=str(tiny_dir), intermediate_steps=3,
