@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from pathlib import Path
 from statistics import fmean
 from typing import Any
@@ -40,18 +41,20 @@ def _limit(values: np.ndarray) -> float:
 
 
 def _heatmap(values: np.ndarray, rows: list[str], cols: list[str], title: str, annotate: bool) -> Figure:
-    fig = Figure(figsize=(max(4.0, 0.55 * len(cols) + 2.5), max(2.5, 0.45 * len(rows) + 1.5)), dpi=100)
+    tilt = len(cols) > 6 or max((len(c) for c in cols), default=0) > 8  # long names would overlap flat
+    fig = Figure(figsize=(max(5.5, 0.55 * len(cols) + 3.0), max(3.0, 0.45 * len(rows) + 2.0)), dpi=100)
     ax = fig.add_subplot()
     lim = _limit(values)
     image = ax.imshow(np.ma.masked_invalid(values), cmap=_CMAP, vmin=-lim, vmax=lim, aspect="auto")
-    ax.set_xticks(range(len(cols)), labels=cols, rotation=60 if len(cols) > 6 else 0, ha="right" if len(cols) > 6 else "center")
+    ax.set_xticks(range(len(cols)), labels=cols, rotation=35 if tilt else 0, ha="right" if tilt else "center")
     ax.set_yticks(range(len(rows)), labels=rows)
-    ax.set_title(title)
+    ax.set_title("\n".join(textwrap.wrap(title, 48)), fontsize=10)
     fig.colorbar(image, ax=ax, label="gain (points)")
     if annotate:
         for (i, j), v in np.ndenumerate(values):
             if math.isfinite(v):
-                ax.text(j, i, f"{v:+.1f}", ha="center", va="center", fontsize=8)
+                ax.text(j, i, f"{v:+.1f}", ha="center", va="center", fontsize=8,
+                        color="white" if abs(v) > 0.6 * lim else "black")  # readable on dark cells
     fig.tight_layout()
     return fig
 
