@@ -283,6 +283,13 @@ def fmt_bytes(n: float | None) -> str:
     return f"{n / 2**30:.2f} GiB" if abs(n) >= 2**30 else f"{n / 2**20:.0f} MiB"
 
 
+def publish(args: argparse.Namespace, name: str, results: dict[str, Any], render: Callable[[dict[str, Any]], str]) -> None:
+    """The common end of a benchmark run: write the JSON, regenerate its README section, say where."""
+    write_json(args.out, results)
+    update_section(args.readme, name, render(results))
+    print(f"wrote {args.out}")
+
+
 def render_only(args: argparse.Namespace, name: str, render: Callable[[dict[str, Any]], str]) -> int:
     """``--render-only``: re-render the README section of ``name`` from ``args.out``."""
     results = json.loads(Path(args.out).read_text(encoding="utf-8"))

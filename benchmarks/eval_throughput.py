@@ -230,9 +230,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{cps['naive_inference_mode']:,.0f}); identical predictions: {summary['identical_predictions']}")
     print(verdict_line(summary))
     print(common.load_note(machine["load_average"], results["load_average_end"]))
-    common.write_json(args.out, results)
-    common.update_section(args.readme, NAME, render(results))
-    print(f"wrote {args.out}")
+    common.publish(args, NAME, results, render)
     return 0
 
 

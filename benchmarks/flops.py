@@ -180,9 +180,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{summary['executed_flops_per_s'] / 1e9:.1f} executed ({summary['fraction_executed']:.1%})")
     print(verdict_line(summary))
     print(common.load_note(machine["load_average"], results["load_average_end"]))
-    common.write_json(args.out, results)
-    common.update_section(args.readme, NAME, render(results))
-    print(f"wrote {args.out}")
+    common.publish(args, NAME, results, render)
     return 0
 
 

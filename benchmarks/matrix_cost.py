@@ -114,9 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {"benchmark": NAME, "quick": args.quick, "machine": machine, "steps": steps,
                "load_average_end": common.load_average(), "first_run": first, "re_run": second}
     print(render(results))
-    common.write_json(args.out, results)
-    common.update_section(args.readme, NAME, render(results))
-    print(f"wrote {args.out}")
+    common.publish(args, NAME, results, render)
     return 0 if second["nodes_recomputed"] == 0 else 1
 
 

@@ -318,9 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in verdicts(r):
             print("  " + line)
     print(common.load_note(machine["load_average"], results["load_average_end"]))
-    common.write_json(args.out, results)
-    common.update_section(args.readme, NAME, render(results))
-    print(f"wrote {args.out}")
+    common.publish(args, NAME, results, render)
     return 0
 
 
