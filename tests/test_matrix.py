@@ -42,8 +42,8 @@ def test_plan_is_a_dependency_graph_with_recipes_and_not_applicable_cells(shared
     plan = plan_matrix(cfg)
     nodes = plan.nodes
     # layer 0: the intermediate adapters, each once (anli serves three intermediate sets)
-    assert sorted(n for n, node in nodes.items() if node.layer == 0) == ["train:anli", "train:mt.anli.siqa", "train:siqa"]
-    assert nodes["train:mt.anli.siqa"].train.extra_tasks == ("siqa",)
+    assert sorted(n for n, node in nodes.items() if node.layer == 0) == ["train:anli", "train:mt_anli_and_siqa", "train:siqa"]
+    assert nodes["train:mt_anli_and_siqa"].train.extra_tasks == ("siqa",)
     assert nodes["train:anli"].train.train_split == "dev[:80%]"
     # layer 1: target adapters per recipe; names hold only letters, digits, '_' and '.'
     seq = nodes["train:xnli__after__anli"].train
@@ -92,7 +92,7 @@ def test_config_checks_and_yaml(tmp_path):
         plan_matrix(MatrixConfig(targets=("anli",)))
     assert parse_overrides(["anli.train_split=dev[:80%]", "xnli.langs=de,fr"]) == {
         "anli": {"train_split": "dev[:80%]"}, "xnli": {"langs": "de,fr"}}
-    assert [m.name for m in parse_intermediate("anli+siqa,cosmosqa", prefix="p.")] == ["p.mt.anli.siqa", "p.cosmosqa"]
+    assert [m.name for m in parse_intermediate("anli+siqa,cosmosqa", prefix="p_")] == ["p_mt_anli_and_siqa", "p_cosmosqa"]
     path = tmp_path / "m.yaml"
     path.write_text(textwrap.dedent("""\
         targets: [xnli, xcopa]

@@ -69,7 +69,7 @@ BASELINE = "none"
 MATRIX_RECIPES = ("sequential", "stack", "fuse")
 EXECUTORS = ("local", "ray")
 LANG_MODES = ("all", "local")
-OVERRIDE_KEYS = ("train_split", "dev_split", "train_task", "langs", "max_steps", "max_train_examples")
+OVERRIDE_KEYS = ("train_split", "dev_split", "train_task", "langs", "max_steps", "max_train_examples", "eval_split")
 _VERB = {"sequential": "after", "stack": "above", "fuse": "fuse"}
 _MAX_LABEL = 80
 
@@ -87,6 +87,9 @@ class TaskOverride:
     (SIQA, CosmosQA, ANLI) or for a target whose English training source is missing (XNLI's MNLI).
     ``train_task``: train the target adapter on another task (``copa`` for ``xcopa``, whose XTREME-R
     source SIQA-then-COPA needs the SIQA train split). ``langs``: the target's evaluation languages.
+    ``eval_split``: the target's evaluation split instead of the matrix's ``split`` — a slice disjoint from
+    the English training data, e.g. ``dev[80%:]`` for XNLI trained on ``dev[:70%]``, whose other languages'
+    dev sets are translations of the same English items.
     """
 
     train_split: str = "train"
@@ -95,9 +98,12 @@ class TaskOverride:
     langs: tuple[str, ...] = ()
     max_steps: int | None = None
     max_train_examples: int | None = None
+    eval_split: str | None = None  # this target's evaluation split, e.g. dev[80%:] when dev[:70%] trained it
 
     def __post_init__(self):
         _coerce_fields(self)
+        if self.eval_split is not None:
+            _split_text("eval_split", self.eval_split)
         _split_text("train_split", self.train_split)
         _split_text("dev_split", self.dev_split)
         _names("task", (self.train_task,) if self.train_task else ())
@@ -167,8 +173,8 @@ class MatrixConfig:
             _names("language", self.langs)
         if self.prefix:
             safe_name(self.prefix + "x", "prefix")
-            if not all(c.isalnum() or c in "_." for c in self.prefix):
-                raise ConfigError(f"prefix: {self.prefix!r} may only hold letters, digits, '_' and '.'")
+            if not all(c.isalnum() or c == "_" for c in self.prefix):
+                raise ConfigError(f"prefix: {self.prefix!r} may only hold letters, digits and '_' (adapter names become module names)")
         _positive(self, "batch_size", "learning_rate", "max_length", "eval_batch_size", "num_cpus", "ray_cpus")
         _positive(self, "intermediate_steps", "target_steps", "train_examples", "max_dev_examples",
                   "max_eval_examples", allow_none=True)
@@ -240,7 +246,7 @@ class Member:
 
     @property
     def name(self) -> str:
-        base = self.tasks[0] if len(self.tasks) == 1 else "mt." + ".".join(self.tasks)
+        base = self.tasks[0] if len(self.tasks) == 1 else _shorten("mt_" + "_and_".join(self.tasks))
         return self.prefix + base
 
 
@@ -266,9 +272,14 @@ def parse_intermediate(entry: str, prefix: str = "") -> tuple[Member, ...]:
 
 def _label(members: Sequence[Member]) -> str:
     """Filesystem- and setup-safe label of an intermediate set (shortened with a hash when long)."""
-    text = "__".join(m.name for m in members)
+    return _shorten("__".join(m.name for m in members))
+
+
+def _shorten(text: str) -> str:
+    """``text`` if short, else its first 60 characters + ``_h`` + 10 hex digits of its sha256: adapter
+    names become module names in torch, so only letters, digits and '_' are used."""
     if len(text) > _MAX_LABEL:
-        text = text[:60] + "." + hashlib.sha256(text.encode()).hexdigest()[:10]
+        text = text[:60] + "_h" + hashlib.sha256(text.encode()).hexdigest()[:10]
     return text
 
 
@@ -543,7 +554,7 @@ def _eval_config(cfg: MatrixConfig, node: Node):
 
     return EvalConfig(
         setup=node.setup, tasks=(node.target,), langs=node.langs, benchmark=cfg.benchmark, model=cfg.model,
-        split=cfg.split, max_length=cfg.max_length, seed=cfg.seed, max_eval_examples=cfg.max_eval_examples,
+        split=cfg.override(node.target).eval_split or cfg.split, max_length=cfg.max_length, seed=cfg.seed, max_eval_examples=cfg.max_eval_examples,
         batch_size=cfg.eval_batch_size, data_dir=cfg.data_dir, results_dir=cfg.results_dir, artifacts_dir=cfg.artifacts_dir,
     )
 
