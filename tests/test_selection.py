@@ -5,7 +5,10 @@ Synthetic data where the right answer is known; metric values computed by hand i
 
 from __future__ import annotations
 
+import json
+
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -366,3 +369,61 @@ def test_diversity_needs_every_embedding():
     est = [S.Estimate("semb", "t", c, 1.0) for c in "ab"]
     with pytest.raises(ConfigError, match="no task embedding"):
         S.select("t", ["a", "b"], est, budget=2, embeddings={"a": E1}, diversity_weight=1.0)
+
+
+# ------------------------------------------------------------------ against a measured matrix (tiny encoder)
+
+
+@pytest.mark.slow
+def test_select_evaluate_ranks_estimators_against_the_measured_matrix(tmp_path, tiny_dir, shared_data):
+    """A real (tiny-encoder) matrix is measured; every estimator's ranking is then scored against the
+    stored cells, and the table equals evaluate_selectors over the matrix's own scores."""
+    import yaml
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from cli import app
+    from toolkit.encoders import load_encoder
+    from toolkit.matrix import MatrixConfig, run_matrix
+    from toolkit.plots import diversity_plot, write_selection_report
+
+    cfg = MatrixConfig(targets=("cldr_continent",), intermediates=("cldr_kind", "copa", "cldr_kind+copa"),
+                       benchmark="demo", split="test", langs=("de", "sw", "yo", "ja"), model=str(tiny_dir),
+                       intermediate_steps=3, target_steps=3, max_length=24, max_eval_examples=16, batch_size=8,
+                       data_dir=str(shared_data), results_dir=str(tmp_path / "results"),
+                       artifacts_dir=str(tmp_path / "artifacts"))
+    run = run_matrix(cfg)
+    ev = S.evaluate_on_matrix(cfg, ("semb", "logme", "size", "random"), encoder=load_encoder(str(tiny_dir)), n=32)
+    measured = {"cldr_continent": {c: run.scores[("cldr_continent", "sequential", c)] for c in ("cldr_kind", "copa")}}
+    assert ev.measured == measured and ev.baseline == {"cldr_continent": run.baseline("cldr_continent")}
+    assert {e.estimator for e in ev.estimates} == {"semb", "logme", "size", "random"}
+    assert json.dumps(ev.rows) == json.dumps(S.evaluate_selectors(measured, ev.baseline, ev.estimates))  # NaN-safe
+    groups = {(r["estimator"], r["group"]) for r in ev.rows}
+    assert ("semb", "all") in groups and ("logme", "low") in groups  # sw, yo: low-resource
+    points = {p.entry: p for p in ev.points}
+    assert points["copa"].diversity == 0.0 and points["cldr_kind+copa"].diversity > 0.0
+    base, cell = run.baseline("cldr_continent"), run.scores[("cldr_continent", "sequential", "cldr_kind+copa")]
+    assert points["cldr_kind+copa"].gains["all"] == pytest.approx(np.mean([cell[l] - base[l] for l in base]))
+    fig = diversity_plot(ev.points, "sequential")
+    assert [ax.get_xlabel() for ax in fig.axes] == ["set diversity (mean pairwise cosine distance)"] * 4
+    assert fig.axes[0].get_ylabel() == "mean gain (points)"
+    files = write_selection_report(ev, tmp_path / "report")
+    with Image.open(files["diversity_sequential.png"]) as img:
+        assert img.size[0] > 600 and img.size[1] > 200
+    assert "Regret@1" in Path(files["selection.md"]).read_text()
+
+    path = tmp_path / "matrix.yaml"
+    path.write_text(yaml.safe_dump({k: (list(v) if isinstance(v, tuple) else v) for k, v in {
+        "targets": cfg.targets, "intermediates": cfg.intermediates[1:], "benchmark": "demo", "split": "test",
+        "langs": cfg.langs, "model": cfg.model, "intermediate_steps": 3, "target_steps": 3, "max_length": 24,
+        "max_eval_examples": 16, "batch_size": 8, "data_dir": cfg.data_dir, "results_dir": cfg.results_dir,
+        "artifacts_dir": cfg.artifacts_dir}.items()}))
+    out = CliRunner().invoke(app, ["select", "--evaluate", "--config", str(path), "--estimators", "size,random",
+                                   "--report-dir", str(tmp_path / "cli")])
+    assert out.exit_code == 0, out.output
+    assert "Regret@1" in out.output and "NDCG" in out.output and "Spearman" in out.output
+    assert (tmp_path / "cli" / "diversity_sequential.png").is_file()
+    empty = path.with_name("other.yaml")
+    empty.write_text(path.read_text().replace(str(tmp_path / "results"), str(tmp_path / "nothing")))
+    out = CliRunner().invoke(app, ["select", "--evaluate", "--config", str(empty), "--estimators", "size"])
+    assert out.exit_code == 1 and "no baseline scores for any target" in out.output

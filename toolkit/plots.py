@@ -8,6 +8,9 @@ Three figures, each built as a ``Figure`` first (tests read its axes back) and t
 * :func:`resource_plot`: mean gain per language resource group (Joshi et al. 2020 classes 0-2 low,
   3 mid, 4-5 high; :attr:`toolkit.languages.Language.resource_group`), one bar per intermediate set.
 
+and, for selection (``xta select --evaluate``), :func:`diversity_plot`: mean gain against the diversity of the
+intermediate set, one panel per language group, written with the selector table by :func:`write_selection_report`.
+
 Colours: a diverging map centred on zero (red = worse than the baseline, blue = better), symmetric
 limits, so the sign of a gain is visible at a glance.
 """
@@ -29,7 +32,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-__all__ = ["gain_heatmap", "language_heatmap", "resource_plot", "save_figure", "write_matrix_report", "RESOURCE_GROUPS"]
+__all__ = ["gain_heatmap", "language_heatmap", "resource_plot", "diversity_plot", "save_figure", "write_matrix_report",
+           "write_selection_report", "selector_rows", "RESOURCE_GROUPS"]
 
 RESOURCE_GROUPS = ("low", "mid", "high")
 _CMAP = "RdBu"
@@ -42,7 +46,9 @@ def _limit(values: np.ndarray) -> float:
 
 def _heatmap(values: np.ndarray, rows: list[str], cols: list[str], title: str, annotate: bool) -> Figure:
     tilt = len(cols) > 6 or max((len(c) for c in cols), default=0) > 8  # long names would overlap flat
-    fig = Figure(figsize=(max(5.5, 0.55 * len(cols) + 3.0), max(3.0, 0.45 * len(rows) + 2.0)), dpi=100)
+    longest = max((len(r) for r in rows), default=0)  # row labels such as mt_anli_and_siqa need room
+    fig = Figure(figsize=(max(5.5, 0.55 * len(cols) + 3.0 + 0.065 * longest), max(3.0, 0.45 * len(rows) + 2.0)),
+                 dpi=100, layout="constrained")
     ax = fig.add_subplot()
     lim = _limit(values)
     image = ax.imshow(np.ma.masked_invalid(values), cmap=_CMAP, vmin=-lim, vmax=lim, aspect="auto")
@@ -55,7 +61,6 @@ def _heatmap(values: np.ndarray, rows: list[str], cols: list[str], title: str, a
             if math.isfinite(v):
                 ax.text(j, i, f"{v:+.1f}", ha="center", va="center", fontsize=8,
                         color="white" if abs(v) > 0.6 * lim else "black")  # readable on dark cells
-    fig.tight_layout()
     return fig
 
 
@@ -166,3 +171,81 @@ def write_matrix_report(run: Any, out_dir: str | Path, title: str = "xta transfe
     md += ["\n## Cost\n", to_markdown(["", "value"], cost_rows(run.cost))]
     files["report.md"] = str(atomic_write_text(out / "report.md", "\n".join(md)))
     return files
+
+
+# --------------------------------------------------------------------------------------------------
+# selection: gain vs. diversity of the intermediate set, and the selector evaluation report
+# --------------------------------------------------------------------------------------------------
+
+DIVERSITY_GROUPS = ("all", "low", "mid", "high")
+
+
+def diversity_plot(points: Any, recipe: str) -> Figure:
+    """Mean transfer gain (y) against the diversity of the intermediate set (x: mean pairwise cosine
+    distance of its tasks' dataset vectors, 0 for a single task), one panel per language group
+    (all, then Joshi et al. low/mid/high), one marker per (target, intermediate entry), colour = target."""
+    targets = sorted({p.target for p in points})
+    colours = {t: plt.get_cmap("tab10")(k % 10) for k, t in enumerate(targets)}
+    fig = Figure(figsize=(3.4 * len(DIVERSITY_GROUPS), 3.8), dpi=100, layout="constrained")
+    axes = fig.subplots(1, len(DIVERSITY_GROUPS), sharey=True)
+    for ax, group in zip(axes, DIVERSITY_GROUPS):
+        shown = [p for p in points if group in p.gains]
+        for target in targets:
+            mine = [p for p in shown if p.target == target]
+            if mine:
+                ax.scatter([p.diversity for p in mine], [p.gains[group] for p in mine], color=colours[target],
+                           label=target, s=28)
+                for p in mine:
+                    ax.annotate(p.entry, (p.diversity, p.gains[group]), fontsize=6, xytext=(3, 2),
+                                textcoords="offset points")
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.set_title(f"{group} languages" if group == "all" else f"{group}-resource", fontsize=9)
+        ax.set_xlabel("set diversity (mean pairwise cosine distance)", fontsize=7)
+        if not shown:
+            ax.text(0.5, 0.5, "no languages", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+    axes[0].set_ylabel("mean gain (points)")
+    if points:
+        axes[0].legend(fontsize=7)
+    fig.suptitle(f"transfer gain vs. intermediate-set diversity ({recipe})", fontsize=10)
+    return fig
+
+
+def write_selection_report(evaluation: Any, out_dir: str | Path) -> dict[str, str]:
+    """``selection.md`` (selector evaluation table, estimates, diversity points) and ``diversity_<recipe>.png``."""
+    from .io import atomic_write_text
+    from .report import to_markdown
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    png = f"diversity_{evaluation.recipe}.png"
+    files = {png: str(save_figure(diversity_plot(evaluation.points, evaluation.recipe), out / png))}
+    header, rows = selector_rows(evaluation.rows)
+    md = ["# Intermediate-task selection against the measured matrix\n",
+          f"Recipe `{evaluation.recipe}`. Regret@k in % of the best measured score (0 = the best candidate is in "
+          "the top k), NDCG over gains, Spearman between estimator scores and gains (Poth et al. 2021).\n",
+          to_markdown(header, rows),
+          "\n## Estimates\n",
+          to_markdown(["estimator", "target", "candidate", "score", "cost (s)"],
+                      [[e.estimator, e.target, e.candidate, f"{e.score:.4f}", f"{e.cost.seconds:.2f}"]
+                       for e in evaluation.estimates]),
+          f"\n## Gain vs. diversity\n\n![gain vs. diversity]({png})\n",
+          to_markdown(["target", "entry", "diversity", *DIVERSITY_GROUPS],
+                      [[p.target, p.entry, f"{p.diversity:.4f}",
+                        *[f"{p.gains[g]:+.2f}" if g in p.gains else "-" for g in DIVERSITY_GROUPS]]
+                       for p in evaluation.points])]
+    if evaluation.skipped:
+        md += ["\n## Skipped\n"] + [f"- {k}: {v}" for k, v in sorted(evaluation.skipped.items())]
+    files["selection.md"] = str(atomic_write_text(out / "selection.md", "\n".join(md) + "\n"))
+    return files
+
+
+def selector_rows(rows: Any) -> tuple[list[str], list[list[str]]]:
+    """The selector evaluation table (:func:`toolkit.selection.evaluate_selectors` rows) as text cells."""
+    ks = sorted({int(k.split("@")[1]) for r in rows for k in r if k.startswith("regret@")})
+    header = ["estimator", "target", "group", "n", *[f"Regret@{k}" for k in ks], "NDCG", "Spearman"]
+
+    def cell(v: float) -> str:
+        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
+
+    return header, [[r["estimator"], r["target"], r["group"], str(r["n_candidates"]),
+                     *[cell(r[f"regret@{k}"]) for k in ks], cell(r["ndcg"]), cell(r["spearman"])] for r in rows]

@@ -21,7 +21,9 @@ The estimators take numpy arrays (pure and testable); :func:`task_embedding` / :
 
 Diversity of a task set (:func:`mean_pairwise_cosine_distance`, :func:`logdet_volume`, :func:`shape_entropy`)
 and selection (:func:`select`) follow; :func:`evaluate_selectors` scores rankings against a measured matrix
-with Regret@k, NDCG and Spearman's rho (Poth et al. 2021, section 5).
+with Regret@k, NDCG and Spearman's rho (Poth et al. 2021, section 5); :func:`evaluate_on_matrix` does it for a
+matrix measured by ``xta matrix`` (scores read from the results store) and relates each measured
+intermediate set's gain to its diversity (:class:`DiversityPoint`).
 """
 
 from __future__ import annotations
@@ -890,17 +892,19 @@ class SelectionRun:
 
 def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, objective: str = "mean",
                   estimator: str = "semb", encoder: Any = None, data_dir=None, n: int = 500, seed: int = 0,
-                  diversity_weight: float = 0.0, combine: str = "fuse", matrix=None) -> SelectionRun:
-    """Estimate every candidate for ``target`` with ``estimator`` (semb, size or random) and select.
+                  diversity_weight: float = 0.0, combine: str = "fuse", matrix=None,
+                  artifacts_dir=None) -> SelectionRun:
+    """Estimate every candidate for ``target`` with ``estimator`` and select.
 
-    SEmb needs the encoder (one forward pass per sampled example); size and random need none. Candidates
-    whose English data cannot be loaded are skipped and reported, never silently dropped.
+    SEmb needs the encoder (one forward pass per sampled example); size and random need none; LogME needs
+    the encoder and each candidate's trained intermediate adapter, named like the candidate, in
+    ``artifacts_dir`` (``xta train-adapter --task CANDIDATE``). Candidates whose English data or adapter
+    is missing are skipped and reported, never silently dropped.
     """
     from .tasks import get_task
 
-    if estimator not in ("semb", "size", "random"):
-        raise ConfigError(f"estimator {estimator!r}: xta select runs semb, size or random (logme needs trained "
-                          "adapters: toolkit.selection.logme_features)")
+    if estimator not in ESTIMATORS:
+        raise ConfigError(f"unknown estimator {estimator!r} (choose from {', '.join(ESTIMATORS)})")
     data, used, skipped = {}, {}, {}
     for name in dict.fromkeys([target, *candidates]):
         try:
@@ -913,11 +917,15 @@ def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, ob
     embeddings, estimates = {}, []
     if estimator == "semb" or diversity_weight:
         for name in [target, *usable] if target in data else usable:
-            embeddings[name] = embed_task(encoder, data[name], get_task(name), n=n, seed=seed)
+            # the spec of the data actually loaded (lareqa's English data is SQuAD's, a QA task)
+            embeddings[name] = embed_task(encoder, data[name], get_task(used[name].split(":")[0]), n=n, seed=seed)
     if estimator == "semb":
         estimates = semb_estimates(target, embeddings[target], {c: embeddings[c] for c in usable})
     elif estimator == "size":
         estimates = size_estimates(target, {c: len(data[c]) for c in usable})
+    elif estimator == "logme":
+        estimates = _candidate_logme(target, usable, encoder, data_dir, artifacts_dir, n, seed, skipped)
+        usable = [c for c in usable if c not in skipped]
     else:
         estimates = random_estimates(target, usable, seed=seed)
     vectors = {k: (v.vector if isinstance(v, TaskEmbedding) else v) for k, v in embeddings.items()}
@@ -925,3 +933,206 @@ def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, ob
                  diversity_weight=diversity_weight, embeddings=vectors or None,
                  shapes={c: get_task(c).shape for c in usable}, combine=combine)
     return SelectionRun(sel, estimates, used, skipped)
+
+
+# --------------------------------------------------------------------------------------------------
+# selector evaluation against a measured transfer matrix (what `xta select --evaluate` calls)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiversityPoint:
+    """One measured intermediate entry of the matrix for one target: its diversity and its mean gains."""
+
+    target: str
+    entry: str  # the matrix's intermediate entry: 'anli', 'anli+siqa' (multi-task), 'anli,siqa' (a set)
+    tasks: tuple[str, ...]
+    diversity: float  # mean pairwise cosine distance of the members' dataset vectors; 0 for one task
+    shape_entropy: float
+    gains: dict[str, float]  # language group -> mean gain (points) over that group's languages
+
+
+@dataclass
+class MatrixSelectorEvaluation:
+    """Estimates for every target of a measured matrix, their evaluation rows and the diversity points."""
+
+    recipe: str
+    rows: list[dict[str, Any]]
+    estimates: list[Estimate]
+    measured: dict[str, dict[str, dict[str, float]]]  # target -> single-task entry -> lang -> score
+    baseline: dict[str, dict[str, float]]
+    points: list[DiversityPoint]
+    skipped: dict[str, str]  # "estimator:target:candidate" or "estimator:target" -> why
+
+
+def measured_matrix(plan: Any, recipe: str) -> tuple[dict, dict, dict]:
+    """``(single, entries, baseline)`` from the results store for a planned matrix (no model work):
+    ``single`` = ``{target: {task: {lang: score}}}`` for one-task entries, ``entries`` the same for every
+    measured entry (multi-task and sets included), ``baseline`` = ``{target: {lang: score}}``. A target
+    without baseline scores is refused: gains need the no-intermediate run (``xta matrix`` first)."""
+    from .matrix import BASELINE, collect_scores, parse_intermediate
+
+    cfg = plan.config
+    if recipe not in cfg.recipes:
+        raise ConfigError(f"recipe {recipe!r} is not in this matrix (it has {', '.join(cfg.recipes)})")
+    scores, _ = collect_scores(plan)
+    single, entries, baseline = {}, {}, {}
+    for target in cfg.targets:
+        base = scores.get((target, BASELINE, BASELINE)) or {}
+        if not base:
+            logger.warning("target %s: no baseline scores in the results store; left out", target)
+            continue
+        baseline[target] = base
+        for entry in cfg.intermediates[1:]:
+            per = scores.get((target, recipe, entry)) or {}
+            if not per:
+                continue
+            entries.setdefault(target, {})[entry] = per
+            members = parse_intermediate(entry)
+            if len(members) == 1 and len(members[0].tasks) == 1:
+                single.setdefault(target, {})[members[0].tasks[0]] = per
+    if not baseline:
+        raise ConfigError(f"the results store has no baseline scores for any target of this matrix "
+                          f"(results in {cfg.results_dir or 'the default store'}); run `xta matrix` with the "
+                          "same options first")
+    return single, entries, baseline
+
+
+def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "random"), *, recipe: str = "sequential",
+                       encoder: Any = None, n: int = 200, seed: int = 0,
+                       ks: Sequence[int] = (1, 3)) -> MatrixSelectorEvaluation:
+    """Rank the matrix's single-task intermediate entries for each target with every estimator and score
+    the rankings against the measured cells (:func:`evaluate_selectors`): Regret@k, NDCG and Spearman
+    per target and language group. Also the diversity points (every measured entry, sets included).
+
+    ``semb`` and the diversity of sets embed each task's English data once (``n`` sampled examples);
+    ``logme`` loads each candidate's intermediate adapter of the matrix and computes LogME of the
+    adapted features of the target's English dev data (targets without labels, e.g. retrieval, are
+    skipped and reported). The measured scores come from the results store only.
+    """
+    from .matrix import parse_intermediate, plan_matrix
+    from .tasks import get_task
+
+    for est in estimators:
+        if est not in ESTIMATORS:
+            raise ConfigError(f"unknown estimator {est!r} (choose from {', '.join(ESTIMATORS)})")
+    plan = plan_matrix(cfg)
+    single, entries, baseline = measured_matrix(plan, recipe)
+    skipped: dict[str, str] = {f"target:{t}": "no baseline scores in the results store (not measured yet)"
+                               for t in cfg.targets if t not in baseline}
+    if not any(single.values()):
+        raise ConfigError(f"no single-task intermediate entry of this matrix has {recipe} scores in the store yet")
+    tasks = sorted({t for per in single.values() for t in per})
+    members = {e: tuple(t for m in parse_intermediate(e) for t in m.tasks) for per in entries.values() for e in per}
+    targets = [t for t in cfg.targets if t in baseline]
+    everything = sorted({*tasks, *targets, *(t for ms in members.values() for t in ms)})
+    data, used = {}, {}
+    for name in everything:
+        try:
+            data[name], used[name] = english_examples(name, cfg.data_dir)
+        except XtaError as exc:
+            skipped[f"data:{name}"] = str(exc)
+    need_vectors = "semb" in estimators or any(len(ms) > 1 for ms in members.values())
+    vectors: dict[str, TaskEmbedding] = {}
+    if need_vectors:
+        if encoder is None:
+            raise ConfigError("semb and set diversity need the encoder")
+        for name in everything:
+            if name in data:
+                vectors[name] = embed_task(encoder, data[name], get_task(used[name].split(":")[0]), n=n, seed=seed)
+    estimates: list[Estimate] = []
+    for target in targets:
+        cands = [c for c in single.get(target, {}) if c in data]
+        for c in set(single.get(target, {})) - set(cands):
+            skipped[f"all:{target}:{c}"] = "no English data to estimate with"
+        if "semb" in estimators and target in vectors:
+            estimates += semb_estimates(target, vectors[target], {c: vectors[c] for c in cands if c in vectors})
+        if "size" in estimators:
+            estimates += size_estimates(target, {c: len(data[c]) for c in cands})
+        if "random" in estimators:
+            estimates += random_estimates(target, cands, seed=seed)
+        if "logme" in estimators:
+            estimates += _matrix_logme(plan, target, cands, encoder, cfg, n, seed, skipped)
+    rows = evaluate_selectors({t: single[t] for t in single}, baseline, estimates, ks=ks)
+    points = _diversity_points(entries, members, baseline, {k: v.vector for k, v in vectors.items()})
+    return MatrixSelectorEvaluation(recipe, rows, estimates, single, baseline, points, skipped)
+
+
+def _matrix_logme(plan: Any, target: str, cands: Sequence[str], encoder: Any, cfg: Any, n: int, seed: int,
+                  skipped: dict[str, str]) -> list[Estimate]:
+    from .data import load
+    from .tasks import get_task
+    from .matrix import Member
+    from .train import adapter_dir, load_trained_adapter
+
+    spec = get_task(target)
+    if encoder is None:
+        raise ConfigError("logme needs the encoder")
+    try:
+        dev = load(spec, "dev", "en", data_dir=cfg.data_dir)
+    except XtaError as exc:
+        skipped[f"logme:{target}"] = f"no English dev data: {exc}"
+        return []
+    if hasattr(dev, "queries"):
+        skipped[f"logme:{target}"] = "a retrieval target has no labels for LogME"
+        return []
+    features = {}
+    for cand in cands:
+        name = Member((cand,), cfg.prefix).name
+        if not adapter_dir(name, cfg.artifacts_dir).is_dir():
+            skipped[f"logme:{target}:{cand}"] = f"no trained intermediate adapter for {cand} (run xta matrix)"
+            continue
+        model = load_trained_adapter(encoder, name, cfg.artifacts_dir)
+        try:
+            features[cand] = logme_features(encoder, dev, spec, n=n, seed=seed)
+        finally:
+            model.set_active_adapters(None)
+    return logme_estimates(target, features)
+
+
+def _candidate_logme(target: str, candidates: Sequence[str], encoder: Any, data_dir, artifacts_dir, n: int,
+                     seed: int, skipped: dict[str, str]) -> list[Estimate]:
+    """LogME of each candidate's trained adapter (named like the candidate) on the target's English dev."""
+    from .data import load
+    from .tasks import get_task
+    from .train import adapter_dir, load_trained_adapter
+
+    if encoder is None:
+        raise ConfigError("logme needs the encoder")
+    spec = get_task(target)
+    dev = load(spec, "dev", "en", data_dir=data_dir)
+    if hasattr(dev, "queries"):
+        raise ConfigError(f"logme: {target} is a retrieval task; its English data has no labels to fit")
+    features = {}
+    for cand in candidates:
+        if not adapter_dir(cand, artifacts_dir).is_dir():
+            skipped[cand] = f"no trained adapter {cand!r} for LogME (xta train-adapter --task {cand})"
+            continue
+        model = load_trained_adapter(encoder, cand, artifacts_dir)
+        try:
+            features[cand] = logme_features(encoder, dev, spec, n=n, seed=seed)
+        finally:
+            model.set_active_adapters(None)
+    return logme_estimates(target, features)
+
+
+def _diversity_points(entries: Mapping[str, Mapping[str, Mapping[str, float]]], members: Mapping[str, tuple[str, ...]],
+                      baseline: Mapping[str, Mapping[str, float]], vectors: Mapping[str, np.ndarray]) -> list[DiversityPoint]:
+    from .tasks import get_task
+
+    points = []
+    for target, per_entry in entries.items():
+        base = baseline[target]
+        for entry, per in per_entry.items():
+            tasks = members[entry]
+            if len(tasks) > 1 and not all(t in vectors for t in tasks):
+                continue
+            div = mean_pairwise_cosine_distance([vectors[t] for t in tasks]) if len(tasks) > 1 else 0.0
+            group_gains = {}
+            for group in LANGUAGE_GROUPS:
+                langs = [lang for lang in _group_languages(base, group) if lang in per]
+                if langs and all(lang in per for lang in _group_languages(base, group)):
+                    group_gains[group] = float(np.mean([per[lang] - base[lang] for lang in langs]))
+            points.append(DiversityPoint(target, entry, tasks, float(div),
+                                         shape_entropy([get_task(t).shape for t in tasks]), group_gains))
+    return points
