@@ -473,3 +473,21 @@ def test_embedded_tatoeba_retrieval(embedded, shared_data):
           + ", ".join(f"{k} {v:.2f}" for k, v in accuracy.items()))
     assert min(accuracy[k] for k in ("deu", "fra", "spa")) > 0.5
     assert min(accuracy.values()) > 0.2
+
+
+def test_default_device_follows_xta_device(monkeypatch):
+    import torch
+
+    from toolkit.encoders import default_device
+
+    monkeypatch.setenv("XTA_DEVICE", "cpu")
+    assert default_device() == "cpu"
+    monkeypatch.setenv("XTA_DEVICE", "gpu0")
+    with pytest.raises(EncoderError, match="not a torch device"):
+        default_device()
+    monkeypatch.delenv("XTA_DEVICE")
+    assert default_device() == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("XTA_DEVICE", "cuda")
+        with pytest.raises(EncoderError, match="no CUDA device"):
+            default_device()

@@ -165,9 +165,29 @@ def _finish(name: str, path: Path | None, kind: str, model: Any, tokenizer: Any,
     base = freeze(model)
     model._xta_base_parameters = base
     model.eval()
+    device = default_device()
+    if device != "cpu":
+        model.to(device)  # adapters and heads added later are moved to it (toolkit.families.base.place)
     encoder = Encoder(name, path, kind, model, tokenizer, base, fingerprint)
     encoder.assert_frozen()
     return encoder
+
+
+def default_device() -> str:
+    """Where encoders run: ``$XTA_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ...) if set, else ``cuda`` when
+    a GPU is visible, else ``cpu``. SDPA attention is the transformers default for XLM-R / BERT."""
+    import torch
+
+    wanted = os.environ.get("XTA_DEVICE", "").strip()
+    if wanted:
+        try:
+            device = torch.device(wanted)
+        except RuntimeError:
+            raise EncoderError(f"XTA_DEVICE={wanted!r} is not a torch device (cpu, cuda, cuda:N)") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise EncoderError(f"XTA_DEVICE={wanted!r} but torch sees no CUDA device")
+        return str(device)
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 # ----------------------------------------------------------------------------------------------

@@ -336,6 +336,10 @@ def train_language_adapter(cfg: LangAdapterConfig, encoder=None, artifacts_dir: 
     _setup(model, cfg)
     if cfg.device:
         model.to(cfg.device)  # after _setup: the new adapter and head move too
+    else:
+        from .families.base import place
+
+        place(model, encoder)  # where the encoder runs (a GPU when there is one)
     try:
         encoder.assert_frozen()
         st = _State()

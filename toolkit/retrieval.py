@@ -94,7 +94,9 @@ def encode_texts(
     device = _model_device(model)
     out: np.ndarray | None = None
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    with torch.inference_mode(), _eval_mode(model):
+    from .families.base import eval_autocast
+
+    with torch.inference_mode(), _eval_mode(model), eval_autocast(device):
         for b, rows in enumerate(batches):
             input_ids, mask = _pad_batch([ids[i] for i in rows], pad_id, device)
             hidden = _hidden(model, input_ids, mask, layer)

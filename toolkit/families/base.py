@@ -78,6 +78,26 @@ def model_device(model) -> torch.device:
     return next(model.parameters()).device
 
 
+def place(model, encoder=None):
+    """Move ``model`` (the flex-head view, with any adapters and heads added since) to the device of
+    ``encoder``'s weights (of the model's first parameter when no encoder is given); returns it."""
+    device = model_device(encoder.model if encoder is not None else model)
+    if any(p.device != device for p in model.parameters()):
+        model.to(device)
+    return model
+
+
+def eval_autocast(device: torch.device):
+    """bf16 autocast for evaluation on a CUDA GPU that supports it (``XTA_EVAL_PRECISION=fp32`` turns it
+    off); a no-op context on CPU, where evaluation stays fp32 (the reproducible reference)."""
+    import contextlib
+    import os
+
+    if device.type == "cuda" and os.environ.get("XTA_EVAL_PRECISION", "bf16") == "bf16" and torch.cuda.is_bf16_supported():
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
@@ -94,7 +114,7 @@ def run_batches(model, features: Features, batch_size: int, collate, step) -> li
     device = model_device(model)
     out = []
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), eval_autocast(device):
             lengths = [item_length(it) for it in features.items]
             for idx in length_grouped_batches(lengths, batch_size):
                 batch = to_device(collate([features.items[i] for i in idx], pad_id), device)
