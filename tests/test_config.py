@@ -87,6 +87,9 @@ def test_train_validation_messages(kwargs, match):
         ({"setup": ""}, "setup: invalid setup '': empty"),
         ({"benchmark": "xtreme_r"}, "did you mean 'xtreme-r'"),
         ({"split": "validation"}, "split: 'validation' is not one of auto, dev, test"),
+        ({"split": "train[80%:]"}, "split: 'train' is not one of auto, dev, test"),
+        ({"split": "auto[:10]"}, "slice dev or test"),
+        ({"split": "dev[80%"}, "split: "),
         ({"retrieval_pooling": "max"}, "retrieval_pooling"),
         ({"batch_size": 0}, "batch_size: must be positive"),
         ({"max_length": -5}, "max_length: must be positive"),
@@ -96,6 +99,11 @@ def test_train_validation_messages(kwargs, match):
 def test_eval_validation_messages(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         EvalConfig(**kwargs)
+
+
+def test_eval_split_may_be_a_slice_of_dev_or_test():
+    assert EvalConfig(split="dev[80%:]").split == "dev[80%:]"
+    assert EvalConfig(split="test[:500]").split == "test[:500]"
 
 
 def test_validate_uses_the_registries():
@@ -212,3 +220,16 @@ def test_kinds_hash_apart_and_new_fields_can_keep_old_hashes():
     assert config_hash(V2()) == config_hash(V1())
     assert config_hash(V2(b=3)) != config_hash(V1())
     assert config_hash(TrainConfig(task="mnli")) != config_hash(EvalConfig(setup="mnli"))
+
+
+def test_parse_layers():
+    from toolkit.config import parse_layers
+
+    assert parse_layers("") == ()
+    assert parse_layers("0-3,8") == (0, 1, 2, 3, 8) and parse_layers("2,0") == (0, 2)
+    with pytest.raises(ConfigError, match="'a' is not a layer index"):
+        parse_layers("a")
+    with pytest.raises(ConfigError, match="'5-2' is not a valid range"):
+        parse_layers("5-2")
+    with pytest.raises(ConfigError, match="leave_out"):
+        TrainConfig(task="copa", leave_out="0-x")

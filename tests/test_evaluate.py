@@ -69,3 +69,23 @@ def test_intermediate_tasks_are_not_evaluation_targets(tmp_path, shared_data, ti
 
     with pytest.raises(ConfigError, match="intermediate task"):
         evaluate(_cfg(tmp_path, shared_data, tiny_dir, tasks=("siqa",)))
+
+
+def test_a_split_slice_scores_only_that_part_and_is_not_exported(tmp_path, shared_data, tiny_dir):
+    """``--split 'dev[80%:]'``: XNLI's other languages' dev sets translate the English one, so an adapter
+    trained on dev[:70%] is scored on the last fifth only; the export refuses a partial split."""
+    from toolkit.data import load
+    from toolkit.export import export
+
+    cfg = _cfg(tmp_path, shared_data, tiny_dir, tasks=("xnli",), langs=("de",), setup="auto", split="dev[80%:]",
+               max_eval_examples=None, train_steps=2, train_examples=16, train_dev_examples=8,
+               train_from=("xnli=xnli/dev[:70%]/dev[70%:80%]",))
+    run = evaluate(cfg)
+    (task,) = run.tasks
+    assert task.split == "dev[80%:]" and task.computed == ["de"]
+    store = ResultStore(cfg.results_dir)
+    rec = store.get(RecordKey(run.encoder_id, "xnli", "xnli"))
+    assert rec.languages["de"].n_examples == len(load("xnli", "dev[80%:]", "de", shared_data)) == 498
+    assert rec.languages["de"].split == "dev[80%:]"
+    result = export(store, str(tiny_dir), "auto", "xtreme-r", tmp_path / "out")
+    assert result.skipped["xnli/de"].startswith("evaluated on a slice") and not result.files

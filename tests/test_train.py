@@ -10,13 +10,13 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 
 from toolkit.config import TrainConfig
+from toolkit.errors import ConfigError
 from toolkit.families.base import adapter_model
 from toolkit.train import (
     CARD_NAME,
@@ -313,6 +313,20 @@ def test_sigkill_then_rerun_resumes_to_the_same_adapter(tiny, shared_data, tmp_p
     assert resumed["dev_history"] == whole.card["dev_history"] and resumed["best_step"] == whole.best_step
 
 
+def test_leave_out_drops_the_lower_layers_adapters(tiny, shared_data, tmp_path):
+    """AdapterDrop (``--leave-out``): no adapter weights in the left-out layers; indices must exist."""
+    from safetensors import safe_open
+
+    result = train_adapter(_cfg(shared_data, max_steps=2, leave_out="0"), tiny, tmp_path, progress=False,
+                           max_dev_examples=8)
+    with safe_open(str(result.path / "adapter.safetensors"), "pt") as f:
+        layers = {k.split("layer.")[1].split(".")[0] for k in f.keys() if "layer." in k}
+    assert layers == {"1"}  # tiny has layers 0 and 1
+    assert result.card["hyperparameters"]["leave_out"] == "0"
+    with pytest.raises(ConfigError, match="leave_out 0-5: the encoder has layers 0-1"):
+        train_adapter(_cfg(shared_data, max_steps=2, leave_out="0-5", adapter_name="x"), tiny, tmp_path, progress=False)
+
+
 # ---------------------------------------------------------------------------------------- slow: every shape learns
 
 
@@ -357,6 +371,16 @@ def test_tagging_learns_panx(embedded, shared_data, tmp_path):
 
 
 @pytest.mark.slow
+def test_tagging_learns_ud_english_pos(embedded, shared_data, tmp_path):
+    from toolkit.data import load
+
+    held = load("udpos", "dev", "en", data_dir=shared_data)[-300:]  # UD English-EWT dev; selection uses its first 100
+    scores = _train_and_score(embedded, tmp_path, "udpos", "udpos", held, 48, max_train_examples=480, max_steps=30,
+                              max_length=48, data_dir=str(shared_data))
+    assert scores["seqeval_f1"] > 60.0  # measured 83.5; the most frequent tag (NOUN) alone is ~17% of words
+
+
+@pytest.mark.slow
 def test_pair_classification_learns_nli(embedded, shared_data, tmp_path):
     from toolkit.data import load
 
@@ -369,14 +393,16 @@ def test_pair_classification_learns_nli(embedded, shared_data, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="25 steps on COPA's 400 examples measured 51% (dev 54%); budget to be tuned")
-def test_multiple_choice_learns_copa(embedded, shared_data, tmp_path):
+def test_multiple_choice_learns_siqa(embedded, shared_data, tmp_path):
+    """Three-way SocialIQa: train on its labelled test file (v1.4 tst), select on dev[:200], score dev[200:600]."""
     from toolkit.data import load
 
-    held = load("copa", "test", "en", data_dir=shared_data, max_examples=300)
-    scores = _train_and_score(embedded, tmp_path, "copa", "copa", held, 40, max_steps=25, max_length=40,
+    held = load("siqa", "dev", "en", data_dir=shared_data)[200:600]
+    scores = _train_and_score(embedded, tmp_path, "siqa", "siqa", held, 64, train_split="test", dev_split="dev[:200]",
+                              max_steps=150, learning_rate=2e-3, max_length=64, seed=1, eval_every=50,
                               data_dir=str(shared_data))
-    assert scores["accuracy"] > 56.0  # chance 50; 300 examples: 2 standard deviations ~ 5.8 points
+    # measured 41.25% (dev 45.0%); lr 5e-3 gave 39.0%; chance 33.3, 400 examples: 1 standard deviation ~ 2.4 points
+    assert scores["accuracy"] > 37.0
 
 
 @pytest.mark.slow

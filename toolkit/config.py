@@ -137,6 +137,23 @@ def _positive(cfg: Any, *names: str, allow_none: bool = False) -> None:
             raise ConfigError(f"{name}: must be positive, got {value!r}")
 
 
+def parse_layers(text: str, name: str = "layers") -> tuple[int, ...]:
+    """``"0-11"`` / ``"0,1,2"`` / ``"0-3,8"`` -> sorted layer indices; ``""`` -> ()."""
+    out: set[int] = set()
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        lo, sep, hi = part.partition("-")
+        try:
+            first, last = int(lo), int(hi) if sep else int(lo)
+        except ValueError:
+            raise ConfigError(f"{name}: {part!r} is not a layer index or range such as 0-11") from None
+        if first < 0 or last < first:
+            raise ConfigError(f"{name}: {part!r} is not a valid range of layer indices")
+        out.update(range(first, last + 1))
+    return tuple(sorted(out))
+
+
 def _split_text(name: str, value: str) -> None:
     from .data import parse_split
 
@@ -206,6 +223,8 @@ class TrainConfig:
     # whose training set is not at hand (offline) train on part of another split without overlap
     train_split: str = field(default="train", metadata={"omit_if_default": True})
     dev_split: str = field(default="dev", metadata={"omit_if_default": True})
+    # layers without the adapter, e.g. "0-11": AdapterDrop (Rücklé et al. 2021) -- backward stops above them
+    leave_out: str = field(default="", metadata={"omit_if_default": True})
     data_dir: str | None = field(default=None, metadata=NOHASH)
     output_dir: str | None = field(default=None, metadata=NOHASH)
     device: str | None = field(default=None, metadata=NOHASH)
@@ -223,6 +242,7 @@ class TrainConfig:
         _positive(self, "max_steps", "max_train_examples", "eval_every", "patience", allow_none=True)
         _split_text("train_split", self.train_split)
         _split_text("dev_split", self.dev_split)
+        parse_layers(self.leave_out, "leave_out")
         self._check_ranges()
         self._check_recipe()
         self._check_tasks()
@@ -311,6 +331,7 @@ class EvalConfig:
     batch_size: int = field(default=32, metadata=NOHASH)
     train_steps: int | None = field(default=None, metadata=NOHASH)
     train_examples: int | None = field(default=None, metadata=NOHASH)
+    train_dev_examples: int | None = field(default=None, metadata=NOHASH)  # English dev examples for model selection
     train_split: str = field(default="train", metadata=NOHASH)
     train_dev_split: str = field(default="dev", metadata=NOHASH)
     train_batch_size: int = field(default=16, metadata=NOHASH)
@@ -337,7 +358,7 @@ class EvalConfig:
                 raise ConfigError(f"setup: {exc}") from None
         _split_text("train_split", self.train_split)
         _split_text("train_dev_split", self.train_dev_split)
-        _positive(self, "train_steps", "train_examples", allow_none=True)
+        _positive(self, "train_steps", "train_examples", "train_dev_examples", allow_none=True)
         _positive(self, "train_batch_size", "train_learning_rate")
         for pair in self.train_from:
             if pair.count("=") != 1 or not all(pair.split("=")):
@@ -347,7 +368,13 @@ class EvalConfig:
         _names("task", self.tasks)
         _names("language", self.langs)
         _choice("benchmark", self.benchmark, BENCHMARKS)
-        _choice("split", self.split, EVAL_SPLITS)
+        _split_text("split", self.split)  # dev, test, auto, or a slice of dev/test such as dev[80%:]
+        from .data import parse_split
+
+        base, bounds = parse_split(self.split)
+        _choice("split", base, EVAL_SPLITS)
+        if bounds and base == "auto":
+            raise ConfigError("split: slice dev or test (e.g. dev[80%:]), not auto")
         _choice("retrieval_pooling", self.retrieval_pooling, POOLINGS)
         _positive(self, "batch_size")
         _positive(self, "max_length", "max_eval_examples", allow_none=True)

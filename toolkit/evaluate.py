@@ -12,10 +12,13 @@ unchanged to every language.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .config import EvalConfig, TrainConfig, config_hash, to_dict
@@ -28,6 +31,30 @@ log = logging.getLogger(__name__)
 
 #: What a caller may watch: (task, lang, status) after each language.
 Callback = Callable[[str, str, str], None]
+
+
+def encoder_slug(model: str) -> str:
+    """A short adapter-name-safe label of an encoder: ``FacebookAI/xlm-roberta-large`` -> ``xlm_roberta_large``."""
+    base = Path(str(model).rstrip("/")).name or str(model)
+    return (re.sub(r"[^A-Za-z0-9]+", "_", base).strip("_").lower() or "encoder")[:40]
+
+
+def auto_adapter_name(task: str, model: str, artifacts_dir=None) -> str:
+    """The target adapter ``--setup auto`` uses for ``task`` on encoder ``model``: ``task`` itself, unless an
+    adapter of that name exists for *another* encoder (another weights fingerprint) in the artifacts;
+    then ``<task>__<encoder>`` (e.g. ``xnli__xlm_roberta_large``), so that encoders sharing an
+    artifacts directory never load each other's adapters."""
+    from .encoders import encoder_fingerprint
+    from .train import adapter_dir
+
+    card = adapter_dir(task, artifacts_dir) / "xta_card.json"
+    if not card.is_file():
+        return task
+    try:
+        theirs = json.loads(card.read_text(encoding="utf-8")).get("encoder", {}).get("fingerprint")
+    except (OSError, ValueError):
+        return task  # a damaged card is reported where the adapter is loaded
+    return task if theirs in (None, encoder_fingerprint(model)) else f"{task}__{encoder_slug(model)}"
 
 
 @dataclass
@@ -113,15 +140,24 @@ class _Context:
         run = TaskRun(spec.name, setup_text, split, langs)
         setup = parse_setup(setup_text)
         key = RecordKey(self.encoder_id, setup_id(setup), spec.name)
-        try:
-            hashes = {lang: self.adapter_hashes(setup.resolve(lang)) for lang in langs}
-        except XtaError as exc:
-            return self._task_failed(spec, langs, setup_text, split, exc)
-        cfg_hashes = {lang: self.lang_hash(spec, split, hashes[lang]) for lang in langs}
-        missing = self.store.missing_languages(key, langs, cfg_hashes)
-        run.reused = [lang for lang in langs if lang not in missing]
+        hashes, unresolved = {}, {}
+        for lang in langs:  # a setup with {lang} may lack one language's adapter: only that language fails
+            try:
+                hashes[lang] = self.adapter_hashes(setup.resolve(lang))
+            except XtaError as exc:
+                unresolved[lang] = exc
+        if unresolved and len(unresolved) == len(langs) and not setup.has_placeholder:
+            return self._task_failed(spec, langs, setup_text, split, next(iter(unresolved.values())))
+        ready = [lang for lang in langs if lang in hashes]
+        cfg_hashes = {lang: self.lang_hash(spec, split, hashes[lang]) for lang in ready}
+        missing = self.store.missing_languages(key, ready, cfg_hashes) if ready else []
+        run.reused = [lang for lang in ready if lang not in missing]
         for lang in run.reused:
             self.on_language(spec.name, lang, "stored")
+        for lang, exc in unresolved.items():
+            log.warning("%s/%s: %s", spec.name, lang, exc)
+            run.failed[lang] = f"{type(exc).__name__}: {exc}"
+            self.on_language(spec.name, lang, "failed")
         for lang in missing:
             if setup.has_placeholder:  # adapters change per language: cached candidate embeddings do not carry over
                 self.retrieval_cache.clear()
@@ -213,14 +249,15 @@ class _Context:
             return self.cfg.setup
         from .train import adapter_dir
 
-        if (adapter_dir(spec.name, self.cfg.artifacts_dir) / "xta_card.json").is_file():
-            return spec.name
+        name = auto_adapter_name(spec.name, self.cfg.model, self.cfg.artifacts_dir)
+        if (adapter_dir(name, self.cfg.artifacts_dir) / "xta_card.json").is_file():
+            return name
         if spec.shape == "retrieval":
             return NO_SETUP
-        self.train_target(spec)
-        return spec.name
+        self.train_target(spec, name)
+        return name
 
-    def train_target(self, spec: TaskSpec) -> None:
+    def train_target(self, spec: TaskSpec, name: str | None = None) -> None:
         from .train import train_adapter
 
         cfg = self.cfg
@@ -229,14 +266,15 @@ class _Context:
             raise ConfigError(f"train_from {spec.name}={source}: {source} is {get_task(source).shape}, "
                               f"{spec.name} needs {spec.shape}")
         tcfg = TrainConfig(
-            task=source, adapter_name=spec.name, model=cfg.model, seed=cfg.seed, max_steps=cfg.train_steps,
+            task=source, adapter_name=name or spec.name, model=cfg.model, seed=cfg.seed, max_steps=cfg.train_steps,
             max_train_examples=cfg.train_examples, train_split=train_split, dev_split=dev_split,
             batch_size=cfg.train_batch_size, learning_rate=cfg.train_learning_rate,
             max_length=self.max_length(spec) if spec.shape != "extractive_qa" else min(self.max_length(spec), 256),
             data_dir=cfg.data_dir,
         )
         log.info("training the English target adapter for %s on %s", spec.name, source)
-        train_adapter(tcfg, encoder=self.encoder, artifacts_dir=cfg.artifacts_dir, progress=self.progress)
+        train_adapter(tcfg, encoder=self.encoder, artifacts_dir=cfg.artifacts_dir, progress=self.progress,
+                      max_dev_examples=cfg.train_dev_examples)
 
     def adapter_hashes(self, setup) -> dict[str, str]:
         """Weights hash of every trained piece of a resolved setup: adapters and trained fusions
@@ -273,8 +311,11 @@ class _Context:
         the first language that loads) carries gold labels, else ``dev``."""
         wanted = self.cfg.split
         if wanted != "auto":
-            if wanted not in spec.splits:
-                raise ConfigError(f"task {spec.name!r} has no {wanted} split (it has: {', '.join(spec.splits)})")
+            from .data import parse_split
+
+            base, _ = parse_split(wanted)  # a slice (dev[80%:]) evaluates part of a split
+            if base not in spec.splits:
+                raise ConfigError(f"task {spec.name!r} has no {base} split (it has: {', '.join(spec.splits)})")
             return wanted
         candidates = [s for s in ("test", "dev") if s in spec.splits]
         for split in candidates[:-1]:

@@ -55,6 +55,9 @@ def export(store: ResultStore, model: str, setup: str, benchmark: str, out_dir: 
             if stored is None:
                 result.skipped[where] = "no stored predictions (failed, or evaluated before predictions were stored)"
                 continue
+            if "[" in stored["split"]:
+                result.skipped[where] = f"evaluated on a slice ({stored['split']}), not a whole split"
+                continue
             path = out / task / f"{stored['split']}-{lang}.{EXTENSIONS[spec.shape]}"
             atomic_write_text(path, render(spec.shape, stored["ids"], stored["predictions"]))
             result.files.append(str(path))

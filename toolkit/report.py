@@ -147,9 +147,14 @@ class StoreScores:
     setups: dict[str, str]  # task -> setup id read
 
 
-def auto_setup_id(spec) -> tuple[str, ...]:
-    """Setup ids that ``--setup auto`` may have used for a task: its own target adapter, else the bare encoder."""
-    return (spec.name, "none") if spec.shape == "retrieval" else (spec.name,)
+def auto_setup_id(spec, encoder: str | None = None) -> tuple[str, ...]:
+    """Setup ids that ``--setup auto`` may have used for a task: its own target adapter (named like the
+    task, or ``<task>__<encoder>`` when that name was taken by another encoder's adapter, see
+    :func:`toolkit.evaluate.auto_adapter_name`), else, for retrieval, the bare encoder."""
+    from .evaluate import encoder_slug
+
+    ids = (spec.name,) + ((f"{spec.name}__{encoder_slug(encoder)}",) if encoder else ())
+    return ids + ("none",) if spec.shape == "retrieval" else ids
 
 
 def scores_from_store(store, encoder: str, setup: str, benchmark: str) -> StoreScores:
@@ -161,7 +166,7 @@ def scores_from_store(store, encoder: str, setup: str, benchmark: str) -> StoreS
     enc = encoder_id(encoder)
     out = StoreScores({}, {}, {}, {})
     for spec in target_tasks(benchmark):
-        ids = auto_setup_id(spec) if setup == "auto" else (setup_id(setup),)
+        ids = auto_setup_id(spec, encoder) if setup == "auto" else (setup_id(setup),)
         for sid in ids:
             rec = store.get(RecordKey(enc, sid, spec.name))
             if rec is not None:

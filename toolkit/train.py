@@ -44,7 +44,7 @@ from . import __version__
 from .config import TrainConfig, config_hash, to_dict
 from .errors import ConfigError, DataError, DataUnavailable, SetupError
 from .families import get_family, main_score
-from .families.base import Features, adapter_model, to_device
+from .families.base import Features, adapter_model, place, to_device
 from .io import atomic_dir, atomic_write_json, load_safetensors, safe_name, save_safetensors_atomic
 
 log = logging.getLogger(__name__)
@@ -260,9 +260,13 @@ def adapter_config(cfg: TrainConfig):
     """The ``adapters`` config object for ``cfg.adapter_config`` (reduction factor for bottlenecks)."""
     from adapters import AdapterConfig
 
+    from .config import parse_layers
+
     base = AdapterConfig.load(cfg.adapter_config)
     if cfg.uses_reduction_factor:
         base = base.replace(reduction_factor=cfg.reduction_factor)
+    if cfg.leave_out:
+        base = base.replace(leave_out=list(parse_layers(cfg.leave_out)))  # AdapterDrop
     return base
 
 
@@ -282,7 +286,11 @@ def setup_model(model, cfg: TrainConfig, tasks: Sequence[TaskData], artifacts_di
         model.load_adapter(str(_saved_dir(cfg.init_from, artifacts_dir)), load_as=name, with_head=False, use_safetensors=True)
         added.append(name)
     elif cfg.recipe != "fuse":
-        model.add_adapter(name, config=adapter_config(cfg))
+        config = adapter_config(cfg)
+        layers = model.config.num_hidden_layers
+        if any(i >= layers for i in getattr(config, "leave_out", ())):
+            raise ConfigError(f"leave_out {cfg.leave_out}: the encoder has layers 0-{layers - 1}")
+        model.add_adapter(name, config=config)
         added.append(name)
     for t in tasks:
         if t.head not in model.heads:
@@ -637,8 +645,6 @@ def train_adapter(
         log.info("adapter %s already trained with this configuration (%s); not redoing it", cfg.name, out_dir)
         return done
     model = adapter_model(encoder)
-    if cfg.device:
-        model.to(cfg.device)
     torch.manual_seed(cfg.seed)
     specs = [get_task(t) for t in cfg.all_tasks]
     tasks = _prepare_all(specs, cfg, encoder.tokenizer, max_dev_examples)
@@ -650,6 +656,10 @@ def train_adapter(
     for piece in (cfg.name, *cfg.intermediate):  # loaded earlier in this process (e.g. by an evaluation)
         evict(model, piece)
     added = setup_model(model, cfg, tasks, artifacts)
+    if cfg.device:
+        model.to(cfg.device)
+    else:
+        place(model, encoder)  # new adapters and heads go where the encoder runs (a GPU when there is one)
     try:
         encoder.assert_frozen()
         st = _State()
@@ -798,6 +808,7 @@ def load_trained_adapter(encoder, name: str, artifacts_dir: str | os.PathLike | 
             model.load_head(str(sub), load_as=sub.name, use_safetensors=True)
     for piece in (*card.get("intermediate", []), name):
         _sources(model)[piece] = _source(piece, artifacts)
+    place(model, encoder)
     if activate:
         model.set_active_adapters(setup)
         if name in model.heads:
@@ -924,5 +935,6 @@ def activate_setup(encoder, setup, artifacts_dir: str | os.PathLike | None = Non
     for name in names:
         load_trained_adapter(encoder, name, artifacts_dir, activate=False)
     model.set_active_adapters(setup.to_composition())
+    place(model, encoder)
     model.eval()
     return model, setup.head
