@@ -51,7 +51,7 @@ import common  # noqa: E402  (benchmarks/common.py)
 
 NAME = "train_cost"
 TARGET_TIME, TARGET_MEMORY = 0.30, 0.45
-VARIANTS = ("adapter", "full")
+VARIANTS = ("adapter", "adapter_drop", "full")
 XLMR_LARGE = dict(vocab_size=250002, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
                   intermediate_size=4096, max_position_embeddings=514, type_vocab_size=1, pad_token_id=1,
                   bos_token_id=0, eos_token_id=2)
@@ -62,7 +62,7 @@ FULL_PLAN = [
     {"model": "xlmr-large-config", "batch": 4, "seq": 128, "warmup": 1, "steps": 3},
 ]
 QUICK_PLAN = [{"model": "tiny-xlmr-config", "batch": 2, "seq": 16, "warmup": 1, "steps": 2}]
-LEARNING_RATE = {"adapter": 1e-4, "full": 2e-5}
+LEARNING_RATE = {"adapter": 1e-4, "adapter_drop": 1e-4, "full": 2e-5}
 LABELS = ("entailment", "neutral", "contradiction")
 
 
@@ -100,8 +100,11 @@ def setup_variant(base, variant: str):
     torch.manual_seed(1)
     if variant == "adapter":
         model.add_adapter("bench", config=SeqBnConfig(reduction_factor=16))
+    elif variant == "adapter_drop":  # AdapterDrop: no adapters in the lower half (xta train-adapter --leave-out)
+        lower = list(range(base.config.num_hidden_layers // 2))
+        model.add_adapter("bench", config=SeqBnConfig(reduction_factor=16, leave_out=lower))
     classification.add_head(model, "bench", types.SimpleNamespace(labels=LABELS))
-    if variant == "adapter":
+    if variant in ("adapter", "adapter_drop"):
         model.train_adapter("bench")  # freezes the encoder, activates the adapter
         for p in model.heads["bench"].parameters():
             p.requires_grad_(True)  # as toolkit.train.setup_model does
@@ -233,8 +236,12 @@ def compare(spec: dict[str, Any], threads: int, parallel: bool = False) -> dict[
 
         resolve_encoder("embedded")
     runs = run_variants(spec, threads, parallel)
-    a, f = runs["adapter"], runs["full"]
+    a, d, f = runs["adapter"], runs["adapter_drop"], runs["full"]
     return {**spec, "runs": runs,
+            "drop_time_ratio": d["step_s_median"] / f["step_s_median"],
+            "drop_memory_ratio": d["peak_bytes"] / f["peak_bytes"],
+            "drop_time_pass": d["step_s_median"] / f["step_s_median"] <= TARGET_TIME,
+            "drop_memory_pass": d["peak_bytes"] / f["peak_bytes"] <= TARGET_MEMORY,
             "time_ratio": a["step_s_median"] / f["step_s_median"],
             "memory_ratio": a["peak_bytes"] / f["peak_bytes"],
             "overhead_ratio": a["train_overhead_bytes"] / f["train_overhead_bytes"],
@@ -245,29 +252,44 @@ def compare(spec: dict[str, Any], threads: int, parallel: bool = False) -> dict[
 
 def verdicts(row: dict[str, Any]) -> list[str]:
     label = f"{row['model']} ({row['batch']}x{row['seq']})"
-    return [
+    out = [
         common.verdict(f"adapter step time <= {TARGET_TIME:.2f}x full fine-tuning, {label}",
                        f"{row['time_ratio']:.2f}x", row["time_pass"]),
         common.verdict(f"adapter peak memory <= {TARGET_MEMORY:.2f}x full fine-tuning, {label}",
                        f"{row['memory_ratio']:.2f}x", row["memory_pass"]),
     ]
+    if "drop_time_ratio" in row:
+        out += [common.verdict(f"AdapterDrop (lower half) step time <= {TARGET_TIME:.2f}x full fine-tuning, {label}",
+                               f"{row['drop_time_ratio']:.2f}x", row["drop_time_pass"]),
+                common.verdict(f"AdapterDrop (lower half) peak memory <= {TARGET_MEMORY:.2f}x full fine-tuning, {label}",
+                               f"{row['drop_memory_ratio']:.2f}x", row["drop_memory_pass"])]
+    return out
 
 
 def render(results: dict[str, Any]) -> str:
     """The README section (a table per model row, then one PASS/MISS line per target)."""
     rows, lines = [], []
     for r in results["rows"]:
-        a, f = r["runs"]["adapter"], r["runs"]["full"]
-        rows.append([r["model"], f"{r['batch']} x {r['seq']}", f"{a['trainable_params']:,} / {f['trainable_params']:,}",
-                     f"{a['step_s_median']:.2f}", f"{f['step_s_median']:.2f}", f"**{r['time_ratio']:.2f}x**",
-                     common.fmt_bytes(a["peak_bytes"]), common.fmt_bytes(f["peak_bytes"]),
-                     f"**{r['memory_ratio']:.2f}x**", f"{r['overhead_ratio']:.2f}x", f"{r['cpu_time_ratio']:.2f}x"])
+        f = r["runs"]["full"]
+        for variant, time_key, mem_key in (("adapter", "time_ratio", "memory_ratio"),
+                                           ("adapter_drop", "drop_time_ratio", "drop_memory_ratio")):
+            a = r["runs"].get(variant)
+            if a is None:
+                continue
+            name = "seq_bn" if variant == "adapter" else "seq_bn + AdapterDrop"
+            rows.append([r["model"], name, f"{r['batch']} x {r['seq']}", f"{a['trainable_params']:,} / {f['trainable_params']:,}",
+                         f"{a['step_s_median']:.2f}", f"{f['step_s_median']:.2f}", f"**{r[time_key]:.2f}x**",
+                         common.fmt_bytes(a["peak_bytes"]), common.fmt_bytes(f["peak_bytes"]), f"**{r[mem_key]:.2f}x**",
+                         f"{a['train_overhead_bytes'] / f['train_overhead_bytes']:.2f}x",
+                         f"{a['cpu_s_median'] / f['cpu_s_median']:.2f}x"])
         lines += verdicts(r)
     m = results["machine"]
     head = (f"## Training cost: adapter vs. full fine-tuning\n\n`python benchmarks/train_cost.py`"
             f"{' --quick (QUICK RUN: figures meaningless)' if results.get('quick') else ''}. One optimizer step "
             "(forward, cross-entropy, backward, AdamW) on identical batches; seq_bn adapter (reduction 16) + "
-            "classification head vs. all parameters trainable; median of the timed steps after warm-up. Peak "
+            "classification head vs. all parameters trainable, and the same adapter without its lower half of "
+            "layers (AdapterDrop, Rücklé et al. 2021; `xta train-adapter --leave-out 0-11` on a 24-layer encoder); "
+            "median of the timed steps after warm-up. Peak "
             "memory = RSS high-water mark during training minus RSS before the model was built (weights + "
             "gradients + AdamW states + activations + allocator slack), each variant in a fresh process; "
             "\"overhead\" leaves the weights out; \"CPU-time\" compares the processes' CPU seconds per step "
@@ -275,7 +297,7 @@ def render(results: dict[str, Any]) -> str:
             f"{m['cpus']} CPU(s), torch {m.get('torch', '?')} with {common.threads_text(m.get('torch_threads'))}, "
             f"load average {m.get('load_average')} at start, {results.get('load_average_end')} at end "
             f"(a load above the core count: other jobs shared the machine), {m['utc']}. Raw figures: `benchmarks/results/{NAME}.json`.\n\n")
-    headers = ["model", "batch", "trainable params (adapter / full)", "adapter step (s)", "full step (s)",
+    headers = ["model", "adapter", "batch", "trainable params (adapter / full)", "adapter step (s)", "full step (s)",
                "time ratio", "adapter peak", "full peak", "memory ratio", "overhead ratio", "CPU-time ratio"]
     return (head + common.table(headers, rows) + "\n\n" + "\n".join(f"- {line}" for line in lines) + "\n\n"
             + WHY + "\n")
@@ -286,7 +308,10 @@ WHY = ("Why the time ratio has a floor: the bottleneck adapters sit in every lay
        "weight gradients of the frozen matrices (about a third of a step's FLOPs) and the AdamW update of all "
        "weights. In FLOPs alone the adapter step is therefore about 2/3 of the full step; it gets below that "
        "only where the optimizer update of all parameters (dominated by the 250,002 x d embedding matrix, whose "
-       "dense gradient and AdamW states full fine-tuning must also write) is a large part of the full step.")
+       "dense gradient and AdamW states full fine-tuning must also write) is a large part of the full step. "
+       "AdapterDrop removes the adapters of the lower layers, so back-propagation stops at the lowest adapter: "
+       "the one way to go below that floor, at some cost in accuracy (Rücklé et al. 2021 report small losses "
+       "when dropping the lower five of twelve layers); it is an option (`--leave-out`), not xta's default.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -310,11 +335,12 @@ def main(argv: list[str] | None = None) -> int:
                "memory_method": "peak RSS (VmHWM, reset after model load) minus RSS before model build; "
                                 "fresh subprocess per variant"}
     for r in rows:
-        a, f = r["runs"]["adapter"], r["runs"]["full"]
+        a, d, f = r["runs"]["adapter"], r["runs"]["adapter_drop"], r["runs"]["full"]
         print(f"{r['model']} {r['batch']}x{r['seq']}: step adapter {a['step_s_median']:.3f}s full "
               f"{f['step_s_median']:.3f}s ({r['time_ratio']:.2f}x); peak adapter {common.fmt_bytes(a['peak_bytes'])} "
               f"full {common.fmt_bytes(f['peak_bytes'])} ({r['memory_ratio']:.2f}x; without weights "
-              f"{r['overhead_ratio']:.2f}x); CPU time per step {r['cpu_time_ratio']:.2f}x")
+              f"{r['overhead_ratio']:.2f}x); CPU time per step {r['cpu_time_ratio']:.2f}x; AdapterDrop "
+              f"{d['step_s_median']:.3f}s ({r['drop_time_ratio']:.2f}x), peak {r['drop_memory_ratio']:.2f}x")
         for line in verdicts(r):
             print("  " + line)
     print(common.load_note(machine["load_average"], results["load_average_end"]))

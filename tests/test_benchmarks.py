@@ -150,10 +150,13 @@ def test_train_cost_quick(tmp_path: Path, readme: Path):
         assert run["attn_implementation"] == "sdpa"
     assert row["time_ratio"] == pytest.approx(a["step_s_median"] / f["step_s_median"])
     assert row["memory_ratio"] == pytest.approx(a["peak_bytes"] / f["peak_bytes"])
+    d = row["runs"]["adapter_drop"]  # AdapterDrop: the adapter of the lower half (layer 0 of 2) left out
+    assert f["trainable_params"] > a["trainable_params"] > d["trainable_params"] > 0
+    assert row["drop_time_ratio"] == pytest.approx(d["step_s_median"] / f["step_s_median"])
     text = readme.read_text()
     assert section(text, "retrieval") == OTHER_SECTION
     body = section(text, "train_cost")
-    assert "QUICK RUN" in body and "Target adapter step time <= 0.30x" in body
+    assert "QUICK RUN" in body and "Target adapter step time <= 0.30x" in body and "AdapterDrop" in body
     assert ("PASS" in body or "MISS" in body) and "Target adapter step time" in proc.stdout
 
 
