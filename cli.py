@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from toolkit.errors import XtaError
+from toolkit.errors import ConfigError, XtaError
 
 app = typer.Typer(
     help="xta: English intermediate-task adapters on a frozen multilingual encoder, evaluated zero-shot on XTREME-R.",
@@ -154,6 +154,7 @@ def train_adapter_cmd(
     name: Optional[str] = typer.Option(None, "--name", help="Name of the trained adapter (default: the task)."),
     adapter_config: Optional[str] = typer.Option(None, "--adapter-config", help="adapters config: seq_bn (default), double_seq_bn, lora, prefix_tuning, ..."),
     reduction_factor: Optional[float] = typer.Option(None, "--reduction-factor", help="Bottleneck reduction factor (default 16)."),
+    leave_out: Optional[str] = typer.Option(None, "--leave-out", help="Layers without the adapter, e.g. 0-11 (AdapterDrop: faster training, backward stops above them)."),
     learning_rate: Optional[float] = typer.Option(None, "--lr", "--learning-rate", help="AdamW learning rate (default 1e-4)."),
     epochs: Optional[float] = typer.Option(None, "--epochs", help="Epochs (default 3)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps; overrides --epochs."),
@@ -161,6 +162,7 @@ def train_adapter_cmd(
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Maximum tokens per input (default 128)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 42); same seed, same adapter on CPU."),
     max_train_examples: Optional[int] = typer.Option(None, "--max-train-examples", help="Use only the first N training examples."),
+    max_dev_examples: Optional[int] = typer.Option(None, "--max-dev-examples", help="English dev examples for model selection (default: all)."),
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Evaluate on English dev every N steps (default: each epoch)."),
     patience: Optional[int] = typer.Option(None, "--patience", help="Stop after N evaluations without dev improvement."),
     recipe: Optional[str] = typer.Option(None, "--recipe", help="none | sequential (start from --init-from) | stack (above --intermediate) | fuse."),
@@ -171,6 +173,7 @@ def train_adapter_cmd(
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature T (p ~ n^(1/T))."),
     train_split: Optional[str] = typer.Option(None, "--train-split", help="Split to train on (default train); slices allowed, e.g. 'dev[:80%]'."),
     dev_split: Optional[str] = typer.Option(None, "--dev-split", help="Split for model selection (default dev), e.g. 'dev[80%:]'."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 (default) | bf16 | fp16: autocast on a GPU (the adapter's weights stay fp32)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file with these options (flags override it)."),
     data_dir: Optional[Path] = DataDirOpt,
     artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Where adapters live (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),
@@ -182,15 +185,16 @@ def train_adapter_cmd(
 
     given = _options(
         task=task, model=model, adapter_name=name, adapter_config=adapter_config, reduction_factor=reduction_factor,
+        leave_out=leave_out,
         learning_rate=learning_rate, epochs=epochs, max_steps=max_steps, batch_size=batch_size, max_length=max_length,
         seed=seed, max_train_examples=max_train_examples, eval_every=eval_every, patience=patience, recipe=recipe,
         init_from=init_from, intermediate=intermediate, extra_tasks=extra_tasks, sampling=sampling,
-        temperature=temperature, train_split=train_split, dev_split=dev_split,
+        temperature=temperature, train_split=train_split, dev_split=dev_split, precision=precision,
         data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
     )
     base = to_dict(from_yaml(config, TrainConfig)) if config else {}
     cfg = from_dict(TrainConfig, {**base, **given}, where="options")
-    result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force)
+    result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     verb = "already trained (identical configuration); nothing recomputed" if result.skipped else f"trained {result.steps} steps"
     console.print(f"[bold]{result.name}[/]: {verb}" + (f", resumed from step {result.resumed_from}" if result.resumed_from else ""))
     for t, scores in result.dev_scores.items():
@@ -206,7 +210,7 @@ def eval_cmd(
     langs: Optional[str] = typer.Option(None, "--langs", help="Comma-separated languages (default: all of each task)."),
     setup: str = typer.Option("auto", "--setup", help="auto (each task's target adapter) | none | NAME | stack:a,b | fuse:a,b>target."),
     model: str = typer.Option("embedded", "--model", help="Encoder (see xta encoders)."),
-    split: str = typer.Option("auto", "--split", help="test | dev | auto (test where it has gold labels, else dev)."),
+    split: str = typer.Option("auto", "--split", help="test | dev | auto (test where it has gold labels, else dev), or a slice such as 'dev\\[80%:]' (not exported)."),
     max_eval_examples: Optional[int] = typer.Option(None, "--max-eval-examples", help="First N examples per language."),
     batch_size: int = typer.Option(32, "--batch-size"),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Default: 128 (384 for QA)."),
@@ -215,6 +219,7 @@ def eval_cmd(
     seed: int = typer.Option(42, "--seed"),
     train_steps: Optional[int] = typer.Option(None, "--train-steps", help="Steps for target adapters trained on the fly."),
     train_examples: Optional[int] = typer.Option(None, "--train-examples", help="English training examples for those adapters."),
+    train_dev_examples: Optional[int] = typer.Option(None, "--train-dev-examples", help="English dev examples they select their best checkpoint on (default: all)."),
     train_lr: float = typer.Option(1e-4, "--train-lr", help="Learning rate for those adapters."),
     train_split: str = typer.Option("train", "--train-split", help="Their training split (slices allowed: 'dev[:80%]')."),
     train_dev_split: str = typer.Option("dev", "--train-dev-split", help="Their model-selection split."),
@@ -234,7 +239,7 @@ def eval_cmd(
         setup=setup, tasks=tasks or (), langs=langs or (), benchmark=benchmark, model=model, split=split,
         max_eval_examples=max_eval_examples, batch_size=batch_size, max_length=max_length,
         retrieval_layer=retrieval_layer, retrieval_pooling=retrieval_pooling, seed=seed, train_steps=train_steps,
-        train_examples=train_examples, train_split=train_split, train_dev_split=train_dev_split, train_from=train_from or (), train_learning_rate=train_lr,
+        train_examples=train_examples, train_dev_examples=train_dev_examples, train_split=train_split, train_dev_split=train_dev_split, train_from=train_from or (), train_learning_rate=train_lr,
         data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
         results_dir=str(results_dir) if results_dir else None, artifacts_dir=str(artifacts_dir) if artifacts_dir else None,
     )
@@ -343,31 +348,42 @@ def export(
 @app.command()
 @cli_errors
 def select(
-    target: str = typer.Option(..., "--target", help="Target task (e.g. xnli, xcopa)."),
+    target: Optional[str] = typer.Option(None, "--target", help="Target task (e.g. xnli, xcopa)."),
     candidates: Optional[str] = typer.Option(None, "--candidates", help="Comma-separated intermediate tasks (default: every card)."),
     budget: int = typer.Option(1, "--budget", help="How many intermediate tasks to pick (a set for fusion / multi-task)."),
     objective: str = typer.Option("mean", "--objective", help="mean | worst-language | low-resource (needs a measured matrix)."),
-    estimator: str = typer.Option("semb", "--estimator", help="semb (dataset-embedding similarity) | size | random."),
+    estimator: str = typer.Option("semb", "--estimator", help="semb (dataset-embedding similarity) | logme (needs the candidates' trained adapters) | size | random."),
     diversity_weight: float = typer.Option(0.0, "--diversity-weight", help="Bonus for a diverse set (budget > 1)."),
     combine: str = typer.Option("fuse", "--combine", help="How a set is trained: fuse | multitask."),
-    model: str = typer.Option("embedded", "--model"),
-    n: int = typer.Option(500, "--n", help="Examples sampled per task for embeddings."),
+    model: Optional[str] = typer.Option(None, "--model", help="Encoder (default: embedded; with --evaluate: the matrix's)."),
+    n: Optional[int] = typer.Option(None, "--n", help="Examples sampled per task for embeddings and LogME (default 500; 200 with --evaluate)."),
     seed: int = typer.Option(0, "--seed"),
+    evaluate: bool = typer.Option(False, "--evaluate", help="Score every estimator's rankings against the measured matrix of --config: Regret@k, NDCG, Spearman per target and language group."),
+    config: Optional[Path] = typer.Option(None, "--config", help="With --evaluate: the matrix YAML (as for xta matrix) whose results are in the store."),
+    estimators: str = typer.Option("semb,logme,size,random", "--estimators", help="With --evaluate: the estimators to evaluate."),
+    recipe: str = typer.Option("sequential", "--recipe", help="With --evaluate: the matrix recipe whose gains are the ground truth."),
+    report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="With --evaluate: write selection.md and the gain-vs-diversity PNG here."),
     data_dir: Optional[Path] = DataDirOpt,
+    artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Trained adapters (for logme)."),
+    results_dir: Optional[Path] = typer.Option(None, "--results-dir", help="With --evaluate: the results store."),
 ):
-    """Pick intermediate tasks for a target with a cheap transferability estimator; print the command to train them."""
+    """Pick intermediate tasks for a target with a cheap transferability estimator (or, with --evaluate, score the estimators against a measured matrix)."""
+    from toolkit.encoders import load_encoder
+
+    data = str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR")
+    if evaluate:
+        _select_evaluate(config, estimators, recipe, model, n or 200, seed, data, artifacts_dir, results_dir, report_dir)
+        return
+    if not target:
+        raise ConfigError("--target is required (or pass --evaluate --config MATRIX.yaml)")
     from toolkit.selection import run_selection
     from toolkit.tasks import intermediate_tasks
 
-    enc = None
-    if estimator == "semb" or diversity_weight:
-        from toolkit.encoders import load_encoder
-
-        enc = load_encoder(model)
+    enc = load_encoder(model or "embedded") if estimator in ("semb", "logme") or diversity_weight else None
     names = [c.strip() for c in candidates.split(",")] if candidates else [t.name for t in intermediate_tasks()]
     run = run_selection(target, names, budget=budget, objective=objective, estimator=estimator, encoder=enc,
-                        data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"), n=n, seed=seed,
-                        diversity_weight=diversity_weight, combine=combine)
+                        data_dir=data, n=n or 500, seed=seed, diversity_weight=diversity_weight, combine=combine,
+                        artifacts_dir=artifacts_dir)
     rows = [[e.candidate, f"{e.score:.4f}", run.data_used.get(e.candidate, "-"), f"{e.cost.seconds:.1f}s" if e.cost else "-"]
             for e in sorted(run.estimates, key=lambda e: -e.score)]
     _table(f"{estimator} estimates for {target} (English data: {run.data_used.get(target, '-')})",
@@ -379,6 +395,35 @@ def select(
     if sel.diversity is not None and sel.diversity.mean_pairwise_cosine_distance is not None:
         console.print(f"  set diversity: mean pairwise cosine distance {sel.diversity.mean_pairwise_cosine_distance:.3f}")
     console.print(f"train it with: {sel.command}", highlight=False)
+
+
+def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artifacts_dir, results_dir, report_dir) -> None:
+    from toolkit.encoders import load_encoder
+    from toolkit.matrix import matrix_config_from_yaml
+    from toolkit.plots import selector_rows
+    from toolkit.selection import evaluate_on_matrix
+
+    if config is None:
+        raise ConfigError("--evaluate needs --config MATRIX.yaml: the matrix whose measured results rank the estimators")
+    flags = _options(model=model, data_dir=data_dir, artifacts_dir=str(artifacts_dir) if artifacts_dir else None,
+                     results_dir=str(results_dir) if results_dir else None)
+    cfg = matrix_config_from_yaml(config, **flags)
+    names = tuple(e.strip() for e in estimators.split(",") if e.strip())
+    needs_encoder = {"semb", "logme"} & set(names) or any("," in e or "+" in e for e in cfg.intermediates)
+    enc = load_encoder(cfg.model) if needs_encoder else None
+    ev = evaluate_on_matrix(cfg, names, recipe=recipe, encoder=enc, n=n, seed=seed)
+    header, rows = selector_rows(ev.rows)
+    _table(f"selectors vs. the measured matrix ({recipe}; ground truth from the results store)", header, rows)
+    for key, why in sorted(ev.skipped.items()):
+        console.print(f"  [yellow]skipped[/] {key}: {why}", highlight=False)
+    _table("gain vs. intermediate-set diversity", ["target", "entry", "diversity", "all", "low", "mid", "high"],
+           [[p.target, p.entry, f"{p.diversity:.3f}",
+             *[f"{p.gains[g]:+.2f}" if g in p.gains else "-" for g in ("all", "low", "mid", "high")]] for p in ev.points])
+    if report_dir:
+        from toolkit.plots import write_selection_report
+
+        files = write_selection_report(ev, report_dir)
+        console.print(f"report: {files['selection.md']}")
 
 
 @app.command()
@@ -449,6 +494,7 @@ DevSplitOpt = typer.Option(None, "--dev-split", help="Split for model selection 
 ModelOpt = typer.Option(None, "--model", help="Encoder: 'embedded' (default), a Hub id or a local path.")
 ArtifactsOpt = typer.Option(None, "--artifacts-dir", help="Where adapters live (default $XTA_HOME/artifacts or ./xta_runs/artifacts).")
 ForceOpt = typer.Option(False, "--force", help="Retrain even if an identical finished run exists.")
+DevExamplesOpt = typer.Option(None, "--max-dev-examples", help="English dev examples for model selection (default: all).")
 
 
 @app.command("fuse")
@@ -460,6 +506,7 @@ def fuse_cmd(
     model: Optional[str] = ModelOpt, learning_rate: Optional[float] = LrOpt, epochs: Optional[float] = EpochsOpt,
     max_steps: Optional[int] = MaxStepsOpt, batch_size: Optional[int] = BatchOpt, max_length: Optional[int] = LengthOpt,
     seed: Optional[int] = SeedOpt, max_train_examples: Optional[int] = ExamplesOpt,
+    max_dev_examples: Optional[int] = DevExamplesOpt,
     train_split: Optional[str] = TrainSplitOpt, dev_split: Optional[str] = DevSplitOpt,
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
 ):
@@ -473,7 +520,7 @@ def fuse_cmd(
         seed=seed, max_train_examples=max_train_examples, train_split=train_split, dev_split=dev_split, data_dir=data_dir,
     )
     cfg = from_dict(TrainConfig, given, where="options")
-    result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force)
+    result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     _show_trained(result)
     console.print(f"  evaluate with: xta eval --setup \"fuse:{','.join(cfg.intermediate)}>{cfg.name}\"", highlight=False)
 
@@ -489,6 +536,7 @@ def stack_cmd(
     model: Optional[str] = ModelOpt, learning_rate: Optional[float] = LrOpt, epochs: Optional[float] = EpochsOpt,
     max_steps: Optional[int] = MaxStepsOpt, batch_size: Optional[int] = BatchOpt, max_length: Optional[int] = LengthOpt,
     seed: Optional[int] = SeedOpt, max_train_examples: Optional[int] = ExamplesOpt,
+    max_dev_examples: Optional[int] = DevExamplesOpt,
     train_split: Optional[str] = TrainSplitOpt, dev_split: Optional[str] = DevSplitOpt,
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
 ):
@@ -503,7 +551,7 @@ def stack_cmd(
         train_split=train_split, dev_split=dev_split, data_dir=data_dir,
     )
     cfg = from_dict(TrainConfig, given, where="options")
-    result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force)
+    result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     _show_trained(result)
     console.print(f"  evaluate with: xta eval --setup \"stack:lang_{{lang}},{cfg.name}\"", highlight=False)
 
@@ -667,7 +715,7 @@ def matrix_cmd(
     max_length: Optional[int] = typer.Option(None, "--max-length"),
     max_dev_examples: Optional[int] = typer.Option(None, "--max-dev-examples"),
     max_eval_examples: Optional[int] = typer.Option(None, "--max-eval-examples", help="First N examples per language."),
-    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Per-task data, repeatable: TASK.KEY=VALUE with KEY train_split, dev_split, train_task, langs, max_steps, max_train_examples (e.g. anli.train_split='dev[:80%]', xcopa.train_task=copa)."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Per-task data, repeatable: TASK.KEY=VALUE with KEY train_split, dev_split, train_task, langs, max_steps, max_train_examples, eval_split (e.g. anli.train_split='dev[:80%]', xcopa.train_task=copa)."),
     prefix: Optional[str] = typer.Option(None, "--prefix", help="Prefix of every adapter name of this matrix."),
     executor: Optional[str] = typer.Option(None, "--executor", help="local (default: in-process, one encoder) | ray (a Ray task per node)."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: a local Ray instance)."),

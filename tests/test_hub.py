@@ -4,9 +4,7 @@ round trip (xta and plain ``adapters``), and the refusals (wrong encoder, pickle
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import socket
 from pathlib import Path
@@ -15,13 +13,13 @@ import pytest
 import torch
 import yaml
 
+from fakehub import COMMIT, hf_cache
 from toolkit.config import TrainConfig
 from toolkit.errors import EncoderError, SetupError, UnsafeFileError, XtaError
 from toolkit.hub import EncoderShape, check_fits, describe, pull, push
 from toolkit.results import LangResult, RecordKey, ResultStore, RunInfo
 
 REPO_ID = "xta-test/panx-tiny"
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
 SENTENCES = ["Angela Merkel besuchte Paris im Mai .", "El Banco Central de Chile sube la tasa ."]
 
 
@@ -78,22 +76,6 @@ def results(tiny, tmp_path_factory) -> Path:
     put("other", "de", LangResult.ok({"seqeval_f1": 0.99}, 0.99, n_examples=100))
     put("panx", "ja", LangResult.ok({"seqeval_f1": 0.33}, 0.33, n_examples=10), fingerprint="sha256:other", enc="big")
     return root
-
-
-def hf_cache(cache: Path, repo_id: str, files: dict[str, bytes], commit: str = COMMIT) -> Path:
-    """Write a repository into a Hugging Face cache as huggingface_hub does: content in
-    ``blobs/<sha256>``, ``snapshots/<commit>/<path>`` relative symlinks to it, ``refs/main`` = commit."""
-    storage = cache / ("models--" + repo_id.replace("/", "--"))
-    for rel, data in files.items():
-        blob = storage / "blobs" / hashlib.sha256(data).hexdigest()
-        blob.parent.mkdir(parents=True, exist_ok=True)
-        blob.write_bytes(data)
-        link = storage / "snapshots" / commit / rel
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(os.path.relpath(blob, link.parent))
-    (storage / "refs").mkdir(exist_ok=True)
-    (storage / "refs" / "main").write_text(commit)
-    return storage
 
 
 @pytest.fixture
