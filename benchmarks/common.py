@@ -89,6 +89,18 @@ def load_average() -> list[float] | None:
         return None
 
 
+def load_text(start: list[float] | None, end: list[float] | None, cpus: int | None) -> str:
+    """'load average [..] at start, [..] at end' and whether other jobs shared the machine, judged on the
+    1-minute figures against the core count (a load above it: wall-clock timings are noisy)."""
+    text = f"load average {start} at start, {end} at end"
+    ones = [x[0] for x in (start, end) if x]
+    if not ones or not cpus:
+        return text
+    if max(ones) > cpus:
+        return text + " (a load above the core count: other jobs shared the machine)"
+    return text + " (at most the core count: no other heavy job ran)"
+
+
 def machine_info(threads: int | None = None) -> dict[str, Any]:
     """Where and when a benchmark ran (CPU count, torch threads, versions, load, UTC time)."""
     info: dict[str, Any] = {

@@ -189,8 +189,8 @@ def render(results: dict[str, Any]) -> str:
             "real (non-pad) tokens over tokenisation + forward time (wall clock; the last row per CPU-second). "
             "Predictions identical: "
             f"{'yes' if s['identical_predictions'] else 'NO'}. {m['cpus']} CPU(s), torch {m.get('torch')} with "
-            f"{common.threads_text(m.get('torch_threads'))}, load average {m.get('load_average')} at start, "
-            f"{results.get('load_average_end')} at end (a load above the core count: other jobs shared the machine), {m['utc']}. "
+            f"{common.threads_text(m.get('torch_threads'))}, "
+            f"{common.load_text(m.get('load_average'), results.get('load_average_end'), m.get('cpus'))}, {m['utc']}. "
             f"Raw figures: `benchmarks/results/{NAME}.json`.\n\n")
     headers = ["language", "pairs", "real tokens", "tokens/pair", "xta padding", "naive padding", "xta tok/s", "naive tok/s",
                "naive + inference_mode tok/s", "speed-up"]

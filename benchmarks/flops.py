@@ -134,8 +134,8 @@ def render(results: dict[str, Any]) -> str:
             "layer, head; embeddings, LayerNorm, softmax, GELU not counted). \"Real\" counts each sequence at its "
             "own length (checked against the target), \"executed\" at its batch's padded length. Peak = best "
             f"median fp32 `torch.matmul` GFLOP/s by matrix size ({peaks}). {m['cpus']} CPU(s), torch "
-            f"{m.get('torch')} with {common.threads_text(m.get('torch_threads'))}, load average {m.get('load_average')} at start, "
-            f"{results.get('load_average_end')} at end (a load above the core count: other jobs shared the machine), {m['utc']}. Raw figures: "
+            f"{m.get('torch')} with {common.threads_text(m.get('torch_threads'))}, "
+            f"{common.load_text(m.get('load_average'), results.get('load_average_end'), m.get('cpus'))}, {m['utc']}. Raw figures: "
             f"`benchmarks/results/{NAME}.json`.\n\n")
     table = common.table(["language", "pairs", "real tokens", "predict (s)", "real GFLOP/s", "executed GFLOP/s"], rows)
     summary = (f"\n\nMatmul peak {s['matmul_peak_flops_per_s'] / g:.1f} GFLOP/s; evaluation loop "

@@ -295,8 +295,8 @@ def render(results: dict[str, Any]) -> str:
             "\"overhead\" leaves the weights out; \"CPU-time\" compares the processes' CPU seconds per step "
             "(a cross-check less sensitive to other jobs than wall time, which the target uses). "
             f"{m['cpus']} CPU(s), torch {m.get('torch', '?')} with {common.threads_text(m.get('torch_threads'))}, "
-            f"load average {m.get('load_average')} at start, {results.get('load_average_end')} at end "
-            f"(a load above the core count: other jobs shared the machine), {m['utc']}. Raw figures: `benchmarks/results/{NAME}.json`.\n\n")
+            f"{common.load_text(m.get('load_average'), results.get('load_average_end'), m.get('cpus'))}, "
+            f"{m['utc']}. Raw figures: `benchmarks/results/{NAME}.json`.\n\n")
     headers = ["model", "adapter", "batch", "trainable params (adapter / full)", "adapter step (s)", "full step (s)",
                "time ratio", "adapter peak", "full peak", "memory ratio", "overhead ratio", "CPU-time ratio"]
     return (head + common.table(headers, rows) + "\n\n" + "\n".join(f"- {line}" for line in lines) + "\n\n"

@@ -87,6 +87,12 @@ def test_table_alignment():
     assert common.table(["a", "b"], [[1, 2]]) == "| a | b |\n|:---|---:|\n| 1 | 2 |"
 
 
+def test_load_text_says_whether_other_jobs_shared_the_machine():
+    assert common.load_text([0.4, 1, 1], [1.9, 1, 1], 2).endswith("(at most the core count: no other heavy job ran)")
+    assert common.load_text([0.4, 1, 1], [2.5, 1, 1], 2).endswith("other jobs shared the machine)")
+    assert common.load_text(None, None, 2) == "load average None at start, None at end"
+
+
 def test_peak_rss_reset_and_read():
     if not sys.platform.startswith("linux"):
         pytest.skip("/proc is Linux-only")
