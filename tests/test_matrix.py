@@ -68,6 +68,18 @@ def test_plan_is_a_dependency_graph_with_recipes_and_not_applicable_cells(shared
     assert "sw" not in plan.languages["xnli"] and "en" in plan.languages["xnli"]
 
 
+def test_per_task_budget_overrides_reach_the_target_adapters_only(shared_data):
+    cfg = MatrixConfig(targets=("xnli",), intermediates=("anli",), langs=("en",), data_dir=str(shared_data),
+                       target_steps=40, intermediate_steps=40, learning_rate=1e-4,
+                       overrides={"anli": DEV, "xnli": {**DEV, "max_steps": 150, "learning_rate": "2e-3"}})
+    nodes = plan_matrix(cfg).nodes
+    inter, plain, seq = (nodes[f"train:{n}"].train for n in ("anli", "xnli", "xnli__after__anli"))
+    assert (inter.max_steps, inter.learning_rate) == (40, 1e-4)
+    assert (plain.max_steps, plain.learning_rate) == (150, 2e-3) == (seq.max_steps, seq.learning_rate)
+    with pytest.raises(ConfigError, match="learning_rate"):
+        TaskOverride(learning_rate=0)
+
+
 def test_an_intermediate_that_is_also_a_target_is_one_training_and_no_self_cell():
     cfg = MatrixConfig(targets=("cldr_continent", "cldr_kind"), intermediates=("cldr_kind",), benchmark="demo",
                        intermediate_steps=5, target_steps=5)

@@ -89,7 +89,8 @@ class TaskOverride:
     source SIQA-then-COPA needs the SIQA train split). ``langs``: the target's evaluation languages.
     ``eval_split``: the target's evaluation split instead of the matrix's ``split`` — a slice disjoint from
     the English training data, e.g. ``dev[80%:]`` for XNLI trained on ``dev[:70%]``, whose other languages'
-    dev sets are translations of the same English items.
+    dev sets are translations of the same English items. ``max_steps``/``learning_rate``: this task's
+    budget instead of the matrix's (a target head that needs more steps or a larger rate to leave chance).
     """
 
     train_split: str = "train"
@@ -99,6 +100,7 @@ class TaskOverride:
     max_steps: int | None = None
     max_train_examples: int | None = None
     eval_split: str | None = None  # this target's evaluation split, e.g. dev[80%:] when dev[:70%] trained it
+    learning_rate: float | None = None  # this task's adapters' learning rate instead of the matrix's
 
     def __post_init__(self):
         _coerce_fields(self)
@@ -108,7 +110,7 @@ class TaskOverride:
         _split_text("dev_split", self.dev_split)
         _names("task", (self.train_task,) if self.train_task else ())
         _names("language", self.langs)
-        _positive(self, "max_steps", "max_train_examples", allow_none=True)
+        _positive(self, "max_steps", "max_train_examples", "learning_rate", allow_none=True)
 
 
 @dataclass(frozen=True)
@@ -371,7 +373,7 @@ def _train_config(cfg: MatrixConfig, task: str, name: str, steps: int | None, ov
     return TrainConfig(
         task=task, model=cfg.model, adapter_name=name, seed=cfg.seed, max_steps=override.max_steps or steps,
         max_train_examples=override.max_train_examples or cfg.train_examples, batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate, max_length=cfg.max_length, train_split=override.train_split,
+        learning_rate=override.learning_rate or cfg.learning_rate, max_length=cfg.max_length, train_split=override.train_split,
         dev_split=override.dev_split, data_dir=cfg.data_dir, **recipe,
     )
 
