@@ -363,6 +363,25 @@ def test_task_embedding_and_logme_features_with_a_tiny_encoder(encoder):
     assert lf.cost.forward_passes == 1
 
 
+def test_a_retrieval_target_is_estimated_on_its_english_side(shared_data):
+    """Tatoeba has no English split: SEmb embeds its English candidate sentences (the .eng files)."""
+    data, used = S.english_examples("tatoeba", shared_data)
+    def lines(path):
+        return {line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+
+    folder = shared_data / "tatoeba" / "v1"
+    every_eng = set().union(*(lines(f) for f in folder.glob("tatoeba.*-eng.eng")))  # LASER's 112 languages
+    assert len(set(data.queries)) == len(data.queries) and set(data.queries) <= every_eng  # de-duplicated
+    assert lines(folder / "tatoeba.deu-eng.eng") | lines(folder / "tatoeba.jpn-eng.eng") <= set(data.queries)
+    assert not lines(folder / "tatoeba.kab-eng.eng") <= set(data.queries)  # Kabyle is not an XTREME-R language
+    assert used.startswith("tatoeba:test(English side of ") and data.meta["lang"] == "en"
+    few, _ = S.english_examples("tatoeba", shared_data, n=50)
+    assert few.queries == data.queries[:50]
+    assert S._texts(few, None, "</s>") == few.queries  # what embed_task encodes
+    with pytest.raises(ConfigError, match="no English data for tatoeba"):
+        S.english_examples("tatoeba", shared_data / "nothing-here")
+
+
 def test_diversity_needs_every_embedding():
     with pytest.raises(ConfigError, match="no task embedding for b"):
         S.diversity(["a", "b"], {"a": E1})

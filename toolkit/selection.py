@@ -863,7 +863,8 @@ ESTIMATION_SPLITS = ("train", "dev", "test")
 def english_examples(task: str, data_dir=None, n: int | None = None) -> tuple[Any, str]:
     """(examples, "task:split") of a task's English data for estimation.
 
-    For a target task, its English training source comes first (xnli: MNLI), then its own English splits.
+    For a target task, its English training source comes first (xnli: MNLI), then its own English splits;
+    a retrieval target with neither (tatoeba, bucc2018) is represented by its English candidate sentences.
     """
     from .data import load
     from .errors import XtaError
@@ -879,7 +880,41 @@ def english_examples(task: str, data_dir=None, n: int | None = None) -> tuple[An
                     return load(src, split, "en", data_dir=data_dir, max_examples=n), f"{src.name}:{split}"
                 except XtaError as exc:
                     errors.append(f"{src.name}:{split}: {exc}")
+    if spec.shape == "retrieval":
+        try:
+            return _english_side(spec, data_dir, n)
+        except XtaError as exc:
+            errors.append(f"{spec.name}: English side: {exc}")
     raise ConfigError(f"no English data for {task} to estimate with ({'; '.join(errors) or 'no English split'})")
+
+
+def _english_side(spec: Any, data_dir, n: int | None) -> tuple[Any, str]:
+    """A retrieval target without English queries (tatoeba, bucc2018): its English candidate sentences,
+    pooled over every language whose files load and de-duplicated in file order, as a RetrievalData whose
+    ``queries`` are those sentences (what :func:`embed_task` embeds). ``n`` caps the count."""
+    from .data import RetrievalData, load
+
+    split = "test" if "test" in spec.splits else spec.splits[0]
+    seen: dict[str, None] = {}
+    langs, errors = [], []
+    for lang in spec.split_languages(split):
+        try:
+            data = load(spec, split, lang, data_dir=data_dir)
+        except XtaError as exc:
+            errors.append(f"{lang}: {exc}")
+            continue
+        if data.candidate_languages is not None:  # a multilingual pool (lareqa): not an English side
+            continue
+        langs.append(lang)
+        seen.update(dict.fromkeys(c for c in data.candidates if c.strip()))
+        if n is not None and len(seen) >= n:
+            break
+    if not seen:
+        raise DataError(f"no {spec.name} {split} file loaded ({'; '.join(errors[:3]) or 'no English candidates'})")
+    texts = list(seen)[:n] if n is not None else list(seen)
+    ids = [f"en-{i}" for i in range(len(texts))]
+    return (RetrievalData(ids, texts, [], [], {}, meta={"lang": "en", "from": langs}),
+            f"{spec.name}:{split}(English side of {len(langs)} language files)")
 
 
 @dataclass
@@ -1068,6 +1103,9 @@ def _matrix_logme(plan: Any, target: str, cands: Sequence[str], encoder: Any, cf
     spec = get_task(target)
     if encoder is None:
         raise ConfigError("logme needs the encoder")
+    if spec.shape == "retrieval":
+        skipped[f"logme:{target}"] = "a retrieval target has no labels for LogME (SEmb embeds its English side)"
+        return []
     try:
         dev = load(spec, "dev", "en", data_dir=cfg.data_dir)
     except XtaError as exc:
