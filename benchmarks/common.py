@@ -44,8 +44,8 @@ benchmark takes `--quick` (a tiny budget, used by the tests; figures meaningless
 `--readme PATH` (`--readme none` leaves the README alone). Where a benchmark has a target, its section
 states the target, the measured figure and PASS or MISS.
 
-CPU figures come from a shared 2-core machine (other jobs ran beside the benchmarks; the load average at
-start and end is recorded with each run). Every CPU benchmark runs torch with one thread (`--threads`): with
+CPU figures come from a 2-core development machine that other jobs sometimes shared (each section records
+the load average at start and end and says whether it rose above the core count). Every CPU benchmark runs torch with one thread (`--threads`): with
 two OpenMP threads on an oversubscribed machine every operator's barrier waits for a descheduled thread, so
 wall time stops tracking work (a 32 x 64 -> 32 x 128 forward of the embedded encoder went 2.7 -> 4.0 s with
 two threads, 1.1 -> 2.5 CPU-seconds with one). Besides wall time the benchmarks record the process's CPU
