@@ -208,6 +208,50 @@ def test_save_then_load_in_a_fresh_process_reproduces_logits(tiny, shared_data, 
     assert torch.allclose(torch.tensor(out["plain"]), here, atol=1e-6, rtol=0)  # plain adapters agrees
 
 
+def test_checkpoints_hold_only_this_trainings_tensors_and_a_mismatched_one_is_ignored(tiny, shared_data, tmp_path,
+                                                                                       caplog):
+    """An encoder shared by several tasks (xta eval) carries other tasks' heads: they must not train or
+    enter the checkpoint (a resume in a fresh process, without them, failed on such a checkpoint)."""
+    from toolkit.families import get_family
+    from toolkit.io import load_safetensors
+    from toolkit.tasks import get_task
+    from toolkit.train import checkpoint_dir
+
+    model = adapter_model(tiny)
+    get_family(get_task("udpos")).add_head(model, "left_by_another_task", get_task("udpos"))
+    cfg = _cfg(shared_data, adapter_name="shared", max_steps=4)
+
+    def crash(step):
+        if step == 2:
+            raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train_adapter(cfg, tiny, tmp_path, progress=False, checkpoint_every=2, on_step=crash)
+        assert all(p.requires_grad is False for p in model.heads["left_by_another_task"].parameters())
+    finally:
+        model.delete_head("left_by_another_task")
+    saved = load_safetensors(checkpoint_dir("shared", tmp_path) / "trainable-2.safetensors")
+    assert saved and not any("left_by_another_task" in n for n in saved)
+    assert any(n.startswith("heads.shared.") for n in saved) and any(".adapters.shared." in n for n in saved)
+    resumed = train_adapter(cfg, tiny, tmp_path, progress=False, checkpoint_every=2)
+    assert resumed.resumed_from == 2
+
+    # a checkpoint written with a foreign tensor (as the version before this fix did) restarts cleanly
+    cfg2 = _cfg(shared_data, adapter_name="shared2", max_steps=4)
+    with pytest.raises(KeyboardInterrupt):
+        train_adapter(cfg2, tiny, tmp_path, progress=False, checkpoint_every=2, on_step=crash)
+    path = checkpoint_dir("shared2", tmp_path) / "trainable-2.safetensors"
+    from safetensors.torch import save_file
+    save_file({**load_safetensors(path), "heads.gone.1.bias": torch.zeros(3)}, str(path))
+    with caplog.at_level("WARNING", logger="toolkit.train"):
+        again = train_adapter(cfg2, tiny, tmp_path, progress=False, checkpoint_every=2)
+    assert again.resumed_from is None and again.steps == 4
+    assert "do not match this training's (heads.gone.1.bias)" in caplog.text
+    fresh = train_adapter(cfg2, tiny, tmp_path / "fresh", progress=False)
+    assert _adapter_files(again.path) == _adapter_files(fresh.path)  # started over: the same adapter
+
+
 def test_finished_run_is_not_redone_unless_forced(tiny, shared_data, tmp_path):
     cfg = _cfg(shared_data, max_steps=2)
     first = train_adapter(cfg, tiny, tmp_path, progress=False)

@@ -303,9 +303,13 @@ def setup_model(model, cfg: TrainConfig, tasks: Sequence[TaskData], artifacts_di
         model.train_adapter(name)
         if cfg.recipe == "stack":
             model.set_active_adapters(Stack(*cfg.intermediate, name))
-    for t in (t for t in tasks if t.head in model.heads):  # heads train (train_adapter freezes the base only)
-        for p in model.heads[t.head].parameters():
-            p.requires_grad_(True)
+    own = {t.head for t in tasks}
+    for head_name, head in model.heads.items():
+        # train_adapter freezes the base model only: this run's heads train, and the heads other tasks left
+        # on a shared encoder (an `xta eval` over several tasks) must not, or they would enter the optimizer
+        # and the checkpoints, whose resume in a fresh process would then not match the model
+        for p in head.parameters():
+            p.requires_grad_(head_name in own)
     return added
 
 
@@ -510,7 +514,16 @@ class _Checkpointer:
         if meta.get("config_hash") != self.hash:
             log.warning("ignoring checkpoint %s of another configuration", self.path)
             return None
-        _load_trainable(model, load_safetensors(self.path / f"trainable-{meta['step']}.safetensors"))
+        tensors = load_safetensors(self.path / f"trainable-{meta['step']}.safetensors")
+        expected = trainable_state(model)
+        if set(tensors) != set(expected) or any(tensors[n].shape != expected[n].shape for n in tensors):
+            # e.g. written by a version that also saved other tasks' heads: its optimizer state cannot be
+            # mapped either, so the run starts over (same seed, same result) rather than fail
+            odd = sorted(set(tensors) ^ set(expected))[:3] or [n for n in tensors if tensors[n].shape != expected[n].shape][:3]
+            log.warning("ignoring checkpoint %s: its tensors do not match this training's (%s); starting from step 0",
+                        self.path, ", ".join(odd))
+            return None
+        _load_trainable(model, tensors)
         tensors = load_safetensors(self.path / f"optimizer-{meta['step']}.safetensors")
         torch.set_rng_state(tensors.pop("__rng_state__"))
         self._opt_state = (meta["optimizer"], tensors, meta["scheduler"])
