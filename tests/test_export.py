@@ -71,6 +71,13 @@ def evaluated(tmp_path_factory, shared_data):
         run = evaluate(cfg, encoder=enc)
         assert not run.tasks[0].failed, run.tasks[0].failed
         runs.extend(run.tasks)
+    for task, langs, benchmark, n in (("tatoeba", ("de", "ja"), "xtreme-r", 40), ("lareqa", ("de",), "xtreme-r", 40),
+                                      ("bucc2018", ("zh",), "xtreme", 600)):  # retrieval without training
+        cfg_r = EvalConfig(tasks=(task,), langs=langs, model=str(enc_dir), data_dir=str(shared_data), results_dir=str(res),
+                           artifacts_dir=str(art), max_eval_examples=n, max_length=64, setup="none", benchmark=benchmark)
+        run = evaluate(cfg_r, encoder=enc)
+        assert not run.tasks[0].failed, run.tasks[0].failed
+        runs.extend(run.tasks)
     return cfg, runs
 
 
@@ -79,12 +86,17 @@ def test_exported_files_score_like_xta(evaluated, shared_data, tmp_path):
     out = tmp_path / "submission"
     result = CliRunner().invoke(app, ["export", str(out), "--model", cfg.model, "--results-dir", cfg.results_dir])
     assert result.exit_code == 0, result.output
+    for fmt in ("xtreme-r", "xtreme"):  # retrieval predictions: setup none (no dual-encoder adapter)
+        result = CliRunner().invoke(app, ["export", str(out), "--model", cfg.model, "--results-dir", cfg.results_dir,
+                                          "--setup", "none", "--format", fmt])
+        assert result.exit_code == 0, result.output
     store = ResultStore(cfg.results_dir)
     checked = 0
     for t in tasks:
-        rec = store.get(RecordKey(encoder_id(cfg.model), t.task, t.task))
+        retrieval = t.task in ("tatoeba", "lareqa", "bucc2018")
+        rec = store.get(RecordKey(encoder_id(cfg.model), "none" if retrieval else t.task, t.task))
         for lang, entry in rec.languages.items():
-            gold = load(t.task, t.split, lang, shared_data, max_examples=20)
+            gold = load(t.task, t.split, lang, shared_data, max_examples={"bucc2018": 600}.get(t.task, 40 if retrieval else 20))
             if t.task == "xnli":
                 pred = read_label_file(out / "xnli" / f"dev-{lang}.tsv")
                 ours = metrics.accuracy(pred, [g["label"] for g in gold])
@@ -101,8 +113,35 @@ def test_exported_files_score_like_xta(evaluated, shared_data, tmp_path):
             elif t.task == "xcopa":
                 pred = read_jsonl_labels(out / "xcopa" / f"test-{lang}.jsonl")
                 assert metrics.accuracy(pred, [g["label"] for g in gold]) == pytest.approx(entry.metrics["accuracy"])
+            elif t.task == "tatoeba":  # evaluate.py: read_label + accuracy against the line numbers
+                pred = read_label_file(out / "tatoeba" / f"test-{lang}.tsv")
+                assert len(pred) == len(gold.candidates) == 40
+                labels = [str(i) for i in range(len(pred))]
+                assert metrics.accuracy(pred, labels) == pytest.approx(entry.metrics["accuracy"])
+            elif t.task == "bucc2018":  # evaluate.py::bucc_f1 over 'src<TAB>trg' lines
+                pred = read_label_file(out / "bucc2018" / f"dev-{lang}.tsv")
+                labels = [f"{s}\t{g}" for s, golds in gold.gold.items() for g in golds]
+                assert pred and labels
+                official = _bucc_f1(labels, pred)
+                assert official == pytest.approx(entry.metrics["bucc_f1"])
+            elif t.task == "lareqa":  # {question id: ranked candidate ids}, mAP@20
+                pred = read_squad_file(out / "lareqa" / f"test-{lang}.json")
+                assert list(pred) == gold.query_ids and all(len(v) == 20 for v in pred.values())
+                relevant = {q: g for q, g in gold.gold.items() if g}
+                assert metrics.map_at_k({q: pred[q] for q in relevant}, relevant, k=20) == pytest.approx(entry.metrics["map@20"])
             checked += 1
-    assert checked == 6  # panx de/en, xcopa et, xquad de/en, xnli de
+    assert checked == 6 + 4  # panx de/en, xcopa et, xquad de/en, xnli de; tatoeba de/ja, lareqa de, bucc2018 zh
+
+
+def _bucc_f1(labels, predictions):
+    """google-research/xtreme evaluate.py::bucc_f1 (F1 in %)."""
+    labels = {tuple(line.split("\t")) for line in labels}
+    predictions = {tuple(line.split("\t")) for line in predictions}
+    correct = len(labels & predictions)
+    if not correct:
+        return 0.0
+    precision, recall = correct / len(predictions), correct / len(labels)
+    return 100 * 2 * precision * recall / (precision + recall)
 
 
 def test_export_without_results_is_a_clear_error(tmp_path):

@@ -205,8 +205,8 @@ class _Context:
             model = self.activate(setup.resolve(lang))
             metrics, n, predictions = self.predict_and_score(spec, model, setup, lang, examples)
             if predictions is not None:
-                ids = [str(ex.get("id", i)) for i, ex in enumerate(examples)]
-                self.store.put_predictions(key, lang, split, ids, predictions)
+                ids, answers = predictions
+                self.store.put_predictions(key, lang, split, ids, answers)
         except XtaError as exc:
             return LangResult.failed(exc, seconds=time.perf_counter() - t0, **common)
         from .report import main_score
@@ -215,25 +215,28 @@ class _Context:
                              seconds=round(time.perf_counter() - t0, 3), **common)
 
     def predict_and_score(self, spec: TaskSpec, model, setup, lang: str, examples):
-        """``(metrics, n_examples, predictions)``; predictions are None for the retrieval baseline."""
+        """``(metrics, n_examples, (ids, predictions))``: what each prediction answers and the predictions
+        (retrieval: see :class:`toolkit.retrieval.RetrievalOutput`)."""
         from .families import get_family
 
         family = get_family(spec)
         if spec.shape == "retrieval":  # sentence representations with the setup's adapters active, faiss search
-            return self.retrieval_baseline(spec, examples), len(examples), None
+            out = self.retrieval_baseline(spec, examples)
+            return {k: float(v) for k, v in out.metrics.items() if not k.startswith("n_")}, len(examples), \
+                (out.ids, out.predictions)
         features = family.featurize(examples, self.encoder.tokenizer, spec, self.max_length(spec))
         predictions = family.predict(model, features, batch_size=self.cfg.batch_size, head=setup.head)
-        storable = predictions if not isinstance(predictions, dict) or spec.shape != "retrieval" else None
-        return family.score(predictions, examples, spec, lang=lang), len(examples), storable
+        ids = [str(ex.get("id", i)) for i, ex in enumerate(examples)]
+        return family.score(predictions, examples, spec, lang=lang), len(examples), (ids, predictions)
 
-    def retrieval_baseline(self, spec: TaskSpec, data) -> dict[str, float]:
-        """Sentence representations without training (mean pooled layer ``retrieval_layer``), faiss search."""
-        from .retrieval import RetrievalConfig, evaluate_retrieval
+    def retrieval_baseline(self, spec: TaskSpec, data):
+        """Sentence representations without training (mean pooled layer ``retrieval_layer``), faiss search:
+        a :class:`toolkit.retrieval.RetrievalOutput` (metrics and predictions)."""
+        from .retrieval import RetrievalConfig, retrieve
 
         rcfg = RetrievalConfig(layer=self.cfg.retrieval_layer, pooling=self.cfg.retrieval_pooling,
                                batch_size=self.cfg.batch_size, max_length=self.cfg.max_length or 128)
-        metrics = evaluate_retrieval(spec.name, data, self.encoder, rcfg, cache=self.retrieval_cache)
-        return {k: float(v) for k, v in metrics.items() if not k.startswith("n_")}
+        return retrieve(spec.name, data, self.encoder, rcfg, cache=self.retrieval_cache)
 
     def max_length(self, spec: TaskSpec) -> int:
         if self.cfg.max_length:

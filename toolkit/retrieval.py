@@ -293,15 +293,27 @@ def tatoeba_accuracy(data: RetrievalData, q_emb: np.ndarray, c_emb: np.ndarray, 
     ``direction="en2xx"`` is XTREME's ``similarity_search``: each English sentence (candidate)
     searches the ``lang`` sentences (queries); ``"xx2en"`` is the reverse. A hit is a gold pair.
     """
+    ids, nearest = tatoeba_nearest(data, q_emb, c_emb, direction)
+    if direction == "xx2en":
+        hits = [data.candidate_ids[j] in data.gold.get(qid, ()) for qid, j in zip(ids, nearest)]
+    else:
+        hits = [cid in data.gold.get(data.query_ids[i], ()) for cid, i in zip(ids, nearest)]
+    return 100.0 * float(np.mean(hits)) if hits else float("nan")
+
+
+def tatoeba_nearest(data: RetrievalData, q_emb: np.ndarray, c_emb: np.ndarray,
+                    direction: str = "en2xx") -> tuple[list[str], list[int]]:
+    """``(ids, nearest)``: for each searching sentence (``en2xx``: the English candidates, XTREME's
+    ``similarity_search``; ``xx2en``: the queries) its id and the line index of its cosine nearest
+    neighbour on the other side: the prediction file of XTREME's ``evaluate.py`` (one index per line,
+    correct when it equals the line number)."""
     if direction not in TATOEBA_DIRECTIONS:
         raise ConfigError(f"unknown Tatoeba direction {direction!r} (choose from {', '.join(TATOEBA_DIRECTIONS)})")
     if direction == "xx2en":
         _, nn = search(q_emb, c_emb, 1, metric="cosine")
-        hits = [data.candidate_ids[j] in data.gold.get(qid, ()) for qid, j in zip(data.query_ids, nn[:, 0])]
-    else:
-        _, nn = search(c_emb, q_emb, 1, metric="cosine")
-        hits = [cid in data.gold.get(data.query_ids[i], ()) for cid, i in zip(data.candidate_ids, nn[:, 0])]
-    return 100.0 * float(np.mean(hits)) if hits else float("nan")
+        return list(data.query_ids), [int(j) for j in nn[:, 0]]
+    _, nn = search(c_emb, q_emb, 1, metric="cosine")
+    return list(data.candidate_ids), [int(i) for i in nn[:, 0]]
 
 
 # ------------------------------------------------------------------------------------------- bucc
@@ -392,13 +404,18 @@ def lareqa_map(data: RetrievalData, q_emb: np.ndarray, c_emb: np.ndarray, k: int
     AP@k divided by min(k, #relevant)). ``k=None`` ranks the whole pool (the plain AP of XTREME's
     ``utils_lareqa.mean_avg_prec``). Queries without any relevant candidate are left out, with a warning.
     """
-    n_rank = len(data.candidate_ids) if k is None else k
-    _, ranked = search(q_emb, c_emb, n_rank, metric="ip")
-    rankings = {qid: [data.candidate_ids[j] for j in row] for qid, row in zip(data.query_ids, ranked)}
+    rankings = lareqa_rankings(data, q_emb, c_emb, k)
     gold = {qid: data.gold[qid] for qid in data.query_ids if data.gold.get(qid)}
     if len(gold) < len(data.query_ids):
         logger.warning("lareqa: %d queries have no relevant candidate; left out of mAP", len(data.query_ids) - len(gold))
     return map_at_k(rankings, gold, k=k)
+
+
+def lareqa_rankings(data: RetrievalData, q_emb: np.ndarray, c_emb: np.ndarray, k: int | None = 20) -> dict[str, list[str]]:
+    """``{question id: the top-k candidate ids by dot product, best first}`` (the whole pool for ``k=None``)."""
+    n_rank = len(data.candidate_ids) if k is None else min(k, len(data.candidate_ids))
+    _, ranked = search(q_emb, c_emb, n_rank, metric="ip")
+    return {qid: [data.candidate_ids[j] for j in row] for qid, row in zip(data.query_ids, ranked)}
 
 
 # ------------------------------------------------------------------------------------- evaluation
@@ -443,6 +460,22 @@ class RetrievalConfig:
         return asdict(self)
 
 
+@dataclass
+class RetrievalOutput:
+    """Scores and predictions of one retrieval evaluation; ``predictions[i]`` answers ``ids[i]``:
+
+    * tatoeba: ``ids`` = the searching sentences (English for ``en2xx``), ``predictions`` = the line index
+      of each one's nearest neighbour (XTREME's ``test-<lang>.tsv``);
+    * bucc2018: ``ids`` = source sentence ids, ``predictions`` = the English id mined for each, at the
+      threshold the score used (the lines ``src<TAB>trg`` of ``evaluate.py::bucc_f1``);
+    * lareqa: ``ids`` = question ids, ``predictions`` = their top-k candidate ids, best first.
+    """
+
+    metrics: dict[str, float]
+    ids: list[str]
+    predictions: list[Any]
+
+
 def evaluate_retrieval(
     task_name: str,
     data: RetrievalData,
@@ -450,6 +483,17 @@ def evaluate_retrieval(
     cfg: RetrievalConfig | None = None,
     cache: dict | None = None,
 ) -> dict[str, float]:
+    """The metrics of :func:`retrieve` (which also returns the predictions)."""
+    return retrieve(task_name, data, encoder, cfg, cache).metrics
+
+
+def retrieve(
+    task_name: str,
+    data: RetrievalData,
+    encoder: Any,
+    cfg: RetrievalConfig | None = None,
+    cache: dict | None = None,
+) -> RetrievalOutput:
     """Encode ``data`` with ``encoder`` and score it by the task's official rule.
 
     Returns ``{"accuracy", "accuracy_xx2en"}`` (tatoeba), ``{"bucc_f1", "bucc_precision",
@@ -464,9 +508,9 @@ def evaluate_retrieval(
     normalize = True if cfg.normalize is None and kind != "lareqa" else bool(cfg.normalize)
     q_emb = _encode(encoder, data.queries, cfg, cfg.query_prefix, normalize)
     c_emb = _encode_cached(encoder, _candidate_texts(kind, data, cfg), data.candidate_ids, cfg, normalize, cache)
-    metrics = scorers[kind](data, q_emb, c_emb, cfg)
+    metrics, ids, predictions = scorers[kind](data, q_emb, c_emb, cfg)
     metrics.update(n_queries=len(data.query_ids), n_candidates=len(data.candidate_ids))
-    return metrics
+    return RetrievalOutput(metrics, ids, predictions)
 
 
 #: A retrieval task is scored by the rule of its declared main metric: bitext accuracy (Tatoeba-style,
@@ -484,22 +528,32 @@ def retrieval_kind(task_name: str) -> str:
     return _KIND_BY_METRIC[spec.main_metric]
 
 
-def _score_tatoeba(data: RetrievalData, q: np.ndarray, c: np.ndarray, cfg: RetrievalConfig) -> dict[str, float]:
+Scored = tuple[dict[str, float], list[str], list[Any]]
+
+
+def _score_tatoeba(data: RetrievalData, q: np.ndarray, c: np.ndarray, cfg: RetrievalConfig) -> Scored:
     other = "xx2en" if cfg.tatoeba_direction == "en2xx" else "en2xx"
-    return {
+    metrics = {
         "accuracy": tatoeba_accuracy(data, q, c, cfg.tatoeba_direction),
         f"accuracy_{other}": tatoeba_accuracy(data, q, c, other),
     }
+    return (metrics, *tatoeba_nearest(data, q, c, cfg.tatoeba_direction))
 
 
-def _score_bucc(data: RetrievalData, q: np.ndarray, c: np.ndarray, cfg: RetrievalConfig) -> dict[str, float]:
+def _score_bucc(data: RetrievalData, q: np.ndarray, c: np.ndarray, cfg: RetrievalConfig) -> Scored:
+    from .metrics import bucc_candidate_scores
+    from .metrics import bucc_mine as extract
+
     mined = bucc_mine(data, q, c, k=cfg.bucc_k, margin=cfg.bucc_margin)
-    return score_metrics(["bucc_f1"], mined, gold_pairs(data), threshold=cfg.bucc_threshold)
+    metrics = score_metrics(["bucc_f1"], mined, gold_pairs(data), threshold=cfg.bucc_threshold)
+    pairs = extract(bucc_candidate_scores(mined), metrics["bucc_threshold"])
+    return metrics, [s for s, _ in pairs], [t for _, t in pairs]
 
 
-def _score_lareqa(data: RetrievalData, q: np.ndarray, c: np.ndarray, cfg: RetrievalConfig) -> dict[str, float]:
+def _score_lareqa(data: RetrievalData, q: np.ndarray, c: np.ndarray, cfg: RetrievalConfig) -> Scored:
     name = "map" if cfg.lareqa_k is None else f"map@{cfg.lareqa_k}"
-    return {name: lareqa_map(data, q, c, k=cfg.lareqa_k)}
+    rankings = lareqa_rankings(data, q, c, k=20 if cfg.lareqa_k is None else cfg.lareqa_k)
+    return {name: lareqa_map(data, q, c, k=cfg.lareqa_k)}, list(rankings), list(rankings.values())
 
 
 def _candidate_texts(task_name: str, data: RetrievalData, cfg: RetrievalConfig) -> list[str]:
