@@ -30,6 +30,7 @@ from toolkit.lang_adapters import (
     train_language_adapter,
     write_fusion_attention,
 )
+from toolkit.matrix import reset_adapters
 from toolkit.results import RecordKey, ResultStore
 from toolkit.setups import setup_id
 from toolkit.train import activate_setup, load_trained_adapter, setup_artifacts, train_adapter
@@ -46,21 +47,9 @@ def _text(shared_data: Path, tmp: Path, lang: str, n: int = 300) -> Path:
     return path
 
 
-def _reset(model) -> None:
-    """Remove every adapter, fusion and head (the process-wide encoder is shared between tests)."""
-    for fusion in list(model.adapters_config.fusions):
-        model.delete_adapter_fusion(fusion)
-    for head in list(getattr(model, "heads", {})):
-        model.delete_head(head)
-    for name in list(model.adapters_config.adapters):
-        model.delete_adapter(name)
-    model.set_active_adapters(None)
-
-
 @pytest.fixture(scope="module")
 def world(shared_data, tmp_path_factory):
     from toolkit.encoders import tiny_encoder
-    from toolkit.families.base import adapter_model
 
     enc = tiny_encoder(seed=3)
     root = tmp_path_factory.mktemp("compose")
@@ -80,7 +69,7 @@ def world(shared_data, tmp_path_factory):
     runs["copa_madx"] = train_adapter(TrainConfig(task="copa", recipe="stack", intermediate=("lang_en",),
                                                   adapter_name="copa_madx", **base), enc, art, **kw)
     yield {"enc": enc, "art": art, "root": root, "runs": runs, "data": shared_data}
-    _reset(adapter_model(enc))
+    reset_adapters(enc)
 
 
 def _eval(world, setup: str, langs=("et", "id"), results="results"):
@@ -427,7 +416,6 @@ def test_cli_commands_train_and_export(world, tmp_path):
 @pytest.mark.slow
 def test_fusion_and_madx_on_the_embedded_encoder(shared_data, tmp_path):
     from toolkit.encoders import load_encoder
-    from toolkit.families.base import adapter_model
 
     enc = load_encoder("embedded")
     art = tmp_path / "art"
@@ -455,4 +443,4 @@ def test_fusion_and_madx_on_the_embedded_encoder(shared_data, tmp_path):
         assert all(sum(w.values()) == pytest.approx(1.0, abs=1e-6) for w in attn.values())
         enc.assert_frozen()
     finally:
-        _reset(adapter_model(enc))
+        reset_adapters(enc)

@@ -10,7 +10,6 @@ if (and only if) anything unpickled it.
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import os
 import pickle
@@ -22,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from fakehub import hf_cache
 from toolkit.errors import UnsafeFileError, XtaError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -215,20 +215,6 @@ def test_load_trained_adapter_never_executes_a_pickle(layout, tmp_path, trained)
     assert not marker.exists()
 
 
-def _hf_cache(cache: Path, repo_id: str, files: dict[str, bytes], commit: str = "c0ffee" * 6 + "c0ff") -> None:
-    """A repository in a Hugging Face cache, laid out as huggingface_hub writes it (see test_hub.py)."""
-    storage = cache / ("models--" + repo_id.replace("/", "--"))
-    for rel, data in files.items():
-        blob = storage / "blobs" / hashlib.sha256(data).hexdigest()
-        blob.parent.mkdir(parents=True, exist_ok=True)
-        blob.write_bytes(data)
-        link = storage / "snapshots" / commit / rel
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(os.path.relpath(blob, link.parent))
-    (storage / "refs").mkdir(exist_ok=True)
-    (storage / "refs" / "main").write_text(commit)
-
-
 def test_hub_pull_of_a_cached_repo_with_a_pickle_payload_never_executes_it(tmp_path, trained, tiny, monkeypatch):
     from huggingface_hub import constants
 
@@ -242,9 +228,9 @@ def test_hub_pull_of_a_cached_repo_with_a_pickle_payload_never_executes_it(tmp_p
     marker = tmp_path / "pwned"
     payload = _payload(marker)
     files = {p.name: p.read_bytes() for p in trained.iterdir() if p.is_file()}
-    _hf_cache(cache, "someone/adp", {**files, "pytorch_adapter.bin": payload, "pytorch_model_head.bin": payload,
+    hf_cache(cache, "someone/adp", {**files, "pytorch_adapter.bin": payload, "pytorch_model_head.bin": payload,
                                      "training_args.pkl": payload})
-    _hf_cache(cache, "someone/only-pickles", {"adapter_config.json": files["adapter_config.json"],
+    hf_cache(cache, "someone/only-pickles", {"adapter_config.json": files["adapter_config.json"],
                                               "pytorch_adapter.bin": payload})
 
     with pytest.raises(UnsafeFileError, match="offers only pickle weights"):
