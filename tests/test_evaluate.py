@@ -6,6 +6,7 @@ import pytest
 
 from toolkit import encoders
 from toolkit.config import EvalConfig
+from toolkit.errors import DataError
 from toolkit.evaluate import evaluate
 from toolkit.results import RecordKey, ResultStore
 
@@ -89,3 +90,19 @@ def test_a_split_slice_scores_only_that_part_and_is_not_exported(tmp_path, share
     assert rec.languages["de"].split == "dev[80%:]"
     result = export(store, str(tiny_dir), "auto", "xtreme-r", tmp_path / "out")
     assert result.skipped["xnli/de"].startswith("evaluated on a slice") and not result.files
+
+
+def test_a_qa_file_whose_every_answer_is_empty_is_not_scored(shared_data):
+    """The TyDiQA-GoldP dev files in ../shared/data carry '' for every answer: scoring them would print F1 0."""
+    from toolkit.data import has_gold, load
+    from toolkit.evaluate import _check_gold
+    from toolkit.tasks import get_task
+
+    stripped = load("tydiqa", "test", "en", data_dir=shared_data, max_examples=20)
+    assert stripped and all(ex["answers"]["text"] in ([""], []) for ex in stripped)
+    assert not has_gold(stripped)
+    with pytest.raises(DataError, match="every answer is empty"):
+        _check_gold(get_task("tydiqa"), "test", "en", stripped)
+    labelled = load("xquad", "test", "en", data_dir=shared_data, max_examples=20)
+    assert has_gold(labelled) and has_gold(load("tydiqa", "train", "en", data_dir=shared_data, max_examples=5))
+    _check_gold(get_task("xquad"), "test", "en", labelled)

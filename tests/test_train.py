@@ -252,6 +252,21 @@ def test_checkpoints_hold_only_this_trainings_tensors_and_a_mismatched_one_is_ig
     assert _adapter_files(again.path) == _adapter_files(fresh.path)  # started over: the same adapter
 
 
+def test_an_unlabelled_dev_split_is_not_used_for_model_selection(tiny, shared_data, tmp_path, caplog):
+    """TyDiQA's local dev files (xta's tydiqa test split) have every answer empty: selecting on them would
+    keep the first checkpoint evaluated."""
+    cfg = TrainConfig(task="tydiqa", max_train_examples=8, max_steps=2, batch_size=4, max_length=64,
+                      data_dir=str(shared_data), adapter_name="tydiqa_nodev", dev_split="test")
+    with caplog.at_level("WARNING", logger="toolkit.train"):
+        result = train_adapter(cfg, tiny, tmp_path, progress=False, max_dev_examples=8)
+    assert "has no gold labels" in caplog.text and "no model selection" in caplog.text
+    assert result.dev_scores == {}
+    sliced = TrainConfig(task="tydiqa", max_train_examples=8, max_steps=2, batch_size=4, max_length=64,
+                         data_dir=str(shared_data), adapter_name="tydiqa_dev", train_split="train[:90%]",
+                         dev_split="train[90%:]")
+    assert train_adapter(sliced, tiny, tmp_path, progress=False, max_dev_examples=8).dev_scores["tydiqa"]
+
+
 def test_finished_run_is_not_redone_unless_forced(tiny, shared_data, tmp_path):
     cfg = _cfg(shared_data, max_steps=2)
     first = train_adapter(cfg, tiny, tmp_path, progress=False)

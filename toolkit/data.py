@@ -999,6 +999,18 @@ def _builtin(name: str) -> Callable[..., Loaded]:
     return BUILTINS[name]
 
 
+def has_gold(examples: Loaded) -> bool:
+    """Whether loaded examples carry gold answers: every label set (XTREME's own xnli/pawsx test files have
+    none); for extractive QA, some non-empty answer text (a SQuAD-format file whose every answer is ``""``
+    is an unlabelled copy; the evaluation sets have no unanswerable questions). Retrieval data always
+    carries its gold alignment."""
+    if not isinstance(examples, list):
+        return True
+    if examples and "answers" in examples[0]:
+        return any(text.strip() for ex in examples for text in ex["answers"]["text"])
+    return all(ex.get("label", 0) is not None for ex in examples)
+
+
 def _truncate(data: Loaded, n: int | None) -> Loaded:
     if n is None:
         return data

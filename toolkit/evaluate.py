@@ -345,9 +345,9 @@ class _Context:
 
 def _has_gold(examples) -> bool:
     """True when the examples carry gold answers (XTREME's own test files for xnli/pawsx do not)."""
-    if not isinstance(examples, list):
-        return True  # retrieval data always carries its gold alignment
-    return all(ex.get("label", 0) is not None for ex in examples)
+    from .data import has_gold
+
+    return has_gold(examples)
 
 
 def _check_gold(spec: TaskSpec, split: str, lang: str, examples, files: list[str] | None = None) -> None:
@@ -358,8 +358,10 @@ def _check_gold(spec: TaskSpec, split: str, lang: str, examples, files: list[str
     if empty:
         raise DataError(f"task {spec.name} / {split} / {lang}: no examples{also}", where)
     if not _has_gold(examples):
-        raise DataError(f"task {spec.name} / {split} / {lang}: the data has no gold labels (XTREME ships these "
-                        f"test labels separately){also}; evaluate --split dev, or point xta at labelled files", where)
+        what = ("every answer is empty (a copy with the answers stripped)" if spec.shape == "extractive_qa"
+                else "XTREME ships these test labels separately")
+        raise DataError(f"task {spec.name} / {split} / {lang}: the data has no gold labels ({what}){also}; "
+                        "evaluate another split, or point xta at labelled files", where)
 
 
 def _data_hashes(prov: dict[str, Any]) -> dict[str, str]:

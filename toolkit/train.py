@@ -158,6 +158,8 @@ def _featurize_options(spec, cfg: TrainConfig) -> dict[str, Any]:
 
 def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples: int | None) -> list[TaskData]:
     """Featurised training phases of one task (one per training source) and its English dev data."""
+    from .data import has_gold
+
     family = get_family(spec)
     sources = training_sources(spec, cfg.train_split)
     phases_examples = [(src, _load_examples(src, cfg.train_split, cfg, cfg.max_train_examples)) for src in sources]
@@ -167,6 +169,10 @@ def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples:
     if dev_spec is not None:
         try:
             dev_examples = _load_examples(dev_spec, cfg.dev_split, cfg, max_dev_examples)
+            if not has_gold(dev_examples):
+                raise DataUnavailable(f"{dev_spec.name} {cfg.dev_split} has no gold labels (e.g. every answer is "
+                                      "empty); select on a labelled slice instead, e.g. --train-split 'train[:90%]' "
+                                      "--dev-split 'train[90%:]'")
             dev = family.featurize(dev_examples, tokenizer, spec, cfg.max_length, labels=labels, **_featurize_options(spec, cfg))
         except DataUnavailable as exc:
             log.warning("no English dev data for %s (%s); no model selection", spec.name, exc)
