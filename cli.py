@@ -273,7 +273,7 @@ def _print_eval(run, cfg, report_dir: Optional[Path]) -> None:
 
     gathered = scores_from_store(run.store, cfg.model, cfg.setup, cfg.benchmark)
     langs = {t.task: t.languages for t in run.tasks}
-    header, rows = language_rows(gathered)
+    header, rows = language_rows(gathered, by=_orientation(gathered))
     _table(f"{cfg.benchmark}: main score per language ({cfg.model}, setup {cfg.setup})", header, rows)
     summary = summarize(cfg.benchmark, gathered.scores, gathered.failed, languages=langs)
     _table("summary (no average over missing languages or tasks)", SUMMARY_HEADER, summary_rows(summary))
@@ -286,6 +286,12 @@ def _print_eval(run, cfg, report_dir: Optional[Path]) -> None:
     if report_dir:
         files = write_report(summary, gathered, report_dir)
         console.print(f"report: {files['report.md']}")
+
+
+def _orientation(gathered) -> str:
+    """Languages as columns while they fit beside each other; one row per language beyond that."""
+    langs = {lang for s in gathered.scores.values() for lang in s} | {lang for f in gathered.failed.values() for lang in f}
+    return "task" if len(langs) <= 10 else "language"
 
 
 def _table(title: str, header: list[str], rows: list[list[str]]) -> None:
@@ -317,7 +323,7 @@ def report(
         (path, why), more = damaged[0], f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
         raise DataError(f"damaged result record: {why}{more}; rerun xta eval to recompute it, or remove the file", path)
     gathered = scores_from_store(store, model, setup, benchmark)
-    header, rows = language_rows(gathered)
+    header, rows = language_rows(gathered, by=_orientation(gathered))
     _table(f"{benchmark}: main score per language ({model}, setup {setup})", header, rows)
     summary = summarize(benchmark, gathered.scores, gathered.failed)
     _table("summary (no average over missing languages or tasks)", SUMMARY_HEADER, summary_rows(summary))

@@ -52,3 +52,18 @@ def test_qa_main_score_is_mean_of_em_and_f1():
     assert main_score("xquad", {"exact_match": 60.0, "f1": 70.0}) == 65.0
     assert main_score("mlqa", {"mlqa_exact_match": 40.0, "mlqa_f1": 50.0}) == 45.0
     assert main_score("xnli", {"accuracy": 81.5}) == 81.5
+
+
+def test_language_table_by_task_or_by_language():
+    from toolkit.report import StoreScores, language_rows
+
+    gathered = StoreScores(scores={"xnli": {"de": 40.0, "en": 50.25}, "tatoeba": {"de": 90.0}},
+                           failed={"tatoeba": {"sw": "DataUnavailable: no file"}}, records={}, setups={})
+    header, rows = language_rows(gathered)
+    assert header == ["task", "de", "en", "sw"]
+    assert rows == [["xnli", "40.0", "50.2", ""], ["tatoeba", "90.0", "", "FAIL"]]
+    header, rows = language_rows(gathered, by="language")
+    assert header == ["lang", "xnli", "tatoeba"]
+    assert [r[0] for r in rows] == ["de", "en", "sw"] and rows[2] == ["sw", "", "FAIL"] and rows[0][2] == "90.0"
+    with pytest.raises(ValueError):
+        language_rows(gathered, by="column")

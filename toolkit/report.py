@@ -178,14 +178,22 @@ def scores_from_store(store, encoder: str, setup: str, benchmark: str) -> StoreS
     return out
 
 
-def language_rows(gathered: StoreScores) -> tuple[list[str], list[list[str]]]:
-    """One row per task, one column per language (the union, sorted), main scores."""
+def language_rows(gathered: StoreScores, by: str = "task") -> tuple[list[str], list[list[str]]]:
+    """Main scores per task and language: one row per task and one column per language (the union,
+    sorted), or with ``by="language"`` one row per language and one column per task (what fits a
+    terminal once a benchmark has dozens of languages). ``FAIL`` marks a failed language, blank none."""
+    if by not in ("task", "language"):
+        raise ValueError(f"by must be 'task' or 'language', not {by!r}")
     langs = sorted({lang for s in gathered.scores.values() for lang in s} | {lang for f in gathered.failed.values() for lang in f})
-    rows = []
-    for task, per in gathered.scores.items():
-        fails = gathered.failed.get(task, {})
-        rows.append([task] + [fmt(per[l]) if l in per else ("FAIL" if l in fails else "") for l in langs])
-    return ["task", *langs], rows
+    tasks = list(gathered.scores)
+
+    def cell(task: str, lang: str) -> str:
+        per = gathered.scores[task]
+        return fmt(per[lang]) if lang in per else ("FAIL" if lang in gathered.failed.get(task, {}) else "")
+
+    if by == "language":
+        return ["lang", *tasks], [[lang] + [cell(t, lang) for t in tasks] for lang in langs]
+    return ["task", *langs], [[task] + [cell(task, lang) for lang in langs] for task in tasks]
 
 
 def write_report(summary: BenchmarkSummary, gathered: StoreScores, out_dir) -> dict[str, str]:
