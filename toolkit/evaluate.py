@@ -358,7 +358,7 @@ def _check_gold(spec: TaskSpec, split: str, lang: str, examples, files: list[str
     if empty:
         raise DataError(f"task {spec.name} / {split} / {lang}: no examples{also}", where)
     if not _has_gold(examples):
-        what = ("every answer is empty (a copy with the answers stripped)" if spec.shape == "extractive_qa"
+        what = ("every answer is empty: a copy with the answers stripped" if spec.shape == "extractive_qa"
                 else "XTREME ships these test labels separately")
         raise DataError(f"task {spec.name} / {split} / {lang}: the data has no gold labels ({what}){also}; "
                         "evaluate another split, or point xta at labelled files", where)
