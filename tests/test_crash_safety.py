@@ -237,7 +237,9 @@ def test_sigkill_during_eval_then_rerun_loses_nothing_and_matches(tmp_path, shar
         for lang, entry in stored.items():  # nothing finished was lost or recomputed
             assert final[lang]["finished_at"] == entry["finished_at"] and final[lang]["metrics"] == entry["metrics"]
         assert _metrics(record) == expected  # identical to the uninterrupted run
-        assert sorted(p.name for p in record.parent.iterdir()) == [".tatoeba.json.lock", "tatoeba.json"]
+        # no temporary file left behind; the predictions (for xta export) are one complete file per language
+        assert sorted(p.name for p in record.parent.iterdir()) == [".tatoeba.json.lock", "tatoeba.json", "tatoeba.predictions"]
+        assert sorted(p.name for p in (record.parent / "tatoeba.predictions").iterdir()) == sorted(f"{l}.json" for l in final)
 
 
 # --------------------------------------------------------------------------------------------------
