@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import time
 from collections import Counter
+from pathlib import Path
 
 import babel
 import pytest
@@ -12,7 +15,7 @@ from babel.core import get_cldr_version, get_global
 
 from toolkit import cldr, data
 from toolkit.data import RetrievalData
-from toolkit.errors import ConfigError, DataUnavailable, UnknownLanguage
+from toolkit.errors import ConfigError, DataError, DataUnavailable, UnknownLanguage
 from toolkit.languages import XTREME_R_LANGUAGES
 from toolkit.tasks.demo import DEMO_TASKS
 
@@ -237,9 +240,50 @@ def test_load_through_toolkit_data_without_any_data_dir(monkeypatch):
     with pytest.raises(UnknownLanguage):
         data.load(spec, "train", "fr")
     prov = data.provenance(spec, "test", "fr")
+    manifest_sha = hashlib.sha256(cldr.MANIFEST_PATH.read_bytes()).hexdigest()
     assert prov == {"source": "builtin", "generator": "cldr_kind", "babel_version": babel.__version__,
-                    "cldr_version": get_cldr_version()}
+                    "cldr_version": get_cldr_version(), "data_version": f"sha256:{manifest_sha}",
+                    "items": {"count": len(loaded), "sha256": cldr.items_digest(loaded)}}
     assert prov["cldr_version"] == "47"
+
+
+# ---------------------------------------------------------------- fixed data (issue 22)
+
+
+def test_the_installed_babel_generates_exactly_the_committed_manifest():
+    """The benchmark is fixed data: every task/language/split of the installed babel (the pinned 2.18.0)
+    has the count and sha256 the committed manifest records."""
+    built = cldr.build_manifest()
+    committed = json.loads(cldr.MANIFEST_PATH.read_text(encoding="utf-8"))
+    assert committed["babel_version"] == babel.__version__ == "2.18.0"
+    assert built == committed
+    assert committed["items"]["cldr_continent"]["test"].keys() == set(cldr.TASK_LANGUAGES["cldr_continent"])
+    assert committed["items"]["cldr_kind"]["test"]["en"]["count"] == 200
+
+
+def test_pyproject_pins_the_babel_release_of_the_manifest():
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    assert f'"babel=={cldr.manifest()["babel_version"]}"' in text
+
+
+def test_other_items_than_the_manifests_are_one_clear_error(monkeypatch):
+    """What another babel release does (babel 2.19 / CLDR 49: Tagalog 8 continent items instead of 6,
+    German 130 kinds instead of 128): the load refuses, naming the installed and the expected release."""
+    fixed = json.loads(json.dumps(cldr.manifest()))
+    fixed["babel_version"], fixed["cldr_version"] = "2.17.0", "46"
+    fixed["items"]["cldr_kind"]["test"]["de"]["count"] += 2
+    monkeypatch.setattr(cldr, "manifest", lambda: fixed)
+    with pytest.raises(DataError, match=r"cldr_kind test de has 128 items .* manifest 130 .*installed babel "
+                                        rf"{re.escape(babel.__version__)} .*babel 2\.17\.0 \(CLDR 46\)"):
+        data.load(SPECS["cldr_kind"], "test", "de")
+    with pytest.raises(DataError, match=r"pip install babel==2\.17\.0"):
+        cldr.BUILTINS["cldr_kind"]("de", "test")
+    assert cldr.BUILTINS["cldr_kind"]("fr", "test")  # other entries still match
+    del fixed["items"]["cldr_names"]["test"]["ja"]
+    with pytest.raises(DataError, match="not in the manifest"):
+        cldr.BUILTINS["cldr_names"]("ja", "test")
+    # non-default options build other data on purpose: nothing to compare with
+    assert len(cldr.BUILTINS["cldr_kind"]("de", "test", per_class=5)) <= 20
 
 
 def test_demo_specs():

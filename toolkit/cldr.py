@@ -49,14 +49,17 @@ per language 23-200 / 25-88 / 26-285 items. Everything is built in well under a 
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, DataUnavailable
+from .errors import ConfigError, DataError, DataUnavailable
 from .languages import XTREME_R_LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -64,7 +67,8 @@ log = logging.getLogger(__name__)
 __all__ = [
     "KINDS", "CONTINENTS", "CONTINENT_OF", "BABEL_LOCALE", "UNAVAILABLE", "LANGUAGES", "TASK_LANGUAGES",
     "EXCLUDED", "MIN_TEST_ITEMS", "BUILTINS", "split_of", "names", "entities", "language_status",
-    "cldr_kind", "cldr_continent", "cldr_names", "provenance", "clear_cache",
+    "cldr_kind", "cldr_continent", "cldr_names", "provenance", "clear_cache", "MANIFEST_PATH",
+    "manifest", "items_digest", "verify", "build_manifest",
 ]
 
 KINDS: tuple[str, ...] = ("country", "language", "currency", "script")
@@ -340,24 +344,148 @@ def cldr_names(lang: str, split: str, **options: Any):
     )
 
 
-#: Generator name (``SplitSource.builtin``) -> ``fn(lang, split, **options)``.
-BUILTINS: dict[str, Callable[..., Any]] = {
+#: The generators themselves, unverified (``build_manifest`` and tests that change options use these).
+GENERATORS: dict[str, Callable[..., Any]] = {
     "cldr_kind": cldr_kind, "cldr_continent": cldr_continent, "cldr_names": cldr_names,
 }
 
 
-def clear_cache() -> None:
-    """Forget the names read from babel (tests that time or re-check generation)."""
-    for fn in (_raw_names, _inventory, names, _ordered):
-        fn.cache_clear()
+# ----------------------------------------------------------------------------- fixed data (issue 22)
+#
+# The benchmark is *data*, not "whatever the installed babel gives": ``cldr_manifest.json`` (committed
+# beside this module) holds the item count and a sha256 of every task/language/split as generated from
+# the babel release below. Every load with default options is checked against it, so a different babel
+# (another CLDR release, other names, other counts) is one clear error instead of silently other items.
+# Refresh deliberately with ``python -m toolkit.cldr --write-manifest`` after changing the pin.
+
+#: The committed manifest of the built-in benchmark.
+MANIFEST_PATH = Path(__file__).with_name("cldr_manifest.json")
 
 
-def provenance(generator: str) -> dict[str, Any]:
-    """What a result record stores for built-in data: the generator and the babel and CLDR versions."""
+def _canonical(items: Any) -> Any:
+    """A JSON-able, order-preserving form of a generator's output (example list or RetrievalData)."""
+    if isinstance(items, list):
+        return items
+    return {"query_ids": items.query_ids, "queries": items.queries, "candidate_ids": items.candidate_ids,
+            "candidates": items.candidates, "gold": {q: sorted(g) for q, g in sorted(items.gold.items())}}
+
+
+def _count(items: Any) -> int:
+    return len(items) if isinstance(items, list) else len(items.query_ids)
+
+
+def items_digest(items: Any) -> str:
+    """sha256 of the canonical JSON of generated items (what the manifest stores per task/lang/split)."""
+    text = json.dumps(_canonical(items), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def manifest() -> dict[str, Any]:
+    """The committed manifest: ``{"babel_version", "cldr_version", "items": {task: {split: {lang: {...}}}}}``."""
+    try:
+        return json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{MANIFEST_PATH}: the built-in CLDR benchmark's manifest cannot be read ({exc}); "
+                        "reinstall xta") from exc
+
+
+def _installed() -> tuple[str, str]:
     import babel
     from babel.core import get_cldr_version
 
+    return babel.__version__, str(get_cldr_version())
+
+
+def verify(task: str, lang: str, split: str, items: Any) -> Any:
+    """``items`` if they equal the manifest's entry for ``task``/``split``/``lang``, else a DataError that
+    names the installed babel/CLDR versions and the ones the benchmark was fixed with."""
+    expected = manifest()["items"].get(task, {}).get(split, {}).get(lang)
+    found = {"count": _count(items), "sha256": items_digest(items)}
+    if expected is not None and found == expected:
+        return items
+    babel_version, cldr_version = _installed()
+    fixed = manifest()
+    what = ("is not in the manifest" if expected is None else
+            f"has {found['count']} items (sha256 {found['sha256'][:12]}), the manifest "
+            f"{expected['count']} (sha256 {expected['sha256'][:12]})")
+    raise DataError(
+        f"built-in CLDR benchmark {task} {split} {lang} {what}: the installed babel {babel_version} "
+        f"(CLDR {cldr_version}) gives other items than babel {fixed['babel_version']} (CLDR "
+        f"{fixed['cldr_version']}), the release the benchmark is fixed with. "
+        f"Install it: pip install babel=={fixed['babel_version']}")
+
+
+def _verified(task: str, generate: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(generate)
+    def load(lang: str, split: str, **options: Any) -> Any:
+        items = generate(lang, split, **options)
+        return items if options else verify(task, lang, split, items)  # non-default options: no fixed data
+    return load
+
+
+#: Generator name (``SplitSource.builtin``) -> ``fn(lang, split, **options)``, checked against the manifest.
+BUILTINS: dict[str, Callable[..., Any]] = {task: _verified(task, fn) for task, fn in GENERATORS.items()}
+
+
+def _splits(task: str) -> dict[str, tuple[str, ...]]:
+    if task == "cldr_names":
+        return {"test": TASK_LANGUAGES[task]}
+    return {"train": ("en",), "dev": ("en",), "test": TASK_LANGUAGES[task]}
+
+
+def build_manifest() -> dict[str, Any]:
+    """The manifest of what the installed babel generates (``--write-manifest``; tests compare it)."""
+    babel_version, cldr_version = _installed()
+    items: dict[str, Any] = {}
+    for task, generate in GENERATORS.items():
+        for split, langs in _splits(task).items():
+            for lang in langs:
+                out = generate(lang, split)
+                items.setdefault(task, {}).setdefault(split, {})[lang] = {
+                    "count": _count(out), "sha256": items_digest(out)}
+    return {"babel_version": babel_version, "cldr_version": cldr_version, "items": items}
+
+
+def clear_cache() -> None:
+    """Forget the names read from babel (tests that time or re-check generation)."""
+    for fn in (_raw_names, _inventory, names, _ordered, manifest):
+        fn.cache_clear()
+
+
+def provenance(generator: str, split: str | None = None, lang: str | None = None) -> dict[str, Any]:
+    """What a result record stores for built-in data: the generator, the babel and CLDR versions, the
+    benchmark's data version (sha256 of the committed manifest) and, for one split and language, the
+    count and sha256 of its items as the manifest fixes them."""
     if generator not in BUILTINS:
         raise ConfigError(f"unknown built-in data generator {generator!r} (known: {', '.join(BUILTINS)})")
-    return {"source": "builtin", "generator": generator, "babel_version": babel.__version__,
-            "cldr_version": get_cldr_version()}
+    babel_version, cldr_version = _installed()
+    out: dict[str, Any] = {
+        "source": "builtin", "generator": generator, "babel_version": babel_version, "cldr_version": cldr_version,
+        "data_version": "sha256:" + hashlib.sha256(MANIFEST_PATH.read_bytes()).hexdigest()}
+    entry = manifest()["items"].get(generator, {}).get(split or "", {}).get(lang or "")
+    if entry is not None:
+        out["items"] = dict(entry)
+    return out
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m toolkit.cldr --write-manifest``: fix the benchmark to what the installed babel gives."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m toolkit.cldr", description=_main.__doc__)
+    parser.add_argument("--write-manifest", action="store_true", help=f"rewrite {MANIFEST_PATH.name}")
+    args = parser.parse_args(argv)
+    built = build_manifest()
+    if args.write_manifest:
+        MANIFEST_PATH.write_text(json.dumps(built, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"wrote {MANIFEST_PATH} (babel {built['babel_version']}, CLDR {built['cldr_version']})")
+        return 0
+    same = built["items"] == manifest()["items"]
+    print(f"babel {built['babel_version']} (CLDR {built['cldr_version']}): "
+          f"{'matches' if same else 'DIFFERS FROM'} the manifest (babel {manifest()['babel_version']})")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

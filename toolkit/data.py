@@ -1171,7 +1171,7 @@ def provenance(task: Any, split: str, lang: str, data_dir: str | os.PathLike | N
     if source_split.builtin:
         from .cldr import provenance as builtin_provenance
 
-        return {**builtin_provenance(source_split.builtin), **extra}
+        return {**builtin_provenance(source_split.builtin, split, lang), **extra}
     hubs = []
     for hub in _hub_sources(source_split, lang):
         values = _placeholders(lang, split, hub.lang_codes)

