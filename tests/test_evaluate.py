@@ -106,3 +106,19 @@ def test_a_qa_file_whose_every_answer_is_empty_is_not_scored(shared_data):
     labelled = load("xquad", "test", "en", data_dir=shared_data, max_examples=20)
     assert has_gold(labelled) and has_gold(load("tydiqa", "train", "en", data_dir=shared_data, max_examples=5))
     _check_gold(get_task("xquad"), "test", "en", labelled)
+
+
+def test_a_builtin_benchmark_record_carries_its_data_version(tmp_path, shared_data, tiny_dir):
+    """Issue 22: generated data is recorded like data files: the items' hash and the manifest's version."""
+    from toolkit import cldr
+
+    cfg = _cfg(tmp_path, shared_data, tiny_dir, tasks=("cldr_names",), langs=("de",), setup="none", benchmark="demo")
+    run = evaluate(cfg)
+    rec = ResultStore(cfg.results_dir).get(RecordKey(run.encoder_id, "none", "cldr_names"))
+    de = rec.languages["de"]
+    assert de.status == "ok", de.error
+    entry = cldr.manifest()["items"]["cldr_names"]["test"]["de"]
+    assert de.data_files == {
+        "builtin:cldr_names (babel 2.18.0, CLDR 47)": f"sha256:{entry['sha256']}",
+        "builtin:data_version": cldr.provenance("cldr_names")["data_version"]}
+    assert rec.versions["babel"] == "2.18.0"

@@ -276,7 +276,7 @@ def test_every_readme_command_runs(world, tmp_path, monkeypatch, capsys):
             code, out = _run_make(argv[1])
             assert code == 0, f"README line {cmd.line}: {cmd.text}\n{out}"
             expected = {"test": "pytest -q", "test-fast": 'pytest -q -m "not slow"', "demo": "xta demo",
-                        "install": "pip install"}[argv[1]]
+                        "install": "pip install", "lock": "pip freeze --exclude-editable"}[argv[1]]
             assert expected in out, f"README line {cmd.line}: make -n {argv[1]} does not run {expected!r}:\n{out}"
             if argv[1] == "demo":  # the recipe's own xta command, run like the others
                 demo = shlex.split(next(line for line in out.splitlines() if "xta demo" in line))

@@ -478,7 +478,9 @@ def _main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     built = build_manifest()
     if args.write_manifest:
-        MANIFEST_PATH.write_text(json.dumps(built, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        from .io import atomic_write_text
+
+        atomic_write_text(MANIFEST_PATH, json.dumps(built, indent=1, sort_keys=True) + "\n")
         print(f"wrote {MANIFEST_PATH} (babel {built['babel_version']}, CLDR {built['cldr_version']})")
         return 0
     same = built["items"] == manifest()["items"]

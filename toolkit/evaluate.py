@@ -365,6 +365,10 @@ def _check_gold(spec: TaskSpec, split: str, lang: str, examples, files: list[str
 
 
 def _data_hashes(prov: dict[str, Any]) -> dict[str, str]:
+    if prov.get("source") == "builtin":  # generated data: its items' hash and the benchmark's data version
+        name = f"builtin:{prov['generator']} (babel {prov['babel_version']}, CLDR {prov['cldr_version']})"
+        items = prov.get("items", {}).get("sha256")
+        return {name: f"sha256:{items}" if items else prov["data_version"], "builtin:data_version": prov["data_version"]}
     if prov.get("source") == "local":
         return {str(p): h for p, h in prov.get("files", {}).items()}
     return {f"hub:{d['path']}/{d.get('config')}/{d['split']}": d.get("revision") or "default" for d in prov.get("datasets", [])}

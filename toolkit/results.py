@@ -73,7 +73,8 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed")
-LIBRARIES = ("torch", "transformers", "adapters", "datasets", "tokenizers", "safetensors", "numpy", "faiss-cpu")
+LIBRARIES = ("torch", "transformers", "adapters", "datasets", "tokenizers", "safetensors", "numpy", "faiss-cpu",
+             "scipy", "seqeval", "babel")  # babel: the built-in CLDR benchmark's data
 
 __all__ = [
     "SCHEMA_VERSION",
