@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from toolkit.errors import ConfigError, XtaError
@@ -33,15 +34,38 @@ err_console = Console(stderr=True)
 DataDirOpt = typer.Option(None, "--data-dir", help="Local mirror of the original benchmark files (default: $XTA_DATA_DIR).")
 
 
+log = logging.getLogger("xta")
+
+
+def error_line(message: object) -> None:
+    """One red ``error:`` line on stderr. The message is escaped: file contents, paths and option values
+    may hold ``[...]`` (``dev[:80%]``, a folder named ``data[v2]``) that rich would read as markup."""
+    err_console.print(f"[bold red]error:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+
+
 def cli_errors(fn):
-    """Turn XtaError into one line on stderr and exit code 1."""
+    """Turn XtaError into one line on stderr and exit code 1. Any other exception (a bug, or an input
+    no check caught) is the last resort: one line naming its type, the traceback in the log (``-v``),
+    exit code 1 - never a traceback on the user's terminal."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except XtaError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            error_line(exc)
+            raise typer.Exit(1) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except OSError as exc:  # unwritable folder, full disk, ...: the file and the reason
+            log.info("traceback", exc_info=True)
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            error_line(f"{where}{exc.strerror or exc} (re-run with -v for the traceback)")
+            raise typer.Exit(1) from None
+        except Exception as exc:  # noqa: BLE001 - the last resort, see the docstring
+            log.info("traceback", exc_info=True)
+            error_line(f"unexpected {type(exc).__name__}: {exc} (re-run with -v for the traceback; "
+                       "please report it, xta should have named the bad input)")
             raise typer.Exit(1) from None
 
     return wrapper
@@ -74,7 +98,7 @@ def tasks(ctx: typer.Context, benchmark: Optional[str] = typer.Option(None, help
     for spec in all_tasks().values():
         if benchmark and benchmark not in spec.benchmarks:
             continue
-        table.add_row(spec.name, ", ".join(spec.benchmarks), spec.shape, str(len(spec.langs())), spec.main_metric,
+        _add_row(table, spec.name, ", ".join(spec.benchmarks), spec.shape, str(len(spec.langs())), spec.main_metric,
                       ", ".join(spec.train_from) or ("-" if spec.is_target else "(itself)"))
     console.print(table)
 
@@ -87,7 +111,7 @@ def tasks_show(name: str, data_dir: Optional[Path] = DataDirOpt):
     from toolkit.tasks import get_task
 
     spec = get_task(name)
-    console.print(f"[bold]{spec.name}[/] (v{spec.version}) - {spec.description}")
+    console.print(f"[bold]{escape(spec.name)}[/] (v{spec.version}) - {escape(spec.description)}")
     rows = [
         ("benchmarks", ", ".join(spec.benchmarks)), ("shape", spec.shape), ("category", spec.category or "-"),
         ("labels", ", ".join(spec.labels) if spec.labels else ("from data" if spec.open_labels else "-")),
@@ -102,7 +126,7 @@ def tasks_show(name: str, data_dir: Optional[Path] = DataDirOpt):
         rows.append(("adapter", ", ".join(f"{k}={v}" for k, v in spec.adapter.items())))
     table = Table(show_header=False)
     for k, v in rows:
-        table.add_row(k, v)
+        _add_row(table, k, v)
     console.print(table)
     splits = Table(title="splits")
     for col in ("split", "local files", "hub", "available locally"):
@@ -111,7 +135,7 @@ def tasks_show(name: str, data_dir: Optional[Path] = DataDirOpt):
     for split_name, src in spec.splits.items():
         hubs = src.hub if isinstance(src.hub, tuple) else ((src.hub,) if src.hub else ())
         local_langs = data.available_languages(spec, split_name, root) if root else []
-        splits.add_row(
+        _add_row(splits,
             split_name, "\n".join(s.pattern for s in src.local) or "-",
             "\n".join(f"{h.path}" + (f" [{h.config}]" if h.config else "") + f" {h.split}" for h in hubs) or "-",
             (" ".join(local_langs) or "none") if root else "(no --data-dir / XTA_DATA_DIR)",
@@ -129,7 +153,7 @@ def encoders():
     for col in ("name", "kind", "path", "size"):
         table.add_column(col)
     for row in list_encoders():
-        table.add_row(row.name, row.kind, str(row.path or "-"), _human_bytes(row.size) if row.size else "-")
+        _add_row(table, row.name, row.kind, str(row.path or "-"), _human_bytes(row.size) if row.size else "-")
     console.print(table)
 
 
@@ -196,10 +220,10 @@ def train_adapter_cmd(
     cfg = from_dict(TrainConfig, {**base, **given}, where="options")
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     verb = "already trained (identical configuration); nothing recomputed" if result.skipped else f"trained {result.steps} steps"
-    console.print(f"[bold]{result.name}[/]: {verb}" + (f", resumed from step {result.resumed_from}" if result.resumed_from else ""))
+    console.print(f"[bold]{escape(result.name)}[/]: {verb}" + (f", resumed from step {result.resumed_from}" if result.resumed_from else ""))
     for t, scores in result.dev_scores.items():
         console.print(f"  English dev {t}: " + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))
-    console.print(f"  saved to {result.path}")
+    console.print(f"  saved to {escape(str(result.path))}")
 
 
 @app.command("eval")
@@ -264,7 +288,7 @@ def _exit_if_nothing_succeeded(run) -> None:
     if not failed:
         return
     for where, why in failed:
-        err_console.print(f"[bold red]error:[/] {where}: {why}", highlight=False, soft_wrap=True)
+        error_line(f"{where}: {why}")
     raise typer.Exit(1)
 
 
@@ -282,10 +306,10 @@ def _print_eval(run, cfg, report_dir: Optional[Path]) -> None:
     failed = {f"{t.task}/{l}": e for t in run.tasks for l, e in t.failed.items()}
     console.print(f"computed {computed} task-languages, reused {reused} from the store, {len(failed)} failed")
     for where, why in list(failed.items())[:20]:
-        console.print(f"  [red]failed[/] {where}: {why}", highlight=False, soft_wrap=True)
+        console.print(f"  [red]failed[/] {escape(where)}: {escape(str(why))}", highlight=False, soft_wrap=True)
     if report_dir:
         files = write_report(summary, gathered, report_dir)
-        console.print(f"report: {files['report.md']}")
+        console.print(f"report: {escape(str(files['report.md']))}")
 
 
 def _orientation(gathered) -> str:
@@ -294,12 +318,17 @@ def _orientation(gathered) -> str:
     return "task" if len(langs) <= 10 else "language"
 
 
+def _add_row(table: Table, *cells: object) -> None:
+    """A table row whose cells are text, not markup (names, paths and configs may hold brackets)."""
+    table.add_row(*(escape(str(c)) for c in cells))
+
+
 def _table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    table = Table(title=title)
+    table = Table(title=escape(title))
     for col in header:
-        table.add_column(col)
+        table.add_column(escape(str(col)))
     for row in rows:
-        table.add_row(*row)
+        _add_row(table, *row)
     console.print(table)
 
 
@@ -329,7 +358,7 @@ def report(
     _table("summary (no average over missing languages or tasks)", SUMMARY_HEADER, summary_rows(summary))
     if out:
         files = write_report(summary, gathered, out)
-        console.print(f"report: {files['report.md']}")
+        console.print(f"report: {escape(str(files['report.md']))}")
 
 
 @app.command()
@@ -346,9 +375,9 @@ def export(
     from toolkit.results import ResultStore
 
     result = export_predictions(ResultStore(results_dir), model, setup, format, out)
-    console.print(f"wrote {len(result.files)} prediction files under {out}")
+    console.print(f"wrote {len(result.files)} prediction files under {escape(str(out))}")
     for where, why in result.skipped.items():
-        console.print(f"  not exported {where}: {why}", highlight=False)
+        console.print(f"  not exported {escape(str(where))}: {escape(str(why))}", highlight=False)
 
 
 @app.command()
@@ -395,12 +424,12 @@ def select(
     _table(f"{estimator} estimates for {target} (English data: {run.data_used.get(target, '-')})",
            ["candidate", "score", "data", "cost"], rows)
     for name, why in run.skipped.items():
-        console.print(f"  [yellow]skipped[/] {name}: {why}", highlight=False)
+        console.print(f"  [yellow]skipped[/] {escape(str(name))}: {escape(str(why))}", highlight=False)
     sel = run.selection
-    console.print(f"chosen for {target} ({objective}): [bold]{', '.join(sel.chosen)}[/]")
+    console.print(f"chosen for {escape(str(target))} ({objective}): [bold]{escape(', '.join(sel.chosen))}[/]")
     if sel.diversity is not None and sel.diversity.mean_pairwise_cosine_distance is not None:
         console.print(f"  set diversity: mean pairwise cosine distance {sel.diversity.mean_pairwise_cosine_distance:.3f}")
-    console.print(f"train it with: {sel.command}", highlight=False)
+    console.print(f"train it with: {escape(sel.command)}", highlight=False)
 
 
 def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artifacts_dir, results_dir, report_dir) -> None:
@@ -421,7 +450,7 @@ def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artif
     header, rows = selector_rows(ev.rows)
     _table(f"selectors vs. the measured matrix ({recipe}; ground truth from the results store)", header, rows)
     for key, why in sorted(ev.skipped.items()):
-        console.print(f"  [yellow]skipped[/] {key}: {why}", highlight=False)
+        console.print(f"  [yellow]skipped[/] {escape(str(key))}: {escape(str(why))}", highlight=False)
     _table("gain vs. intermediate-set diversity", ["target", "entry", "diversity", "all", "low", "mid", "high"],
            [[p.target, p.entry, f"{p.diversity:.3f}",
              *[f"{p.gains[g]:+.2f}" if g in p.gains else "-" for g in ("all", "low", "mid", "high")]] for p in ev.points])
@@ -429,7 +458,7 @@ def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artif
         from toolkit.plots import write_selection_report
 
         files = write_selection_report(ev, report_dir)
-        console.print(f"report: {files['selection.md']}")
+        console.print(f"report: {escape(str(files['selection.md']))}")
 
 
 @app.command()
@@ -468,7 +497,7 @@ def pull(
     from toolkit.hub import pull as pull_adapter
 
     path = pull_adapter(repo, name=name, revision=revision, artifacts_dir=artifacts_dir, encoder=model, force=force)
-    console.print(f"pulled {repo} -> {path} (use it as --setup {path.name})")
+    console.print(f"pulled {escape(repo)} -> {escape(str(path))} (use it as --setup {escape(path.name)})")
 
 
 # ---------------------------------------------------------------------------------------------- compositions
@@ -482,10 +511,10 @@ def _train_options(**kwargs) -> dict:
 
 def _show_trained(result) -> None:
     verb = "already trained (identical configuration); nothing recomputed" if result.skipped else f"trained {result.steps} steps"
-    console.print(f"[bold]{result.name}[/]: {verb}" + (f", resumed from step {result.resumed_from}" if result.resumed_from else ""))
+    console.print(f"[bold]{escape(result.name)}[/]: {verb}" + (f", resumed from step {result.resumed_from}" if result.resumed_from else ""))
     for t, scores in result.dev_scores.items():
         console.print(f"  English dev {t}: " + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))
-    console.print(f"  saved to {result.path}")
+    console.print(f"  saved to {escape(str(result.path))}")
 
 
 LrOpt = typer.Option(None, "--lr", "--learning-rate", help="AdamW learning rate (default 1e-4).")
@@ -528,7 +557,7 @@ def fuse_cmd(
     cfg = from_dict(TrainConfig, given, where="options")
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     _show_trained(result)
-    console.print(f"  evaluate with: xta eval --setup \"fuse:{','.join(cfg.intermediate)}>{cfg.name}\"", highlight=False)
+    console.print(escape(f"  evaluate with: xta eval --setup \"fuse:{','.join(cfg.intermediate)}>{cfg.name}\""), highlight=False)
 
 
 @app.command("stack")
@@ -559,7 +588,7 @@ def stack_cmd(
     cfg = from_dict(TrainConfig, given, where="options")
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     _show_trained(result)
-    console.print(f"  evaluate with: xta eval --setup \"stack:lang_{{lang}},{cfg.name}\"", highlight=False)
+    console.print(escape(f"  evaluate with: xta eval --setup \"stack:lang_{{lang}},{cfg.name}\""), highlight=False)
 
 
 @app.command("train-lang-adapter")
@@ -586,10 +615,10 @@ def train_lang_adapter_cmd(
     cfg = from_dict(LangAdapterConfig, given, where="options")
     result = train_language_adapter(cfg, artifacts_dir=artifacts_dir, force=force)
     verb = "already trained (identical configuration); nothing recomputed" if result.skipped else f"trained {result.steps} steps"
-    console.print(f"[bold]{result.name}[/]: {verb}" + (f", resumed from step {result.resumed_from}" if result.resumed_from else ""))
+    console.print(f"[bold]{escape(result.name)}[/]: {verb}" + (f", resumed from step {result.resumed_from}" if result.resumed_from else ""))
     for key, value in result.dev_scores.get("mlm", {}).items():
         console.print(f"  held-out {key}: {value:.4g}")
-    console.print(f"  saved to {result.path}")
+    console.print(f"  saved to {escape(str(result.path))}")
 
 
 @app.command("register-lang-adapter")
@@ -606,7 +635,7 @@ def register_lang_adapter_cmd(
     from toolkit.lang_adapters import register_language_adapter
 
     path = register_language_adapter(source, lang, load_encoder(model), artifacts_dir, force=force)
-    console.print(f"registered {source} as [bold]{path.name}[/] in {path.parent}")
+    console.print(f"registered {escape(str(source))} as [bold]{escape(path.name)}[/] in {escape(str(path.parent))}")
 
 
 @app.command("fusion-attention")
@@ -637,7 +666,7 @@ def fusion_attention_cmd(
     for lang, layers in result.items():
         last = layers[max(layers)]
         console.print(f"{lang}: last layer " + ", ".join(f"{k} {v:.3f}" for k, v in last.items()))
-    console.print(f"wrote {path}")
+    console.print(f"wrote {escape(str(path))}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -695,7 +724,7 @@ def _render_matrix(run, per_language: bool) -> None:
     for target in cfg.targets:
         missing = run.missing_languages(target)
         if missing:
-            console.print(f"[yellow]{target}[/]: no baseline score in {' '.join(missing)} (left out of the gains)", highlight=False)
+            console.print(f"[yellow]{escape(str(target))}[/]: no baseline score in {escape(' '.join(missing))} (left out of the gains)", highlight=False)
     _table("cost", ["", "value"], cost_rows(run.cost))
     counts = ", ".join(f"{n} {status}" for status, n in sorted(status_counts(run).items()))
     console.print(f"nodes: {counts}" + ("" if run.work_done else " (nothing recomputed)"))
@@ -759,7 +788,7 @@ def matrix_cmd(
         from toolkit.plots import write_matrix_report
 
         files = write_matrix_report(run, report_dir)
-        console.print(f"report: {files['report.md']}")
+        console.print(f"report: {escape(str(files['report.md']))}")
 
 
 @app.command("demo")
@@ -787,7 +816,7 @@ def demo_cmd(
                       f"evaluations over {len({l for ls in plan.languages.values() for l in ls})} languages -> {cfg.out_dir}")
     result = run_demo(cfg, on_event=_MatrixProgress(len(plan.nodes)))
     _render_matrix(result.run, per_language)
-    console.print(f"report: {result.report_path}")
+    console.print(f"report: {escape(str(result.report_path))}")
     console.print(f"demo wall time: {time.perf_counter() - t0:.1f} s")
 
 

@@ -58,3 +58,32 @@ def test_every_command_documents_its_options(command):
     result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "--help" in result.output
+
+
+# ------------------------------------------------------------------ issue 18: errors are text, never markup
+
+
+def test_error_text_keeps_its_brackets_and_a_bracketed_data_dir_is_a_folder_not_a_pattern(shared_data, tmp_path):
+    result = runner.invoke(app, ["tasks", "show", "xn[li]"])
+    assert result.exit_code == 1 and "xn[li]" in result.output and "Traceback" not in result.output
+    data = tmp_path / "data[v2]"  # as a glob pattern, this would match data2/datav/... but never itself
+    data.mkdir()
+    (data / "xnli").symlink_to(shared_data / "xnli")
+    result = runner.invoke(app, ["tasks", "show", "xnli", "--data-dir", str(data)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "ar bg de el en es fr hi ru th tr vi zh" in result.output  # the files were found in data[v2]/
+
+
+@pytest.mark.parametrize("exc, shown", [
+    (ValueError("cannot read [row 3]"), "unexpected ValueError: cannot read [row 3]"),
+    (PermissionError(13, "Permission denied", "/ro/results[1].json"), "/ro/results[1].json: Permission denied"),
+])
+def test_an_unexpected_exception_is_one_line_not_a_traceback(monkeypatch, exc, shown):
+    def boom():
+        raise exc
+
+    monkeypatch.setattr(encoders, "list_encoders", boom)
+    result = runner.invoke(app, ["encoders"], env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    assert shown in result.output and "re-run with -v" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 2

@@ -70,11 +70,11 @@ def results(tiny, tmp_path_factory) -> Path:
                       encoder_fingerprint=fingerprint, environment={})
         store.put_language(RecordKey(enc, setup_id(setup), "panx"), lang, entry, run)
 
-    put("panx", "de", LangResult.ok({"seqeval_f1": 0.81234}, 0.81234, n_examples=100))
-    put("panx", "fr", LangResult.ok({"seqeval_f1": 0.5}, 0.5, n_examples=40))
+    put("panx", "de", LangResult.ok({"seqeval_f1": 81.234}, 81.234, n_examples=100, split="test"))
+    put("panx", "fr", LangResult.ok({"seqeval_f1": 50.0}, 50.0, n_examples=40, split="test"))
     put("panx", "sw", LangResult.failed(FileNotFoundError("no sw data")))
-    put("other", "de", LangResult.ok({"seqeval_f1": 0.99}, 0.99, n_examples=100))
-    put("panx", "ja", LangResult.ok({"seqeval_f1": 0.33}, 0.33, n_examples=10), fingerprint="sha256:other", enc="big")
+    put("other", "de", LangResult.ok({"seqeval_f1": 99.0}, 99.0, n_examples=100))
+    put("panx", "ja", LangResult.ok({"seqeval_f1": 33.0}, 33.0, n_examples=10), fingerprint="sha256:other", enc="big")
     return root
 
 
@@ -149,6 +149,11 @@ def test_dry_run_plan_files_metadata_and_results_table(artifacts, results, monke
         "datasets": ["google/xtreme", "unimelb-nlp/wikiann"],
         "license": "other", "license_name": "panx-data-license",
         "language": ["en", "de", "fr"],  # sw failed, ja was another encoder: not listed
+        # issue 18: scores as stored (0-100, not multiplied again), one model-index entry per scored language
+        "model-index": [{"name": "panx", "results": [
+            {"task": {"type": "token-classification"},
+             "dataset": {"name": f"panx ({lang})", "type": "google/xtreme", "config": lang, "split": "test"},
+             "metrics": [{"type": "seqeval_f1", "value": value}]} for lang, value in (("de", 81.234), ("fr", 50.0))]}],
     }
     if panx.url:
         expected["license_link"] = panx.url
@@ -156,7 +161,7 @@ def test_dry_run_plan_files_metadata_and_results_table(artifacts, results, monke
 
     (table,) = plan.tables
     assert (table.task, table.setup, table.metric) == ("panx", "panx", "seqeval_f1")
-    assert [(r.lang, r.status, r.main) for r in table.rows] == [("de", "ok", 0.81234), ("fr", "ok", 0.5), ("sw", "failed", None)]
+    assert [(r.lang, r.status, r.main) for r in table.rows] == [("de", "ok", 81.234), ("fr", "ok", 50.0), ("sw", "failed", None)]
     assert table.average is None  # 2 of panx's 48 XTREME-R languages: no average
     n = len(panx.langs())
     assert n == 48
@@ -215,6 +220,48 @@ def test_push_refuses_bad_repo_ids_unknown_adapters_and_local_pickles(artifacts,
     (art / "adapters" / "panx" / "pytorch_adapter.bin").write_bytes(b"\x80\x04N.")
     with pytest.raises(UnsafeFileError, match="pytorch_adapter.bin"):
         push("panx", REPO_ID, artifacts_dir=art, dry_run=True)
+
+
+@pytest.mark.parametrize("link", ["file", "folder"])
+def test_push_refuses_symlinks_that_leave_the_adapter_folder(artifacts, tmp_path, link):
+    """Issue 18: a link inside the adapter folder must not upload what it points to (here an ssh key)."""
+    secret = tmp_path / "home" / ".ssh"
+    secret.mkdir(parents=True)
+    (secret / "id_rsa.json").write_text('{"key": "secret"}')
+    art = tmp_path / "art"
+    shutil.copytree(artifacts / "adapters" / "panx", art / "adapters" / "panx")
+    where = art / "adapters" / "panx"
+    if link == "file":
+        (where / "extra.json").symlink_to(secret / "id_rsa.json")
+    else:
+        (where / "heads").mkdir(exist_ok=True)
+        (where / "heads" / "more").symlink_to(secret, target_is_directory=True)
+    with pytest.raises(UnsafeFileError, match="outside the adapter folder"):
+        push("panx", REPO_ID, artifacts_dir=art, dry_run=True)
+    (where / "inside.json").symlink_to(where / "adapter_config.json")  # a link within the folder is fine
+    (where / "extra.json").unlink(missing_ok=True)
+    if (where / "heads" / "more").is_symlink():
+        (where / "heads" / "more").unlink()
+    assert "inside.json" in push("panx", REPO_ID, artifacts_dir=art, dry_run=True).paths
+
+
+def test_the_model_card_shows_no_local_path(artifacts, results, tmp_path):
+    """Issue 18: an encoder given by local path, and paths in failure messages, stay out of the README."""
+    art = tmp_path / "art"
+    shutil.copytree(artifacts / "adapters" / "panx", art / "adapters" / "panx")
+    card_path = art / "adapters" / "panx" / "xta_card.json"
+    card = json.loads(card_path.read_text())
+    card["encoder"]["name"] = "/home/alice/models/my-encoder"
+    card_path.write_text(json.dumps(card))
+    store = ResultStore(tmp_path / "res")
+    run = RunInfo(task_version=1, encoder_name="/home/alice/models/my-encoder", setup="panx", config={},
+                  config_hash="h", main_metric="seqeval_f1", encoder_fingerprint=card["encoder"]["fingerprint"],
+                  environment={})
+    store.put_language(RecordKey("my-encoder", "panx", "panx"), "sw",
+                       LangResult.failed(FileNotFoundError("/home/alice/data/panx/test-sw.tsv: not found")), run)
+    plan = push("panx", REPO_ID, artifacts_dir=art, results_dir=tmp_path / "res", dry_run=True)
+    assert "/home/alice" not in plan.readme and "alice" not in json.dumps(plan.metadata)
+    assert "<local>/models/my-encoder" in plan.readme
 
 
 def test_push_uploads_the_plan_in_one_commit(artifacts, results, monkeypatch):

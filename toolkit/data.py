@@ -837,7 +837,9 @@ def _fill(template: str, values: Mapping[str, str], what: str) -> str:
 
 
 def _glob(data_dir: Path, pattern: str) -> list[Path]:
-    return sorted(Path(p) for p in glob.glob(str(data_dir / pattern)) if Path(p).is_file())
+    """Files under ``data_dir`` matching the registry's ``pattern``. Only the pattern is a glob: the
+    user's folder is taken literally (a data dir named ``data[v2]`` is not a character class)."""
+    return sorted(data_dir / p for p in glob.glob(pattern, root_dir=data_dir) if (data_dir / p).is_file())
 
 
 def _spec_and_source(task: Any, split: str, lang: str) -> tuple[Any, Any]:

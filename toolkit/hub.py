@@ -38,7 +38,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,7 @@ class ResultTable:
     rows: tuple[LangRow, ...]
     average: float | None  # only when every language of the task is present and ok
     note: str = ""
+    split: str = ""  # the evaluated split, as the record's config names it
 
 
 @dataclass(frozen=True)
@@ -205,13 +206,15 @@ def plan_push(
     safe_name(name, "adapter")
     artifacts = _artifacts(artifacts_dir)
     card = _read_card(_local_dir(name, artifacts))
+    shown = public_card(card)  # what the README shows: no local path (the card file is scrubbed the same way)
     inters = intermediates(name, artifacts)
     files = _adapter_files(_local_dir(name, artifacts), "", f"adapter {name}")
     for inter in inters:
         files += _adapter_files(_local_dir(inter, artifacts), f"{INTERMEDIATE_DIR}/{inter}/", f"intermediate {inter}")
     tables = results_tables(name, card, ResultStore(results_dir), artifacts)
-    metadata = hub_metadata(card, tables, license=license, base_model=base_model)
-    readme = render_readme(name, repo_id, card, metadata, tables, inters)
+    tables = [_public_table(t) for t in tables]
+    metadata = hub_metadata(shown, tables, license=license, base_model=base_model, name=name)
+    readme = render_readme(name, repo_id, shown, metadata, tables, inters)
     files.append(PlannedFile(README, content=readme.encode("utf-8"), origin="generated"))
     message = commit_message or f"xta: upload adapter {name} ({card.get('task')}, recipe {card.get('recipe', 'none')})"
     return PushPlan(name, repo_id, private, tuple(sorted(files, key=_repo_order)), readme, metadata,
@@ -287,6 +290,7 @@ def intermediates(name: str, artifacts_dir: str | os.PathLike | None = None) -> 
 
 def _adapter_files(src: Path, prefix: str, origin: str) -> list[PlannedFile]:
     """The safetensors and JSON files of one saved adapter directory (heads/ included); pickles refused."""
+    _refuse_escaping_links(src)
     found = sorted(p for p in src.rglob("*") if p.is_file() and not p.name.startswith("."))
     _refuse_pickles([p.relative_to(src).as_posix() for p in found], f"local adapter directory {src}")
     out = []
@@ -306,6 +310,21 @@ def _adapter_files(src: Path, prefix: str, origin: str) -> list[PlannedFile]:
     if not any(f.path_in_repo.endswith(".safetensors") for f in out):
         raise SetupError(f"{src}: no safetensors weights to share")
     return out
+
+
+def _refuse_escaping_links(src: Path) -> None:
+    """Nothing outside the adapter folder may be uploaded: a symlink (file or folder, at any depth) whose
+    target lies outside ``src`` is refused before anything is read, instead of uploading what it points to."""
+    root = src.resolve()
+    for dirpath, dirnames, filenames in os.walk(src):  # os.walk does not descend into linked folders
+        for entry in (*dirnames, *filenames):
+            path = Path(dirpath) / entry
+            if not path.is_symlink():
+                continue
+            target = path.resolve()
+            if not target.is_relative_to(root):
+                raise UnsafeFileError(f"{path} is a symlink to {target}, outside the adapter folder {src}; "
+                                      "xta uploads only the adapter's own files (copy the file in, or remove the link)")
 
 
 def _allowed(path: str) -> bool:
@@ -364,10 +383,11 @@ def results_tables(name: str, card: Mapping[str, Any], store, artifacts_dir: str
         rec_fp = (rec.encoder or {}).get("fingerprint")
         if fingerprint and rec_fp and rec_fp != fingerprint:
             continue
-        rows = [_row(lang, entry) for lang, entry in sorted(rec.languages.items())
-                if _involves(rec.setup.get("text", ""), lang, name) and _same_weights(rec, entry, name, weights)]
-        if rows:
-            tables.append(_table(rec, rows))
+        entries = {lang: entry for lang, entry in sorted(rec.languages.items())
+                   if _involves(rec.setup.get("text", ""), lang, name) and _same_weights(rec, entry, name, weights)}
+        if entries:
+            splits = sorted({str(getattr(e, "split", "") or "") for e in entries.values()} - {""})
+            tables.append(replace(_table(rec, [_row(lang, e) for lang, e in entries.items()]), split="/".join(splits)))
     return tables
 
 
@@ -436,8 +456,10 @@ def base_model_id(encoder_name: str | None) -> str | None:
 
 
 def hub_metadata(card: Mapping[str, Any], tables: Sequence[ResultTable], *, license: str | None = None,
-                 base_model: str | None = None) -> dict[str, Any]:
-    """The README's YAML front matter (https://huggingface.co/docs/hub/model-cards#model-card-metadata)."""
+                 base_model: str | None = None, name: str | None = None) -> dict[str, Any]:
+    """The README's YAML front matter (https://huggingface.co/docs/hub/model-cards#model-card-metadata),
+    built with ``huggingface_hub.ModelCardData``; with ``name``, every scored language is one entry of
+    the Hub's ``model-index`` (``EvalResult``), with the score as the store holds it (0-100)."""
     task = card.get("task")
     meta: dict[str, Any] = {"library_name": "adapters"}
     base = base_model or base_model_id((card.get("encoder") or {}).get("name"))
@@ -450,7 +472,36 @@ def hub_metadata(card: Mapping[str, Any], tables: Sequence[ResultTable], *, lice
         meta["datasets"] = datasets
     meta.update(_license(card, license))
     meta["language"] = _languages(tables)
-    return meta
+    return _card_data(meta, tables, name)
+
+
+#: xta's task shapes as Hub task types (model-index ``task.type``)
+_HUB_TASK_TYPES = {"classification": "text-classification", "multiple_choice": "multiple-choice",
+                   "extractive_qa": "question-answering", "tagging": "token-classification",
+                   "retrieval": "sentence-similarity"}
+
+
+def _card_data(meta: dict[str, Any], tables: Sequence[ResultTable], name: str | None) -> dict[str, Any]:
+    from huggingface_hub import EvalResult, ModelCardData
+
+    results = [EvalResult(task_type=_HUB_TASK_TYPES.get(getattr(_task_spec(t.task), "shape", ""), "other"),
+                          dataset_type=(_hub_paths(_task_spec(t.task), None) or [t.task])[0],
+                          dataset_name=f"{t.task} ({r.lang})", dataset_config=r.lang, dataset_split=t.split or None,
+                          metric_type=t.metric, metric_value=round(float(r.main), 4))
+               for t in tables for r in t.rows if r.status == "ok" and r.main is not None]
+    data = ModelCardData(**meta, model_name=name if results else None, eval_results=results or None)
+    return data.to_dict()
+
+
+def _public_table(table: ResultTable) -> ResultTable:
+    """A results table without local paths (encoder given by path, paths inside error messages)."""
+    rows = tuple(replace(r, error=_scrub_text(r.error)) if r.error else r for r in table.rows)
+    return replace(table, encoder=_scrub_path(table.encoder, None), rows=rows, note=_scrub_text(table.note))
+
+
+def _scrub_text(text: str) -> str:
+    """Absolute paths inside a message shortened as :func:`public_card` does."""
+    return re.sub(r"(?<![\w.:/}>])(?:~|/)[^\s'\"`|,;()]+", lambda m: _scrub_path(m.group(0), None), text)
 
 
 def _task_spec(name: str | None):
@@ -621,7 +672,7 @@ def _training(card: Mapping[str, Any]) -> str:
                                                         "warmup_ratio", "weight_decay") if k in hyper]
     table = "| setting | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
     dev = card.get("dev_scores") or {}
-    dev_lines = "\n".join(f"- {t}: " + ", ".join(f"{m} {v * 100:.1f}" for m, v in sorted(s.items()))
+    dev_lines = "\n".join(f"- {t}: " + ", ".join(f"{m} {v:.1f}" for m, v in sorted(s.items()))
                           for t, s in sorted(dev.items()))
     text = "## Training\n\n" + table + f"\n\nFull provenance (data hashes, versions, config hash): `{CARD_NAME}`."
     return text + (f"\n\nEnglish dev scores (model selection):\n\n{dev_lines}" if dev_lines else "")
@@ -630,7 +681,7 @@ def _training(card: Mapping[str, Any]) -> str:
 def _results(tables: Sequence[ResultTable]) -> str:
     if not tables:
         return "## Zero-shot results\n\nNo results recorded yet (`xta eval`, then push again)."
-    return "## Zero-shot results\n\nScores ×100, from xta's results store.\n\n" + "\n\n".join(map(render_table, tables))
+    return "## Zero-shot results\n\nScores on the 0-100 scale (as XTREME reports them), from xta's results store.\n\n" + "\n\n".join(map(render_table, tables))
 
 
 def render_table(table: ResultTable) -> str:
@@ -639,10 +690,10 @@ def render_table(table: ResultTable) -> str:
     lines = [f"### {table.task} — setup `{table.setup}` ({table.encoder})", "",
              f"| language | {table.metric} | examples |", "|---|---:|---:|"]
     for r in table.rows:
-        score = f"{r.main * 100:.1f}" if r.main is not None else f"failed ({(r.error or '').split(':')[0]})"
+        score = f"{r.main:.1f}" if r.main is not None else f"failed ({(r.error or '').split(':')[0]})"
         lines.append(f"| {r.lang} | {score} | {r.n_examples if r.n_examples is not None else ''} |")
     if table.average is not None:
-        lines.append(f"| **average** | **{table.average * 100:.1f}** | |")
+        lines.append(f"| **average** | **{table.average:.1f}** | |")
     elif table.note:
         lines += ["", f"_{table.note}_"]
     return "\n".join(lines)
