@@ -252,6 +252,7 @@ def eval_cmd(
     results_dir: Optional[Path] = typer.Option(None, "--results-dir", help="Results store (default $XTA_HOME/results or ./xta_runs/results)."),
     artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Adapters (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),
     report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="Also write the report (CSV, Markdown) here."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace finished results computed under another configuration (default: keep them, report a conflict)."),
 ):
     """Zero-shot evaluation: English-trained adapters applied unchanged to every language; resumable."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -266,6 +267,7 @@ def eval_cmd(
         train_examples=train_examples, train_dev_examples=train_dev_examples, train_split=train_split, train_dev_split=train_dev_split, train_from=train_from or (), train_learning_rate=train_lr,
         data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
         results_dir=str(results_dir) if results_dir else None, artifacts_dir=str(artifacts_dir) if artifacts_dir else None,
+        overwrite=overwrite,
     )
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console) as bar:
         job = bar.add_task("evaluating", total=None)
@@ -369,12 +371,14 @@ def export(
     model: str = typer.Option("embedded", "--model"),
     setup: str = typer.Option("auto", "--setup"),
     results_dir: Optional[Path] = typer.Option(None, "--results-dir"),
+    force: bool = typer.Option(False, "--force", help="Write into a folder that already holds files."),
+    allow_truncated: bool = typer.Option(False, "--allow-truncated", help="Also write results of --max-eval-examples runs (marked NOT_A_SUBMISSION.txt; never for the leaderboard)."),
 ):
     """Write stored predictions in the leaderboard layout that the official evaluate.py scores."""
     from toolkit.export import export as export_predictions
     from toolkit.results import ResultStore
 
-    result = export_predictions(ResultStore(results_dir), model, setup, format, out)
+    result = export_predictions(ResultStore(results_dir), model, setup, format, out, force=force, allow_truncated=allow_truncated)
     console.print(f"wrote {len(result.files)} prediction files under {escape(str(out))}")
     for where, why in result.skipped.items():
         console.print(f"  not exported {escape(str(where))}: {escape(str(why))}", highlight=False)

@@ -84,11 +84,20 @@ def evaluated(tmp_path_factory, shared_data):
 def test_exported_files_score_like_xta(evaluated, shared_data, tmp_path):
     cfg, tasks = evaluated
     out = tmp_path / "submission"
+    # the fixture evaluates the first 20-600 examples only: never leaderboard files by default (issue 18)
     result = CliRunner().invoke(app, ["export", str(out), "--model", cfg.model, "--results-dir", cfg.results_dir])
+    assert result.exit_code == 0 and "truncated evaluation (--max-eval-examples 20)" in result.output, result.output
+    assert not out.exists() or not any(out.rglob("*.*"))
+    result = CliRunner().invoke(app, ["export", str(out), "--model", cfg.model, "--results-dir", cfg.results_dir,
+                                      "--allow-truncated"])
     assert result.exit_code == 0, result.output
+    assert "xcopa/et: first 20 examples only" in (out / "NOT_A_SUBMISSION.txt").read_text()
+    again = CliRunner().invoke(app, ["export", str(out), "--model", cfg.model, "--results-dir", cfg.results_dir,
+                                     "--allow-truncated", "--setup", "none"])
+    assert again.exit_code == 1 and "already holds" in again.output and "--force" in again.output
     for fmt in ("xtreme-r", "xtreme"):  # retrieval predictions: setup none (no dual-encoder adapter)
         result = CliRunner().invoke(app, ["export", str(out), "--model", cfg.model, "--results-dir", cfg.results_dir,
-                                          "--setup", "none", "--format", fmt])
+                                          "--setup", "none", "--format", fmt, "--allow-truncated", "--force"])
         assert result.exit_code == 0, result.output
     store = ResultStore(cfg.results_dir)
     checked = 0
@@ -142,6 +151,29 @@ def _bucc_f1(labels, predictions):
         return 0.0
     precision, recall = correct / len(predictions), correct / len(labels)
     return 100 * 2 * precision * recall / (precision + recall)
+
+
+def test_export_never_builds_a_path_from_a_hostile_predictions_file(evaluated, tmp_path):
+    """Issue 18: the split in a predictions file names the output file: it is validated, never a path."""
+    import json
+
+    from toolkit.export import export
+
+    cfg, _ = evaluated
+    store = ResultStore(cfg.results_dir)
+    key = RecordKey(encoder_id(cfg.model), "xcopa", "xcopa")
+    path = store.predictions_path(key, "et")
+    original = path.read_text()
+    try:
+        for bad, why in (({"split": "../../../escaped"}, "not one of test, dev, train"),
+                         ({"split": "dev"}, "but the result is for 'test'"),
+                         ({"ids": ["a", "b"]}, "2 ids"), ({"predictions": "x"}, "not lists")):
+            path.write_text(json.dumps({**json.loads(original), **bad}))
+            result = export(store, cfg.model, "auto", "xtreme-r", tmp_path / "out", allow_truncated=True, force=True)
+            assert why in result.skipped["xcopa/et"], result.skipped
+        assert not list(tmp_path.rglob("escaped*"))
+    finally:
+        path.write_text(original)
 
 
 def test_export_without_results_is_a_clear_error(tmp_path):

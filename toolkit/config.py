@@ -343,6 +343,9 @@ class EvalConfig:
     data_dir: str | None = field(default=None, metadata=NOHASH)
     results_dir: str | None = field(default=None, metadata=NOHASH)
     artifacts_dir: str | None = field(default=None, metadata=NOHASH)
+    # replace finished results that were computed under another configuration (else they are kept and
+    # the language is reported as a conflict)
+    overwrite: bool = field(default=False, metadata=NOHASH)
     device: str | None = field(default=None, metadata=NOHASH)
 
     def __post_init__(self):

@@ -63,5 +63,9 @@ class SetupError(XtaError):
     """An adapter setup that cannot be parsed or composed."""
 
 
+class ResultConflict(XtaError):
+    """A finished result computed under another configuration would be replaced (``--overwrite`` allows it)."""
+
+
 class UnsafeFileError(XtaError):
     """A file that would need pickle (or another code-executing format) to load."""

@@ -152,6 +152,11 @@ class _Context:
         cfg_hashes = {lang: self.lang_hash(spec, split, hashes[lang]) for lang in ready}
         missing = self.store.missing_languages(key, ready, cfg_hashes) if ready else []
         run.reused = [lang for lang in ready if lang not in missing]
+        if not self.cfg.overwrite:  # a finished result of another configuration is kept, not replaced (issue 18)
+            for lang, why in self.store.conflicts(key, missing, cfg_hashes).items():
+                run.failed[lang] = f"ResultConflict: {why}; pass --overwrite to replace it, or use another --results-dir"
+                self.on_language(spec.name, lang, "failed")
+            missing = [lang for lang in missing if lang not in run.failed]
         for lang in run.reused:
             self.on_language(spec.name, lang, "stored")
         for lang, exc in unresolved.items():
@@ -163,7 +168,7 @@ class _Context:
                 self.retrieval_cache.clear()
             entry = self.run_language(key, spec, setup, split, lang, hashes[lang])
             info = self.run_info(spec, setup_text, cfg_hashes[lang], hashes[lang])
-            self.store.put_language(key, lang, entry, info)
+            self.store.put_language(key, lang, entry, info, overwrite=self.cfg.overwrite)
             if entry.status == "ok":
                 run.computed.append(lang)
             else:

@@ -61,7 +61,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError, XtaError
+from .errors import DataError, ResultConflict, XtaError
 from .io import atomic_write_json, safe_name, sha256_file
 
 try:  # POSIX advisory locks; on other systems writes stay atomic but are not serialised
@@ -402,6 +402,21 @@ class ResultStore:
                 out.append(lang)
         return out
 
+    def conflicts(self, key: RecordKey, langs: Iterable[str], config_hash: str | Mapping[str, str]) -> dict[str, str]:
+        """Languages of ``langs`` whose finished (``ok``) entry was computed under another configuration
+        than ``config_hash``, each with a one-line description of the stored entry. Recomputing them would
+        replace a good number by one of another configuration: callers refuse unless told to overwrite."""
+        rec = self.get(key)
+        out = {}
+        for lang in langs:
+            want = config_hash if isinstance(config_hash, str) else config_hash[lang]
+            entry = rec.languages.get(lang) if rec else None
+            if entry is not None and entry.status == "ok" and entry.config_hash != want:
+                out[lang] = (f"{key.task}/{lang} already has a finished result under another configuration "
+                             f"(config {str(entry.config_hash)[:12]}, split {entry.split}, {entry.n_examples} examples, "
+                             f"{entry.finished_at}) in {self.path(key)}")
+        return out
+
     # predictions (for leaderboard export) --------------------------------------------------------
 
     def predictions_path(self, key: RecordKey, lang: str) -> Path:
@@ -424,8 +439,13 @@ class ResultStore:
 
     # writing ---------------------------------------------------------------------------------
 
-    def put_language(self, key: RecordKey, lang: str, entry: LangResult, run: RunInfo) -> Record:
-        """Merge one language into the record for ``key`` (created if needed), atomically, under a lock."""
+    def put_language(self, key: RecordKey, lang: str, entry: LangResult, run: RunInfo, *, overwrite: bool = False) -> Record:
+        """Merge one language into the record for ``key`` (created if needed), atomically, under a lock.
+
+        A finished result is never silently replaced by one of another configuration: a failure never
+        replaces a finished entry (the failure is logged and returned to the caller, the good number
+        stays), and a finished entry under another config hash raises :class:`ResultConflict` unless
+        ``overwrite``."""
         safe_name(lang, "language")
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -433,6 +453,17 @@ class ResultStore:
             rec = self._read(path, quarantine=True) or _new_record(key, run)
             _apply_run(rec, key, run)
             entry = replace(entry, config_hash=entry.config_hash or run.config_hash, finished_at=entry.finished_at or _now())
+            old = rec.languages.get(lang)
+            if old is not None and old.status == "ok" and old.config_hash != entry.config_hash:
+                if entry.status != "ok":
+                    log.warning("%s / %s / %s / %s failed (%s); the finished result stored before is kept",
+                                key.encoder_id, key.setup_id, key.task, lang, entry.error)
+                    rec.path = path
+                    return rec
+                if not overwrite:
+                    raise ResultConflict(f"{key.task}/{lang}: {path} holds a finished result under another "
+                                         f"configuration (config {str(old.config_hash)[:12]}); pass --overwrite to "
+                                         "replace it, or use another --results-dir")
             rec.languages[lang] = entry
             rec.updated_at = _now()
             atomic_write_json(path, rec.to_json())
