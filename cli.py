@@ -394,6 +394,8 @@ def select(
             for e in sorted(run.estimates, key=lambda e: -e.score)]
     _table(f"{estimator} estimates for {target} (English data: {run.data_used.get(target, '-')})",
            ["candidate", "score", "data", "cost"], rows)
+    if run.logme_data:
+        console.print(f"LogME labels of {target}: English {run.logme_data}", highlight=False)
     for name, why in run.skipped.items():
         console.print(f"  [yellow]skipped[/] {name}: {why}", highlight=False)
     sel = run.selection
@@ -420,6 +422,8 @@ def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artif
     ev = evaluate_on_matrix(cfg, names, recipe=recipe, encoder=enc, n=n, seed=seed)
     header, rows = selector_rows(ev.rows)
     _table(f"selectors vs. the measured matrix ({recipe}; ground truth from the results store)", header, rows)
+    for target, used in sorted(ev.logme_data.items()):
+        console.print(f"LogME labels of {target}: English {used}", highlight=False)
     for key, why in sorted(ev.skipped.items()):
         console.print(f"  [yellow]skipped[/] {key}: {why}", highlight=False)
     _table("gain vs. intermediate-set diversity", ["target", "entry", "diversity", "all", "low", "mid", "high"],

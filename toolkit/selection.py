@@ -12,7 +12,8 @@ Estimators (each cheap relative to training the matrix; each :class:`Estimate` r
   NLP Tasks"; SEmb of Poth et al. (2021), "What to Pre-Train on? Efficient Intermediate Task Selection".
 * ``logme`` — LogME (You et al. 2021, "LogME: Practical Assessment of Pre-trained Models for Transfer
   Learning"): the maximised log marginal likelihood (evidence) per example of a Bayesian linear model from
-  the *intermediate-adapted* features of the target's English dev data to its labels (:func:`logme`).
+  the *intermediate-adapted* features of the target's English dev data to its labels (:func:`logme`; a
+  target without an English dev split uses its training source's, :func:`logme_target_data`).
 * ``size`` — the control of Poth et al. (2021): the largest intermediate dataset first.
 * ``random`` — a seeded random ranking, the other control.
 
@@ -218,92 +219,116 @@ def semb_estimates(target: str, target_embedding: np.ndarray | TaskEmbedding,
 # -------------------------------------------------------------------------------------------- LogME
 
 
-def _spectrum(features: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenvalues ``sigma`` (D,) of F^T F and the squared projections ``q`` (D, K) of F^T y_k on its
-    eigenvectors: everything the evidence needs (the "SVD trick" of You et al. 2021, Algorithm 1).
+#: The reference code's iteration cap and stopping rule (thuml/LogME ``LogME.py``, ``_fit_fixed_point``:
+#: ``for _ in range(11)`` at l.127, stop when ``abs(t_ - t) / t <= 1e-3`` at l.142).
+LOGME_MAX_ITER = 11
+LOGME_TOL = 1e-3
 
-    N >= D: eigendecomposition of the D x D matrix F^T F (the reference code's ``svd(f @ fh)``);
-    N < D: thin SVD F = U S V^T, so sigma = S^2 (zero-padded to D) and q = (S * U^T y)^2.
+
+def _spectrum(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``sigma`` (k,), the squared singular values of F, and ``u`` (N, k), its left singular vectors,
+    as the reference computes them (thuml/LogME ``LogME.py`` l.106-115):
+
+    * N > D: ``truncated_svd`` (l.47-57): SVD of the D x D matrix F^T F, singular values s = sqrt of its
+      eigenvalues, kept where s > 1e-10 (k = the rank of F), and u = F V / s;
+    * N <= D: the thin SVD of F (``np.linalg.svd(f, full_matrices=False)``): all k = N components.
+
+    So k = min(N, D) (or the rank of F when N > D): the evidence sums over these k components only.
     """
     n, d = features.shape
-    if n >= d:
-        sigma, v = np.linalg.eigh(features.T @ features)
-        sigma = np.clip(sigma, 0.0, None)
-        q = (v.T @ (features.T @ targets)) ** 2
-        return sigma, q
+    if n > d:
+        _, ev, vh = np.linalg.svd(features.T @ features)
+        s = np.sqrt(ev)
+        k = int(np.sum(s > 1e-10))
+        s, vh = s[:k], vh[:k]
+        return s**2, (features @ vh.T) / s[None, :]
     u, s, _ = np.linalg.svd(features, full_matrices=False)
-    sigma = np.zeros(d)
-    sigma[: len(s)] = s**2
-    q = np.zeros((d, targets.shape[1]))
-    q[: len(s)] = (s[:, None] * (u.T @ targets)) ** 2
-    return sigma, q
+    return s**2, u
 
 
-def _posterior_terms(sigma: np.ndarray, q: np.ndarray, y2: float, lam: float) -> tuple[float, float, float]:
-    """gamma, m^T m and ||y - F m||^2 at lambda = alpha / beta, for the posterior mean
-    m = beta A^-1 F^T y with A = alpha I + beta F^T F (You et al. 2021, Algorithm 1)."""
-    den = sigma + lam
-    gamma = float(np.sum(sigma / den))
-    mm = float(np.sum(q / den**2))
-    res = max(float(y2 - np.sum(q * (2.0 * lam + sigma) / den**2)), 0.0)  # ||y||^2 - 2 y^T F m + m^T F^T F m
-    return gamma, mm, res
+def _posterior_terms(sigma: np.ndarray, x2: np.ndarray, res_x2: float, t: float) -> tuple[float, float, float]:
+    """gamma, m^T m and ||y - F m||^2 at t = alpha / beta for the posterior mean m = beta A^-1 F^T y,
+    A = alpha I + beta F^T F (You et al. 2021, Algorithm 1), in the reference's SVD form
+    (``LogME.py`` l.129-131): x2 = (U^T y)^2, and ``res_x2`` = ||y||^2 - sum x2 (l.124) is the part of y
+    outside the column space of U."""
+    gamma = float(np.sum(sigma / (sigma + t)))
+    m2 = float(np.sum(sigma * x2 / (t + sigma) ** 2))
+    res2 = float(np.sum(x2 / (1.0 + sigma / t) ** 2)) + res_x2
+    return gamma, m2, res2
 
 
-def _evidence(sigma: np.ndarray, q: np.ndarray, y2: float, n: int, alpha: float, beta: float) -> float:
-    """log p(y | F, alpha, beta) (not divided by N): D/2 log a + N/2 log b - 1/2 log|A| - b/2 ||Fm - y||^2
-    - a/2 m^T m - N/2 log 2 pi, the evidence of You et al. (2021) eq. 2 (Bishop 2006, eq. 3.86)."""
-    _, mm, res = _posterior_terms(sigma, q, y2, alpha / beta)
-    d = len(sigma)
+def _evidence_terms(sigma: np.ndarray, d: int, n: int, alpha: float, beta: float, m2: float, res2: float) -> float:
+    """The reference's log evidence (not divided by N; ``LogME.py`` l.144-149): D/2 log a + N/2 log b
+    - 1/2 sum_k log(a + b sigma_k) - b/2 res2 - a/2 m2 - N/2 log 2 pi, You et al. (2021) eq. 2. The
+    log-determinant sums over the k components of :func:`_spectrum` only."""
     return (d / 2.0 * math.log(alpha) + n / 2.0 * math.log(beta) - 0.5 * float(np.sum(np.log(alpha + beta * sigma)))
-            - beta / 2.0 * res - alpha / 2.0 * mm - n / 2.0 * math.log(2.0 * math.pi))
+            - beta / 2.0 * res2 - alpha / 2.0 * m2 - n / 2.0 * math.log(2.0 * math.pi))
 
 
-def _maximise(sigma: np.ndarray, q: np.ndarray, y2: float, n: int, tol: float, max_iter: int) -> tuple[float, float]:
-    """The fixed-point iteration for alpha and beta (MacKay 1992; You et al. 2021, Algorithm 1): from
-    alpha = beta = 1, repeat gamma = sum beta s/(alpha + beta s), alpha = gamma / m^T m,
-    beta = (N - gamma) / ||F m - y||^2 until lambda = alpha/beta changes by less than ``tol`` (relative)."""
+def _fixed_point(sigma: np.ndarray, x2: np.ndarray, res_x2: float, n: int, d: int, tol: float,
+                 max_iter: int) -> tuple[float, float, float]:
+    """``(evidence / N, alpha, beta)`` of one target column by the reference's fixed point (MacKay 1992;
+    ``LogME.py`` l.126-150): from alpha = beta = 1, at most ``max_iter`` times: t = alpha / beta,
+    gamma = sum sigma / (sigma + t), alpha = gamma / (m^T m + 1e-5), beta = (N - gamma) / (||F m - y||^2
+    + 1e-5); stop when |t' - t| / t <= ``tol``. As in the reference, the evidence is evaluated at the
+    last (alpha, beta) with the m^T m and residual of the t *before* that update (l.144-149)."""
     alpha, beta = 1.0, 1.0
+    m2 = res2 = 0.0
     for _ in range(max_iter):
-        lam = alpha / beta
-        gamma, mm, res = _posterior_terms(sigma, q, y2, lam)
-        alpha = gamma / (mm + LOGME_EPSILON)
-        beta = (n - gamma) / (res + LOGME_EPSILON)
-        if abs(alpha / beta - lam) / lam < tol:
+        t = alpha / beta
+        gamma, m2, res2 = _posterior_terms(sigma, x2, res_x2, t)
+        alpha = gamma / (m2 + LOGME_EPSILON)
+        beta = (n - gamma) / (res2 + LOGME_EPSILON)
+        if abs(alpha / beta - t) / t <= tol:
             break
     else:
         logger.debug("LogME: alpha/beta did not converge in %d iterations", max_iter)
-    return alpha, beta
+    return _evidence_terms(sigma, d, n, alpha, beta, m2, res2) / n, alpha, beta
 
 
 def log_evidence(features: np.ndarray, y: np.ndarray, alpha: float, beta: float) -> float:
-    """The log evidence log p(y | F, alpha, beta) of one target vector ``y`` (N,) at given alpha, beta:
-    the marginal likelihood of y ~ N(0, I/beta + F F^T/alpha). Exposed to test :func:`logme` against."""
+    """The exact log evidence log p(y | F, alpha, beta) of one target vector ``y`` (N,) at given alpha,
+    beta: the marginal likelihood of y ~ N(0, I/beta + F F^T/alpha), with the posterior mean of these
+    alpha, beta and the log-determinant of A over all D dimensions. :func:`logme` follows the reference
+    instead, whose log-determinant sums over k = min(N, D) components: for N < D its value is this one
+    plus (D - k)/2 log(alpha) (divided by N). Exposed to test both against."""
     f = np.asarray(features, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
-    sigma, q = _spectrum(f, y)
-    return _evidence(sigma, q[:, 0], float(y[:, 0] @ y[:, 0]), f.shape[0], alpha, beta)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    n, d = f.shape
+    sigma, u = _spectrum(f)
+    x2 = (u.T @ y) ** 2
+    _, m2, res2 = _posterior_terms(sigma, x2, float(y @ y - x2.sum()), alpha / beta)
+    return _evidence_terms(sigma, d, n, alpha, beta, m2, res2) - (d - len(sigma)) / 2.0 * math.log(alpha)
 
 
 def _one_hot(labels: np.ndarray) -> np.ndarray:
     """One column per class *present* in ``labels`` (the reference code makes ``max + 1`` columns,
-    assuming every class id occurs; an absent class would add a degenerate all-zero column)."""
+    ``LogME.py`` l.118-120, assuming every class id occurs; an absent class would add a degenerate
+    all-zero column whose evidence is driven by the 1e-5 guards alone). Equal to the reference when
+    every class id 0..max occurs."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
         raise ConfigError("LogME labels must be a non-empty 1-d array of integer class ids")
     return (labels[:, None] == np.unique(labels)[None, :]).astype(np.float64)
 
 
-def logme(features: np.ndarray, labels: np.ndarray, *, regression: bool = False, tol: float = 1e-3,
-          max_iter: int = 100) -> float:
+def logme(features: np.ndarray, labels: np.ndarray, *, regression: bool = False, tol: float = LOGME_TOL,
+          max_iter: int = LOGME_MAX_ITER) -> float:
     """LogME (You et al. 2021): the maximised log evidence per example, averaged over label columns.
 
     ``features`` (N, D); ``labels`` (N,) class ids (one-hot; the evidence of each class column is
     maximised separately and the K values averaged, as in the paper) or, with ``regression``, (N,) or
-    (N, K) real targets. Follows the reference algorithm (thuml/LogME ``LogME.py``): the spectrum of
-    F^T F once, then the alpha/beta fixed point per column (``tol`` 1e-3 and at most 11 iterations, as in
-    the reference ``_fit_fixed_point``). One deliberate difference: the evidence is evaluated with the
-    posterior mean of the *final* alpha, beta (the reference uses the one of the previous step; equal at
-    convergence), so the value is exactly the evidence at the returned point (see :func:`log_evidence`).
+    (N, K) real targets. Computes what the reference implementation computes (thuml/LogME ``LogME.py``,
+    ``LogME.fit`` with its default ``_fit_fixed_point``, l.100-160): the SVD of F once
+    (:func:`_spectrum`), then per column the fixed point of :func:`_fixed_point` — at most 11 iterations
+    (``max_iter``), stopping when alpha/beta changes by at most 1e-3 relative (``tol``), evidence at the
+    final alpha, beta with the previous step's posterior terms.
+
+    As in the reference, the log-determinant of A sums over k = min(N, D) singular values (the rank of
+    F when N > D) while the alpha term counts all D dimensions: with fewer examples than feature
+    dimensions (N = 1000 < D = 1024 for XLM-R Large) this is *not* the exact Bayesian evidence
+    (:func:`log_evidence` adds -(D - k)/2 log alpha) but it is the number published LogME values are.
+    Deliberate difference: only classes present in ``labels`` get a column (:func:`_one_hot`).
     """
     f = np.asarray(features, dtype=np.float64)
     if f.ndim != 2 or f.shape[0] == 0:
@@ -311,18 +336,20 @@ def logme(features: np.ndarray, labels: np.ndarray, *, regression: bool = False,
     y = np.asarray(labels, dtype=np.float64).reshape(len(labels), -1) if regression else _one_hot(labels)
     if y.shape[0] != f.shape[0]:
         raise ConfigError(f"LogME: {f.shape[0]} feature rows but {y.shape[0]} labels")
-    n = f.shape[0]
-    sigma, q = _spectrum(f, y)
+    if max_iter < 1:
+        raise ConfigError(f"LogME: max_iter must be >= 1, got {max_iter}")
+    n, d = f.shape
+    sigma, u = _spectrum(f)
     evidences = []
     for k in range(y.shape[1]):
-        y2 = float(y[:, k] @ y[:, k])
-        alpha, beta = _maximise(sigma, q[:, k], y2, n, tol, max_iter)
-        evidences.append(_evidence(sigma, q[:, k], y2, n, alpha, beta) / n)
+        x2 = (u.T @ y[:, k]) ** 2
+        res_x2 = float(y[:, k] @ y[:, k] - x2.sum())  # LogME.py l.124
+        evidences.append(_fixed_point(sigma, x2, res_x2, n, d, tol, max_iter)[0])
     return float(np.mean(evidences))
 
 
 def logme_estimates(target: str, candidate_features: Mapping[str, LabelledFeatures]) -> list[Estimate]:
-    """LogME of each candidate's intermediate-adapted features of the target's English dev data.
+    """LogME of each candidate's intermediate-adapted features of the target's English labelled data.
 
     Higher evidence = the labels are better explained by a linear model on those features, the proxy of
     You et al. (2021) for fine-tuned performance. Cost: computing the features plus LogME itself.
@@ -917,12 +944,42 @@ def _english_side(spec: Any, data_dir, n: int | None) -> tuple[Any, str]:
             f"{spec.name}:{split}(English side of {len(langs)} language files)")
 
 
+def logme_target_data(task: str, data_dir=None) -> tuple[Any, str]:
+    """(labelled examples, "task:split") of a target's English data for LogME, which needs labels.
+
+    The target's own English dev split first; a target without one (XQuAD: test only; XCOPA: no English;
+    TyDiQA-GoldP: train and the XTREME dev used as test) uses its training source's English dev instead
+    (the registry's ``train_from``, in order: xcopa -> siqa:dev, xquad -> squad_v1:dev), and failing that
+    its training source's English train split (tydiqa -> tydiqa:train). Never a test split. The split
+    used is returned so that it is printed and recorded. Retrieval targets have no labels: refused.
+    """
+    from .data import load
+    from .tasks import get_task
+
+    spec = get_task(task)
+    if spec.shape == "retrieval":
+        raise ConfigError(f"a retrieval target ({task}) has no labels for LogME (SEmb embeds its English side)")
+    sources = [spec, *(get_task(s) for s in spec.train_from if s != spec.name)]
+    errors = []
+    for split in ("dev", "train"):
+        for src in sources:
+            if split in src.splits and "en" in src.split_languages(split):
+                try:
+                    return load(src, split, "en", data_dir=data_dir), f"{src.name}:{split}"
+                except XtaError as exc:
+                    errors.append(f"{src.name}:{split}: {exc}")
+    tried = ", ".join(s.name for s in sources)
+    raise DataError(f"no labelled English dev or train data for LogME on {task} (tried {tried}"
+                    f"{': ' + '; '.join(errors) if errors else ''})")
+
+
 @dataclass
 class SelectionRun:
     selection: Selection
     estimates: list[Estimate]
     data_used: dict[str, str]  # task -> "source:split"
     skipped: dict[str, str]  # candidate -> why it could not be estimated
+    logme_data: str | None = None  # LogME: the labelled English data of the target ("task:split")
 
 
 def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, objective: str = "mean",
@@ -949,7 +1006,7 @@ def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, ob
                 raise
             skipped[name] = str(exc)
     usable = [c for c in candidates if c in data]
-    embeddings, estimates = {}, []
+    embeddings, estimates, logme_data = {}, [], None
     if estimator == "semb" or diversity_weight:
         for name in [target, *usable] if target in data else usable:
             # the spec of the data actually loaded (lareqa's English data is SQuAD's, a QA task)
@@ -959,7 +1016,7 @@ def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, ob
     elif estimator == "size":
         estimates = size_estimates(target, {c: len(data[c]) for c in usable})
     elif estimator == "logme":
-        estimates = _candidate_logme(target, usable, encoder, data_dir, artifacts_dir, n, seed, skipped)
+        estimates, logme_data = _candidate_logme(target, usable, encoder, data_dir, artifacts_dir, n, seed, skipped)
         usable = [c for c in usable if c not in skipped]
     else:
         estimates = random_estimates(target, usable, seed=seed)
@@ -967,7 +1024,7 @@ def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, ob
     sel = select(target, usable, estimates, budget=budget, objective=objective, matrix=matrix, estimator=estimator,
                  diversity_weight=diversity_weight, embeddings=vectors or None,
                  shapes={c: get_task(c).shape for c in usable}, combine=combine)
-    return SelectionRun(sel, estimates, used, skipped)
+    return SelectionRun(sel, estimates, used, skipped, logme_data)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -998,6 +1055,7 @@ class MatrixSelectorEvaluation:
     baseline: dict[str, dict[str, float]]
     points: list[DiversityPoint]
     skipped: dict[str, str]  # "estimator:target:candidate" or "estimator:target" -> why
+    logme_data: dict[str, str] = field(default_factory=dict)  # target -> the "task:split" LogME's labels came from
 
 
 def measured_matrix(plan: Any, recipe: str) -> tuple[dict, dict, dict]:
@@ -1042,7 +1100,8 @@ def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "r
 
     ``semb`` and the diversity of sets embed each task's English data once (``n`` sampled examples);
     ``logme`` loads each candidate's intermediate adapter of the matrix and computes LogME of the
-    adapted features of the target's English dev data (targets without labels, e.g. retrieval, are
+    adapted features of the target's English labelled data (:func:`logme_target_data`, recorded in
+    ``logme_data``; targets without labels, e.g. retrieval, are
     skipped and reported). The measured scores come from the results store only.
     """
     from .matrix import parse_intermediate, plan_matrix
@@ -1076,6 +1135,7 @@ def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "r
             if name in data:
                 vectors[name] = embed_task(encoder, data[name], get_task(used[name].split(":")[0]), n=n, seed=seed)
     estimates: list[Estimate] = []
+    logme_data: dict[str, str] = {}
     for target in targets:
         cands = [c for c in single.get(target, {}) if c in data]
         for c in set(single.get(target, {})) - set(cands):
@@ -1087,33 +1147,27 @@ def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "r
         if "random" in estimators:
             estimates += random_estimates(target, cands, seed=seed)
         if "logme" in estimators:
-            estimates += _matrix_logme(plan, target, cands, encoder, cfg, n, seed, skipped)
+            estimates += _matrix_logme(plan, target, cands, encoder, cfg, n, seed, skipped, logme_data)
     rows = evaluate_selectors({t: single[t] for t in single}, baseline, estimates, ks=ks)
     points = _diversity_points(entries, members, baseline, {k: v.vector for k, v in vectors.items()})
-    return MatrixSelectorEvaluation(recipe, rows, estimates, single, baseline, points, skipped)
+    return MatrixSelectorEvaluation(recipe, rows, estimates, single, baseline, points, skipped, logme_data)
 
 
 def _matrix_logme(plan: Any, target: str, cands: Sequence[str], encoder: Any, cfg: Any, n: int, seed: int,
-                  skipped: dict[str, str]) -> list[Estimate]:
-    from .data import load
+                  skipped: dict[str, str], logme_data: dict[str, str]) -> list[Estimate]:
     from .tasks import get_task
     from .matrix import Member
     from .train import adapter_dir, load_trained_adapter
 
-    spec = get_task(target)
     if encoder is None:
         raise ConfigError("logme needs the encoder")
-    if spec.shape == "retrieval":
-        skipped[f"logme:{target}"] = "a retrieval target has no labels for LogME (SEmb embeds its English side)"
-        return []
     try:
-        dev = load(spec, "dev", "en", data_dir=cfg.data_dir)
+        dev, used = logme_target_data(target, cfg.data_dir)
     except XtaError as exc:
-        skipped[f"logme:{target}"] = f"no English dev data: {exc}"
+        skipped[f"logme:{target}"] = str(exc)
         return []
-    if hasattr(dev, "queries"):
-        skipped[f"logme:{target}"] = "a retrieval target has no labels for LogME"
-        return []
+    logme_data[target] = used
+    spec = get_task(used.split(":")[0])
     features = {}
     for cand in cands:
         name = Member((cand,), cfg.prefix).name
@@ -1129,18 +1183,16 @@ def _matrix_logme(plan: Any, target: str, cands: Sequence[str], encoder: Any, cf
 
 
 def _candidate_logme(target: str, candidates: Sequence[str], encoder: Any, data_dir, artifacts_dir, n: int,
-                     seed: int, skipped: dict[str, str]) -> list[Estimate]:
-    """LogME of each candidate's trained adapter (named like the candidate) on the target's English dev."""
-    from .data import load
+                     seed: int, skipped: dict[str, str]) -> tuple[list[Estimate], str]:
+    """LogME of each candidate's trained adapter (named like the candidate) on the target's English labelled
+    data (:func:`logme_target_data`), and which data that was."""
     from .tasks import get_task
     from .train import adapter_dir, load_trained_adapter
 
     if encoder is None:
         raise ConfigError("logme needs the encoder")
-    spec = get_task(target)
-    dev = load(spec, "dev", "en", data_dir=data_dir)
-    if hasattr(dev, "queries"):
-        raise ConfigError(f"logme: {target} is a retrieval task; its English data has no labels to fit")
+    dev, used = logme_target_data(target, data_dir)
+    spec = get_task(used.split(":")[0])  # the spec of the data loaded (xcopa's English labels are siqa's)
     features = {}
     for cand in candidates:
         if not adapter_dir(cand, artifacts_dir).is_dir():
@@ -1151,7 +1203,7 @@ def _candidate_logme(target: str, candidates: Sequence[str], encoder: Any, data_
             features[cand] = logme_features(encoder, dev, spec, n=n, seed=seed)
         finally:
             model.set_active_adapters(None)
-    return logme_estimates(target, features)
+    return logme_estimates(target, features), used
 
 
 def _diversity_points(entries: Mapping[str, Mapping[str, Mapping[str, float]]], members: Mapping[str, tuple[str, ...]],
