@@ -350,22 +350,78 @@ def test_command_for():
 # ------------------------------------------------------------------------------ evaluating selectors
 
 
+def _restated_ndcg(order: list[str], relevance: dict[str, float], k: int | None = None) -> float:
+    """NDCG@k with linear gains (Järvelin & Kekäläinen 2002), relevance = the candidate's target score
+    (Poth et al. 2021, section 5): DCG of ``order`` over the DCG of the order by relevance."""
+    k = len(order) if k is None else k
+
+    def dcg(names):
+        return sum(relevance[c] / math.log2(i + 2) for i, c in enumerate(names[:k]))
+
+    return dcg(order) / dcg(sorted(order, key=lambda c: -relevance[c]))
+
+
+def _restated_spearman(x: list[float], y: list[float]) -> float:
+    """Pearson correlation of the average ranks (ties share the mean of their positions)."""
+    def ranks(v):
+        out = np.empty(len(v))
+        for value in set(v):
+            pos = [i for i, w in enumerate(v) if w == value]
+            rank = np.mean([sorted(v).index(value) + 1 + j for j in range(len(pos))])
+            out[pos] = rank
+        return out
+
+    return float(np.corrcoef(ranks(x), ranks(y))[0, 1])
+
+
 def test_regret_ndcg_spearman_perfect_and_reversed():
     scores = {"a": 53.0, "b": 52.0, "c": 51.0}  # gains over a baseline of 50: 3, 2, 1
     g = {c: v - 50 for c, v in scores.items()}
+    best_first, worst_first = {"a": 3, "b": 2, "c": 1}, {"a": 1, "b": 2, "c": 3}  # estimator scores
     assert S.regret_at_k(["a", "b", "c"], scores, 1) == 0.0
-    assert S.ndcg(["a", "b", "c"], g) == pytest.approx(1.0)
+    assert S.ndcg(best_first, scores) == pytest.approx(1.0)
     assert S.spearman([3, 2, 1], [3, 2, 1]) == pytest.approx(1.0)
     rev = ["c", "b", "a"]
     assert S.regret_at_k(rev, scores, 1) == pytest.approx((53 - 51) / 53 * 100)  # 3.7736 %
     assert S.regret_at_k(rev, scores, 2) == pytest.approx((53 - 52) / 53 * 100)
     assert S.regret_at_k(rev, scores, 3) == 0.0
-    # relevance = gain - min gain: a 2, b 1, c 0; DCG(c,b,a) = 0/1 + 1/log2 3 + 2/log2 4; IDCG = 2 + 1/log2 3
-    assert S.ndcg(rev, g) == pytest.approx((1 / math.log2(3) + 1) / (2 + 1 / math.log2(3)))  # 0.6199
-    assert S.ndcg(rev, g, k=1) == 0.0
+    # relevance = target score: DCG(c,b,a) = 51 + 52/log2 3 + 53/2; IDCG = 53 + 52/log2 3 + 51/2
+    assert S.ndcg(worst_first, scores) == pytest.approx((51 + 52 / math.log2(3) + 53 / 2) / (53 + 52 / math.log2(3) + 51 / 2))
+    assert S.ndcg(worst_first, scores, k=1) == pytest.approx(51 / 53)
     assert S.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert S.spearman(list(worst_first.values()), list(g.values())) == pytest.approx(-1.0)
     assert math.isnan(S.spearman([1, 1, 1], [3, 2, 1]))
-    assert S.ndcg(["a", "b"], {"a": 1.0, "b": 1.0}) == 1.0
+    assert S.ndcg({"a": 1.0, "b": 0.0}, {"a": 1.0, "b": 1.0}) == 1.0
+    assert math.isnan(S.ndcg({"a": 1.0}, {"a": 70.0}))
+    with pytest.raises(ConfigError, match=">= 0"):
+        S.ndcg({"a": 1.0, "b": 0.0}, {"a": -1.0, "b": 1.0})
+    with pytest.raises(ConfigError, match="no estimator score for b"):
+        S.ndcg({"a": 1.0}, {"a": 1.0, "b": 1.0})
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ndcg_and_spearman_equal_the_restated_definitions(seed):
+    rng = np.random.default_rng(seed)
+    names = [f"t{i}" for i in range(7)]
+    relevance = {c: float(v) for c, v in zip(names, rng.uniform(30, 90, len(names)))}
+    est = {c: float(v) for c, v in zip(names, rng.normal(size=len(names)))}
+    order = sorted(names, key=lambda c: -est[c])
+    for k in (None, 1, 3):
+        assert S.ndcg(est, relevance, k=k) == pytest.approx(_restated_ndcg(order, relevance, k), rel=1e-12)
+    rounded = {c: round(v) for c, v in est.items()}  # ties in the estimator's scores and ...
+    rel_ties = {c: round(v / 20) * 20.0 for c, v in relevance.items()}  # ... in the measured ones
+    x, y = [rounded[c] for c in names], [rel_ties[c] for c in names]
+    assert S.spearman(x, y) == pytest.approx(_restated_spearman(x, y), rel=1e-12)
+
+
+def test_ndcg_averages_over_the_orders_of_tied_estimator_scores():
+    """scikit-learn's ndcg_score (ignore_ties=False): tied candidates share the mean of their orders."""
+    from itertools import permutations
+
+    relevance = {"a": 80.0, "b": 60.0, "c": 70.0, "d": 10.0}
+    est = {"a": 2.0, "b": 1.0, "c": 1.0, "d": 0.0}  # b and c tied
+    orders = [["a", *middle, "d"] for middle in permutations(["b", "c"])]
+    assert S.ndcg(est, relevance) == pytest.approx(np.mean([_restated_ndcg(o, relevance) for o in orders]), rel=1e-12)
 
 
 def test_evaluate_selectors_per_language_group():
@@ -381,10 +437,11 @@ def test_evaluate_selectors_per_language_group():
     low = rows["low"]
     assert low["regret@1"] == pytest.approx((46 - 40) / 46 * 100)  # 13.04 %
     assert low["regret@3"] == pytest.approx((46 - 44) / 46 * 100)  # 4.35 %
-    # relevance = gain - 0: a 0, b 4, c 1, d 6 in the order a, b, c, d
-    dcg = 0 + 4 / math.log2(3) + 1 / math.log2(4) + 6 / math.log2(5)
-    idcg = 6 + 4 / math.log2(3) + 1 / math.log2(4) + 0
+    # relevance = target score: a 40, b 44, c 41, d 46 in the estimator's order a, b, c, d
+    dcg = 40 + 44 / math.log2(3) + 41 / math.log2(4) + 46 / math.log2(5)
+    idcg = 46 + 44 / math.log2(3) + 41 / math.log2(4) + 40 / math.log2(5)
     assert low["ndcg"] == pytest.approx(dcg / idcg)
+    assert low["ndcg"] == pytest.approx(_restated_ndcg(["a", "b", "c", "d"], {"a": 40, "b": 44, "c": 41, "d": 46}))
     # ranks (scores) a4 b3 c2 d1 vs (gains) a1 b3 c2 d4: sum d^2 = 9+0+0+9 = 18; 1 - 6*18/(4*15) = -0.8
     assert low["spearman"] == pytest.approx(-0.8)
     assert low["n_candidates"] == 4 and low["n_languages"] == 1 and low["missing"] == []

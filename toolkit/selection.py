@@ -788,21 +788,37 @@ def regret_at_k(ranking: Sequence[str], values: Mapping[str, float], k: int) -> 
     return (best - max(values[c] for c in ranking[:k])) / best * 100.0
 
 
-def ndcg(ranking: Sequence[str], gains_: Mapping[str, float], k: int | None = None) -> float:
-    """NDCG@k (Järvelin & Kekäläinen 2002) with linear gains: relevance = transfer gain minus the lowest
-    gain among the candidates, so the worst candidate has relevance 0 and all are non-negative;
-    DCG = sum_i rel_i / log2(i + 1) over positions i = 1..k. 1.0 when every candidate is equally good."""
-    k = len(ranking) if k is None else min(k, len(ranking))
-    low = min(gains_[c] for c in ranking)
-    rel = [gains_[c] - low for c in ranking]
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    ideal = float(np.sum(np.sort(rel)[::-1][:k] * discounts))
-    return float(np.sum(np.array(rel[:k]) * discounts)) / ideal if ideal > 0 else 1.0
+def ndcg(scores: Mapping[str, float], relevance: Mapping[str, float], k: int | None = None) -> float:
+    """NDCG@k of an estimator's ranking, as Poth et al. (2021, section 5) evaluate selectors (following
+    Vu et al. 2020): NDCG (Järvelin & Kekäläinen 2002) of the candidates ordered by the estimator's
+    ``scores``, where a candidate's *relevance* is its measured target-task score after intermediate
+    training (``relevance``: candidate -> score, not the gain over the baseline); linear gains,
+    DCG@k = sum_{i<=k} rel_(i) / log2(i + 1), divided by the DCG@k of the ideal order (``k`` None: all).
+
+    Computed by ``sklearn.metrics.ndcg_score`` (exactly this definition; tied estimator scores get the
+    average over the tied orders, ``ignore_ties=False``). NaN with fewer than two candidates (no
+    ranking to judge; scikit-learn refuses them); a negative relevance is refused (scores are >= 0).
+    """
+    from sklearn.metrics import ndcg_score
+
+    names = sorted(relevance)
+    missing = [c for c in names if c not in scores]
+    if missing:
+        raise ConfigError(f"NDCG: no estimator score for {', '.join(missing)}")
+    if len(names) < 2:
+        return float("nan")
+    rel = np.array([[float(relevance[c]) for c in names]])
+    if np.any(rel < 0):
+        raise ConfigError("NDCG relevances are target scores and must be >= 0")
+    return float(ndcg_score(rel, np.array([[float(scores[c]) for c in names]]), k=k))
 
 
 def spearman(predicted: Sequence[float], measured: Sequence[float]) -> float:
-    """Spearman's rank correlation (ties get average ranks; scipy.stats.spearmanr); NaN when fewer than
-    two candidates or one side is constant (no ranking to correlate)."""
+    """Spearman's rank correlation between estimator scores and measured gains (Poth et al. 2021,
+    section 5): the Pearson correlation of the two rank vectors, ties getting their average rank,
+    computed by ``scipy.stats.spearmanr``. Gains and target scores differ by the baseline, a constant per
+    target and language group, so the value is the same for either. NaN when fewer than two candidates
+    or one side is constant (no ranking to correlate)."""
     from scipy.stats import spearmanr
 
     if len(predicted) < 2 or len(set(predicted)) < 2 or len(set(measured)) < 2:
@@ -821,8 +837,8 @@ def _selector_row(estimator: str, target: str, group: str, scores: Mapping[str, 
     row: dict[str, Any] = {"estimator": estimator, "target": target, "group": group, "n_candidates": len(ranking)}
     for k in ks:
         row[f"regret@{k}"] = regret_at_k(ranking, values, k)
-    row["ndcg"] = ndcg(ranking, gains_)
-    row["spearman"] = spearman([scores[c] for c in ranking], [gains_[c] for c in ranking])
+    row["ndcg"] = ndcg({c: scores[c] for c in ranking}, values)  # relevance = target score (Poth et al. 2021)
+    row["spearman"] = spearman([scores[c] for c in ranking], [gains_[c] for c in ranking])  # = vs. scores
     return row
 
 
@@ -832,8 +848,8 @@ def evaluate_selectors(measured: Mapping[str, Mapping[str, Mapping[str, float]]]
     """Rows (estimator, target, language group) of Regret@k, NDCG and Spearman against a measured matrix.
 
     ``measured`` = ``{target: {candidate: {lang: score}}}``; ``baseline`` = ``{target: {lang: score}}``.
-    A candidate's value in a group is the mean of its scores (for Regret@k) and of its gains (for NDCG and
-    Spearman) over the group's languages that the baseline has ('low'/'mid'/'high': Joshi et al. classes,
+    A candidate's value in a group is the mean of its scores (for Regret@k and as NDCG's relevance) and of
+    its gains (for Spearman) over the group's languages that the baseline has ('low'/'mid'/'high': Joshi et al. classes,
     :mod:`toolkit.languages`); groups without languages give no row. Only candidates measured on every one
     of those languages and scored by the estimator are ranked; ``n_candidates`` says how many, and
     ``missing`` lists the measured ones left out, so a partial evaluation never passes for a full one.
