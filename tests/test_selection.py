@@ -209,6 +209,63 @@ def test_example_text_per_shape():
         S.example_text({}, "retrieval")
 
 
+def _reference_choice_rows(context: str, question: str, endings: list[str]) -> list[tuple[str, str]]:
+    """adapter-hub/efficient-task-transfer itrain/datasets/multiple_choice.py l.41-51 (commit 607e899):
+    MultipleChoiceDatasetManager._build_input_choice and _build_inputs, restated."""
+    def build_input_choice(question, ending):
+        if "_" in question:
+            return question.replace("_", ending)
+        return question + " " + ending
+
+    a_s = [context for _ in range(len(endings))]
+    b_s = [build_input_choice(question, endings[i]) for i in range(len(endings))]
+    return list(zip(a_s, b_s))
+
+
+def _reference_copa_rows(premise: str, alternative1: str, alternative2: str, relation: str) -> list[tuple[str, str]]:
+    """The same file, l.103-118: COPAManager._build_inputs (prompts as xta's XCOPA_PROMPTS)."""
+    copa_dict = {"cause": "What was the cause?", "effect": "What happened as a result?"}
+    return list(zip([premise, premise], [copa_dict[relation] + " " + alt for alt in [alternative1, alternative2]]))
+
+
+def test_semb_rows_are_the_reference_model_inputs():
+    from toolkit.tasks import get_task
+
+    siqa = {"context": "Tracy didn't go home that evening.", "question": "What does Tracy need to do before this?",
+            "choices": ["make a new plan", "Go home and see Riley", "Find somewhere to go"], "label": 2}
+    assert S.semb_rows(siqa, "multiple_choice") == _reference_choice_rows(siqa["context"], siqa["question"], siqa["choices"])
+    cloze = {"context": "Some context.", "question": "The trophy didn't fit because _ was too big.",
+             "choices": ["the trophy", "the suitcase"], "label": 0}
+    rows = S.semb_rows(cloze, "multiple_choice")
+    assert rows == _reference_choice_rows(cloze["context"], cloze["question"], cloze["choices"])
+    assert rows[1][1] == "The trophy didn't fit because the suitcase was too big."
+    xcopa = get_task("xcopa")
+    ex = {"context": "The man turned on the faucet.", "question": "effect",
+          "choices": ["The toilet filled with water.", "Water flowed from the spout."], "label": 1}
+    assert S.semb_rows(ex, "multiple_choice", xcopa.question_prompts) == _reference_copa_rows(
+        ex["context"], *ex["choices"], "effect")
+    # CommonsenseQA (no context): (question, choice), l.212-216
+    assert S.semb_rows({"context": "", "question": "Where?", "choices": ["home", "work"]}, "multiple_choice") == [
+        ("Where?", "home"), ("Where?", "work")]
+    assert S.semb_rows({"text": "a", "text_pair": "b"}, "pair_classification") == [("a", "b")]
+    assert S.semb_rows({"text": "a", "text_pair": None}, "classification") == [("a", None)]
+    assert S.semb_rows({"question": "Q?", "context": "C."}, "extractive_qa") == [("Q?", "C.")]
+    assert S.semb_rows({"tokens": ["a", "b"], "tags": ["X", "Y"]}, "tagging") == [("a b", None)]
+    with pytest.raises(ConfigError):
+        S.semb_rows({}, "retrieval")
+
+
+def test_semb_prefix_follows_the_e5_convention():
+    class Enc:
+        def __init__(self, name, kind):
+            self.name, self.kind = name, kind
+
+    assert S.semb_prefix(Enc("embedded", "embedded")) == "query: "
+    assert S.semb_prefix(Enc("intfloat/multilingual-e5-base", "hub")) == "query: "
+    assert S.semb_prefix(Enc("sentence-transformers/roberta-base-nli-stsb-mean-tokens", "hub")) == ""
+    assert S.SEMB_MODEL == "embedded"
+
+
 # -------------------------------------------------------------------------------------------- controls
 
 
@@ -467,18 +524,38 @@ def encoder():
 
 @pytest.mark.slow  # loads the embedded tokenizer (~10 s on a busy 2-core machine; shared with other tests)
 def test_task_embedding_and_logme_features_with_a_tiny_encoder(encoder):
-    from toolkit.retrieval import encode_texts
     from toolkit.tasks import get_task
+
+    import torch
 
     xnli = get_task("xnli")
     pairs = [{"id": "1", "text": "A cat sat.", "text_pair": "A dog ran.", "label": "entailment"},
              {"id": "2", "text": "Hello.", "text_pair": "Bye.", "label": "contradiction"}]
+
+    def reference_vector(rows, prefix=""):
+        """semb.py l.59-77 restated: each row tokenised as a pair, the average of its token states
+        (special tokens included; one row at a time, so no padding), then the mean over rows."""
+        out = []
+        for a, b in rows:
+            enc = encoder.tokenizer(prefix + a, b, return_tensors="pt") if b else encoder.tokenizer(prefix + a, return_tensors="pt")
+            with torch.no_grad():
+                states = encoder.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])[0]
+            out.append(states[0].double().mean(0).numpy())
+        return np.mean(out, axis=0)
+
     emb = S.embed_task(encoder, pairs, xnli, n=None)
-    texts = [f"A cat sat. {encoder.tokenizer.sep_token} A dog ran.", f"Hello. {encoder.tokenizer.sep_token} Bye."]
-    expected = encode_texts(encoder, texts, normalize=False).astype(np.float64).mean(axis=0)
-    np.testing.assert_allclose(emb.vector, expected, rtol=1e-6)
-    assert emb.cost.forward_passes == 2 and emb.vector.shape == (encoder.hidden_size,)
+    np.testing.assert_allclose(emb.vector, reference_vector([("A cat sat.", "A dog ran."), ("Hello.", "Bye.")]),
+                               rtol=1e-5, atol=1e-6)
+    assert emb.cost.forward_passes == 2 and emb.n_examples == 2 and emb.vector.shape == (encoder.hidden_size,)
     np.testing.assert_allclose(S.task_embedding(encoder, pairs, xnli, n=None), emb.vector)
+    # multiple choice: one row per (context, question + choice); the E5 prefix on the first segment
+    copa = get_task("copa")
+    mc = [{"id": "m", "context": "It rained.", "question": "effect", "choices": ["Floods.", "Sun."], "label": 0}]
+    emb = S.embed_task(encoder, mc, copa, n=None, prefix="query: ")
+    rows = [("It rained.", "What happened as a result? Floods."), ("It rained.", "What happened as a result? Sun.")]
+    np.testing.assert_allclose(emb.vector, reference_vector(rows, "query: "), rtol=1e-5, atol=1e-6)
+    assert emb.cost.forward_passes == 2 and emb.n_examples == 1
+    assert not np.allclose(emb.vector, S.embed_task(encoder, mc, copa, n=None, prefix="").vector)
 
     lf = S.logme_features(encoder, pairs, xnli)
     assert lf.features.shape == (2, encoder.hidden_size) and list(lf.labels) == [0, 2]
@@ -509,7 +586,7 @@ def test_a_retrieval_target_is_estimated_on_its_english_side(shared_data):
     assert used.startswith("tatoeba:test(English side of ") and data.meta["lang"] == "en"
     few, _ = S.english_examples("tatoeba", shared_data, n=50)
     assert few.queries == data.queries[:50]
-    assert S._texts(few, None, "</s>") == few.queries  # what embed_task encodes
+    assert S._rows(few, None) == [[(q, None)] for q in few.queries]  # what embed_task encodes
     with pytest.raises(ConfigError, match="no English data for tatoeba"):
         S.english_examples("tatoeba", shared_data / "nothing-here")
 
@@ -544,7 +621,8 @@ def test_select_evaluate_ranks_estimators_against_the_measured_matrix(tmp_path, 
                        data_dir=str(shared_data), results_dir=str(tmp_path / "results"),
                        artifacts_dir=str(tmp_path / "artifacts"))
     run = run_matrix(cfg)
-    ev = S.evaluate_on_matrix(cfg, ("semb", "logme", "size", "random"), encoder=load_encoder(str(tiny_dir)), n=32)
+    tiny = load_encoder(str(tiny_dir))
+    ev = S.evaluate_on_matrix(cfg, ("semb", "logme", "size", "random"), encoder=tiny, n=32, semb_encoder=tiny)
     measured = {"cldr_continent": {c: run.scores[("cldr_continent", "sequential", c)] for c in ("cldr_kind", "copa")}}
     assert ev.measured == measured and ev.baseline == {"cldr_continent": run.baseline("cldr_continent")}
     assert {e.estimator for e in ev.estimates} == {"semb", "logme", "size", "random"}
@@ -562,6 +640,8 @@ def test_select_evaluate_ranks_estimators_against_the_measured_matrix(tmp_path, 
     with Image.open(files["diversity_sequential.png"]) as img:
         assert img.size[0] > 600 and img.size[1] > 200
     assert "Regret@1" in Path(files["selection.md"]).read_text()
+    assert ev.logme_data == {"cldr_continent": "cldr_continent:dev"}  # its own English dev split
+    assert "- cldr_continent: English cldr_continent:dev" in Path(files["selection.md"]).read_text()
 
     path = tmp_path / "matrix.yaml"
     path.write_text(yaml.safe_dump({k: (list(v) if isinstance(v, tuple) else v) for k, v in {
@@ -570,7 +650,7 @@ def test_select_evaluate_ranks_estimators_against_the_measured_matrix(tmp_path, 
         "max_eval_examples": 16, "batch_size": 8, "data_dir": cfg.data_dir, "results_dir": cfg.results_dir,
         "artifacts_dir": cfg.artifacts_dir}.items()}))
     out = CliRunner().invoke(app, ["select", "--evaluate", "--config", str(path), "--estimators", "size,random",
-                                   "--report-dir", str(tmp_path / "cli")])
+                                   "--semb-model", str(tiny_dir), "--report-dir", str(tmp_path / "cli")])
     assert out.exit_code == 0, out.output
     assert "Regret@1" in out.output and "NDCG" in out.output and "Spearman" in out.output
     assert (tmp_path / "cli" / "diversity_sequential.png").is_file()

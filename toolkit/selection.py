@@ -6,10 +6,12 @@ this module ranks candidate intermediate tasks *before* training it, and measure
 
 Estimators (each cheap relative to training the matrix; each :class:`Estimate` records its cost):
 
-* ``semb`` — dataset-embedding similarity: the mean of the mean-pooled encoder features of (a sample of) a
-  task's examples is the task's vector; a candidate scores the cosine similarity between its vector and the
-  target's English-data vector. TextEmb of Vu et al. (2020), "Exploring and Predicting Transferability across
-  NLP Tasks"; SEmb of Poth et al. (2021), "What to Pre-Train on? Efficient Intermediate Task Selection".
+* ``semb`` — SEmb of Poth et al. (2021), "What to Pre-Train on? Efficient Intermediate Task Selection"
+  (reference: adapter-hub/efficient-task-transfer ``task_selection/semb.py``): a *sentence-embedding*
+  model (:data:`SEMB_MODEL`, multilingual-e5-small offline) mean-pools every row of (a sample of) a task's
+  examples — one row per answer choice for multiple choice — and the mean over rows is the task's
+  vector; a candidate scores the cosine similarity between its vector and the target's English-data
+  vector. Vu et al. (2020)'s TextEmb is the same construction on the task model's encoder (BERT).
 * ``logme`` — LogME (You et al. 2021, "LogME: Practical Assessment of Pre-trained Models for Transfer
   Learning"): the maximised log marginal likelihood (evidence) per example of a Bayesian linear model from
   the *intermediate-adapted* features of the target's English dev data to its labels (:func:`logme`; a
@@ -90,7 +92,8 @@ class Estimate:
 
 @dataclass(frozen=True)
 class TaskEmbedding:
-    """The dataset vector of a task (mean of per-example mean-pooled features) and what it cost."""
+    """The dataset vector of a task (mean of the mean-pooled rows of its sampled examples), how many
+    examples were sampled, and what it cost."""
 
     vector: np.ndarray
     n_examples: int
@@ -112,12 +115,13 @@ class LabelledFeatures:
 
 def example_text(example: Mapping[str, Any], shape: str, sep: str = "[SEP]",
                  question_prompts: Mapping[str, str] | None = None) -> str:
-    """The text of one normalised example for a dataset embedding, by task shape.
+    """The single text of one normalised example, as LogME's sentence features encode it (SEmb embeds
+    :func:`semb_rows` instead).
 
     classification: ``text [SEP] text_pair`` (just ``text`` for single sentences); multiple choice:
     context then question (XCOPA's ``cause``/``effect`` mapped through ``question_prompts``); extractive QA:
     question then context; tagging: the tokens joined by spaces. ``sep`` is the tokenizer's separator when
-    called from :func:`embed_task`, so it is a real special token rather than the literal ``[SEP]``.
+    called from :func:`logme_features`, so it is a real special token rather than the literal ``[SEP]``.
     """
     if shape in ("classification", "pair_classification"):
         pair = example.get("text_pair")
@@ -133,11 +137,68 @@ def example_text(example: Mapping[str, Any], shape: str, sep: str = "[SEP]",
     raise ConfigError(f"no dataset text for task shape {shape!r} (retrieval tasks: embed RetrievalData.queries)")
 
 
-def _texts(examples: Any, spec: Any, sep: str) -> list[str]:
+# ------------------------------------------------------------------------------ dataset embeddings
+
+#: The default SEmb model: a *sentence-embedding* model, as in Poth et al. (2021), whose reference code
+#: (adapter-hub/efficient-task-transfer ``task_selection/run_embeddings.py`` l.68) uses
+#: sentence-transformers/roberta-base-nli-stsb-mean-tokens. Offline, xta's embedded encoder is one:
+#: multilingual-e5-small (multilingual, mean pooling), used with E5's ``"query: "`` prefix.
+SEMB_MODEL = "embedded"
+#: E5 models are trained with ``"query: "`` / ``"passage: "`` prefixes; their model card prescribes
+#: ``"query: "`` for symmetric uses and embeddings used as features, which SEmb's are.
+E5_SEMB_PREFIX = "query: "
+
+
+def semb_prefix(encoder: Any) -> str:
+    """The text prefix SEmb gives ``encoder``: ``"query: "`` for an E5 model (the embedded encoder, or a
+    name containing ``e5``), none otherwise. ``xta select --semb-prefix`` overrides it."""
+    name = str(getattr(encoder, "name", "") or "").lower()
+    return E5_SEMB_PREFIX if getattr(encoder, "kind", "") == "embedded" or "e5" in name else ""
+
+
+def _choice_segment(question: str, choice: str) -> str:
+    """The reference's second segment of a choice row (efficient-task-transfer ``itrain/datasets/
+    multiple_choice.py`` l.41-45, ``_build_input_choice``): the choice fills the blank ``_`` of a cloze
+    question, else follows the question after a space."""
+    return question.replace("_", choice) if "_" in question else f"{question} {choice}"
+
+
+def semb_rows(example: Mapping[str, Any], shape: str,
+              question_prompts: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """The (first segment, second segment or None) rows SEmb embeds for one normalised example, as the
+    reference builds its model inputs (efficient-task-transfer ``itrain/datasets``):
+
+    * classification: ``(text, text_pair)`` (``classification.py`` l.73-80: ``tokenizer(a, b)``);
+    * multiple choice: one row per choice, ``(context, question + " " + choice)`` or the cloze question
+      with ``_`` replaced by the choice (``multiple_choice.py`` l.41-51); COPA/XCOPA's ``cause``/``effect``
+      become their prompt question first (l.104-118); without a context, ``(question, choice)``
+      (CommonsenseQA, l.212-216);
+    * extractive QA: ``(question, context)``;
+    * tagging: the words joined by spaces.
+    """
+    if shape in ("classification", "pair_classification"):
+        pair = example.get("text_pair")
+        return [(str(example["text"]), str(pair) if pair else None)]
+    if shape == "multiple_choice":
+        question = str(example.get("question") or "")
+        question = (question_prompts or {}).get(question, question)
+        context = str(example.get("context") or "")
+        if not context:
+            return [(question, str(c)) if question else (str(c), None) for c in example["choices"]]
+        return [(context, _choice_segment(question, str(c)) if question else str(c)) for c in example["choices"]]
+    if shape == "extractive_qa":
+        return [(str(example["question"]), str(example["context"]))]
+    if shape == "tagging":
+        return [(" ".join(example["tokens"]), None)]
+    raise ConfigError(f"no dataset text for task shape {shape!r} (retrieval tasks: embed RetrievalData.queries)")
+
+
+def _rows(examples: Any, spec: Any) -> list[list[tuple[str, str | None]]]:
+    """The SEmb rows of every example (a list per example, so that sampling draws whole examples)."""
     if hasattr(examples, "queries"):  # a RetrievalData: its query sentences are the task's text
-        return list(examples.queries)
+        return [[(q, None)] for q in examples.queries]
     prompts = getattr(spec, "question_prompts", None)
-    return [example_text(ex, spec.shape, sep, prompts) for ex in examples]
+    return [semb_rows(ex, spec.shape, prompts) for ex in examples]
 
 
 def sample_indices(total: int, n: int | None, seed: int = 0) -> np.ndarray:
@@ -148,29 +209,77 @@ def sample_indices(total: int, n: int | None, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
 
 
-# ------------------------------------------------------------------------------ dataset embeddings
+def encode_rows(encoder: Any, rows: Sequence[tuple[str, str | None]], *, prefix: str = "", max_length: int = 128,
+                batch_size: int = 32, layer: int | None = None) -> np.ndarray:
+    """One vector per row (float64, ``(len(rows), hidden)``): the mean of the token states over *every*
+    token of the row, special tokens included, not normalised (efficient-task-transfer ``task_selection/
+    semb.py`` l.59-65: the attention-mask-weighted average of ``outputs[0]``). A pair row is tokenised as
+    a pair (``tokenizer(a, b)``, truncation ``longest_first`` to ``max_length``: the reference's
+    ``truncation=True``); ``prefix`` goes before the first segment. Token type ids are not passed (all 0;
+    the reference passes segment ids to models that have them; E5/XLM-R has a single type)."""
+    import torch
+
+    from .retrieval import _eval_mode, _hidden, _model_device, _pad_batch, _pad_id
+
+    tok = encoder.tokenizer
+    ids: list[list[int]] = [[] for _ in rows]
+    for paired in (False, True):
+        which = [i for i, (_, b) in enumerate(rows) if bool(b) == paired]
+        if not which:
+            continue
+        firsts = [prefix + rows[i][0] for i in which]
+        enc = (tok(firsts, [rows[i][1] for i in which], truncation=True, max_length=max_length) if paired
+               else tok(firsts, truncation=True, max_length=max_length))
+        for i, row_ids in zip(which, enc["input_ids"]):
+            ids[i] = list(row_ids)
+    out = np.zeros((len(rows), _hidden_size_of(encoder)), dtype=np.float64)
+    if not rows:
+        return out
+    pad_id, model = _pad_id(tok), encoder.model
+    device = _model_device(model)
+    order = np.argsort([-len(x) for x in ids], kind="stable")
+    with torch.inference_mode(), _eval_mode(model):
+        for start in range(0, len(order), batch_size):
+            chosen = order[start : start + batch_size]
+            input_ids, mask = _pad_batch([ids[i] for i in chosen], pad_id, device)
+            hidden = _hidden(model, input_ids, mask, layer).double()
+            m = mask.to(hidden.dtype).unsqueeze(-1)
+            out[chosen] = ((hidden * m).sum(1) / m.sum(1)).cpu().numpy()
+    return out
+
+
+def _hidden_size_of(encoder: Any) -> int:
+    size = getattr(encoder, "hidden_size", None) or getattr(getattr(encoder.model, "config", None), "hidden_size", 0)
+    return int(size)
 
 
 def embed_task(encoder: Any, examples: Any, spec: Any, *, n: int | None = 1000, max_length: int = 128,
-               seed: int = 0, batch_size: int = 32, layer: int | None = None) -> TaskEmbedding:
-    """The dataset vector of ``examples`` (a task's normalised examples, or a RetrievalData) with its cost.
+               seed: int = 0, batch_size: int = 32, layer: int | None = None,
+               prefix: str | None = None) -> TaskEmbedding:
+    """SEmb's dataset vector of ``examples`` (a task's normalised examples, or a RetrievalData) with its cost.
 
-    Each of ``n`` sampled examples is encoded to its mean-pooled features (:func:`toolkit.retrieval.
-    encode_texts`, not normalised: TextEmb averages the raw BERT features, Vu et al. 2020, section 4.1),
-    and the vectors are averaged. ``spec`` gives the shape (and XCOPA's question prompts).
+    As the reference (efficient-task-transfer ``task_selection/semb.py`` l.22-79) computes it with a
+    sentence-embedding model (``encoder``; :data:`SEMB_MODEL` by default in ``xta select``): every row of
+    the examples (:func:`semb_rows`: one per example, one per answer choice for multiple choice) is
+    mean-pooled over all its tokens (:func:`encode_rows`), and the dataset vector is the mean over all
+    rows. Sampling (a documented difference: the reference embeds the whole training split): ``n``
+    examples drawn without replacement with ``seed`` (:func:`sample_indices`), each with all its rows.
+    ``prefix`` defaults to :func:`semb_prefix` (``"query: "`` for E5). The cost counts one forward pass per
+    row. ``spec`` gives the shape (and COPA/XCOPA's question prompts).
+
+    (Vu et al. 2020's TextEmb is the same construction on BERT itself: each example's token states are
+    averaged, then the example vectors are averaged over the dataset.)
     """
-    from .retrieval import encode_texts
-
-    sep = getattr(encoder.tokenizer, "sep_token", None) or "[SEP]"
-    texts = _texts(examples, spec, sep)
-    if not texts:
+    per_example = _rows(examples, spec)
+    if not per_example:
         raise DataError(f"task {getattr(spec, 'name', '?')}: no examples to embed")
-    texts = [texts[i] for i in sample_indices(len(texts), n, seed)]
+    picked = sample_indices(len(per_example), n, seed)
+    rows = [row for i in picked for row in per_example[i]]
     start = time.perf_counter()
-    vectors = encode_texts(encoder, texts, layer=layer, batch_size=batch_size, max_length=max_length,
-                           normalize=False)
-    cost = Cost(len(texts), time.perf_counter() - start)
-    return TaskEmbedding(mean_embedding(vectors), len(texts), cost)
+    vectors = encode_rows(encoder, rows, prefix=semb_prefix(encoder) if prefix is None else prefix,
+                          max_length=max_length, batch_size=batch_size, layer=layer)
+    cost = Cost(len(rows), time.perf_counter() - start)
+    return TaskEmbedding(mean_embedding(vectors), len(picked), cost)
 
 
 def mean_embedding(features: np.ndarray) -> np.ndarray:
@@ -183,7 +292,7 @@ def mean_embedding(features: np.ndarray) -> np.ndarray:
 
 def task_embedding(encoder: Any, examples: Any, spec: Any, n: int | None = 1000, max_length: int = 128,
                    **kw: Any) -> np.ndarray:
-    """The mean-pooled dataset vector of a task (see :func:`embed_task`, which also returns the cost)."""
+    """SEmb's dataset vector of a task (see :func:`embed_task`, which also returns the cost)."""
     return embed_task(encoder, examples, spec, n=n, max_length=max_length, **kw).vector
 
 
@@ -200,11 +309,12 @@ def _vector_and_cost(x: np.ndarray | TaskEmbedding) -> tuple[np.ndarray, Cost]:
 
 def semb_estimates(target: str, target_embedding: np.ndarray | TaskEmbedding,
                    candidate_embeddings: Mapping[str, np.ndarray | TaskEmbedding]) -> list[Estimate]:
-    """SEmb / TextEmb: score = cosine(candidate's dataset vector, target's English dataset vector).
+    """SEmb: score = cosine(candidate's dataset vector, target's English dataset vector).
 
-    Poth et al. (2021) rank intermediate tasks by this similarity (their SEmb uses Sentence-BERT
-    features; here the frozen encoder's). An estimate's cost is its candidate's embedding plus the
-    target's (shared by all candidates, counted in each) plus the similarity itself.
+    Poth et al. (2021) rank intermediate tasks by this similarity of :func:`embed_task` vectors from a
+    sentence-embedding model (theirs: Sentence-BERT; xta's default: multilingual-e5-small). An estimate's
+    cost is its candidate's embedding plus the target's (shared by all candidates, counted in each) plus
+    the similarity itself.
     """
     t_vec, t_cost = _vector_and_cost(target_embedding)
     out = []
@@ -1001,11 +1111,13 @@ class SelectionRun:
 def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, objective: str = "mean",
                   estimator: str = "semb", encoder: Any = None, data_dir=None, n: int = 500, seed: int = 0,
                   diversity_weight: float = 0.0, combine: str = "fuse", matrix=None,
-                  artifacts_dir=None) -> SelectionRun:
+                  artifacts_dir=None, semb_encoder: Any = None, semb_prefix: str | None = None) -> SelectionRun:
     """Estimate every candidate for ``target`` with ``estimator`` and select.
 
-    SEmb needs the encoder (one forward pass per sampled example); size and random need none; LogME needs
-    the encoder and each candidate's trained intermediate adapter, named like the candidate, in
+    SEmb (and the diversity bonus) embed with ``semb_encoder``, a sentence-embedding model (None: load
+    :data:`SEMB_MODEL`), one forward pass per sampled row, with ``semb_prefix`` (None: :func:`semb_prefix`);
+    size and random need none; LogME needs ``encoder`` (the task model) and each candidate's trained
+    intermediate adapter, named like the candidate, in
     ``artifacts_dir`` (``xta train-adapter --task CANDIDATE``). Candidates whose English data or adapter
     is missing are skipped and reported, never silently dropped.
     """
@@ -1024,9 +1136,11 @@ def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, ob
     usable = [c for c in candidates if c in data]
     embeddings, estimates, logme_data = {}, [], None
     if estimator == "semb" or diversity_weight:
+        semb_encoder = _semb_encoder(semb_encoder)
         for name in [target, *usable] if target in data else usable:
             # the spec of the data actually loaded (lareqa's English data is SQuAD's, a QA task)
-            embeddings[name] = embed_task(encoder, data[name], get_task(used[name].split(":")[0]), n=n, seed=seed)
+            embeddings[name] = embed_task(semb_encoder, data[name], get_task(used[name].split(":")[0]), n=n,
+                                          seed=seed, prefix=semb_prefix)
     if estimator == "semb":
         estimates = semb_estimates(target, embeddings[target], {c: embeddings[c] for c in usable})
     elif estimator == "size":
@@ -1108,14 +1222,14 @@ def measured_matrix(plan: Any, recipe: str) -> tuple[dict, dict, dict]:
 
 
 def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "random"), *, recipe: str = "sequential",
-                       encoder: Any = None, n: int = 200, seed: int = 0,
-                       ks: Sequence[int] = (1, 3)) -> MatrixSelectorEvaluation:
+                       encoder: Any = None, n: int = 200, seed: int = 0, ks: Sequence[int] = (1, 3),
+                       semb_encoder: Any = None, semb_prefix: str | None = None) -> MatrixSelectorEvaluation:
     """Rank the matrix's single-task intermediate entries for each target with every estimator and score
     the rankings against the measured cells (:func:`evaluate_selectors`): Regret@k, NDCG and Spearman
     per target and language group. Also the diversity points (every measured entry, sets included).
 
-    ``semb`` and the diversity of sets embed each task's English data once (``n`` sampled examples);
-    ``logme`` loads each candidate's intermediate adapter of the matrix and computes LogME of the
+    ``semb`` and the diversity of sets embed each task's English data once (``n`` sampled examples) with
+    ``semb_encoder``, a sentence-embedding model (None: load :data:`SEMB_MODEL`); ``logme`` loads each candidate's intermediate adapter of the matrix and computes LogME of the
     adapted features of the target's English labelled data (:func:`logme_target_data`, recorded in
     ``logme_data``; targets without labels, e.g. retrieval, are
     skipped and reported). The measured scores come from the results store only.
@@ -1145,11 +1259,11 @@ def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "r
     need_vectors = "semb" in estimators or any(len(ms) > 1 for ms in members.values())
     vectors: dict[str, TaskEmbedding] = {}
     if need_vectors:
-        if encoder is None:
-            raise ConfigError("semb and set diversity need the encoder")
+        semb_encoder = _semb_encoder(semb_encoder)
         for name in everything:
             if name in data:
-                vectors[name] = embed_task(encoder, data[name], get_task(used[name].split(":")[0]), n=n, seed=seed)
+                vectors[name] = embed_task(semb_encoder, data[name], get_task(used[name].split(":")[0]), n=n,
+                                           seed=seed, prefix=semb_prefix)
     estimates: list[Estimate] = []
     logme_data: dict[str, str] = {}
     for target in targets:
@@ -1167,6 +1281,15 @@ def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "r
     rows = evaluate_selectors({t: single[t] for t in single}, baseline, estimates, ks=ks)
     points = _diversity_points(entries, members, baseline, {k: v.vector for k, v in vectors.items()})
     return MatrixSelectorEvaluation(recipe, rows, estimates, single, baseline, points, skipped, logme_data)
+
+
+def _semb_encoder(given: Any) -> Any:
+    """The SEmb model: ``given``, or the default sentence-embedding model :data:`SEMB_MODEL`."""
+    if given is not None:
+        return given
+    from .encoders import load_encoder
+
+    return load_encoder(SEMB_MODEL)
 
 
 def _matrix_logme(plan: Any, target: str, cands: Sequence[str], encoder: Any, cfg: Any, n: int, seed: int,
