@@ -392,9 +392,11 @@ def select(
     budget: int = typer.Option(1, "--budget", help="How many intermediate tasks to pick (a set for fusion / multi-task)."),
     objective: str = typer.Option("mean", "--objective", help="mean | worst-language | low-resource (needs a measured matrix)."),
     estimator: str = typer.Option("semb", "--estimator", help="semb (dataset-embedding similarity) | logme (needs the candidates' trained adapters) | size | random."),
+    semb_model: Optional[str] = typer.Option(None, "--semb-model", help="Sentence-embedding model for semb and set diversity (default: embedded, i.e. multilingual-e5-small)."),
+    semb_prefix: Optional[str] = typer.Option(None, "--semb-prefix", help="Text prefix for the semb model (default: 'query: ' for E5 models, none otherwise)."),
     diversity_weight: float = typer.Option(0.0, "--diversity-weight", help="Bonus for a diverse set (budget > 1)."),
     combine: str = typer.Option("fuse", "--combine", help="How a set is trained: fuse | multitask."),
-    model: Optional[str] = typer.Option(None, "--model", help="Encoder (default: embedded; with --evaluate: the matrix's)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Task encoder for logme (default: embedded; with --evaluate: the matrix's)."),
     n: Optional[int] = typer.Option(None, "--n", help="Examples sampled per task for embeddings and LogME (default 500; 200 with --evaluate)."),
     seed: int = typer.Option(0, "--seed"),
     evaluate: bool = typer.Option(False, "--evaluate", help="Score every estimator's rankings against the measured matrix of --config: Regret@k, NDCG, Spearman per target and language group."),
@@ -411,22 +413,33 @@ def select(
 
     data = str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR")
     if evaluate:
-        _select_evaluate(config, estimators, recipe, model, n or 200, seed, data, artifacts_dir, results_dir, report_dir)
+        _select_evaluate(config, estimators, recipe, model, n or 200, seed, data, artifacts_dir, results_dir, report_dir,
+                         semb_model, semb_prefix)
         return
     if not target:
         raise ConfigError("--target is required (or pass --evaluate --config MATRIX.yaml)")
     from toolkit.selection import run_selection
     from toolkit.tasks import intermediate_tasks
 
-    enc = load_encoder(model or "embedded") if estimator in ("semb", "logme") or diversity_weight else None
+    from toolkit.selection import SEMB_MODEL
+
+    enc = load_encoder(model or "embedded") if estimator == "logme" else None
+    semb_enc = load_encoder(semb_model or SEMB_MODEL) if estimator == "semb" or diversity_weight else None
     names = [c.strip() for c in candidates.split(",")] if candidates else [t.name for t in intermediate_tasks()]
     run = run_selection(target, names, budget=budget, objective=objective, estimator=estimator, encoder=enc,
                         data_dir=data, n=n or 500, seed=seed, diversity_weight=diversity_weight, combine=combine,
-                        artifacts_dir=artifacts_dir)
+                        artifacts_dir=artifacts_dir, semb_encoder=semb_enc, semb_prefix=semb_prefix)
     rows = [[e.candidate, f"{e.score:.4f}", run.data_used.get(e.candidate, "-"), f"{e.cost.seconds:.1f}s" if e.cost else "-"]
             for e in sorted(run.estimates, key=lambda e: -e.score)]
     _table(f"{estimator} estimates for {target} (English data: {run.data_used.get(target, '-')})",
            ["candidate", "score", "data", "cost"], rows)
+    if semb_enc is not None:
+        from toolkit.selection import semb_prefix as default_semb_prefix
+
+        shown = semb_prefix if semb_prefix is not None else default_semb_prefix(semb_enc)
+        console.print(f"SEmb model: {semb_enc.name} (text prefix {shown!r})", highlight=False)
+    if run.logme_data:
+        console.print(f"LogME labels of {target}: English {run.logme_data}", highlight=False)
     for name, why in run.skipped.items():
         console.print(f"  [yellow]skipped[/] {escape(str(name))}: {escape(str(why))}", highlight=False)
     sel = run.selection
@@ -436,7 +449,8 @@ def select(
     console.print(f"train it with: {escape(sel.command)}", highlight=False)
 
 
-def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artifacts_dir, results_dir, report_dir) -> None:
+def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artifacts_dir, results_dir, report_dir,
+                     semb_model=None, semb_prefix=None) -> None:
     from toolkit.encoders import load_encoder
     from toolkit.matrix import matrix_config_from_yaml
     from toolkit.plots import selector_rows
@@ -448,11 +462,17 @@ def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artif
                      results_dir=str(results_dir) if results_dir else None)
     cfg = matrix_config_from_yaml(config, **flags)
     names = tuple(e.strip() for e in estimators.split(",") if e.strip())
-    needs_encoder = {"semb", "logme"} & set(names) or any("," in e or "+" in e for e in cfg.intermediates)
-    enc = load_encoder(cfg.model) if needs_encoder else None
-    ev = evaluate_on_matrix(cfg, names, recipe=recipe, encoder=enc, n=n, seed=seed)
+    from toolkit.selection import SEMB_MODEL
+
+    needs_vectors = "semb" in names or any("," in e or "+" in e for e in cfg.intermediates)
+    enc = load_encoder(cfg.model) if "logme" in names else None
+    semb_enc = load_encoder(semb_model or SEMB_MODEL) if needs_vectors else None
+    ev = evaluate_on_matrix(cfg, names, recipe=recipe, encoder=enc, n=n, seed=seed, semb_encoder=semb_enc,
+                            semb_prefix=semb_prefix)
     header, rows = selector_rows(ev.rows)
     _table(f"selectors vs. the measured matrix ({recipe}; ground truth from the results store)", header, rows)
+    for target, used in sorted(ev.logme_data.items()):
+        console.print(f"LogME labels of {target}: English {used}", highlight=False)
     for key, why in sorted(ev.skipped.items()):
         console.print(f"  [yellow]skipped[/] {escape(str(key))}: {escape(str(why))}", highlight=False)
     _table("gain vs. intermediate-set diversity", ["target", "entry", "diversity", "all", "low", "mid", "high"],

@@ -46,9 +46,10 @@ def test_select_by_dataset_embedding_on_a_local_encoder(shared_data, tmp_path):
     enc.model.save_pretrained(tmp_path / "enc", safe_serialization=True)
     enc.tokenizer.save_pretrained(tmp_path / "enc")
     result = runner.invoke(app, ["select", "--target", "xcopa", "--candidates", "cosmosqa,anli,copa", "--n", "40",
-                                 "--model", str(tmp_path / "enc"), "--data-dir", str(shared_data)], env={"COLUMNS": "200"})
+                                 "--semb-model", str(tmp_path / "enc"), "--data-dir", str(shared_data)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "semb estimates for xcopa" in result.output and "train it with: xta train-adapter --task" in result.output
+    assert f"SEmb model: {tmp_path / 'enc'}" in result.output
 
 
 @pytest.mark.parametrize("command", ["tasks", "encoders", "train-adapter", "eval", "report", "export", "select",

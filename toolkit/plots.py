@@ -222,7 +222,8 @@ def write_selection_report(evaluation: Any, out_dir: str | Path) -> dict[str, st
     header, rows = selector_rows(evaluation.rows)
     md = ["# Intermediate-task selection against the measured matrix\n",
           f"Recipe `{evaluation.recipe}`. Regret@k in % of the best measured score (0 = the best candidate is in "
-          "the top k), NDCG over gains, Spearman between estimator scores and gains (Poth et al. 2021).\n",
+          "the top k), NDCG with the measured target scores as relevance, Spearman between estimator scores and "
+          "gains (Poth et al. 2021).\n",
           to_markdown(header, rows),
           "\n## Estimates\n",
           to_markdown(["estimator", "target", "candidate", "score", "cost (s)"],
@@ -233,6 +234,8 @@ def write_selection_report(evaluation: Any, out_dir: str | Path) -> dict[str, st
                       [[p.target, p.entry, f"{p.diversity:.4f}",
                         *[f"{p.gains[g]:+.2f}" if g in p.gains else "-" for g in DIVERSITY_GROUPS]]
                        for p in evaluation.points])]
+    if getattr(evaluation, "logme_data", None):
+        md += ["\n## LogME labels\n"] + [f"- {t}: English {u}" for t, u in sorted(evaluation.logme_data.items())]
     if evaluation.skipped:
         md += ["\n## Skipped\n"] + [f"- {k}: {v}" for k, v in sorted(evaluation.skipped.items())]
     files["selection.md"] = str(atomic_write_text(out / "selection.md", "\n".join(md) + "\n"))

@@ -6,13 +6,16 @@ this module ranks candidate intermediate tasks *before* training it, and measure
 
 Estimators (each cheap relative to training the matrix; each :class:`Estimate` records its cost):
 
-* ``semb`` — dataset-embedding similarity: the mean of the mean-pooled encoder features of (a sample of) a
-  task's examples is the task's vector; a candidate scores the cosine similarity between its vector and the
-  target's English-data vector. TextEmb of Vu et al. (2020), "Exploring and Predicting Transferability across
-  NLP Tasks"; SEmb of Poth et al. (2021), "What to Pre-Train on? Efficient Intermediate Task Selection".
+* ``semb`` — SEmb of Poth et al. (2021), "What to Pre-Train on? Efficient Intermediate Task Selection"
+  (reference: adapter-hub/efficient-task-transfer ``task_selection/semb.py``): a *sentence-embedding*
+  model (:data:`SEMB_MODEL`, multilingual-e5-small offline) mean-pools every row of (a sample of) a task's
+  examples — one row per answer choice for multiple choice — and the mean over rows is the task's
+  vector; a candidate scores the cosine similarity between its vector and the target's English-data
+  vector. Vu et al. (2020)'s TextEmb is the same construction on the task model's encoder (BERT).
 * ``logme`` — LogME (You et al. 2021, "LogME: Practical Assessment of Pre-trained Models for Transfer
   Learning"): the maximised log marginal likelihood (evidence) per example of a Bayesian linear model from
-  the *intermediate-adapted* features of the target's English dev data to its labels (:func:`logme`).
+  the *intermediate-adapted* features of the target's English dev data to its labels (:func:`logme`; a
+  target without an English dev split uses its training source's, :func:`logme_target_data`).
 * ``size`` — the control of Poth et al. (2021): the largest intermediate dataset first.
 * ``random`` — a seeded random ranking, the other control.
 
@@ -89,7 +92,8 @@ class Estimate:
 
 @dataclass(frozen=True)
 class TaskEmbedding:
-    """The dataset vector of a task (mean of per-example mean-pooled features) and what it cost."""
+    """The dataset vector of a task (mean of the mean-pooled rows of its sampled examples), how many
+    examples were sampled, and what it cost."""
 
     vector: np.ndarray
     n_examples: int
@@ -111,12 +115,13 @@ class LabelledFeatures:
 
 def example_text(example: Mapping[str, Any], shape: str, sep: str = "[SEP]",
                  question_prompts: Mapping[str, str] | None = None) -> str:
-    """The text of one normalised example for a dataset embedding, by task shape.
+    """The single text of one normalised example, as LogME's sentence features encode it (SEmb embeds
+    :func:`semb_rows` instead).
 
     classification: ``text [SEP] text_pair`` (just ``text`` for single sentences); multiple choice:
     context then question (XCOPA's ``cause``/``effect`` mapped through ``question_prompts``); extractive QA:
     question then context; tagging: the tokens joined by spaces. ``sep`` is the tokenizer's separator when
-    called from :func:`embed_task`, so it is a real special token rather than the literal ``[SEP]``.
+    called from :func:`logme_features`, so it is a real special token rather than the literal ``[SEP]``.
     """
     if shape in ("classification", "pair_classification"):
         pair = example.get("text_pair")
@@ -132,11 +137,68 @@ def example_text(example: Mapping[str, Any], shape: str, sep: str = "[SEP]",
     raise ConfigError(f"no dataset text for task shape {shape!r} (retrieval tasks: embed RetrievalData.queries)")
 
 
-def _texts(examples: Any, spec: Any, sep: str) -> list[str]:
+# ------------------------------------------------------------------------------ dataset embeddings
+
+#: The default SEmb model: a *sentence-embedding* model, as in Poth et al. (2021), whose reference code
+#: (adapter-hub/efficient-task-transfer ``task_selection/run_embeddings.py`` l.68) uses
+#: sentence-transformers/roberta-base-nli-stsb-mean-tokens. Offline, xta's embedded encoder is one:
+#: multilingual-e5-small (multilingual, mean pooling), used with E5's ``"query: "`` prefix.
+SEMB_MODEL = "embedded"
+#: E5 models are trained with ``"query: "`` / ``"passage: "`` prefixes; their model card prescribes
+#: ``"query: "`` for symmetric uses and embeddings used as features, which SEmb's are.
+E5_SEMB_PREFIX = "query: "
+
+
+def semb_prefix(encoder: Any) -> str:
+    """The text prefix SEmb gives ``encoder``: ``"query: "`` for an E5 model (the embedded encoder, or a
+    name containing ``e5``), none otherwise. ``xta select --semb-prefix`` overrides it."""
+    name = str(getattr(encoder, "name", "") or "").lower()
+    return E5_SEMB_PREFIX if getattr(encoder, "kind", "") == "embedded" or "e5" in name else ""
+
+
+def _choice_segment(question: str, choice: str) -> str:
+    """The reference's second segment of a choice row (efficient-task-transfer ``itrain/datasets/
+    multiple_choice.py`` l.41-45, ``_build_input_choice``): the choice fills the blank ``_`` of a cloze
+    question, else follows the question after a space."""
+    return question.replace("_", choice) if "_" in question else f"{question} {choice}"
+
+
+def semb_rows(example: Mapping[str, Any], shape: str,
+              question_prompts: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """The (first segment, second segment or None) rows SEmb embeds for one normalised example, as the
+    reference builds its model inputs (efficient-task-transfer ``itrain/datasets``):
+
+    * classification: ``(text, text_pair)`` (``classification.py`` l.73-80: ``tokenizer(a, b)``);
+    * multiple choice: one row per choice, ``(context, question + " " + choice)`` or the cloze question
+      with ``_`` replaced by the choice (``multiple_choice.py`` l.41-51); COPA/XCOPA's ``cause``/``effect``
+      become their prompt question first (l.104-118); without a context, ``(question, choice)``
+      (CommonsenseQA, l.212-216);
+    * extractive QA: ``(question, context)``;
+    * tagging: the words joined by spaces.
+    """
+    if shape in ("classification", "pair_classification"):
+        pair = example.get("text_pair")
+        return [(str(example["text"]), str(pair) if pair else None)]
+    if shape == "multiple_choice":
+        question = str(example.get("question") or "")
+        question = (question_prompts or {}).get(question, question)
+        context = str(example.get("context") or "")
+        if not context:
+            return [(question, str(c)) if question else (str(c), None) for c in example["choices"]]
+        return [(context, _choice_segment(question, str(c)) if question else str(c)) for c in example["choices"]]
+    if shape == "extractive_qa":
+        return [(str(example["question"]), str(example["context"]))]
+    if shape == "tagging":
+        return [(" ".join(example["tokens"]), None)]
+    raise ConfigError(f"no dataset text for task shape {shape!r} (retrieval tasks: embed RetrievalData.queries)")
+
+
+def _rows(examples: Any, spec: Any) -> list[list[tuple[str, str | None]]]:
+    """The SEmb rows of every example (a list per example, so that sampling draws whole examples)."""
     if hasattr(examples, "queries"):  # a RetrievalData: its query sentences are the task's text
-        return list(examples.queries)
+        return [[(q, None)] for q in examples.queries]
     prompts = getattr(spec, "question_prompts", None)
-    return [example_text(ex, spec.shape, sep, prompts) for ex in examples]
+    return [semb_rows(ex, spec.shape, prompts) for ex in examples]
 
 
 def sample_indices(total: int, n: int | None, seed: int = 0) -> np.ndarray:
@@ -147,29 +209,77 @@ def sample_indices(total: int, n: int | None, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
 
 
-# ------------------------------------------------------------------------------ dataset embeddings
+def encode_rows(encoder: Any, rows: Sequence[tuple[str, str | None]], *, prefix: str = "", max_length: int = 128,
+                batch_size: int = 32, layer: int | None = None) -> np.ndarray:
+    """One vector per row (float64, ``(len(rows), hidden)``): the mean of the token states over *every*
+    token of the row, special tokens included, not normalised (efficient-task-transfer ``task_selection/
+    semb.py`` l.59-65: the attention-mask-weighted average of ``outputs[0]``). A pair row is tokenised as
+    a pair (``tokenizer(a, b)``, truncation ``longest_first`` to ``max_length``: the reference's
+    ``truncation=True``); ``prefix`` goes before the first segment. Token type ids are not passed (all 0;
+    the reference passes segment ids to models that have them; E5/XLM-R has a single type)."""
+    import torch
+
+    from .retrieval import _eval_mode, _hidden, _model_device, _pad_batch, _pad_id
+
+    tok = encoder.tokenizer
+    ids: list[list[int]] = [[] for _ in rows]
+    for paired in (False, True):
+        which = [i for i, (_, b) in enumerate(rows) if bool(b) == paired]
+        if not which:
+            continue
+        firsts = [prefix + rows[i][0] for i in which]
+        enc = (tok(firsts, [rows[i][1] for i in which], truncation=True, max_length=max_length) if paired
+               else tok(firsts, truncation=True, max_length=max_length))
+        for i, row_ids in zip(which, enc["input_ids"]):
+            ids[i] = list(row_ids)
+    out = np.zeros((len(rows), _hidden_size_of(encoder)), dtype=np.float64)
+    if not rows:
+        return out
+    pad_id, model = _pad_id(tok), encoder.model
+    device = _model_device(model)
+    order = np.argsort([-len(x) for x in ids], kind="stable")
+    with torch.inference_mode(), _eval_mode(model):
+        for start in range(0, len(order), batch_size):
+            chosen = order[start : start + batch_size]
+            input_ids, mask = _pad_batch([ids[i] for i in chosen], pad_id, device)
+            hidden = _hidden(model, input_ids, mask, layer).double()
+            m = mask.to(hidden.dtype).unsqueeze(-1)
+            out[chosen] = ((hidden * m).sum(1) / m.sum(1)).cpu().numpy()
+    return out
+
+
+def _hidden_size_of(encoder: Any) -> int:
+    size = getattr(encoder, "hidden_size", None) or getattr(getattr(encoder.model, "config", None), "hidden_size", 0)
+    return int(size)
 
 
 def embed_task(encoder: Any, examples: Any, spec: Any, *, n: int | None = 1000, max_length: int = 128,
-               seed: int = 0, batch_size: int = 32, layer: int | None = None) -> TaskEmbedding:
-    """The dataset vector of ``examples`` (a task's normalised examples, or a RetrievalData) with its cost.
+               seed: int = 0, batch_size: int = 32, layer: int | None = None,
+               prefix: str | None = None) -> TaskEmbedding:
+    """SEmb's dataset vector of ``examples`` (a task's normalised examples, or a RetrievalData) with its cost.
 
-    Each of ``n`` sampled examples is encoded to its mean-pooled features (:func:`toolkit.retrieval.
-    encode_texts`, not normalised: TextEmb averages the raw BERT features, Vu et al. 2020, section 4.1),
-    and the vectors are averaged. ``spec`` gives the shape (and XCOPA's question prompts).
+    As the reference (efficient-task-transfer ``task_selection/semb.py`` l.22-79) computes it with a
+    sentence-embedding model (``encoder``; :data:`SEMB_MODEL` by default in ``xta select``): every row of
+    the examples (:func:`semb_rows`: one per example, one per answer choice for multiple choice) is
+    mean-pooled over all its tokens (:func:`encode_rows`), and the dataset vector is the mean over all
+    rows. Sampling (a documented difference: the reference embeds the whole training split): ``n``
+    examples drawn without replacement with ``seed`` (:func:`sample_indices`), each with all its rows.
+    ``prefix`` defaults to :func:`semb_prefix` (``"query: "`` for E5). The cost counts one forward pass per
+    row. ``spec`` gives the shape (and COPA/XCOPA's question prompts).
+
+    (Vu et al. 2020's TextEmb is the same construction on BERT itself: each example's token states are
+    averaged, then the example vectors are averaged over the dataset.)
     """
-    from .retrieval import encode_texts
-
-    sep = getattr(encoder.tokenizer, "sep_token", None) or "[SEP]"
-    texts = _texts(examples, spec, sep)
-    if not texts:
+    per_example = _rows(examples, spec)
+    if not per_example:
         raise DataError(f"task {getattr(spec, 'name', '?')}: no examples to embed")
-    texts = [texts[i] for i in sample_indices(len(texts), n, seed)]
+    picked = sample_indices(len(per_example), n, seed)
+    rows = [row for i in picked for row in per_example[i]]
     start = time.perf_counter()
-    vectors = encode_texts(encoder, texts, layer=layer, batch_size=batch_size, max_length=max_length,
-                           normalize=False)
-    cost = Cost(len(texts), time.perf_counter() - start)
-    return TaskEmbedding(mean_embedding(vectors), len(texts), cost)
+    vectors = encode_rows(encoder, rows, prefix=semb_prefix(encoder) if prefix is None else prefix,
+                          max_length=max_length, batch_size=batch_size, layer=layer)
+    cost = Cost(len(rows), time.perf_counter() - start)
+    return TaskEmbedding(mean_embedding(vectors), len(picked), cost)
 
 
 def mean_embedding(features: np.ndarray) -> np.ndarray:
@@ -182,7 +292,7 @@ def mean_embedding(features: np.ndarray) -> np.ndarray:
 
 def task_embedding(encoder: Any, examples: Any, spec: Any, n: int | None = 1000, max_length: int = 128,
                    **kw: Any) -> np.ndarray:
-    """The mean-pooled dataset vector of a task (see :func:`embed_task`, which also returns the cost)."""
+    """SEmb's dataset vector of a task (see :func:`embed_task`, which also returns the cost)."""
     return embed_task(encoder, examples, spec, n=n, max_length=max_length, **kw).vector
 
 
@@ -199,11 +309,12 @@ def _vector_and_cost(x: np.ndarray | TaskEmbedding) -> tuple[np.ndarray, Cost]:
 
 def semb_estimates(target: str, target_embedding: np.ndarray | TaskEmbedding,
                    candidate_embeddings: Mapping[str, np.ndarray | TaskEmbedding]) -> list[Estimate]:
-    """SEmb / TextEmb: score = cosine(candidate's dataset vector, target's English dataset vector).
+    """SEmb: score = cosine(candidate's dataset vector, target's English dataset vector).
 
-    Poth et al. (2021) rank intermediate tasks by this similarity (their SEmb uses Sentence-BERT
-    features; here the frozen encoder's). An estimate's cost is its candidate's embedding plus the
-    target's (shared by all candidates, counted in each) plus the similarity itself.
+    Poth et al. (2021) rank intermediate tasks by this similarity of :func:`embed_task` vectors from a
+    sentence-embedding model (theirs: Sentence-BERT; xta's default: multilingual-e5-small). An estimate's
+    cost is its candidate's embedding plus the target's (shared by all candidates, counted in each) plus
+    the similarity itself.
     """
     t_vec, t_cost = _vector_and_cost(target_embedding)
     out = []
@@ -218,92 +329,116 @@ def semb_estimates(target: str, target_embedding: np.ndarray | TaskEmbedding,
 # -------------------------------------------------------------------------------------------- LogME
 
 
-def _spectrum(features: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenvalues ``sigma`` (D,) of F^T F and the squared projections ``q`` (D, K) of F^T y_k on its
-    eigenvectors: everything the evidence needs (the "SVD trick" of You et al. 2021, Algorithm 1).
+#: The reference code's iteration cap and stopping rule (thuml/LogME ``LogME.py``, ``_fit_fixed_point``:
+#: ``for _ in range(11)`` at l.127, stop when ``abs(t_ - t) / t <= 1e-3`` at l.142).
+LOGME_MAX_ITER = 11
+LOGME_TOL = 1e-3
 
-    N >= D: eigendecomposition of the D x D matrix F^T F (the reference code's ``svd(f @ fh)``);
-    N < D: thin SVD F = U S V^T, so sigma = S^2 (zero-padded to D) and q = (S * U^T y)^2.
+
+def _spectrum(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``sigma`` (k,), the squared singular values of F, and ``u`` (N, k), its left singular vectors,
+    as the reference computes them (thuml/LogME ``LogME.py`` l.106-115):
+
+    * N > D: ``truncated_svd`` (l.47-57): SVD of the D x D matrix F^T F, singular values s = sqrt of its
+      eigenvalues, kept where s > 1e-10 (k = the rank of F), and u = F V / s;
+    * N <= D: the thin SVD of F (``np.linalg.svd(f, full_matrices=False)``): all k = N components.
+
+    So k = min(N, D) (or the rank of F when N > D): the evidence sums over these k components only.
     """
     n, d = features.shape
-    if n >= d:
-        sigma, v = np.linalg.eigh(features.T @ features)
-        sigma = np.clip(sigma, 0.0, None)
-        q = (v.T @ (features.T @ targets)) ** 2
-        return sigma, q
+    if n > d:
+        _, ev, vh = np.linalg.svd(features.T @ features)
+        s = np.sqrt(ev)
+        k = int(np.sum(s > 1e-10))
+        s, vh = s[:k], vh[:k]
+        return s**2, (features @ vh.T) / s[None, :]
     u, s, _ = np.linalg.svd(features, full_matrices=False)
-    sigma = np.zeros(d)
-    sigma[: len(s)] = s**2
-    q = np.zeros((d, targets.shape[1]))
-    q[: len(s)] = (s[:, None] * (u.T @ targets)) ** 2
-    return sigma, q
+    return s**2, u
 
 
-def _posterior_terms(sigma: np.ndarray, q: np.ndarray, y2: float, lam: float) -> tuple[float, float, float]:
-    """gamma, m^T m and ||y - F m||^2 at lambda = alpha / beta, for the posterior mean
-    m = beta A^-1 F^T y with A = alpha I + beta F^T F (You et al. 2021, Algorithm 1)."""
-    den = sigma + lam
-    gamma = float(np.sum(sigma / den))
-    mm = float(np.sum(q / den**2))
-    res = max(float(y2 - np.sum(q * (2.0 * lam + sigma) / den**2)), 0.0)  # ||y||^2 - 2 y^T F m + m^T F^T F m
-    return gamma, mm, res
+def _posterior_terms(sigma: np.ndarray, x2: np.ndarray, res_x2: float, t: float) -> tuple[float, float, float]:
+    """gamma, m^T m and ||y - F m||^2 at t = alpha / beta for the posterior mean m = beta A^-1 F^T y,
+    A = alpha I + beta F^T F (You et al. 2021, Algorithm 1), in the reference's SVD form
+    (``LogME.py`` l.129-131): x2 = (U^T y)^2, and ``res_x2`` = ||y||^2 - sum x2 (l.124) is the part of y
+    outside the column space of U."""
+    gamma = float(np.sum(sigma / (sigma + t)))
+    m2 = float(np.sum(sigma * x2 / (t + sigma) ** 2))
+    res2 = float(np.sum(x2 / (1.0 + sigma / t) ** 2)) + res_x2
+    return gamma, m2, res2
 
 
-def _evidence(sigma: np.ndarray, q: np.ndarray, y2: float, n: int, alpha: float, beta: float) -> float:
-    """log p(y | F, alpha, beta) (not divided by N): D/2 log a + N/2 log b - 1/2 log|A| - b/2 ||Fm - y||^2
-    - a/2 m^T m - N/2 log 2 pi, the evidence of You et al. (2021) eq. 2 (Bishop 2006, eq. 3.86)."""
-    _, mm, res = _posterior_terms(sigma, q, y2, alpha / beta)
-    d = len(sigma)
+def _evidence_terms(sigma: np.ndarray, d: int, n: int, alpha: float, beta: float, m2: float, res2: float) -> float:
+    """The reference's log evidence (not divided by N; ``LogME.py`` l.144-149): D/2 log a + N/2 log b
+    - 1/2 sum_k log(a + b sigma_k) - b/2 res2 - a/2 m2 - N/2 log 2 pi, You et al. (2021) eq. 2. The
+    log-determinant sums over the k components of :func:`_spectrum` only."""
     return (d / 2.0 * math.log(alpha) + n / 2.0 * math.log(beta) - 0.5 * float(np.sum(np.log(alpha + beta * sigma)))
-            - beta / 2.0 * res - alpha / 2.0 * mm - n / 2.0 * math.log(2.0 * math.pi))
+            - beta / 2.0 * res2 - alpha / 2.0 * m2 - n / 2.0 * math.log(2.0 * math.pi))
 
 
-def _maximise(sigma: np.ndarray, q: np.ndarray, y2: float, n: int, tol: float, max_iter: int) -> tuple[float, float]:
-    """The fixed-point iteration for alpha and beta (MacKay 1992; You et al. 2021, Algorithm 1): from
-    alpha = beta = 1, repeat gamma = sum beta s/(alpha + beta s), alpha = gamma / m^T m,
-    beta = (N - gamma) / ||F m - y||^2 until lambda = alpha/beta changes by less than ``tol`` (relative)."""
+def _fixed_point(sigma: np.ndarray, x2: np.ndarray, res_x2: float, n: int, d: int, tol: float,
+                 max_iter: int) -> tuple[float, float, float]:
+    """``(evidence / N, alpha, beta)`` of one target column by the reference's fixed point (MacKay 1992;
+    ``LogME.py`` l.126-150): from alpha = beta = 1, at most ``max_iter`` times: t = alpha / beta,
+    gamma = sum sigma / (sigma + t), alpha = gamma / (m^T m + 1e-5), beta = (N - gamma) / (||F m - y||^2
+    + 1e-5); stop when |t' - t| / t <= ``tol``. As in the reference, the evidence is evaluated at the
+    last (alpha, beta) with the m^T m and residual of the t *before* that update (l.144-149)."""
     alpha, beta = 1.0, 1.0
+    m2 = res2 = 0.0
     for _ in range(max_iter):
-        lam = alpha / beta
-        gamma, mm, res = _posterior_terms(sigma, q, y2, lam)
-        alpha = gamma / (mm + LOGME_EPSILON)
-        beta = (n - gamma) / (res + LOGME_EPSILON)
-        if abs(alpha / beta - lam) / lam < tol:
+        t = alpha / beta
+        gamma, m2, res2 = _posterior_terms(sigma, x2, res_x2, t)
+        alpha = gamma / (m2 + LOGME_EPSILON)
+        beta = (n - gamma) / (res2 + LOGME_EPSILON)
+        if abs(alpha / beta - t) / t <= tol:
             break
     else:
         logger.debug("LogME: alpha/beta did not converge in %d iterations", max_iter)
-    return alpha, beta
+    return _evidence_terms(sigma, d, n, alpha, beta, m2, res2) / n, alpha, beta
 
 
 def log_evidence(features: np.ndarray, y: np.ndarray, alpha: float, beta: float) -> float:
-    """The log evidence log p(y | F, alpha, beta) of one target vector ``y`` (N,) at given alpha, beta:
-    the marginal likelihood of y ~ N(0, I/beta + F F^T/alpha). Exposed to test :func:`logme` against."""
+    """The exact log evidence log p(y | F, alpha, beta) of one target vector ``y`` (N,) at given alpha,
+    beta: the marginal likelihood of y ~ N(0, I/beta + F F^T/alpha), with the posterior mean of these
+    alpha, beta and the log-determinant of A over all D dimensions. :func:`logme` follows the reference
+    instead, whose log-determinant sums over k = min(N, D) components: for N < D its value is this one
+    plus (D - k)/2 log(alpha) (divided by N). Exposed to test both against."""
     f = np.asarray(features, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
-    sigma, q = _spectrum(f, y)
-    return _evidence(sigma, q[:, 0], float(y[:, 0] @ y[:, 0]), f.shape[0], alpha, beta)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    n, d = f.shape
+    sigma, u = _spectrum(f)
+    x2 = (u.T @ y) ** 2
+    _, m2, res2 = _posterior_terms(sigma, x2, float(y @ y - x2.sum()), alpha / beta)
+    return _evidence_terms(sigma, d, n, alpha, beta, m2, res2) - (d - len(sigma)) / 2.0 * math.log(alpha)
 
 
 def _one_hot(labels: np.ndarray) -> np.ndarray:
     """One column per class *present* in ``labels`` (the reference code makes ``max + 1`` columns,
-    assuming every class id occurs; an absent class would add a degenerate all-zero column)."""
+    ``LogME.py`` l.118-120, assuming every class id occurs; an absent class would add a degenerate
+    all-zero column whose evidence is driven by the 1e-5 guards alone). Equal to the reference when
+    every class id 0..max occurs."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
         raise ConfigError("LogME labels must be a non-empty 1-d array of integer class ids")
     return (labels[:, None] == np.unique(labels)[None, :]).astype(np.float64)
 
 
-def logme(features: np.ndarray, labels: np.ndarray, *, regression: bool = False, tol: float = 1e-3,
-          max_iter: int = 100) -> float:
+def logme(features: np.ndarray, labels: np.ndarray, *, regression: bool = False, tol: float = LOGME_TOL,
+          max_iter: int = LOGME_MAX_ITER) -> float:
     """LogME (You et al. 2021): the maximised log evidence per example, averaged over label columns.
 
     ``features`` (N, D); ``labels`` (N,) class ids (one-hot; the evidence of each class column is
     maximised separately and the K values averaged, as in the paper) or, with ``regression``, (N,) or
-    (N, K) real targets. Follows the reference algorithm (thuml/LogME ``LogME.py``): the spectrum of
-    F^T F once, then the alpha/beta fixed point per column (``tol`` 1e-3 and at most 11 iterations, as in
-    the reference ``_fit_fixed_point``). One deliberate difference: the evidence is evaluated with the
-    posterior mean of the *final* alpha, beta (the reference uses the one of the previous step; equal at
-    convergence), so the value is exactly the evidence at the returned point (see :func:`log_evidence`).
+    (N, K) real targets. Computes what the reference implementation computes (thuml/LogME ``LogME.py``,
+    ``LogME.fit`` with its default ``_fit_fixed_point``, l.100-160): the SVD of F once
+    (:func:`_spectrum`), then per column the fixed point of :func:`_fixed_point` — at most 11 iterations
+    (``max_iter``), stopping when alpha/beta changes by at most 1e-3 relative (``tol``), evidence at the
+    final alpha, beta with the previous step's posterior terms.
+
+    As in the reference, the log-determinant of A sums over k = min(N, D) singular values (the rank of
+    F when N > D) while the alpha term counts all D dimensions: with fewer examples than feature
+    dimensions (N = 1000 < D = 1024 for XLM-R Large) this is *not* the exact Bayesian evidence
+    (:func:`log_evidence` adds -(D - k)/2 log alpha) but it is the number published LogME values are.
+    Deliberate difference: only classes present in ``labels`` get a column (:func:`_one_hot`).
     """
     f = np.asarray(features, dtype=np.float64)
     if f.ndim != 2 or f.shape[0] == 0:
@@ -311,18 +446,20 @@ def logme(features: np.ndarray, labels: np.ndarray, *, regression: bool = False,
     y = np.asarray(labels, dtype=np.float64).reshape(len(labels), -1) if regression else _one_hot(labels)
     if y.shape[0] != f.shape[0]:
         raise ConfigError(f"LogME: {f.shape[0]} feature rows but {y.shape[0]} labels")
-    n = f.shape[0]
-    sigma, q = _spectrum(f, y)
+    if max_iter < 1:
+        raise ConfigError(f"LogME: max_iter must be >= 1, got {max_iter}")
+    n, d = f.shape
+    sigma, u = _spectrum(f)
     evidences = []
     for k in range(y.shape[1]):
-        y2 = float(y[:, k] @ y[:, k])
-        alpha, beta = _maximise(sigma, q[:, k], y2, n, tol, max_iter)
-        evidences.append(_evidence(sigma, q[:, k], y2, n, alpha, beta) / n)
+        x2 = (u.T @ y[:, k]) ** 2
+        res_x2 = float(y[:, k] @ y[:, k] - x2.sum())  # LogME.py l.124
+        evidences.append(_fixed_point(sigma, x2, res_x2, n, d, tol, max_iter)[0])
     return float(np.mean(evidences))
 
 
 def logme_estimates(target: str, candidate_features: Mapping[str, LabelledFeatures]) -> list[Estimate]:
-    """LogME of each candidate's intermediate-adapted features of the target's English dev data.
+    """LogME of each candidate's intermediate-adapted features of the target's English labelled data.
 
     Higher evidence = the labels are better explained by a linear model on those features, the proxy of
     You et al. (2021) for fine-tuned performance. Cost: computing the features plus LogME itself.
@@ -761,21 +898,37 @@ def regret_at_k(ranking: Sequence[str], values: Mapping[str, float], k: int) -> 
     return (best - max(values[c] for c in ranking[:k])) / best * 100.0
 
 
-def ndcg(ranking: Sequence[str], gains_: Mapping[str, float], k: int | None = None) -> float:
-    """NDCG@k (Järvelin & Kekäläinen 2002) with linear gains: relevance = transfer gain minus the lowest
-    gain among the candidates, so the worst candidate has relevance 0 and all are non-negative;
-    DCG = sum_i rel_i / log2(i + 1) over positions i = 1..k. 1.0 when every candidate is equally good."""
-    k = len(ranking) if k is None else min(k, len(ranking))
-    low = min(gains_[c] for c in ranking)
-    rel = [gains_[c] - low for c in ranking]
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    ideal = float(np.sum(np.sort(rel)[::-1][:k] * discounts))
-    return float(np.sum(np.array(rel[:k]) * discounts)) / ideal if ideal > 0 else 1.0
+def ndcg(scores: Mapping[str, float], relevance: Mapping[str, float], k: int | None = None) -> float:
+    """NDCG@k of an estimator's ranking, as Poth et al. (2021, section 5) evaluate selectors (following
+    Vu et al. 2020): NDCG (Järvelin & Kekäläinen 2002) of the candidates ordered by the estimator's
+    ``scores``, where a candidate's *relevance* is its measured target-task score after intermediate
+    training (``relevance``: candidate -> score, not the gain over the baseline); linear gains,
+    DCG@k = sum_{i<=k} rel_(i) / log2(i + 1), divided by the DCG@k of the ideal order (``k`` None: all).
+
+    Computed by ``sklearn.metrics.ndcg_score`` (exactly this definition; tied estimator scores get the
+    average over the tied orders, ``ignore_ties=False``). NaN with fewer than two candidates (no
+    ranking to judge; scikit-learn refuses them); a negative relevance is refused (scores are >= 0).
+    """
+    from sklearn.metrics import ndcg_score
+
+    names = sorted(relevance)
+    missing = [c for c in names if c not in scores]
+    if missing:
+        raise ConfigError(f"NDCG: no estimator score for {', '.join(missing)}")
+    if len(names) < 2:
+        return float("nan")
+    rel = np.array([[float(relevance[c]) for c in names]])
+    if np.any(rel < 0):
+        raise ConfigError("NDCG relevances are target scores and must be >= 0")
+    return float(ndcg_score(rel, np.array([[float(scores[c]) for c in names]]), k=k))
 
 
 def spearman(predicted: Sequence[float], measured: Sequence[float]) -> float:
-    """Spearman's rank correlation (ties get average ranks; scipy.stats.spearmanr); NaN when fewer than
-    two candidates or one side is constant (no ranking to correlate)."""
+    """Spearman's rank correlation between estimator scores and measured gains (Poth et al. 2021,
+    section 5): the Pearson correlation of the two rank vectors, ties getting their average rank,
+    computed by ``scipy.stats.spearmanr``. Gains and target scores differ by the baseline, a constant per
+    target and language group, so the value is the same for either. NaN when fewer than two candidates
+    or one side is constant (no ranking to correlate)."""
     from scipy.stats import spearmanr
 
     if len(predicted) < 2 or len(set(predicted)) < 2 or len(set(measured)) < 2:
@@ -794,8 +947,8 @@ def _selector_row(estimator: str, target: str, group: str, scores: Mapping[str, 
     row: dict[str, Any] = {"estimator": estimator, "target": target, "group": group, "n_candidates": len(ranking)}
     for k in ks:
         row[f"regret@{k}"] = regret_at_k(ranking, values, k)
-    row["ndcg"] = ndcg(ranking, gains_)
-    row["spearman"] = spearman([scores[c] for c in ranking], [gains_[c] for c in ranking])
+    row["ndcg"] = ndcg({c: scores[c] for c in ranking}, values)  # relevance = target score (Poth et al. 2021)
+    row["spearman"] = spearman([scores[c] for c in ranking], [gains_[c] for c in ranking])  # = vs. scores
     return row
 
 
@@ -805,8 +958,8 @@ def evaluate_selectors(measured: Mapping[str, Mapping[str, Mapping[str, float]]]
     """Rows (estimator, target, language group) of Regret@k, NDCG and Spearman against a measured matrix.
 
     ``measured`` = ``{target: {candidate: {lang: score}}}``; ``baseline`` = ``{target: {lang: score}}``.
-    A candidate's value in a group is the mean of its scores (for Regret@k) and of its gains (for NDCG and
-    Spearman) over the group's languages that the baseline has ('low'/'mid'/'high': Joshi et al. classes,
+    A candidate's value in a group is the mean of its scores (for Regret@k and as NDCG's relevance) and of
+    its gains (for Spearman) over the group's languages that the baseline has ('low'/'mid'/'high': Joshi et al. classes,
     :mod:`toolkit.languages`); groups without languages give no row. Only candidates measured on every one
     of those languages and scored by the estimator are ranked; ``n_candidates`` says how many, and
     ``missing`` lists the measured ones left out, so a partial evaluation never passes for a full one.
@@ -917,22 +1070,54 @@ def _english_side(spec: Any, data_dir, n: int | None) -> tuple[Any, str]:
             f"{spec.name}:{split}(English side of {len(langs)} language files)")
 
 
+def logme_target_data(task: str, data_dir=None) -> tuple[Any, str]:
+    """(labelled examples, "task:split") of a target's English data for LogME, which needs labels.
+
+    The target's own English dev split first; a target without one (XQuAD: test only; XCOPA: no English;
+    TyDiQA-GoldP: train and the XTREME dev used as test) uses its training source's English dev instead
+    (the registry's ``train_from``, in order: xcopa -> siqa:dev, xquad -> squad_v1:dev), and failing that
+    its training source's English train split (tydiqa -> tydiqa:train). Never a test split. The split
+    used is returned so that it is printed and recorded. Retrieval targets have no labels: refused.
+    """
+    from .data import load
+    from .tasks import get_task
+
+    spec = get_task(task)
+    if spec.shape == "retrieval":
+        raise ConfigError(f"a retrieval target ({task}) has no labels for LogME (SEmb embeds its English side)")
+    sources = [spec, *(get_task(s) for s in spec.train_from if s != spec.name)]
+    errors = []
+    for split in ("dev", "train"):
+        for src in sources:
+            if split in src.splits and "en" in src.split_languages(split):
+                try:
+                    return load(src, split, "en", data_dir=data_dir), f"{src.name}:{split}"
+                except XtaError as exc:
+                    errors.append(f"{src.name}:{split}: {exc}")
+    tried = ", ".join(s.name for s in sources)
+    raise DataError(f"no labelled English dev or train data for LogME on {task} (tried {tried}"
+                    f"{': ' + '; '.join(errors) if errors else ''})")
+
+
 @dataclass
 class SelectionRun:
     selection: Selection
     estimates: list[Estimate]
     data_used: dict[str, str]  # task -> "source:split"
     skipped: dict[str, str]  # candidate -> why it could not be estimated
+    logme_data: str | None = None  # LogME: the labelled English data of the target ("task:split")
 
 
 def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, objective: str = "mean",
                   estimator: str = "semb", encoder: Any = None, data_dir=None, n: int = 500, seed: int = 0,
                   diversity_weight: float = 0.0, combine: str = "fuse", matrix=None,
-                  artifacts_dir=None) -> SelectionRun:
+                  artifacts_dir=None, semb_encoder: Any = None, semb_prefix: str | None = None) -> SelectionRun:
     """Estimate every candidate for ``target`` with ``estimator`` and select.
 
-    SEmb needs the encoder (one forward pass per sampled example); size and random need none; LogME needs
-    the encoder and each candidate's trained intermediate adapter, named like the candidate, in
+    SEmb (and the diversity bonus) embed with ``semb_encoder``, a sentence-embedding model (None: load
+    :data:`SEMB_MODEL`), one forward pass per sampled row, with ``semb_prefix`` (None: :func:`semb_prefix`);
+    size and random need none; LogME needs ``encoder`` (the task model) and each candidate's trained
+    intermediate adapter, named like the candidate, in
     ``artifacts_dir`` (``xta train-adapter --task CANDIDATE``). Candidates whose English data or adapter
     is missing are skipped and reported, never silently dropped.
     """
@@ -949,17 +1134,19 @@ def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, ob
                 raise
             skipped[name] = str(exc)
     usable = [c for c in candidates if c in data]
-    embeddings, estimates = {}, []
+    embeddings, estimates, logme_data = {}, [], None
     if estimator == "semb" or diversity_weight:
+        semb_encoder = _semb_encoder(semb_encoder)
         for name in [target, *usable] if target in data else usable:
             # the spec of the data actually loaded (lareqa's English data is SQuAD's, a QA task)
-            embeddings[name] = embed_task(encoder, data[name], get_task(used[name].split(":")[0]), n=n, seed=seed)
+            embeddings[name] = embed_task(semb_encoder, data[name], get_task(used[name].split(":")[0]), n=n,
+                                          seed=seed, prefix=semb_prefix)
     if estimator == "semb":
         estimates = semb_estimates(target, embeddings[target], {c: embeddings[c] for c in usable})
     elif estimator == "size":
         estimates = size_estimates(target, {c: len(data[c]) for c in usable})
     elif estimator == "logme":
-        estimates = _candidate_logme(target, usable, encoder, data_dir, artifacts_dir, n, seed, skipped)
+        estimates, logme_data = _candidate_logme(target, usable, encoder, data_dir, artifacts_dir, n, seed, skipped)
         usable = [c for c in usable if c not in skipped]
     else:
         estimates = random_estimates(target, usable, seed=seed)
@@ -967,7 +1154,7 @@ def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, ob
     sel = select(target, usable, estimates, budget=budget, objective=objective, matrix=matrix, estimator=estimator,
                  diversity_weight=diversity_weight, embeddings=vectors or None,
                  shapes={c: get_task(c).shape for c in usable}, combine=combine)
-    return SelectionRun(sel, estimates, used, skipped)
+    return SelectionRun(sel, estimates, used, skipped, logme_data)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -998,6 +1185,7 @@ class MatrixSelectorEvaluation:
     baseline: dict[str, dict[str, float]]
     points: list[DiversityPoint]
     skipped: dict[str, str]  # "estimator:target:candidate" or "estimator:target" -> why
+    logme_data: dict[str, str] = field(default_factory=dict)  # target -> the "task:split" LogME's labels came from
 
 
 def measured_matrix(plan: Any, recipe: str) -> tuple[dict, dict, dict]:
@@ -1034,15 +1222,16 @@ def measured_matrix(plan: Any, recipe: str) -> tuple[dict, dict, dict]:
 
 
 def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "random"), *, recipe: str = "sequential",
-                       encoder: Any = None, n: int = 200, seed: int = 0,
-                       ks: Sequence[int] = (1, 3)) -> MatrixSelectorEvaluation:
+                       encoder: Any = None, n: int = 200, seed: int = 0, ks: Sequence[int] = (1, 3),
+                       semb_encoder: Any = None, semb_prefix: str | None = None) -> MatrixSelectorEvaluation:
     """Rank the matrix's single-task intermediate entries for each target with every estimator and score
     the rankings against the measured cells (:func:`evaluate_selectors`): Regret@k, NDCG and Spearman
     per target and language group. Also the diversity points (every measured entry, sets included).
 
-    ``semb`` and the diversity of sets embed each task's English data once (``n`` sampled examples);
-    ``logme`` loads each candidate's intermediate adapter of the matrix and computes LogME of the
-    adapted features of the target's English dev data (targets without labels, e.g. retrieval, are
+    ``semb`` and the diversity of sets embed each task's English data once (``n`` sampled examples) with
+    ``semb_encoder``, a sentence-embedding model (None: load :data:`SEMB_MODEL`); ``logme`` loads each candidate's intermediate adapter of the matrix and computes LogME of the
+    adapted features of the target's English labelled data (:func:`logme_target_data`, recorded in
+    ``logme_data``; targets without labels, e.g. retrieval, are
     skipped and reported). The measured scores come from the results store only.
     """
     from .matrix import parse_intermediate, plan_matrix
@@ -1070,12 +1259,13 @@ def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "r
     need_vectors = "semb" in estimators or any(len(ms) > 1 for ms in members.values())
     vectors: dict[str, TaskEmbedding] = {}
     if need_vectors:
-        if encoder is None:
-            raise ConfigError("semb and set diversity need the encoder")
+        semb_encoder = _semb_encoder(semb_encoder)
         for name in everything:
             if name in data:
-                vectors[name] = embed_task(encoder, data[name], get_task(used[name].split(":")[0]), n=n, seed=seed)
+                vectors[name] = embed_task(semb_encoder, data[name], get_task(used[name].split(":")[0]), n=n,
+                                           seed=seed, prefix=semb_prefix)
     estimates: list[Estimate] = []
+    logme_data: dict[str, str] = {}
     for target in targets:
         cands = [c for c in single.get(target, {}) if c in data]
         for c in set(single.get(target, {})) - set(cands):
@@ -1087,33 +1277,36 @@ def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "r
         if "random" in estimators:
             estimates += random_estimates(target, cands, seed=seed)
         if "logme" in estimators:
-            estimates += _matrix_logme(plan, target, cands, encoder, cfg, n, seed, skipped)
+            estimates += _matrix_logme(plan, target, cands, encoder, cfg, n, seed, skipped, logme_data)
     rows = evaluate_selectors({t: single[t] for t in single}, baseline, estimates, ks=ks)
     points = _diversity_points(entries, members, baseline, {k: v.vector for k, v in vectors.items()})
-    return MatrixSelectorEvaluation(recipe, rows, estimates, single, baseline, points, skipped)
+    return MatrixSelectorEvaluation(recipe, rows, estimates, single, baseline, points, skipped, logme_data)
+
+
+def _semb_encoder(given: Any) -> Any:
+    """The SEmb model: ``given``, or the default sentence-embedding model :data:`SEMB_MODEL`."""
+    if given is not None:
+        return given
+    from .encoders import load_encoder
+
+    return load_encoder(SEMB_MODEL)
 
 
 def _matrix_logme(plan: Any, target: str, cands: Sequence[str], encoder: Any, cfg: Any, n: int, seed: int,
-                  skipped: dict[str, str]) -> list[Estimate]:
-    from .data import load
+                  skipped: dict[str, str], logme_data: dict[str, str]) -> list[Estimate]:
     from .tasks import get_task
     from .matrix import Member
     from .train import adapter_dir, load_trained_adapter
 
-    spec = get_task(target)
     if encoder is None:
         raise ConfigError("logme needs the encoder")
-    if spec.shape == "retrieval":
-        skipped[f"logme:{target}"] = "a retrieval target has no labels for LogME (SEmb embeds its English side)"
-        return []
     try:
-        dev = load(spec, "dev", "en", data_dir=cfg.data_dir)
+        dev, used = logme_target_data(target, cfg.data_dir)
     except XtaError as exc:
-        skipped[f"logme:{target}"] = f"no English dev data: {exc}"
+        skipped[f"logme:{target}"] = str(exc)
         return []
-    if hasattr(dev, "queries"):
-        skipped[f"logme:{target}"] = "a retrieval target has no labels for LogME"
-        return []
+    logme_data[target] = used
+    spec = get_task(used.split(":")[0])
     features = {}
     for cand in cands:
         name = Member((cand,), cfg.prefix).name
@@ -1129,18 +1322,16 @@ def _matrix_logme(plan: Any, target: str, cands: Sequence[str], encoder: Any, cf
 
 
 def _candidate_logme(target: str, candidates: Sequence[str], encoder: Any, data_dir, artifacts_dir, n: int,
-                     seed: int, skipped: dict[str, str]) -> list[Estimate]:
-    """LogME of each candidate's trained adapter (named like the candidate) on the target's English dev."""
-    from .data import load
+                     seed: int, skipped: dict[str, str]) -> tuple[list[Estimate], str]:
+    """LogME of each candidate's trained adapter (named like the candidate) on the target's English labelled
+    data (:func:`logme_target_data`), and which data that was."""
     from .tasks import get_task
     from .train import adapter_dir, load_trained_adapter
 
     if encoder is None:
         raise ConfigError("logme needs the encoder")
-    spec = get_task(target)
-    dev = load(spec, "dev", "en", data_dir=data_dir)
-    if hasattr(dev, "queries"):
-        raise ConfigError(f"logme: {target} is a retrieval task; its English data has no labels to fit")
+    dev, used = logme_target_data(target, data_dir)
+    spec = get_task(used.split(":")[0])  # the spec of the data loaded (xcopa's English labels are siqa's)
     features = {}
     for cand in candidates:
         if not adapter_dir(cand, artifacts_dir).is_dir():
@@ -1151,7 +1342,7 @@ def _candidate_logme(target: str, candidates: Sequence[str], encoder: Any, data_
             features[cand] = logme_features(encoder, dev, spec, n=n, seed=seed)
         finally:
             model.set_active_adapters(None)
-    return logme_estimates(target, features)
+    return logme_estimates(target, features), used
 
 
 def _diversity_points(entries: Mapping[str, Mapping[str, Mapping[str, float]]], members: Mapping[str, tuple[str, ...]],
