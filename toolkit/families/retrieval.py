@@ -41,12 +41,15 @@ def answer_sentence(context: str, answer_start: int) -> str:
     return context[begin : m.start() if m else len(context)].strip()
 
 
-def featurize(examples, tokenizer, spec, max_length: int, *, train: bool = False, **kw) -> Features:
-    """Training pairs from SQuAD-format examples, or the queries + candidates of a RetrievalData."""
-    if isinstance(examples, RetrievalData):
-        return _featurize_pool(examples, tokenizer, spec, max_length)
-    if not train:
-        return _featurize_pool(squad_to_retrieval(examples), tokenizer, spec, max_length)
+def featurize(examples, tokenizer, spec, max_length: int, *, train: bool = False,
+              query_max_length: int | None = None, candidate_max_length: int | None = None, **kw) -> Features:
+    """Training pairs from SQuAD-format examples, or the queries + candidates of a RetrievalData.
+
+    For a pool, ``query_max_length``/``candidate_max_length`` (None: ``max_length``) truncate questions
+    and candidates separately, as XTREME's ``scripts/run_eval_lareqa.sh`` l. 32-33 (96 / 256)."""
+    if isinstance(examples, RetrievalData) or not train:
+        data = examples if isinstance(examples, RetrievalData) else squad_to_retrieval(examples)
+        return _featurize_pool(data, tokenizer, spec, query_max_length or max_length, candidate_max_length or max_length)
     pairs = [(ex["question"], answer_sentence(ex["context"], int(ex["answers"]["answer_start"][0])))
              for ex in examples if ex["answers"]["text"]]
     if not pairs:
@@ -76,9 +79,9 @@ def squad_to_retrieval(examples: Sequence[dict]) -> RetrievalData:
     return RetrievalData(query_ids, queries, list(sentences.values()), list(sentences), gold)
 
 
-def _featurize_pool(data: RetrievalData, tokenizer, spec, max_length: int) -> Features:
-    texts = list(data.queries) + list(data.candidates)
-    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+def _featurize_pool(data: RetrievalData, tokenizer, spec, query_max_length: int, candidate_max_length: int) -> Features:
+    ids = (tokenizer(list(data.queries), truncation=True, max_length=query_max_length)["input_ids"] if data.queries else []) \
+        + (tokenizer(list(data.candidates), truncation=True, max_length=candidate_max_length)["input_ids"] if data.candidates else [])
     items = [{"input_ids": x, "example_index": i} for i, x in enumerate(ids)]
     return Features(items, data, spec.shape, {"pad_id": tokenizer.pad_token_id, "n_queries": len(data.queries)})
 
