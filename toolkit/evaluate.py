@@ -297,7 +297,7 @@ class _Context:
         q_len, c_len = (self.cfg.max_length,) * 2 if self.cfg.max_length else OFFICIAL_MAX_LENGTHS[retrieval_kind(spec.name)]
         features = family.featurize(data, self.encoder.tokenizer, spec, max(q_len, c_len),
                                     query_max_length=q_len, candidate_max_length=c_len)
-        predictions = family.predict(model, features, batch_size=self.cfg.batch_size, head=head)
+        predictions = family.predict(model, features, batch_size=self.cfg.batch_size, head=head, cache=self.retrieval_cache)
         metrics = family.score(predictions, data, spec)
         how = {"scorer": "dual_encoder", "adapter": head, "layer": -1, "pooling": "mean", "normalize": True,
                "query_max_length": q_len, "candidate_max_length": c_len, "lareqa_candidate_text": "sentence"}

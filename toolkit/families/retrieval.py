@@ -10,6 +10,7 @@ similarity (exact search; ``toolkit.retrieval`` holds the faiss path for large p
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 
@@ -123,14 +124,30 @@ def encode(model, features: Features, batch_size: int = 64) -> torch.Tensor:
     return torch.stack(out) if out else torch.empty(0, 0)
 
 
-def predict(model, features: Features, batch_size: int = 64, head: str | None = None, k: int = TOP_K) -> dict[str, list[str]]:
-    """Query id -> the ``k`` most similar candidate ids, best first (exact cosine search)."""
+def predict(model, features: Features, batch_size: int = 64, head: str | None = None, k: int = TOP_K,
+            cache: dict | None = None) -> dict[str, list[str]]:
+    """Query id -> the ``k`` most similar candidate ids, best first (exact cosine search).
+
+    ``cache`` (a dict the caller keeps for one model + adapter setup) reuses the candidate vectors when
+    the same pool comes again (LAReQA's pool is the same for every question language)."""
     data: RetrievalData = features.examples
     if not isinstance(data, RetrievalData):
         raise DataError("retrieval predict needs the features of a RetrievalData (queries + candidates)")
-    vecs = encode(model, features, batch_size)
     n = features.meta["n_queries"]
-    sims = vecs[:n] @ vecs[n:].T
+    if cache is None:
+        vecs = encode(model, features, batch_size)
+        queries, candidates = vecs[:n], vecs[n:]
+    else:
+        part = lambda items: Features(items, data, features.shape, features.meta)  # noqa: E731
+        queries = encode(model, part(features.items[:n]), batch_size)
+        digest = hashlib.sha256()
+        for cid, it in zip(data.candidate_ids, features.items[n:]):
+            digest.update(f"{cid}\x00{it['input_ids']}\x01".encode())
+        key = ("dual_encoder", id(model), digest.hexdigest())
+        if key not in cache:
+            cache[key] = encode(model, part(features.items[n:]), batch_size)
+        candidates = cache[key]
+    sims = queries @ candidates.T
     top = sims.topk(min(k, sims.shape[1]), dim=-1).indices.tolist()
     return {qid: [data.candidate_ids[j] for j in row] for qid, row in zip(data.query_ids, top)}
 
