@@ -31,13 +31,14 @@ Protocol defaults (:func:`protocol_config`), from google-research/xtreme's scrip
   24-layer XLM-R; ``evaluate_retrieval.py`` l. 212 keeps the last ``num_layers`` hidden states (dropping
   the embedding output) and l. 806-807 reads index ``specific_layer``: ``hidden_states[8]`` and
   ``hidden_states[14]`` in transformers' numbering. Other depths: ``round(14 * n / 24)`` (XLM-R Large's
-  relative depth), which gives 8 for 12 layers too.
+  relative depth; Python's round, half to even), within 1..n. For 12 layers the official value 8 wins
+  over the rule's 7.
 * Pooling: mean over the non-pad tokens, special tokens included (``evaluate_retrieval.py`` l. 110 and
   289: ``pool_mask = attention_mask``). ``scripts/run_bucc2018.sh`` l. 66 and 75 pass ``--pool_type
   cls --specific_layer 7`` for every model (``hidden_states[8]`` also for 24-layer XLM-R), unlike the
-  Tatoeba script and the XTREME paper's description of mean-pooled middle-layer representations; xta
-  uses the Tatoeba script's rule for both bitext tasks (``--retrieval-pooling cls --retrieval-layer 8``
-  reproduces the BUCC script literally).
+  Tatoeba script (mean pooling, a per-model layer) and the seed paper's layer 14 of XLM-R Large; the
+  scripts disagree, so xta applies the Tatoeba script's rule to both bitext tasks (a documented choice;
+  ``--retrieval-pooling cls --retrieval-layer 8`` reproduces the BUCC script literally).
 * Max length: 512 tokens for Tatoeba and BUCC (``run_tatoeba.sh`` l. 26, ``run_bucc2018.sh`` l. 26,
   passed as ``--max_seq_length``); LAReQA questions 96 and candidates 256 (``scripts/run_eval_lareqa.sh``
   l. 32-33, ``--max_query_length``/``--max_answer_length``; the script's defaults 64/92 are not used).
@@ -92,7 +93,8 @@ OFFICIAL_MAX_LENGTHS = {"tatoeba": (512, 512), "bucc2018": (512, 512), "lareqa":
 def protocol_layer(n_layers: int) -> int:
     """The hidden-state index XTREME's retrieval scripts read for an encoder with ``n_layers`` blocks:
     the official values for 12 and 24 layers (:data:`OFFICIAL_RETRIEVAL_LAYERS`), else
-    ``round(14 * n_layers / 24)`` (XLM-R Large's relative depth), at least 1 and at most ``n_layers``."""
+    ``round(14 * n_layers / 24)`` (XLM-R Large's relative depth; Python's round, half to even), at least 1
+    and at most ``n_layers``."""
     n = int(n_layers)
     if n < 1:
         raise ConfigError(f"an encoder needs at least one layer, got {n_layers}")
