@@ -185,3 +185,23 @@ def test_a_trained_dual_encoder_is_scored_through_its_family(tmp_path, shared_da
     assert bare["retrieval"]["scorer"] == "sentence_representations"
     assert bare["retrieval"]["lareqa_candidate_text"] == "sentence+context"
     model.delete_adapter("lareqa_de")
+
+
+def test_evaluation_precision_is_named_and_separates_hashes(tmp_path, shared_data, tiny_dir, monkeypatch):
+    import torch
+
+    from toolkit.evaluate import _Context
+    from toolkit.families.base import eval_precision
+    from toolkit.tasks import get_task
+
+    assert eval_precision("cpu") == "fp32"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert eval_precision("cuda") == "bf16"  # autocast on a GPU that has bf16
+    monkeypatch.setenv("XTA_EVAL_PRECISION", "fp32")
+    assert eval_precision("cuda") == "fp32"
+    cfg = _cfg(tmp_path, shared_data, tiny_dir, tasks=("xnli",))
+    ctx = _Context(cfg, ResultStore(cfg.results_dir), None, lambda *a: None, False)
+    ctx._fingerprint = "sha256:x"
+    fp32 = ctx.lang_hash(get_task("xnli"), "dev", {})
+    monkeypatch.setattr(_Context, "precision", property(lambda self: "bf16"))
+    assert ctx.lang_hash(get_task("xnli"), "dev", {}) != fp32  # a bf16 entry never stands in for an fp32 one
