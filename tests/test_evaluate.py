@@ -146,3 +146,89 @@ def test_a_finished_result_is_never_replaced_by_another_configuration(tmp_path, 
 
     replaced = evaluate(cfg.__class__(**{**other.__dict__, "overwrite": True}))
     assert replaced.tasks[0].computed == ["de"] and store.get(key).languages["de"].n_examples == 20
+
+
+
+def test_retrieval_records_say_how_they_were_computed_and_layers_never_mix(tmp_path, shared_data, tiny_dir):
+    """Each language entry records the precision and the retrieval settings it used (the protocol layer of
+    the encoder by default); another layer is another configuration: its entries are recomputed."""
+    from toolkit.retrieval import protocol_layer
+
+    cfg = _cfg(tmp_path, shared_data, tiny_dir, tasks=("tatoeba",), langs=("de",), setup="none", max_eval_examples=20)
+    first = evaluate(cfg)
+    key = RecordKey(first.encoder_id, "none", "tatoeba")
+    de = ResultStore(cfg.results_dir).get(key).languages["de"]
+    how = de.evaluation["retrieval"]
+    assert de.evaluation["precision"] == "fp32"  # CPU
+    assert how["scorer"] == "sentence_representations" and how["encoder_layers"] == 2
+    assert how["layer"] == protocol_layer(2) and how["pooling"] == "mean" and how["normalize"] is True
+    assert how["query_max_length"] == how["candidate_max_length"] == 512 and how["tatoeba_direction"] == "en2xx"
+
+    refused = evaluate(EvalConfig(**{**cfg.__dict__, "retrieval_layer": 2}))  # never silently replaced (issue 18)
+    assert "ResultConflict" in refused.tasks[0].failed["de"] and not refused.tasks[0].reused
+    other = evaluate(EvalConfig(**{**cfg.__dict__, "retrieval_layer": 2, "overwrite": True}))
+    assert other.tasks[0].computed == ["de"] and not other.tasks[0].reused
+    de2 = ResultStore(cfg.results_dir).get(key).languages["de"]
+    assert de2.evaluation["retrieval"]["layer"] == 2 and de2.config_hash != de.config_hash
+    again = evaluate(EvalConfig(**{**cfg.__dict__, "retrieval_layer": 2}))
+    assert again.tasks[0].reused == ["de"]
+
+
+def test_a_trained_dual_encoder_is_scored_through_its_family(tmp_path, shared_data, monkeypatch):
+    """LAReQA with a dual-encoder adapter: the retrieval family's featurize/predict/score (answer sentences,
+    cosine of mean-pooled last-layer vectors, as trained), questions at 96 and candidates at 256 tokens."""
+    from toolkit.data import RetrievalData
+    from toolkit.encoders import tiny_encoder
+    from toolkit.evaluate import _Context
+    from toolkit.families import retrieval as family
+    from toolkit.families.base import adapter_model
+    from toolkit.setups import parse_setup
+    from toolkit.tasks import get_task
+
+    enc = tiny_encoder(seed=1)
+    model = adapter_model(enc)
+    model.add_adapter("lareqa_de", config="seq_bn")
+    model.set_active_adapters("lareqa_de")
+    cfg = _cfg(tmp_path, shared_data, "embedded", tasks=("lareqa",))
+    ctx = _Context(cfg, ResultStore(cfg.results_dir), enc, lambda *a: None, False)
+    monkeypatch.setattr(_Context, "is_dual_encoder", lambda self, head: head == "lareqa_de")
+    seen = {}
+    real = family.featurize
+    monkeypatch.setattr(family, "featurize", lambda data, tok, spec, n, **kw: seen.update(kw, texts=list(data.candidates)) or real(data, tok, spec, n, **kw))
+    words = ["house", "river", "mountain", "bread", "window", "teacher"]
+    data = RetrievalData([f"q{i}" for i in range(6)], [f"where is the {w}?" for w in words],
+                         [f"c{i}" for i in range(6)], [f"The {w} is here." for w in words],
+                         {f"q{i}": {f"c{i}"} for i in range(6)}, candidate_contexts=[" Some context." for _ in words])
+    spec = get_task("lareqa")
+    record: dict = {}
+    metrics, n, (ids, preds) = ctx.predict_and_score(spec, model, parse_setup("lareqa_de"), "de", data, record=record)
+    assert seen["query_max_length"] == 96 and seen["candidate_max_length"] == 256
+    assert seen["texts"] == data.candidates  # the answer sentences it was trained on, no context
+    assert record["retrieval"]["scorer"] == "dual_encoder" and record["retrieval"]["adapter"] == "lareqa_de"
+    expected = family.predict(model, real(data, enc.tokenizer, spec, 256, query_max_length=96, candidate_max_length=256))
+    assert dict(zip(ids, preds)) == expected and metrics == family.score(expected, data, spec)
+    bare: dict = {}
+    ctx.predict_and_score(spec, model, parse_setup("none"), "de", data, record=bare)  # no dual encoder: sentence representations
+    assert bare["retrieval"]["scorer"] == "sentence_representations"
+    assert bare["retrieval"]["lareqa_candidate_text"] == "sentence+context"
+    model.delete_adapter("lareqa_de")
+
+
+def test_evaluation_precision_is_named_and_separates_hashes(tmp_path, shared_data, tiny_dir, monkeypatch):
+    import torch
+
+    from toolkit.evaluate import _Context
+    from toolkit.families.base import eval_precision
+    from toolkit.tasks import get_task
+
+    assert eval_precision("cpu") == "fp32"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert eval_precision("cuda") == "bf16"  # autocast on a GPU that has bf16
+    monkeypatch.setenv("XTA_EVAL_PRECISION", "fp32")
+    assert eval_precision("cuda") == "fp32"
+    cfg = _cfg(tmp_path, shared_data, tiny_dir, tasks=("xnli",))
+    ctx = _Context(cfg, ResultStore(cfg.results_dir), None, lambda *a: None, False)
+    ctx._fingerprint = "sha256:x"
+    fp32 = ctx.lang_hash(get_task("xnli"), "dev", {})
+    monkeypatch.setattr(_Context, "precision", property(lambda self: "bf16"))
+    assert ctx.lang_hash(get_task("xnli"), "dev", {}) != fp32  # a bf16 entry never stands in for an fp32 one

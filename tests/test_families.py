@@ -278,3 +278,24 @@ def test_dual_encoder_loss_masks_duplicate_answers(tiny, flex):
 def test_features_container():
     feats = Features([{"input_ids": [0, 1]}], ["ex"], "classification")
     assert len(feats) == 1 and feats.meta == {}
+
+
+def test_dual_encoder_predict_reuses_cached_candidates_and_truncates_each_side(tiny, flex, monkeypatch):
+    spec = get_task("lareqa")
+    context = "Paris is in France. It is the capital of a large country with many old towns and rivers."
+    examples = [
+        {"id": "q1", "question": "Capital of which large country with old towns?", "context": context,
+         "answers": {"text": ["capital"], "answer_start": [context.index("capital")]}},
+        {"id": "q2", "question": "Where is Paris?", "context": context, "answers": {"text": ["France"], "answer_start": [12]}},
+    ]
+    data = retrieval.squad_to_retrieval(examples)
+    pool = retrieval.featurize(data, tiny.tokenizer, spec, 64, query_max_length=5, candidate_max_length=7)
+    assert [len(it["input_ids"]) for it in pool.items] == [5, 5, 7, 7]  # questions at 5, candidates at 7 tokens
+    plain = retrieval.predict(flex, pool)
+    calls = []
+    real = retrieval.encode
+    monkeypatch.setattr(retrieval, "encode", lambda m, f, b=64: calls.append(len(f.items)) or real(m, f, b))
+    cache: dict = {}
+    assert retrieval.predict(flex, pool, cache=cache) == plain
+    assert retrieval.predict(flex, pool, cache=cache) == plain
+    assert calls == [2, 2, 2] and len(cache) == 1  # the candidates were encoded once

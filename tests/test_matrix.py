@@ -256,3 +256,17 @@ def test_ray_executor_gives_the_same_scores_as_local(tmp_path, tiny_dir):
     assert all(len(v) == 3 for v in ray_run.scores.values())
     again = run_matrix(_tiny_cfg(tmp_path / "ray", tiny_dir, executor="ray", ray_cpus=2))
     assert not again.work_done
+
+
+def test_retrieval_layer_per_task_and_for_the_matrix():
+    """``--set TASK.retrieval_layer=N`` and the MatrixConfig field reach each retrieval target's EvalConfig."""
+    from toolkit.matrix import Node, _eval_config
+
+    node = lambda target: Node(f"eval:{target}", "eval", (), target=target, setup="none", langs=("de",), layer=2)  # noqa: E731
+    cfg = MatrixConfig(targets=("tatoeba", "bucc2018"), overrides=parse_overrides(["tatoeba.retrieval_layer=3"]))
+    assert cfg.overrides["tatoeba"].retrieval_layer == 3
+    assert _eval_config(cfg, node("tatoeba")).retrieval_layer == 3
+    assert _eval_config(cfg, node("bucc2018")).retrieval_layer is None  # the encoder's protocol layer
+    cfg = MatrixConfig(targets=("tatoeba", "bucc2018"), retrieval_layer=5,
+                       overrides=parse_overrides(["tatoeba.retrieval_layer=0"]))
+    assert _eval_config(cfg, node("tatoeba")).retrieval_layer == 0 and _eval_config(cfg, node("bucc2018")).retrieval_layer == 5

@@ -384,3 +384,168 @@ def test_benchmark_quick(tmp_path):
         check=True, capture_output=True, timeout=120, cwd=REPO,
     )  # fmt: skip
     assert readme.read_text(encoding="utf-8").count("<!-- retrieval:start -->") == 1
+
+
+# ------------------------------------------------------------------- the protocol, against the official code
+# google-research/xtreme, restated: third_party/evaluate_retrieval.py (prepare_batch l. 71-121,
+# extract_embeddings l. 167-224, mean_pool_embedding l. 279-291), utils_retrieve.similarity_search
+# (l. 331-339), utils_lareqa.average_precision_at_k / mean_avg_prec_at_k (l. 348-383), bert.py's
+# normalized_cls_token (l. 19-20); the layer each script passes: scripts/run_tatoeba.sh l. 28 and 41.
+
+SCRIPT_SPECIFIC_LAYER = {12: 7, 24: 13}  # run_tatoeba.sh: LAYER=7 (NLAYER=12), LAYER=13 (NLAYER=24)
+
+
+def _official_prepare_batch(sentences, tokenizer, max_length=512):
+    pad_token_id = tokenizer.convert_tokens_to_ids([tokenizer.pad_token])[0]
+    batch_input_ids, batch_attention_mask = [], []
+    max_length = min(max([len(s) for s in sentences]) + 2, max_length)  # use_local_max_length
+    for sent in sentences:
+        if len(sent) > max_length - 2:
+            sent = sent[: (max_length - 2)]
+        input_ids = tokenizer.convert_tokens_to_ids([tokenizer.cls_token] + sent + [tokenizer.sep_token])
+        padding_length = max_length - len(input_ids)
+        attention_mask = [1] * len(input_ids) + [0] * padding_length
+        batch_input_ids.append(input_ids + [pad_token_id] * padding_length)
+        batch_attention_mask.append(attention_mask)
+    return torch.LongTensor(batch_input_ids), torch.LongTensor(batch_attention_mask)  # pool_mask = attention_mask
+
+
+def _official_mean_pool_embedding(all_layer_outputs, masks):
+    sent_embeds = []
+    for embeds in all_layer_outputs:
+        embeds = (embeds * masks.unsqueeze(2).float()).sum(dim=1) / masks.sum(dim=1).view(-1, 1).float()
+        sent_embeds.append(embeds)
+    return sent_embeds
+
+
+def _official_extract_embeddings(encoder, texts, num_layers, max_length=512, batch_size=100):
+    sent_toks = [encoder.tokenizer.tokenize(t) for t in texts]
+    all_embeds = [np.zeros((len(texts), encoder.hidden_size), np.float32) for _ in range(num_layers)]
+    for start in range(0, len(sent_toks), batch_size):
+        ids, mask = _official_prepare_batch(sent_toks[start : start + batch_size], encoder.tokenizer, max_length)
+        with torch.no_grad():
+            all_layer_outputs = encoder.model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+        batch = _official_mean_pool_embedding(all_layer_outputs[-num_layers:], mask)
+        for embeds, b in zip(all_embeds, batch):
+            embeds[start : start + len(b)] = b.numpy().astype(np.float32)
+    return all_embeds
+
+
+def _official_similarity_search(x, y, dim, normalize=True):
+    import faiss
+
+    x, y = x.copy(), y.copy()
+    idx = faiss.IndexFlatL2(dim)
+    if normalize:
+        faiss.normalize_L2(x)
+        faiss.normalize_L2(y)
+    idx.add(x)
+    _, prediction = idx.search(y, 1)
+    return prediction
+
+
+def _official_average_precision_at_k(targets, ranked_predictions, k=None):
+    if k:
+        ranked_predictions = ranked_predictions[:k]
+    score, hits = 0.0, 0.0
+    for i, pred in enumerate(ranked_predictions):
+        if pred in targets and pred not in ranked_predictions[:i]:
+            hits += 1.0
+            score += hits / (i + 1.0)
+    divisor = min(len(targets), k) if k else len(targets)
+    return score / divisor
+
+
+def _official_lareqa_map(q_enc, c_enc, relevant, k=20):
+    """mean_avg_prec_at_k over encodings that went through bert.py's normalized_cls_token."""
+    q_enc = torch.nn.functional.normalize(torch.from_numpy(q_enc), p=2, dim=1).numpy()
+    c_enc = torch.nn.functional.normalize(torch.from_numpy(c_enc), p=2, dim=1).numpy()
+    ap = []
+    for i, q in enumerate(q_enc):
+        scores = np.expand_dims(q, 0).dot(c_enc.T)
+        ap.append(_official_average_precision_at_k(relevant[i], np.squeeze(scores, 0).argsort()[::-1], k))
+    return np.mean(ap)
+
+
+def test_protocol_layer_is_the_scripts_layer_and_a_documented_rule_elsewhere():
+    from toolkit.retrieval import protocol_layer
+
+    for n, specific_layer in SCRIPT_SPECIFIC_LAYER.items():  # hidden_states[k + 1]: the embedding output is dropped
+        assert protocol_layer(n) == specific_layer + 1
+    assert protocol_layer(24) == 14 and protocol_layer(12) == 8
+    assert [protocol_layer(n) for n in (1, 2, 6, 32)] == [1, 1, 4, 19]  # round(14 * n / 24), within 1..n
+    with pytest.raises(ConfigError):
+        protocol_layer(0)
+
+
+def test_protocol_config_lengths_pooling_and_layer():
+    from toolkit.retrieval import protocol_config
+
+    tat = protocol_config("tatoeba", 24)
+    assert (tat.layer, tat.pooling, tat.query_length, tat.candidate_length, tat.normalize) == (14, "mean", 512, 512, True)
+    assert protocol_config("bucc2018", 12).candidate_length == 512 and protocol_config("bucc2018", 12).layer == 8
+    lar = protocol_config("lareqa", 24)
+    assert (lar.query_length, lar.candidate_length) == (96, 256)  # run_eval_lareqa.sh l. 32-33
+    assert protocol_config("tatoeba", 24, layer=3, max_length=64).to_record()["layer"] == 3
+    assert protocol_config("lareqa", 24, max_length=64).candidate_length == 64
+
+
+@pytest.mark.parametrize("n_layers", [12, 24])
+def test_tatoeba_embeddings_and_predictions_equal_the_official_script(shared_data, n_layers):
+    """Real Tatoeba lines, a tiny XLM-R-style encoder of the official depths: xta's protocol settings give
+    the official script's embeddings (its layer, mean pooling, 512 tokens) and prediction file."""
+    from toolkit.data import load
+    from toolkit.encoders import tiny_encoder
+    from toolkit.retrieval import protocol_config, retrieve
+    from toolkit.tasks import get_task
+
+    enc = tiny_encoder(seed=5, arch="xlm-roberta", num_hidden_layers=n_layers)
+    data = load(get_task("tatoeba"), "test", "de", data_dir=str(shared_data), max_examples=60)
+    cfg = protocol_config("tatoeba", n_layers, batch_size=16)
+    layer = SCRIPT_SPECIFIC_LAYER[n_layers]
+    src = _official_extract_embeddings(enc, data.queries, n_layers)[layer]  # run_tatoeba.sh: --src_language xx
+    tgt = _official_extract_embeddings(enc, data.candidates, n_layers)[layer]  # --tgt_language en
+    ours = encode_texts(enc, data.queries, layer=cfg.layer, max_length=cfg.query_length, batch_size=16, normalize=False)
+    np.testing.assert_allclose(ours, src, rtol=1e-4, atol=1e-5)
+    official = [int(p) for p in _official_similarity_search(src, tgt, enc.hidden_size)[:, 0]]
+    out = retrieve("tatoeba", data, enc, cfg)
+    assert out.predictions == official
+    assert out.metrics["accuracy"] == pytest.approx(100.0 * np.mean([p == i for i, p in enumerate(official)]))
+
+
+def test_truncation_equals_the_official_prepare_batch(tiny):
+    long = " ".join(["Ein etwas längerer Satz mit mehreren Wörtern."] * 20)
+    for max_length in (8, 16, 512):
+        toks = tiny.tokenizer.tokenize(long)
+        ids, _ = _official_prepare_batch([toks], tiny.tokenizer, max_length)
+        ours = tiny.tokenizer([long], truncation=True, max_length=max_length)["input_ids"][0]
+        assert ids[0].tolist() == ours
+
+
+def test_lareqa_scores_normalised_vectors_with_separate_lengths_as_official(tiny, monkeypatch):
+    """LAReQA: mAP@20 over L2-normalised vectors (official), which raw dot products would not give here;
+    questions truncated at 96 tokens, sentence+context candidates at 256 (run_eval_lareqa.sh l. 32-33)."""
+    import toolkit.retrieval as R
+
+    rng = np.random.default_rng(0)
+    words = WORDS * 3
+    queries = [" ".join(rng.choice(words, size=int(rng.integers(2, 40)))) for _ in range(12)]
+    sentences = [" ".join(rng.choice(words, size=int(rng.integers(1, 60)))) for _ in range(30)]
+    contexts = [" " + " ".join(rng.choice(words, size=int(rng.integers(1, 300)))) for _ in range(30)]
+    gold = {f"q{i}": {f"c{j}" for j in rng.choice(30, size=int(rng.integers(1, 4)), replace=False)} for i in range(12)}
+    data = RetrievalData([f"q{i}" for i in range(12)], queries, [f"c{j}" for j in range(30)], sentences, gold,
+                         candidate_contexts=contexts)
+    lengths = []
+    real = R._tokenize
+    monkeypatch.setattr(R, "_tokenize", lambda tok, texts, prefix, max_length: lengths.append(max_length) or real(tok, texts, prefix, max_length))
+    cfg = R.protocol_config("lareqa", 2, batch_size=8)
+    ours = R.retrieve("lareqa", data, tiny, cfg).metrics["map@20"]
+    assert lengths == [96, 256]
+    q = encode_texts(tiny, queries, layer=cfg.layer, max_length=96, normalize=False)
+    c = encode_texts(tiny, [(s + x).replace("\n", "") for s, x in zip(sentences, contexts)], layer=cfg.layer,
+                     max_length=256, normalize=False)
+    relevant = [[int(cid[1:]) for cid in gold[f"q{i}"]] for i in range(12)]
+    assert ours == pytest.approx(100.0 * _official_lareqa_map(q, c, relevant))
+    raw = R.retrieve("lareqa", data, tiny, R.RetrievalConfig(**{**cfg.to_record(), "normalize": False})).metrics["map@20"]
+    assert raw == pytest.approx(lareqa_map(data, q, c))  # the old raw-dot rule, kept behind normalize=False
+    assert raw != pytest.approx(ours)  # the vectors' norms differ: the two rules rank differently here

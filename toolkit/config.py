@@ -307,7 +307,8 @@ class EvalConfig:
 
     ``tasks`` empty: every target task of ``benchmark``; ``langs`` empty (or ``all``): every language
     of each task. ``max_length``/``retrieval_layer`` None: the task family's default (the values of
-    the XTREME scripts, e.g. 384 tokens with stride 128 for QA).
+    the XTREME scripts, e.g. 384 tokens with stride 128 for QA; for retrieval the encoder's protocol layer,
+    :func:`toolkit.retrieval.protocol_layer`, and the official lengths, :func:`toolkit.retrieval.protocol_config`).
 
     ``setup`` ``auto``: each task's own target adapter (named like the task; trained on the task's
     English training source when it is not in the artifacts yet, with the ``train_*`` options), or

@@ -192,8 +192,23 @@ class _Context:
         )
 
     def lang_hash(self, spec: TaskSpec, split: str, adapter_hashes: dict[str, str]) -> str:
+        extra: dict[str, Any] = {}
+        if spec.shape == "retrieval":  # the protocol's defaults (layer, lengths, cosine): older records do not mix
+            from .retrieval import RETRIEVAL_PROTOCOL_VERSION
+
+            extra["retrieval_protocol"] = RETRIEVAL_PROTOCOL_VERSION
+        if self.precision != "fp32":  # fp32 records keep their hashes; bf16 ones never mix with them
+            extra["precision"] = self.precision
         return config_hash(self.cfg, encoder=self.fingerprint, adapters=adapter_hashes, task=spec.name,
-                           task_version=spec.version, split=split)
+                           task_version=spec.version, split=split, **extra)
+
+    @property
+    def precision(self) -> str:
+        """``fp32`` or ``bf16``: the evaluation precision on the device encoders run on (recorded and hashed)."""
+        from .encoders import default_device
+        from .families.base import eval_precision
+
+        return eval_precision(default_device())
 
     # one language --------------------------------------------------------------------------------
 
@@ -208,7 +223,9 @@ class _Context:
             examples = data.load(spec, split, lang, data_dir=self.cfg.data_dir, max_examples=self.cfg.max_eval_examples)
             _check_gold(spec, split, lang, examples, files=list(common["data_files"]))
             model = self.activate(setup.resolve(lang))
-            metrics, n, predictions = self.predict_and_score(spec, model, setup, lang, examples)
+            common["evaluation"] = {"precision": self.precision}
+            metrics, n, predictions = self.predict_and_score(spec, model, setup, lang, examples,
+                                                             record=common["evaluation"])
             if predictions is not None:
                 ids, answers = predictions
                 self.store.put_predictions(key, lang, split, ids, answers)
@@ -219,14 +236,21 @@ class _Context:
         return LangResult.ok(metrics, main_score(spec.name, metrics), n_examples=n,
                              seconds=round(time.perf_counter() - t0, 3), **common)
 
-    def predict_and_score(self, spec: TaskSpec, model, setup, lang: str, examples):
+    def predict_and_score(self, spec: TaskSpec, model, setup, lang: str, examples, record: dict | None = None):
         """``(metrics, n_examples, (ids, predictions))``: what each prediction answers and the predictions
-        (retrieval: see :class:`toolkit.retrieval.RetrievalOutput`)."""
+        (retrieval: see :class:`toolkit.retrieval.RetrievalOutput`). ``record`` receives how a retrieval
+        task was scored (``retrieval``: layer, pooling, lengths, candidate text, scorer)."""
         from .families import get_family
 
         family = get_family(spec)
-        if spec.shape == "retrieval":  # sentence representations with the setup's adapters active, faiss search
-            out = self.retrieval_baseline(spec, examples)
+        if spec.shape == "retrieval":
+            head = setup.resolve(lang).head
+            if self.is_dual_encoder(head) and spec.main_metric == "map@20":
+                out, how = self.retrieval_dual_encoder(spec, model, head, examples)
+            else:  # sentence representations (the setup's adapters active) at the protocol layer, faiss search
+                out, how = self.retrieval_baseline(spec, examples)
+            if record is not None:
+                record["retrieval"] = how
             return {k: float(v) for k, v in out.metrics.items() if not k.startswith("n_")}, len(examples), \
                 (out.ids, out.predictions)
         features = family.featurize(examples, self.encoder.tokenizer, spec, self.max_length(spec))
@@ -234,14 +258,55 @@ class _Context:
         ids = [str(ex.get("id", i)) for i, ex in enumerate(examples)]
         return family.score(predictions, examples, spec, lang=lang), len(examples), (ids, predictions)
 
-    def retrieval_baseline(self, spec: TaskSpec, data):
-        """Sentence representations without training (mean pooled layer ``retrieval_layer``), faiss search:
-        a :class:`toolkit.retrieval.RetrievalOutput` (metrics and predictions)."""
-        from .retrieval import RetrievalConfig, retrieve
+    def retrieval_config(self, spec: TaskSpec):
+        """The task's official retrieval settings (:func:`toolkit.retrieval.protocol_config`) for this
+        encoder, under ``retrieval_layer``/``retrieval_pooling``/``max_length`` when given."""
+        from .retrieval import encoder_layers, protocol_config
 
-        rcfg = RetrievalConfig(layer=self.cfg.retrieval_layer, pooling=self.cfg.retrieval_pooling,
-                               batch_size=self.cfg.batch_size, max_length=self.cfg.max_length or 128)
-        return retrieve(spec.name, data, self.encoder, rcfg, cache=self.retrieval_cache)
+        return protocol_config(spec.name, encoder_layers(self.encoder), layer=self.cfg.retrieval_layer,
+                               pooling=self.cfg.retrieval_pooling, max_length=self.cfg.max_length,
+                               batch_size=self.cfg.batch_size)
+
+    def retrieval_baseline(self, spec: TaskSpec, data):
+        """Sentence representations (pooled hidden layer ``retrieval_layer``, by default the protocol's layer
+        of this encoder), faiss search: a :class:`toolkit.retrieval.RetrievalOutput` and what was used."""
+        from .retrieval import encoder_layers, retrieve
+
+        rcfg = self.retrieval_config(spec)
+        how = {"scorer": "sentence_representations", "encoder_layers": encoder_layers(self.encoder), **rcfg.to_record()}
+        if spec.main_metric != "map@20":
+            how.pop("lareqa_candidate_text", None)
+        return retrieve(spec.name, data, self.encoder, rcfg, cache=self.retrieval_cache), how
+
+    def is_dual_encoder(self, head: str | None) -> bool:
+        """True when ``head`` is an adapter trained as a dual encoder (a retrieval-shape card)."""
+        from .train import CARD_NAME, adapter_dir
+
+        if not head:
+            return False
+        card = adapter_dir(head, self.cfg.artifacts_dir) / CARD_NAME
+        try:
+            return card.is_file() and json.loads(card.read_text(encoding="utf-8")).get("shape") == "retrieval"
+        except (OSError, ValueError):
+            return False
+
+    def retrieval_dual_encoder(self, spec: TaskSpec, model, head: str, data):
+        """A trained dual-encoder adapter, scored the way it was trained: through the retrieval family's own
+        ``featurize``/``predict``/``score`` (mean-pooled last layer, L2-normalised, cosine; candidates are the
+        answer sentences it was trained on), questions and candidates truncated at the official 96 / 256
+        tokens (``scripts/run_eval_lareqa.sh`` l. 32-33) unless ``max_length`` is given."""
+        from .families import get_family
+        from .retrieval import OFFICIAL_MAX_LENGTHS, RetrievalOutput, retrieval_kind
+
+        family = get_family(spec)
+        q_len, c_len = (self.cfg.max_length,) * 2 if self.cfg.max_length else OFFICIAL_MAX_LENGTHS[retrieval_kind(spec.name)]
+        features = family.featurize(data, self.encoder.tokenizer, spec, max(q_len, c_len),
+                                    query_max_length=q_len, candidate_max_length=c_len)
+        predictions = family.predict(model, features, batch_size=self.cfg.batch_size, head=head, cache=self.retrieval_cache)
+        metrics = family.score(predictions, data, spec)
+        how = {"scorer": "dual_encoder", "adapter": head, "layer": -1, "pooling": "mean", "normalize": True,
+               "query_max_length": q_len, "candidate_max_length": c_len, "lareqa_candidate_text": "sentence"}
+        return RetrievalOutput(metrics, list(predictions), list(predictions.values())), how
 
     def max_length(self, spec: TaskSpec) -> int:
         if self.cfg.max_length:

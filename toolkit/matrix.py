@@ -69,7 +69,8 @@ BASELINE = "none"
 MATRIX_RECIPES = ("sequential", "stack", "fuse")
 EXECUTORS = ("local", "ray")
 LANG_MODES = ("all", "local")
-OVERRIDE_KEYS = ("train_split", "dev_split", "train_task", "langs", "max_steps", "max_train_examples", "eval_split")
+OVERRIDE_KEYS = ("train_split", "dev_split", "train_task", "langs", "max_steps", "max_train_examples", "eval_split",
+                 "retrieval_layer")
 _VERB = {"sequential": "after", "stack": "above", "fuse": "fuse"}
 _MAX_LABEL = 80
 
@@ -101,6 +102,7 @@ class TaskOverride:
     max_train_examples: int | None = None
     eval_split: str | None = None  # this target's evaluation split, e.g. dev[80%:] when dev[:70%] trained it
     learning_rate: float | None = None  # this task's adapters' learning rate instead of the matrix's
+    retrieval_layer: int | None = None  # this retrieval target's hidden layer instead of the matrix's
 
     def __post_init__(self):
         _coerce_fields(self)
@@ -141,6 +143,8 @@ class MatrixConfig:
     max_length: int = 128
     max_dev_examples: int | None = None
     max_eval_examples: int | None = None
+    # retrieval targets' hidden layer (None: the encoder's protocol layer, toolkit.retrieval.protocol_layer)
+    retrieval_layer: int | None = field(default=None, metadata={"omit_if_default": True})
     eval_batch_size: int = field(default=32, metadata=NOHASH)
     overrides: Mapping[str, TaskOverride] = field(default_factory=dict)
     prefix: str = ""
@@ -557,8 +561,13 @@ def _eval_config(cfg: MatrixConfig, node: Node):
     return EvalConfig(
         setup=node.setup, tasks=(node.target,), langs=node.langs, benchmark=cfg.benchmark, model=cfg.model,
         split=cfg.override(node.target).eval_split or cfg.split, max_length=cfg.max_length, seed=cfg.seed, max_eval_examples=cfg.max_eval_examples,
+        retrieval_layer=_first_set(cfg.override(node.target).retrieval_layer, cfg.retrieval_layer),
         batch_size=cfg.eval_batch_size, data_dir=cfg.data_dir, results_dir=cfg.results_dir, artifacts_dir=cfg.artifacts_dir,
     )
+
+
+def _first_set(*values):
+    return next((v for v in values if v is not None), None)
 
 
 #: ``on_event(node, what, payload)``: ``what`` is ``start`` (payload None), ``language`` (an evaluation

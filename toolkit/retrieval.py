@@ -18,8 +18,30 @@ sides and the task is scored from nearest neighbours. The rules follow the offic
   one-to-one pass; then ``bucc_optimize`` picks the threshold that maximises F1 against the gold
   pairs and ``bucc_eval`` reports P/R/F1 in %.
 * LAReQA: XTREME ``third_party/utils_lareqa.py``: the candidate pool is every answer sentence of every
-  language, encoded with its paragraph (``sentence + context``); questions score candidates by dot
-  product; relevant = the answer sentence in each language. XTREME-R reports mAP@20 (in %).
+  language, encoded with its paragraph (``sentence + context``, ``evaluate_retrieval.py`` l. 572-574);
+  questions score candidates by the dot product of L2-normalised vectors (the dual encoder's
+  ``normalized_cls_token``, ``third_party/bert.py`` l. 19-20 and 48-50, then ``mean_avg_prec_at_k``'s
+  ``question_vec.dot(candidate_matrix.T)``, ``utils_lareqa.py`` l. 376), i.e. cosine; relevant = the
+  answer sentence in each language. XTREME-R reports mAP@20 (in %).
+
+Protocol defaults (:func:`protocol_config`), from google-research/xtreme's scripts:
+
+* Layer (Tatoeba, BUCC and the bare-encoder LAReQA): :func:`protocol_layer` of the encoder's depth.
+  ``scripts/run_tatoeba.sh`` l. 28 sets ``LAYER=7`` for 12-layer mBERT and l. 41 ``LAYER=13`` for
+  24-layer XLM-R; ``evaluate_retrieval.py`` l. 212 keeps the last ``num_layers`` hidden states (dropping
+  the embedding output) and l. 806-807 reads index ``specific_layer``: ``hidden_states[8]`` and
+  ``hidden_states[14]`` in transformers' numbering. Other depths: ``round(14 * n / 24)`` (XLM-R Large's
+  relative depth; Python's round, half to even), within 1..n. For 12 layers the official value 8 wins
+  over the rule's 7.
+* Pooling: mean over the non-pad tokens, special tokens included (``evaluate_retrieval.py`` l. 110 and
+  289: ``pool_mask = attention_mask``). ``scripts/run_bucc2018.sh`` l. 66 and 75 pass ``--pool_type
+  cls --specific_layer 7`` for every model (``hidden_states[8]`` also for 24-layer XLM-R), unlike the
+  Tatoeba script (mean pooling, a per-model layer) and the seed paper's layer 14 of XLM-R Large; the
+  scripts disagree, so xta applies the Tatoeba script's rule to both bitext tasks (a documented choice;
+  ``--retrieval-pooling cls --retrieval-layer 8`` reproduces the BUCC script literally).
+* Max length: 512 tokens for Tatoeba and BUCC (``run_tatoeba.sh`` l. 26, ``run_bucc2018.sh`` l. 26,
+  passed as ``--max_seq_length``); LAReQA questions 96 and candidates 256 (``scripts/run_eval_lareqa.sh``
+  l. 32-33, ``--max_query_length``/``--max_answer_length``; the script's defaults 64/92 are not used).
 
 Search is exact: ``faiss.IndexFlatIP`` / ``IndexFlatL2`` (BLAS inner products + heap selection),
 checked against :func:`exact_search_numpy`.
@@ -52,6 +74,44 @@ SEARCH_METRICS = ("ip", "cosine", "l2")
 MARGINS = ("ratio", "distance", "absolute")
 TATOEBA_DIRECTIONS = ("en2xx", "xx2en")
 LAREQA_CANDIDATE_TEXTS = ("sentence+context", "sentence")
+
+#: The hidden-state index XTREME's scripts read per encoder depth (transformers' numbering: 0 is the
+#: embedding output). scripts/run_tatoeba.sh l. 28 (LAYER=7, 12-layer mBERT) and l. 40-41 (NLAYER=24,
+#: LAYER=13, XLM-R); evaluate_retrieval.py l. 212 drops the embedding output, so --specific_layer k is
+#: hidden_states[k + 1].
+OFFICIAL_RETRIEVAL_LAYERS = {12: 8, 24: 14}
+
+#: Bumped whenever a retrieval default changes what is computed (1: the protocol layer, official
+#: lengths, cosine for LAReQA), so that records computed under older defaults are recomputed.
+RETRIEVAL_PROTOCOL_VERSION = 1
+
+#: Official max lengths: run_tatoeba.sh l. 26 / run_bucc2018.sh l. 26 (MAXL=512); run_eval_lareqa.sh
+#: l. 32-33 (MAX_QUERY_LEN=96, MAX_ANSWER_LEN=256).
+OFFICIAL_MAX_LENGTHS = {"tatoeba": (512, 512), "bucc2018": (512, 512), "lareqa": (96, 256)}
+
+
+def protocol_layer(n_layers: int) -> int:
+    """The hidden-state index XTREME's retrieval scripts read for an encoder with ``n_layers`` blocks:
+    the official values for 12 and 24 layers (:data:`OFFICIAL_RETRIEVAL_LAYERS`), else
+    ``round(14 * n_layers / 24)`` (XLM-R Large's relative depth; Python's round, half to even), at least 1
+    and at most ``n_layers``."""
+    n = int(n_layers)
+    if n < 1:
+        raise ConfigError(f"an encoder needs at least one layer, got {n_layers}")
+    if n in OFFICIAL_RETRIEVAL_LAYERS:
+        return OFFICIAL_RETRIEVAL_LAYERS[n]
+    return min(n, max(1, round(14 * n / 24)))
+
+
+def encoder_layers(encoder: Any) -> int:
+    """Number of transformer blocks of ``encoder`` (an :class:`toolkit.encoders.Encoder` or anything with
+    ``.model.config.num_hidden_layers``)."""
+    n = getattr(encoder, "num_layers", None)
+    if n is None:
+        n = getattr(getattr(getattr(encoder, "model", None), "config", None), "num_hidden_layers", None)
+    if n is None:
+        raise EncoderError(f"{type(encoder).__name__}: cannot tell the number of layers (no config.num_hidden_layers)")
+    return int(n)
 
 #: Candidates per BLAS block in faiss's exact search (faiss default 1024). Larger blocks mean fewer
 #: OpenMP synchronisations per query batch: on a loaded 2-core machine 16384 was 1.5-2.4x faster
@@ -400,7 +460,8 @@ def gold_pairs(data: RetrievalData) -> set[tuple[str, str]]:
 
 
 def lareqa_map(data: RetrievalData, q_emb: np.ndarray, c_emb: np.ndarray, k: int | None = 20) -> float:
-    """mAP@k (%) of the candidates ranked by dot product (XTREME-R LAReQA; ``toolkit.metrics.map_at_k``:
+    """mAP@k (%) of the candidates ranked by dot product of the given vectors (XTREME-R LAReQA, whose
+    vectors are L2-normalised: :func:`retrieve` normalises unless told not to; ``toolkit.metrics.map_at_k``:
     AP@k divided by min(k, #relevant)). ``k=None`` ranks the whole pool (the plain AP of XTREME's
     ``utils_lareqa.mean_avg_prec``). Queries without any relevant candidate are left out, with a warning.
     """
@@ -425,17 +486,20 @@ def lareqa_rankings(data: RetrievalData, q_emb: np.ndarray, c_emb: np.ndarray, k
 class RetrievalConfig:
     """How the retrieval tasks embed and score; recorded with each result (:meth:`to_record`).
 
-    ``normalize=None`` follows the official scorers: Tatoeba and BUCC use cosine either way, LAReQA
-    ranks by the raw dot product (XTREME-R); ``True`` makes LAReQA cosine as well. One
-    ``max_length`` serves queries and candidates (XTREME truncates LAReQA questions at 64 and
-    answers with context at 92 tokens; set 92 to come closer). E5 encoders expect ``"query: "`` /
-    ``"passage: "`` prefixes; the official XTREME scripts use none.
+    ``normalize=None`` follows the official scorers: every task compares L2-normalised vectors
+    (cosine; for LAReQA ``bert.py``'s ``normalized_cls_token``); ``False`` ranks LAReQA by the raw dot
+    product. ``query_max_length``/``candidate_max_length`` (None: ``max_length``) truncate the two sides
+    separately, as XTREME's LAReQA script does (96 / 256). :func:`protocol_config` gives the official
+    settings of a task. E5 encoders expect ``"query: "`` / ``"passage: "`` prefixes; the official XTREME
+    scripts use none.
     """
 
     layer: int | None = None
     pooling: str = "mean"
     batch_size: int = 64
     max_length: int = 128
+    query_max_length: int | None = None
+    candidate_max_length: int | None = None
     query_prefix: str = ""
     candidate_prefix: str = ""
     normalize: bool | None = None
@@ -448,6 +512,9 @@ class RetrievalConfig:
 
     def __post_init__(self) -> None:
         _check_encode_args(self.pooling, self.batch_size, self.max_length)
+        for length in (self.query_max_length, self.candidate_max_length):
+            if length is not None:
+                _check_encode_args(self.pooling, self.batch_size, length)
         for value, allowed, what in (
             (self.tatoeba_direction, TATOEBA_DIRECTIONS, "tatoeba_direction"),
             (self.bucc_margin, MARGINS, "bucc_margin"),
@@ -458,6 +525,27 @@ class RetrievalConfig:
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def query_length(self) -> int:
+        return self.query_max_length or self.max_length
+
+    @property
+    def candidate_length(self) -> int:
+        return self.candidate_max_length or self.max_length
+
+
+def protocol_config(task_name: str, n_layers: int, *, layer: int | None = None, pooling: str = "mean",
+                    max_length: int | None = None, batch_size: int = 64) -> RetrievalConfig:
+    """The official settings of a retrieval task for an encoder of ``n_layers`` blocks (module doc):
+    ``layer`` None = :func:`protocol_layer`; ``max_length`` None = :data:`OFFICIAL_MAX_LENGTHS` (a value
+    truncates both sides); mean pooling; L2-normalised vectors; Tatoeba ``en2xx``."""
+    kind = retrieval_kind(task_name)
+    q_len, c_len = (max_length, max_length) if max_length else OFFICIAL_MAX_LENGTHS[kind]
+    return RetrievalConfig(
+        layer=protocol_layer(n_layers) if layer is None else layer, pooling=pooling, batch_size=batch_size,
+        max_length=max(q_len, c_len), query_max_length=q_len, candidate_max_length=c_len, normalize=True,
+    )
 
 
 @dataclass
@@ -505,8 +593,8 @@ def retrieve(
     cfg = cfg or RetrievalConfig()
     kind = retrieval_kind(task_name)
     scorers = {"tatoeba": _score_tatoeba, "bucc2018": _score_bucc, "lareqa": _score_lareqa}
-    normalize = True if cfg.normalize is None and kind != "lareqa" else bool(cfg.normalize)
-    q_emb = _encode(encoder, data.queries, cfg, cfg.query_prefix, normalize)
+    normalize = True if cfg.normalize is None else bool(cfg.normalize)
+    q_emb = _encode(encoder, data.queries, cfg, cfg.query_prefix, normalize, cfg.query_length)
     c_emb = _encode_cached(encoder, _candidate_texts(kind, data, cfg), data.candidate_ids, cfg, normalize, cache)
     metrics, ids, predictions = scorers[kind](data, q_emb, c_emb, cfg)
     metrics.update(n_queries=len(data.query_ids), n_candidates=len(data.candidate_ids))
@@ -563,10 +651,11 @@ def _candidate_texts(task_name: str, data: RetrievalData, cfg: RetrievalConfig) 
     return [(s + ctx).replace("\n", "") for s, ctx in zip(data.candidates, data.candidate_contexts)]
 
 
-def _encode(encoder: Any, texts: Sequence[str], cfg: RetrievalConfig, prefix: str, normalize: bool) -> np.ndarray:
+def _encode(encoder: Any, texts: Sequence[str], cfg: RetrievalConfig, prefix: str, normalize: bool,
+            max_length: int) -> np.ndarray:
     return encode_texts(
         encoder, texts, layer=cfg.layer, pooling=cfg.pooling, batch_size=cfg.batch_size,
-        max_length=cfg.max_length, prefix=prefix, normalize=normalize,
+        max_length=max_length, prefix=prefix, normalize=normalize,
     )  # fmt: skip
 
 
@@ -574,12 +663,12 @@ def _encode_cached(
     encoder: Any, texts: list[str], ids: Sequence[str], cfg: RetrievalConfig, normalize: bool, cache: dict | None
 ) -> np.ndarray:
     if cache is None:
-        return _encode(encoder, texts, cfg, cfg.candidate_prefix, normalize)
+        return _encode(encoder, texts, cfg, cfg.candidate_prefix, normalize, cfg.candidate_length)
     digest = hashlib.sha256()
     for i, t in zip(ids, texts):
         digest.update(f"{i}\x00{t}\x01".encode())
-    settings = (cfg.layer, cfg.pooling, cfg.max_length, cfg.candidate_prefix, normalize)
+    settings = (cfg.layer, cfg.pooling, cfg.candidate_length, cfg.candidate_prefix, normalize)
     key = (id(encoder), digest.hexdigest(), settings)
     if key not in cache:
-        cache[key] = _encode(encoder, texts, cfg, cfg.candidate_prefix, normalize)
+        cache[key] = _encode(encoder, texts, cfg, cfg.candidate_prefix, normalize, cfg.candidate_length)
     return cache[key]

@@ -87,13 +87,23 @@ def place(model, encoder=None):
     return model
 
 
-def eval_autocast(device: torch.device):
-    """bf16 autocast for evaluation on a CUDA GPU that supports it (``XTA_EVAL_PRECISION=fp32`` turns it
-    off); a no-op context on CPU, where evaluation stays fp32 (the reproducible reference)."""
-    import contextlib
+def eval_precision(device: torch.device | str) -> str:
+    """``bf16`` or ``fp32``: the precision evaluation runs at on ``device`` (recorded with each result):
+    bf16 autocast on a CUDA GPU that supports it unless ``XTA_EVAL_PRECISION=fp32``; fp32 elsewhere."""
     import os
 
+    device = torch.device(device)
     if device.type == "cuda" and os.environ.get("XTA_EVAL_PRECISION", "bf16") == "bf16" and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "fp32"
+
+
+def eval_autocast(device: torch.device):
+    """bf16 autocast for evaluation where :func:`eval_precision` says so; a no-op context on CPU, where
+    evaluation stays fp32 (the reproducible reference)."""
+    import contextlib
+
+    if eval_precision(device) == "bf16":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 

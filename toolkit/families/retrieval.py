@@ -10,6 +10,7 @@ similarity (exact search; ``toolkit.retrieval`` holds the faiss path for large p
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 
@@ -41,12 +42,15 @@ def answer_sentence(context: str, answer_start: int) -> str:
     return context[begin : m.start() if m else len(context)].strip()
 
 
-def featurize(examples, tokenizer, spec, max_length: int, *, train: bool = False, **kw) -> Features:
-    """Training pairs from SQuAD-format examples, or the queries + candidates of a RetrievalData."""
-    if isinstance(examples, RetrievalData):
-        return _featurize_pool(examples, tokenizer, spec, max_length)
-    if not train:
-        return _featurize_pool(squad_to_retrieval(examples), tokenizer, spec, max_length)
+def featurize(examples, tokenizer, spec, max_length: int, *, train: bool = False,
+              query_max_length: int | None = None, candidate_max_length: int | None = None, **kw) -> Features:
+    """Training pairs from SQuAD-format examples, or the queries + candidates of a RetrievalData.
+
+    For a pool, ``query_max_length``/``candidate_max_length`` (None: ``max_length``) truncate questions
+    and candidates separately, as XTREME's ``scripts/run_eval_lareqa.sh`` l. 32-33 (96 / 256)."""
+    if isinstance(examples, RetrievalData) or not train:
+        data = examples if isinstance(examples, RetrievalData) else squad_to_retrieval(examples)
+        return _featurize_pool(data, tokenizer, spec, query_max_length or max_length, candidate_max_length or max_length)
     pairs = [(ex["question"], answer_sentence(ex["context"], int(ex["answers"]["answer_start"][0])))
              for ex in examples if ex["answers"]["text"]]
     if not pairs:
@@ -76,9 +80,9 @@ def squad_to_retrieval(examples: Sequence[dict]) -> RetrievalData:
     return RetrievalData(query_ids, queries, list(sentences.values()), list(sentences), gold)
 
 
-def _featurize_pool(data: RetrievalData, tokenizer, spec, max_length: int) -> Features:
-    texts = list(data.queries) + list(data.candidates)
-    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+def _featurize_pool(data: RetrievalData, tokenizer, spec, query_max_length: int, candidate_max_length: int) -> Features:
+    ids = (tokenizer(list(data.queries), truncation=True, max_length=query_max_length)["input_ids"] if data.queries else []) \
+        + (tokenizer(list(data.candidates), truncation=True, max_length=candidate_max_length)["input_ids"] if data.candidates else [])
     items = [{"input_ids": x, "example_index": i} for i, x in enumerate(ids)]
     return Features(items, data, spec.shape, {"pad_id": tokenizer.pad_token_id, "n_queries": len(data.queries)})
 
@@ -120,14 +124,30 @@ def encode(model, features: Features, batch_size: int = 64) -> torch.Tensor:
     return torch.stack(out) if out else torch.empty(0, 0)
 
 
-def predict(model, features: Features, batch_size: int = 64, head: str | None = None, k: int = TOP_K) -> dict[str, list[str]]:
-    """Query id -> the ``k`` most similar candidate ids, best first (exact cosine search)."""
+def predict(model, features: Features, batch_size: int = 64, head: str | None = None, k: int = TOP_K,
+            cache: dict | None = None) -> dict[str, list[str]]:
+    """Query id -> the ``k`` most similar candidate ids, best first (exact cosine search).
+
+    ``cache`` (a dict the caller keeps for one model + adapter setup) reuses the candidate vectors when
+    the same pool comes again (LAReQA's pool is the same for every question language)."""
     data: RetrievalData = features.examples
     if not isinstance(data, RetrievalData):
         raise DataError("retrieval predict needs the features of a RetrievalData (queries + candidates)")
-    vecs = encode(model, features, batch_size)
     n = features.meta["n_queries"]
-    sims = vecs[:n] @ vecs[n:].T
+    if cache is None:
+        vecs = encode(model, features, batch_size)
+        queries, candidates = vecs[:n], vecs[n:]
+    else:
+        part = lambda items: Features(items, data, features.shape, features.meta)  # noqa: E731
+        queries = encode(model, part(features.items[:n]), batch_size)
+        digest = hashlib.sha256()
+        for cid, it in zip(data.candidate_ids, features.items[n:]):
+            digest.update(f"{cid}\x00{it['input_ids']}\x01".encode())
+        key = ("dual_encoder", id(model), digest.hexdigest())
+        if key not in cache:
+            cache[key] = encode(model, part(features.items[n:]), batch_size)
+        candidates = cache[key]
+    sims = queries @ candidates.T
     top = sims.topk(min(k, sims.shape[1]), dim=-1).indices.tolist()
     return {qid: [data.candidate_ids[j] for j in row] for qid, row in zip(data.query_ids, top)}
 
