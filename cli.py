@@ -260,6 +260,9 @@ def eval_cmd(
     from toolkit.config import EvalConfig
     from toolkit.evaluate import evaluate
 
+    for flag, value in (("--tasks", tasks), ("--langs", langs)):
+        if value is not None and not value.replace(",", "").strip():  # `--langs ""` must not mean "all of them"
+            raise ConfigError(f"{flag}: empty; leave it out for all, or name at least one")
     cfg = EvalConfig(
         setup=setup, tasks=tasks or (), langs=langs or (), benchmark=benchmark, model=model, split=split,
         max_eval_examples=max_eval_examples, batch_size=batch_size, max_length=max_length,

@@ -88,3 +88,8 @@ def test_an_unexpected_exception_is_one_line_not_a_traceback(monkeypatch, exc, s
     assert result.exit_code == 1
     assert shown in result.output and "re-run with -v" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 2
+
+
+def test_an_explicitly_empty_language_list_is_an_error_not_every_language():
+    result = runner.invoke(app, ["eval", "--tasks", "xnli", "--langs", ","])
+    assert result.exit_code == 1 and "--langs: empty" in result.output

@@ -72,6 +72,11 @@ def test_coercion_from_cli_strings():
         ({"task": "../etc"}, "invalid task name '../etc'"),
         ({"adapter_name": "a/b"}, "invalid adapter name 'a/b'"),
         ({"task": None}, "task: a value is required"),
+        # issue 18: non-finite or overflowing numbers never reach training
+        ({"learning_rate": float("nan")}, "learning_rate: expected a finite number"),
+        ({"learning_rate": "inf"}, "learning_rate: expected a finite number"),
+        ({"max_steps": float("inf")}, "max_steps: expected an integer"),
+        ({"max_steps": "1e400"}, "max_steps: expected an integer"),
     ],
 )
 def test_train_validation_messages(kwargs, match):
@@ -231,5 +236,7 @@ def test_parse_layers():
         parse_layers("a")
     with pytest.raises(ConfigError, match="'5-2' is not a valid range"):
         parse_layers("5-2")
+    with pytest.raises(ConfigError, match="goes beyond layer 1023"):  # issue 18: no billion-element range
+        parse_layers("0-999999999999")
     with pytest.raises(ConfigError, match="leave_out"):
         TrainConfig(task="copa", leave_out="0-x")

@@ -124,6 +124,19 @@ def test_config_checks_and_yaml(tmp_path):
         matrix_config_from_yaml(path)
 
 
+def test_an_unknown_language_in_a_task_override_is_an_error_not_a_smaller_evaluation():
+    """Issue 18: `--set xnli.langs=de,xx` must not silently evaluate de only."""
+    from toolkit.errors import UnknownLanguage
+    from toolkit.matrix import _target_languages
+    from toolkit.tasks import get_task
+
+    bad = MatrixConfig(targets=("xnli",), intermediates=(), overrides={"xnli": {"langs": "de,fx"}})
+    with pytest.raises(UnknownLanguage, match="unknown language for xnli 'fx'"):
+        _target_languages(bad, get_task("xnli"))
+    ok = MatrixConfig(targets=("xnli", "xcopa"), intermediates=(), langs=("de", "et"))  # matrix-wide: per target
+    assert _target_languages(ok, get_task("xnli")) == ("de",) and _target_languages(ok, get_task("xcopa")) == ("et",)
+
+
 # ---------------------------------------------------------------------------------------- running
 
 

@@ -196,6 +196,24 @@ def test_pickle_in_an_adapter_directory_is_never_executed_by_evaluate(layout, tm
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_an_adapter_with_non_finite_weights_is_refused_not_scored(value, tmp_path, trained, tiny_dir, shared_data):
+    """Issue 18: a diverged or tampered adapter must not produce a plausible number."""
+    from safetensors.torch import load_file, save_file
+
+    artifacts = _artifacts_with(tmp_path, trained, {})
+    weights = artifacts / "adapters" / "adp" / "adapter.safetensors"
+    tensors = load_file(str(weights))
+    first = sorted(tensors)[0]
+    tensors[first][0] = value
+    save_file(tensors, str(weights))
+    result = runner.invoke(app, ["eval", "--tasks", "panx", "--langs", "de", "--split", "test", "--setup", "adp",
+                                 "--model", str(tiny_dir), "--data-dir", str(shared_data), "--max-eval-examples", "5",
+                                 "--results-dir", str(tmp_path / "results"), "--artifacts-dir", str(artifacts)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "inf or NaN" in result.output and first in result.output
+
+
 @pytest.mark.parametrize("layout", ["bin_instead_of_safetensors", "pickle_named_safetensors"])
 def test_load_trained_adapter_never_executes_a_pickle(layout, tmp_path, trained):
     """Straight through the training module's loader (no xta pre-check): the adapters library's fallback is

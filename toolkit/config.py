@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import hashlib
 import json
 import types
@@ -103,8 +104,10 @@ def _coerce_scalar(name: str, value: Any, base: Any) -> Any:
             raise ConfigError(f"{name}: expected {'a number' if base is float else 'an integer'}, got {value!r}")
         try:
             number = float(value) if base is float else int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{name}: expected {'a number' if base is float else 'an integer'}, got {value!r}") from None
+        if base is float and not math.isfinite(number):  # inf/nan would train or score into a plausible number
+            raise ConfigError(f"{name}: expected a finite number, got {value!r}")
         if base is int and isinstance(value, float) and value != number:
             raise ConfigError(f"{name}: expected an integer, got {value!r}")
         return number
@@ -137,6 +140,10 @@ def _positive(cfg: Any, *names: str, allow_none: bool = False) -> None:
             raise ConfigError(f"{name}: must be positive, got {value!r}")
 
 
+#: more layers than any encoder xta can load has (XLM-R XXL has 48)
+MAX_LAYERS = 1024
+
+
 def parse_layers(text: str, name: str = "layers") -> tuple[int, ...]:
     """``"0-11"`` / ``"0,1,2"`` / ``"0-3,8"`` -> sorted layer indices; ``""`` -> ()."""
     out: set[int] = set()
@@ -150,6 +157,8 @@ def parse_layers(text: str, name: str = "layers") -> tuple[int, ...]:
             raise ConfigError(f"{name}: {part!r} is not a layer index or range such as 0-11") from None
         if first < 0 or last < first:
             raise ConfigError(f"{name}: {part!r} is not a valid range of layer indices")
+        if last >= MAX_LAYERS:  # no encoder has that many layers; a huge range would only eat memory
+            raise ConfigError(f"{name}: {part!r} goes beyond layer {MAX_LAYERS - 1}")
         out.update(range(first, last + 1))
     return tuple(sorted(out))
 

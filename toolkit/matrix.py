@@ -407,6 +407,13 @@ def _target_languages(cfg: MatrixConfig, spec) -> tuple[str, ...]:
     elif wanted == ("local",):
         langs = _local_languages(spec, cfg.data_dir)
     else:
+        # a task's own override is strict: a typo must not silently shrink its evaluation (issue 18); the
+        # matrix-wide list is filtered per target (a language of one target need not exist in another)
+        unknown = [lang for lang in cfg.override(spec.name).langs if lang not in own]
+        if unknown:
+            from .errors import UnknownLanguage
+
+            raise UnknownLanguage(unknown[0], set(own), task=spec.name)
         langs = tuple(lang for lang in own if lang in wanted)
     if not langs:
         raise ConfigError(f"target {spec.name}: no evaluation language (requested: {', '.join(wanted)}; "

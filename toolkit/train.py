@@ -810,6 +810,9 @@ def load_trained_adapter(encoder, name: str, artifacts_dir: str | os.PathLike | 
     for piece in (*card.get("intermediate", []), name):
         _forget_if_stale(model, piece, artifacts)
     loaded = model.adapters_config.adapters
+    for piece in (*card.get("intermediate", []), name):
+        if piece not in loaded and piece not in model.adapters_config.fusions:
+            refuse_non_finite(_saved_dir(piece, artifacts))
     for inter in card.get("intermediate", []):
         if inter not in loaded:
             _load_saved(model, inter, artifacts, with_head=False)
@@ -834,6 +837,27 @@ def load_trained_adapter(encoder, name: str, artifacts_dir: str | os.PathLike | 
             model.active_head = name
     model.eval()
     return model
+
+
+def refuse_non_finite(path: Path) -> None:
+    """Refuse an adapter whose saved weights hold inf or NaN (a diverged run, a corrupted or hostile
+    file): it would score a plausible-looking number (issue 18). Reads every safetensors file under
+    ``path`` (adapters are small) before anything is loaded into the model."""
+    from safetensors import SafetensorError, safe_open
+
+    from .io import safetensors_header
+
+    for file in sorted(path.rglob("*.safetensors")):
+        safetensors_header(file)  # a pickle under a safetensors name, a truncated file: refused unread
+        try:
+            with safe_open(str(file), framework="pt") as fh:
+                for key in fh.keys():
+                    tensor = fh.get_tensor(key)
+                    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                        raise SetupError(f"{file}: weight {key!r} holds inf or NaN values; the adapter is refused "
+                                         "(retrain it, e.g. with a lower learning rate)")
+        except SafetensorError as exc:
+            raise SetupError(f"{file}: unreadable safetensors file ({exc})") from None
 
 
 def _sources(model) -> dict[str, str]:
