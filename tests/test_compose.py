@@ -235,6 +235,54 @@ def test_language_adapter_training_resumes_to_the_same_adapter(world, tmp_path):
     assert resumed.card["config_hash"] == straight.card["config_hash"]
 
 
+def test_madx_keeps_the_checkpoints_pretrained_mlm_head_frozen(world, tmp_path):
+    """Issue 23: with an encoder whose checkpoint has an MLM head (XLM-R), MAD-X's head is that head,
+    frozen (Pfeiffer et al. 2020, sec. 3.2); only the language adapter learns. Checked against the
+    checkpoint's own XLMRobertaForMaskedLM: the adapter-less MLM logits are identical."""
+    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    from toolkit.encoders import embedded_tokenizer, load_encoder
+    from toolkit.families.base import adapter_model
+    from toolkit.lang_adapters import MLM_HEAD, _mlm_forward, _setup, pretrained_mlm_head
+
+    tok = embedded_tokenizer()
+    config = XLMRobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                              intermediate_size=64, max_position_embeddings=514, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    mlm = XLMRobertaForMaskedLM(config).eval()
+    with torch.no_grad():  # a head that is not the default initialisation
+        for p in mlm.lm_head.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    mlm.save_pretrained(tmp_path / "xlmr", safe_serialization=True)
+    tok.save_pretrained(tmp_path / "xlmr")
+    enc = load_encoder(tmp_path / "xlmr")
+    head, where = pretrained_mlm_head(enc)
+    assert "model.safetensors" in where and set(head) == {"0.weight", "0.bias", "2.weight", "2.bias", "3.bias"}
+    assert pretrained_mlm_head(world["enc"]) is None  # the tiny/embedded encoders are bare BertModels
+
+    cfg = LangAdapterConfig(lang="et", text=str(_text(world["data"], tmp_path, "et", n=60)), max_steps=2, batch_size=8,
+                            max_length=16, learning_rate=1e-2)
+    model = adapter_model(enc)
+    _setup(model, cfg, head)
+    assert not any(p.requires_grad for p in model.heads[MLM_HEAD].parameters())  # the head is frozen
+    ids = torch.tensor([[0, 1000, 2000, 3000, 2]])
+    labels = torch.full_like(ids, -100)
+    labels[0, 1:4] = ids[0, 1:4]
+    model.set_active_adapters(None)  # the head alone: must be the checkpoint's lm_head
+    model.eval()  # _setup left it in training mode (dropout)
+    with torch.inference_mode():
+        ours, _ = _mlm_forward(model, ids, torch.ones_like(ids), labels)
+        official = mlm(input_ids=ids, labels=labels).loss
+    assert float(ours) == pytest.approx(float(official), rel=1e-5)
+    model.delete_head(MLM_HEAD)
+    model.delete_adapter(cfg.name)
+
+    run = train_language_adapter(cfg, enc, tmp_path / "art")
+    assert "pre-trained MLM head from model.safetensors" in run.card["mlm_head"] and "frozen" in run.card["mlm_head"]
+    assert run.card["budget"]["steps"] == 2
+    assert "no MLM head" in world["runs"]["lang_et"].card["mlm_head"]
+
+
 def test_read_sentences_skips_blank_lines_and_refuses_bad_text(tmp_path):
     good = tmp_path / "s.txt"
     good.write_text("eins\n\n  zwei  \n\ndrei\n", encoding="utf-8")

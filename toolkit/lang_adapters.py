@@ -14,14 +14,22 @@ choice is drawn from a generator seeded by ``(seed, step)``, the batches from se
 resumed from a checkpoint (``toolkit.train``'s checkpointer: trainable tensors, AdamW, RNG, atomically)
 ends with the same adapter as an uninterrupted one.
 
-The MLM head. The embedded encoder is a ``BertModel`` without a pre-trained MLM head (multilingual-e5 was
-trained contrastively), so an adapters flex MLM head is added (``add_masked_lm_head``: dense + GELU +
-LayerNorm + decoder). Its decoder weight is *tied* to the frozen word embeddings (the same Parameter, as
-in BERT and XLM-R); the transform (dense, LayerNorm) and the decoder bias are new and trained with the
-adapter, then dropped: only the language adapter is saved (AdapterHub layout, ``with_head=False``).
-MAD-X itself keeps XLM-R's pre-trained MLM head frozen; with an encoder that has one, loading it is
-future work. Logits are computed only at masked positions (a 250k vocabulary over every token of a
-batch would not fit in memory).
+The MLM head. An adapters flex MLM head (``add_masked_lm_head``: dense + GELU + LayerNorm + decoder) whose
+decoder weight is *tied* to the frozen word embeddings (the same Parameter, as in BERT and XLM-R).
+Where the encoder's checkpoint ships its pre-trained MLM head (XLM-R: ``lm_head.dense``,
+``lm_head.layer_norm``, ``lm_head.bias``; BERT: ``cls.predictions.transform.*``, ``cls.predictions.bias``),
+those weights are loaded into the head and **frozen**, as MAD-X does (Pfeiffer et al. 2020, sec. 3.2:
+only the language adapter is trained; the MLM head is the pre-trained one), so the adapter alone absorbs
+the learning signal. The embedded encoder is a ``BertModel`` without one (multilingual-e5 was trained
+contrastively): there the transform and the decoder bias are new and trained with the adapter, a
+deviation the card records (``mlm_head``). Either way only the language adapter is saved (AdapterHub
+layout, ``with_head=False``). Logits are computed only at masked positions (a 250k vocabulary over every
+token of a batch would not fit in memory).
+
+Budget. MAD-X trains language adapters for 250k steps at batch 64 on Wikipedia; xta's default is 1000
+steps at batch 16 (enough to check the pipeline, far from the paper). For XLM-R results use AdapterHub's
+pretrained MAD-X language adapters (``xta register-lang-adapter``); cards of xta-trained ones record
+their budget (``budget``) and reports can label them with it.
 
 Language adapters published in AdapterHub format can be used as well: :func:`register_language_adapter`
 copies a local directory, or pulls a Hub repository through :func:`toolkit.hub.pull`, under the name
@@ -234,8 +242,39 @@ def _step_generator(cfg: LangAdapterConfig, step: int) -> torch.Generator:
 # --------------------------------------------------------------------------------------------------
 
 
-def _setup(model, cfg: LangAdapterConfig) -> None:
-    """The language adapter (trainable, invertible part included) and the MLM head, decoder tied."""
+#: the pre-trained MLM head's tensors in a checkpoint -> the adapters MLM head's parameters
+#: (transformers' XLMRobertaLMHead: dense, layer_norm, bias; BertLMPredictionHead: transform.dense,
+#: transform.LayerNorm, bias)
+PRETRAINED_HEAD_KEYS = {
+    "xlm-roberta": {"lm_head.dense.weight": "0.weight", "lm_head.dense.bias": "0.bias",
+                    "lm_head.layer_norm.weight": "2.weight", "lm_head.layer_norm.bias": "2.bias",
+                    "lm_head.bias": "3.bias"},
+    "bert": {"cls.predictions.transform.dense.weight": "0.weight", "cls.predictions.transform.dense.bias": "0.bias",
+             "cls.predictions.transform.LayerNorm.weight": "2.weight",
+             "cls.predictions.transform.LayerNorm.bias": "2.bias", "cls.predictions.bias": "3.bias"},
+}
+
+
+def pretrained_mlm_head(encoder) -> tuple[dict[str, torch.Tensor], str] | None:
+    """The encoder checkpoint's own MLM head as ``({head parameter: tensor}, where)``, or None when the
+    checkpoint has none (the embedded encoder, a bare ``BertModel``/``XLMRobertaModel`` save)."""
+    from safetensors import safe_open
+
+    path = getattr(encoder, "path", None)
+    if path is None or not Path(path).is_dir():
+        return None
+    for file in sorted(Path(path).glob("*.safetensors")):
+        with safe_open(str(file), framework="pt") as fh:
+            keys = set(fh.keys())
+            for mapping in PRETRAINED_HEAD_KEYS.values():
+                if all(k in keys for k in mapping):
+                    return {mapping[k]: fh.get_tensor(k) for k in mapping}, f"{file.name} ({', '.join(sorted(mapping))})"
+    return None
+
+
+def _setup(model, cfg: LangAdapterConfig, pretrained: dict[str, torch.Tensor] | None = None) -> None:
+    """The language adapter (trainable, invertible part included) and the MLM head, decoder tied; with
+    ``pretrained`` (see :func:`pretrained_mlm_head`) the head holds those weights and stays frozen."""
     from adapters import AdapterConfig
 
     from .config import BOTTLENECK_CONFIGS
@@ -249,8 +288,17 @@ def _setup(model, cfg: LangAdapterConfig) -> None:
     decoder = head.get_output_embeddings()
     decoder.weight = model.get_input_embeddings().weight  # tied: the frozen word embeddings
     model.train_adapter(cfg.name)
+    params = dict(head.named_parameters())
+    if pretrained is not None:
+        with torch.no_grad():
+            for name, tensor in pretrained.items():
+                if params[name].shape != tensor.shape:
+                    raise SetupError(f"the checkpoint's MLM head {name} has shape {tuple(tensor.shape)}, "
+                                     f"the encoder needs {tuple(params[name].shape)}")
+                params[name].copy_(tensor)
+        head[2].eps = float(getattr(model.config, "layer_norm_eps", head[2].eps))  # the checkpoint's LayerNorm
     for n, p in head.named_parameters():
-        p.requires_grad_(p is not decoder.weight)
+        p.requires_grad_(pretrained is None and p is not decoder.weight)
 
 
 def _cleanup(model, name: str) -> None:
@@ -321,7 +369,10 @@ def train_language_adapter(cfg: LangAdapterConfig, encoder=None, artifacts_dir: 
     encoder = encoder or load_encoder(cfg.model)
     text_hash = sha256_file(cfg.text) if Path(cfg.text).is_file() else None
     sentences = read_sentences(cfg.text, cfg.max_sentences)
-    cfg_hash = config_hash(cfg, encoder=encoder.fingerprint, text=text_hash)
+    pretrained = pretrained_mlm_head(encoder)
+    # a frozen pre-trained head trains another adapter than a new trainable one (hashes of encoders without
+    # a head are unchanged)
+    cfg_hash = config_hash(cfg, encoder=encoder.fingerprint, text=text_hash, **({"mlm_head": "pretrained"} if pretrained else {}))
     out_dir = adapter_dir(cfg.name, artifacts)
     done = _finished(out_dir, cfg_hash)
     if done is not None and not force:
@@ -333,7 +384,7 @@ def train_language_adapter(cfg: LangAdapterConfig, encoder=None, artifacts_dir: 
     if force:
         ckpt.remove()
     torch.manual_seed(cfg.seed)
-    _setup(model, cfg)
+    _setup(model, cfg, pretrained[0] if pretrained else None)
     if cfg.device:
         model.to(cfg.device)  # after _setup: the new adapter and head move too
     else:
@@ -348,7 +399,7 @@ def train_language_adapter(cfg: LangAdapterConfig, encoder=None, artifacts_dir: 
         encoder.assert_frozen()
         device = next(model.parameters()).device
         heldout = _heldout_scores(model, text, encoder.tokenizer, cfg, device)
-        card = _card(cfg, cfg_hash, encoder, text, text_hash, st, heldout)
+        card = _card(cfg, cfg_hash, encoder, text, text_hash, st, heldout, pretrained[1] if pretrained else None)
         _save(model, cfg, out_dir, card)
     finally:
         _cleanup(model, cfg.name)
@@ -386,7 +437,8 @@ def _loop(model, text: _Text, tokenizer, cfg: LangAdapterConfig, ckpt, st, log_e
     return st
 
 
-def _card(cfg: LangAdapterConfig, cfg_hash: str, encoder, text: _Text, text_hash: str | None, st, heldout) -> dict[str, Any]:
+def _card(cfg: LangAdapterConfig, cfg_hash: str, encoder, text: _Text, text_hash: str | None, st, heldout,
+          head_source: str | None = None) -> dict[str, Any]:
     import adapters
     import transformers
 
@@ -398,8 +450,13 @@ def _card(cfg: LangAdapterConfig, cfg_hash: str, encoder, text: _Text, text_hash
         "recipe": "none",
         "intermediate": [],
         "objective": "masked_lm (15% of tokens; 80% <mask> / 10% random / 10% kept)",
-        "mlm_head": "adapters masked_lm head, decoder tied to the frozen word embeddings; transform trained "
-                    "with the adapter and not saved",
+        "mlm_head": (f"the encoder's pre-trained MLM head from {head_source}, frozen (as MAD-X); decoder tied to "
+                     "the frozen word embeddings" if head_source else
+                     "the encoder's checkpoint has no MLM head: a new adapters masked_lm head, decoder tied to the frozen "
+                     "word embeddings, transform and bias trained with the adapter and not saved (deviation from "
+                     "MAD-X, which keeps the pre-trained head frozen)"),
+        "budget": {"steps": cfg.max_steps, "batch_size": cfg.batch_size,
+                   "mad_x": "250k steps at batch 64 (Pfeiffer et al. 2020)"},
         "data": {"text": {"file": str(cfg.text), "sha256": text_hash, "lines": text.n_lines,
                           "train_sentences": len(text.train), "heldout_sentences": len(text.heldout)}},
         "encoder": {"name": encoder.name, "fingerprint": encoder.fingerprint},
