@@ -258,6 +258,7 @@ def _run_benchmark(argv: list[str], scratch: Path) -> tuple[int, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # ~6 min alone on 2 idle cores; far more on a loaded machine
 def test_every_readme_command_runs(world, tmp_path, monkeypatch, capsys):
     import torch
 
