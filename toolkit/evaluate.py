@@ -200,10 +200,15 @@ class _Context:
         common = {"split": split, "adapters": adapter_hashes}
         try:
             common["data_files"] = _data_hashes(data.provenance(spec, split, lang, self.cfg.data_dir))
+            rule = self.bucc_threshold_rule(spec, split)
+            if rule is not None:  # how the BUCC threshold was chosen is part of what the score means
+                common["protocol"] = {"bucc_threshold": rule}
+                if rule == _bucc_rules()[0]:  # the dev files that chose it belong to the score's provenance
+                    common["data_files"].update(_data_hashes(data.provenance(spec, "dev", lang, self.cfg.data_dir)))
             examples = data.load(spec, split, lang, data_dir=self.cfg.data_dir, max_examples=self.cfg.max_eval_examples)
             _check_gold(spec, split, lang, examples, files=list(common["data_files"]))
             model = self.activate(setup.resolve(lang))
-            metrics, n, predictions = self.predict_and_score(spec, model, setup, lang, examples)
+            metrics, n, predictions = self.predict_and_score(spec, model, setup, lang, examples, split=split)
             if predictions is not None:
                 ids, answers = predictions
                 self.store.put_predictions(key, lang, split, ids, answers)
@@ -214,14 +219,15 @@ class _Context:
         return LangResult.ok(metrics, main_score(spec.name, metrics), n_examples=n,
                              seconds=round(time.perf_counter() - t0, 3), **common)
 
-    def predict_and_score(self, spec: TaskSpec, model, setup, lang: str, examples):
+    def predict_and_score(self, spec: TaskSpec, model, setup, lang: str, examples, split: str | None = None):
         """``(metrics, n_examples, (ids, predictions))``: what each prediction answers and the predictions
-        (retrieval: see :class:`toolkit.retrieval.RetrievalOutput`)."""
+        (retrieval: see :class:`toolkit.retrieval.RetrievalOutput`). ``split``: the scored split (BUCC
+        tunes its threshold on dev when it scores another split)."""
         from .families import get_family
 
         family = get_family(spec)
         if spec.shape == "retrieval":  # sentence representations with the setup's adapters active, faiss search
-            out = self.retrieval_baseline(spec, examples)
+            out = self.retrieval_baseline(spec, examples, lang=lang, split=split)
             return {k: float(v) for k, v in out.metrics.items() if not k.startswith("n_")}, len(examples), \
                 (out.ids, out.predictions)
         features = family.featurize(examples, self.encoder.tokenizer, spec, self.max_length(spec))
@@ -229,14 +235,44 @@ class _Context:
         ids = [str(ex.get("id", i)) for i, ex in enumerate(examples)]
         return family.score(predictions, examples, spec, lang=lang), len(examples), (ids, predictions)
 
-    def retrieval_baseline(self, spec: TaskSpec, data):
+    def retrieval_baseline(self, spec: TaskSpec, data, lang: str | None = None, split: str | None = None):
         """Sentence representations without training (mean pooled layer ``retrieval_layer``), faiss search:
-        a :class:`toolkit.retrieval.RetrievalOutput` (metrics and predictions)."""
-        from .retrieval import RetrievalConfig, retrieve
+        a :class:`toolkit.retrieval.RetrievalOutput` (metrics and predictions).
+
+        BUCC: scoring any split but dev mines ``lang``'s dev split first and applies its F1-optimal
+        threshold (:func:`toolkit.retrieval.bucc_tune_threshold`); scoring dev tunes on dev's own gold,
+        an oracle, recorded as such (:meth:`bucc_threshold_rule`). Both record ``bucc_threshold`` and
+        ``bucc_threshold_dev_f1``."""
+        from dataclasses import replace
+
+        from .retrieval import RetrievalConfig, bucc_tune_threshold, retrieve
 
         rcfg = RetrievalConfig(layer=self.cfg.retrieval_layer, pooling=self.cfg.retrieval_pooling,
                                batch_size=self.cfg.batch_size, max_length=self.cfg.max_length or 128)
-        return retrieve(spec.name, data, self.encoder, rcfg, cache=self.retrieval_cache)
+        dev_f1 = None
+        if self.bucc_threshold_rule(spec, split) == _bucc_rules()[0]:
+            from . import data as data_mod
+
+            dev = data_mod.load(spec, "dev", lang, data_dir=self.cfg.data_dir, max_examples=self.cfg.max_eval_examples)
+            _check_gold(spec, "dev", lang, dev)
+            threshold, dev_f1 = bucc_tune_threshold(dev, self.encoder, rcfg)
+            rcfg = replace(rcfg, bucc_threshold=threshold)
+        out = retrieve(spec.name, data, self.encoder, rcfg, cache=self.retrieval_cache)
+        if "bucc_threshold" in out.metrics:
+            out.metrics["bucc_threshold_dev_f1"] = out.metrics["bucc_f1"] if dev_f1 is None else dev_f1
+        return out
+
+    def bucc_threshold_rule(self, spec: TaskSpec, split: str | None) -> str | None:
+        """How a BUCC-style score's threshold is chosen for ``split`` (None for other tasks): tuned on
+        dev for test (the protocol), on the scored split's own gold when dev itself is scored (an
+        oracle; offline only BUCC zh-en dev exists, see ../shared/data/MANIFEST.md)."""
+        from .data import parse_split
+        from .retrieval import retrieval_kind
+
+        if spec.shape != "retrieval" or split is None or retrieval_kind(spec.name) != "bucc2018":
+            return None
+        tuned_on_dev, oracle = _bucc_rules()
+        return oracle if parse_split(split)[0] == "dev" else tuned_on_dev
 
     def max_length(self, spec: TaskSpec) -> int:
         if self.cfg.max_length:
@@ -341,6 +377,13 @@ class _Context:
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
+
+
+def _bucc_rules() -> tuple[str, str]:
+    """(tuned on dev, oracle): the labels of :mod:`toolkit.retrieval` (imported lazily: faiss, torch)."""
+    from .retrieval import BUCC_THRESHOLD_DEV, BUCC_THRESHOLD_ORACLE
+
+    return BUCC_THRESHOLD_DEV, BUCC_THRESHOLD_ORACLE
 
 
 def _has_gold(examples) -> bool:

@@ -16,7 +16,9 @@ sides and the task is scored from nearest neighbours. The rules follow the offic
   unified, cosine k-NN (k=4) in both directions, ratio margin (Artetxe & Schwenk 2019, "Margin-based
   parallel corpus mining with multilingual sentence embeddings"), ``retrieval='max'`` with a greedy
   one-to-one pass; then ``bucc_optimize`` picks the threshold that maximises F1 against the gold
-  pairs and ``bucc_eval`` reports P/R/F1 in %.
+  pairs and ``bucc_eval`` reports P/R/F1 in %. The threshold is tuned on *dev* and applied to test
+  (:func:`bucc_tune_threshold`; see there for why this is the protocol although the official script
+  cannot run it as written).
 * LAReQA: XTREME ``third_party/utils_lareqa.py``: the candidate pool is every answer sentence of every
   language, encoded with its paragraph (``sentence + context``); questions score candidates by dot
   product; relevant = the answer sentence in each language. XTREME-R reports mAP@20 (in %).
@@ -389,6 +391,39 @@ def _max_retrieval(
         if scores[p] > threshold:
             pairs.append((s, t, float(scores[p])))
     return pairs
+
+
+#: How the threshold of a BUCC score was chosen, recorded per language (``LangResult.protocol``):
+#: tuned on the dev split and applied to the scored split (the protocol), or tuned on the gold of the
+#: scored split itself (an oracle: what scoring dev gives when dev is the only split with gold).
+BUCC_THRESHOLD_DEV = "tuned on dev"
+BUCC_THRESHOLD_ORACLE = "tuned on the scored split (oracle)"
+
+
+def bucc_tune_threshold(
+    dev: RetrievalData, encoder: Any, cfg: RetrievalConfig | None = None
+) -> tuple[float, float]:
+    """``(threshold, dev F1 at it)``: mine ``dev`` and pick the F1-optimal threshold on its gold.
+
+    Protocol: the threshold is chosen on dev and applied unchanged to test. XTREME
+    ``third_party/evaluate_retrieval.py`` (l. 477-505) loops ``for split in ['dev', 'test']`` and keeps
+    ``best_threshold = results['best-threshold']`` from dev, but then calls ``bucc_eval(..., threshold)``
+    with a name that is never defined (l. 504), and ``third_party/utils_retrieve.py::bucc_eval``
+    (l. 307-312) re-optimises on the gold whenever a gold file is given, so as written the script
+    either fails or tunes on test's own gold. We follow the intent its dev-then-test loop and
+    ``best_threshold`` express, and LASER's BUCC protocol (Artetxe & Schwenk 2019: the threshold is
+    optimised on the BUCC training/dev data, then used to mine the test data).
+    """
+    from .metrics import bucc_candidate_scores, bucc_optimize_threshold, bucc_pair_scores
+    from .metrics import bucc_mine as extract
+
+    cfg = cfg or RetrievalConfig()
+    q = _encode(encoder, dev.queries, cfg, cfg.query_prefix, True)
+    c = _encode(encoder, list(dev.candidates), cfg, cfg.candidate_prefix, True)
+    scored = bucc_candidate_scores(bucc_mine(dev, q, c, k=cfg.bucc_k, margin=cfg.bucc_margin))
+    gold = gold_pairs(dev)
+    threshold = bucc_optimize_threshold(scored, gold)
+    return float(threshold), bucc_pair_scores(extract(scored, threshold), gold)["f1"]
 
 
 def gold_pairs(data: RetrievalData) -> set[tuple[str, str]]:
