@@ -308,7 +308,7 @@ class _Context:
             task=source, adapter_name=name or spec.name, model=cfg.model, seed=cfg.seed, max_steps=cfg.train_steps,
             max_train_examples=cfg.train_examples, train_split=train_split, dev_split=dev_split,
             batch_size=cfg.train_batch_size, learning_rate=cfg.train_learning_rate,
-            max_length=self.max_length(spec) if spec.shape != "extractive_qa" else min(self.max_length(spec), 256),
+            max_length=cfg.max_length,  # None: the card's (TrainConfig resolves card values beneath what is given)
             data_dir=cfg.data_dir,
         )
         log.info("training the English target adapter for %s on %s", spec.name, source)
@@ -380,8 +380,8 @@ class _Context:
 
 
 def _bucc_rules() -> tuple[str, str]:
-    """(tuned on dev, oracle): the labels of :mod:`toolkit.retrieval` (imported lazily: faiss, torch)."""
-    from .retrieval import BUCC_THRESHOLD_DEV, BUCC_THRESHOLD_ORACLE
+    """(tuned on dev, oracle): the labels recorded in ``LangResult.protocol`` (``toolkit.metrics``)."""
+    from .metrics import BUCC_THRESHOLD_DEV, BUCC_THRESHOLD_ORACLE
 
     return BUCC_THRESHOLD_DEV, BUCC_THRESHOLD_ORACLE
 

@@ -207,7 +207,7 @@ class LangResult:
     config_hash: str | None = None
     finished_at: str | None = None
     # protocol choices that change what the score means, e.g. {"bucc_threshold": "tuned on dev"}
-    # (toolkit.retrieval.BUCC_THRESHOLD_*); the report shows each one that is not the protocol's
+    # (toolkit.metrics.BUCC_THRESHOLD_*); the report shows each one that is not the protocol's
     protocol: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):

@@ -44,7 +44,7 @@ import torch
 from .data import RetrievalData
 from .encoders import pool
 from .errors import ConfigError, EncoderError, UnknownTask
-from .metrics import map_at_k
+from .metrics import BUCC_THRESHOLD_DEV, BUCC_THRESHOLD_ORACLE, map_at_k  # noqa: F401 (the labels, re-exported)
 from .metrics import score as score_metrics
 
 logger = logging.getLogger(__name__)
@@ -391,13 +391,6 @@ def _max_retrieval(
         if scores[p] > threshold:
             pairs.append((s, t, float(scores[p])))
     return pairs
-
-
-#: How the threshold of a BUCC score was chosen, recorded per language (``LangResult.protocol``):
-#: tuned on the dev split and applied to the scored split (the protocol), or tuned on the gold of the
-#: scored split itself (an oracle: what scoring dev gives when dev is the only split with gold).
-BUCC_THRESHOLD_DEV = "tuned on dev"
-BUCC_THRESHOLD_ORACLE = "tuned on the scored split (oracle)"
 
 
 def bucc_tune_threshold(
