@@ -276,7 +276,7 @@ def _print_eval(run, cfg, report_dir: Optional[Path]) -> None:
     langs = {t.task: t.languages for t in run.tasks}
     header, rows = language_rows(gathered, by=_orientation(gathered))
     _table(f"{cfg.benchmark}: main score per language ({cfg.model}, setup {cfg.setup})", header, rows)
-    summary = summarize(cfg.benchmark, gathered.scores, gathered.failed, languages=langs)
+    summary = summarize(cfg.benchmark, gathered.scores, gathered.failed, languages=langs, gathered=gathered, encoder=cfg.model)
     _table("summary (no average over missing languages or tasks)", SUMMARY_HEADER, summary_rows(summary))
     computed = sum(len(t.computed) for t in run.tasks)
     reused = sum(len(t.reused) for t in run.tasks)
@@ -326,7 +326,7 @@ def report(
     gathered = scores_from_store(store, model, setup, benchmark)
     header, rows = language_rows(gathered, by=_orientation(gathered))
     _table(f"{benchmark}: main score per language ({model}, setup {setup})", header, rows)
-    summary = summarize(benchmark, gathered.scores, gathered.failed)
+    summary = summarize(benchmark, gathered.scores, gathered.failed, gathered=gathered, encoder=model)
     _table("summary (no average over missing languages or tasks)", SUMMARY_HEADER, summary_rows(summary))
     if out:
         files = write_report(summary, gathered, out)
