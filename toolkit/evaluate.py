@@ -266,10 +266,12 @@ class _Context:
         """How a BUCC-style score's threshold is chosen for ``split`` (None for other tasks): tuned on
         dev for test (the protocol), on the scored split's own gold when dev itself is scored (an
         oracle; offline only BUCC zh-en dev exists, see ../shared/data/MANIFEST.md)."""
+        if spec.shape != "retrieval" or split is None:
+            return None
         from .data import parse_split
         from .retrieval import retrieval_kind
 
-        if spec.shape != "retrieval" or split is None or retrieval_kind(spec.name) != "bucc2018":
+        if retrieval_kind(spec.name) != "bucc2018":
             return None
         tuned_on_dev, oracle = _bucc_rules()
         return oracle if parse_split(split)[0] == "dev" else tuned_on_dev
