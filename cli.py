@@ -179,11 +179,11 @@ def train_adapter_cmd(
     adapter_config: Optional[str] = typer.Option(None, "--adapter-config", help="adapters config: seq_bn (default), double_seq_bn, lora, prefix_tuning, ..."),
     reduction_factor: Optional[float] = typer.Option(None, "--reduction-factor", help="Bottleneck reduction factor (default 16)."),
     leave_out: Optional[str] = typer.Option(None, "--leave-out", help="Layers without the adapter, e.g. 0-11 (AdapterDrop: faster training, backward stops above them)."),
-    learning_rate: Optional[float] = typer.Option(None, "--lr", "--learning-rate", help="AdamW learning rate (default 1e-4)."),
-    epochs: Optional[float] = typer.Option(None, "--epochs", help="Epochs (default 3)."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", "--learning-rate", help="AdamW learning rate (default: the task card's, else 1e-4)."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Epochs (default: the task card's, else 3)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps; overrides --epochs."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Training batch size (default 16)."),
-    max_length: Optional[int] = typer.Option(None, "--max-length", help="Maximum tokens per input (default 128)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Training batch size (default: the task card's, else 16)."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", help="Maximum tokens per input (default: the task card's, else 384 for QA, 128 otherwise)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 42); same seed, same adapter on CPU."),
     max_train_examples: Optional[int] = typer.Option(None, "--max-train-examples", help="Use only the first N training examples."),
     max_dev_examples: Optional[int] = typer.Option(None, "--max-dev-examples", help="English dev examples for model selection (default: all)."),
@@ -216,7 +216,8 @@ def train_adapter_cmd(
         temperature=temperature, train_split=train_split, dev_split=dev_split, precision=precision,
         data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
     )
-    base = to_dict(from_yaml(config, TrainConfig)) if config else {}
+    base_cfg = from_yaml(config, TrainConfig) if config else None  # its card defaults stay beneath the flags
+    base = {k: v for k, v in to_dict(base_cfg).items() if k not in base_cfg.defaults_applied} if base_cfg else {}
     cfg = from_dict(TrainConfig, {**base, **given}, where="options")
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     verb = "already trained (identical configuration); nothing recomputed" if result.skipped else f"trained {result.steps} steps"
@@ -237,14 +238,14 @@ def eval_cmd(
     split: str = typer.Option("auto", "--split", help="test | dev | auto (test where it has gold labels, else dev), or a slice such as 'dev\\[80%:]' (not exported)."),
     max_eval_examples: Optional[int] = typer.Option(None, "--max-eval-examples", help="First N examples per language."),
     batch_size: int = typer.Option(32, "--batch-size"),
-    max_length: Optional[int] = typer.Option(None, "--max-length", help="Default: 128 (384 for QA)."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", help="Default: 128 (384 for QA); also the length of target adapters trained on the fly (default: their card's)."),
     retrieval_layer: Optional[int] = typer.Option(None, "--retrieval-layer", help="Hidden state (0 = embeddings, -1 = last) the retrieval tasks read (default: the encoder's protocol layer, 14 for XLM-R Large, 8 for 12 layers)."),
     retrieval_pooling: str = typer.Option("mean", "--retrieval-pooling", help="mean | cls."),
     seed: int = typer.Option(42, "--seed"),
     train_steps: Optional[int] = typer.Option(None, "--train-steps", help="Steps for target adapters trained on the fly."),
     train_examples: Optional[int] = typer.Option(None, "--train-examples", help="English training examples for those adapters."),
     train_dev_examples: Optional[int] = typer.Option(None, "--train-dev-examples", help="English dev examples they select their best checkpoint on (default: all)."),
-    train_lr: float = typer.Option(1e-4, "--train-lr", help="Learning rate for those adapters."),
+    train_lr: Optional[float] = typer.Option(None, "--train-lr", help="Learning rate for those adapters (default: the card's of their training source, else 1e-4)."),
     train_split: str = typer.Option("train", "--train-split", help="Their training split (slices allowed: 'dev[:80%]')."),
     train_dev_split: str = typer.Option("dev", "--train-dev-split", help="Their model-selection split."),
     train_from: Optional[str] = typer.Option(None, "--train-from", help="TARGET=SOURCE(/TRAIN_SPLIT(/DEV_SPLIT)),... e.g. xquad=tydiqa,xnli=xnli/dev\\[:80%]/dev\\[80%:]: train a target's adapter on other English data or splits (same head shape)."),
@@ -304,7 +305,7 @@ def _print_eval(run, cfg, report_dir: Optional[Path]) -> None:
     langs = {t.task: t.languages for t in run.tasks}
     header, rows = language_rows(gathered, by=_orientation(gathered))
     _table(f"{cfg.benchmark}: main score per language ({cfg.model}, setup {cfg.setup})", header, rows)
-    summary = summarize(cfg.benchmark, gathered.scores, gathered.failed, languages=langs)
+    summary = summarize(cfg.benchmark, gathered.scores, gathered.failed, languages=langs, gathered=gathered, encoder=cfg.model)
     _table("summary (no average over missing languages or tasks)", SUMMARY_HEADER, summary_rows(summary))
     computed = sum(len(t.computed) for t in run.tasks)
     reused = sum(len(t.reused) for t in run.tasks)
@@ -359,7 +360,7 @@ def report(
     gathered = scores_from_store(store, model, setup, benchmark)
     header, rows = language_rows(gathered, by=_orientation(gathered))
     _table(f"{benchmark}: main score per language ({model}, setup {setup})", header, rows)
-    summary = summarize(benchmark, gathered.scores, gathered.failed)
+    summary = summarize(benchmark, gathered.scores, gathered.failed, gathered=gathered, encoder=model)
     _table("summary (no average over missing languages or tasks)", SUMMARY_HEADER, summary_rows(summary))
     if out:
         files = write_report(summary, gathered, out)
@@ -544,11 +545,11 @@ def _show_trained(result) -> None:
     console.print(f"  saved to {escape(str(result.path))}")
 
 
-LrOpt = typer.Option(None, "--lr", "--learning-rate", help="AdamW learning rate (default 1e-4).")
-EpochsOpt = typer.Option(None, "--epochs", help="Epochs (default 3).")
+LrOpt = typer.Option(None, "--lr", "--learning-rate", help="AdamW learning rate (default: the task card's, else 1e-4).")
+EpochsOpt = typer.Option(None, "--epochs", help="Epochs (default: the task card's, else 3).")
 MaxStepsOpt = typer.Option(None, "--max-steps", help="Optimizer steps; overrides --epochs.")
-BatchOpt = typer.Option(None, "--batch-size", help="Training batch size (default 16).")
-LengthOpt = typer.Option(None, "--max-length", help="Maximum tokens per input (default 128).")
+BatchOpt = typer.Option(None, "--batch-size", help="Training batch size (default: the task card's, else 16).")
+LengthOpt = typer.Option(None, "--max-length", help="Maximum tokens per input (default: the task card's, else 384 for QA, 128 otherwise).")
 SeedOpt = typer.Option(None, "--seed", help="Random seed (default 42).")
 ExamplesOpt = typer.Option(None, "--max-train-examples", help="Use only the first N training examples.")
 TrainSplitOpt = typer.Option(None, "--train-split", help="Split to train on (default train); slices allowed, e.g. 'dev[:80%]'.")
@@ -772,9 +773,9 @@ def matrix_cmd(
     intermediate_steps: Optional[int] = typer.Option(None, "--intermediate-steps", help="Optimizer steps per intermediate adapter (default: the epochs)."),
     target_steps: Optional[int] = typer.Option(None, "--target-steps", help="Optimizer steps per target adapter."),
     train_examples: Optional[int] = typer.Option(None, "--train-examples", help="First N English training examples per adapter."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
-    learning_rate: Optional[float] = typer.Option(None, "--lr", "--learning-rate"),
-    max_length: Optional[int] = typer.Option(None, "--max-length"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Training batch size (default: each task card's, else 16)."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", "--learning-rate", help="Default: each task card's, else 1e-4."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", help="Training and evaluation length (default: each task card's for training; 384 for QA, 128 otherwise, for evaluation)."),
     max_dev_examples: Optional[int] = typer.Option(None, "--max-dev-examples"),
     max_eval_examples: Optional[int] = typer.Option(None, "--max-eval-examples", help="First N examples per language."),
     overrides: Optional[list[str]] = typer.Option(None, "--set", help="Per-task data, repeatable: TASK.KEY=VALUE with KEY train_split, dev_split, train_task, langs, max_steps, max_train_examples, eval_split, retrieval_layer (e.g. anli.train_split='dev[:80%]', xcopa.train_task=copa)."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import types
 
 import pytest
 
@@ -20,6 +21,7 @@ from toolkit.config import (
     to_dict,
 )
 from toolkit.errors import ConfigError, UnknownLanguage, UnknownTask
+from toolkit.tasks import get_task
 
 
 def test_adapter_config_names_match_the_adapters_library():
@@ -31,9 +33,61 @@ def test_adapter_config_names_match_the_adapters_library():
 def test_train_defaults():
     c = TrainConfig(task="mnli")
     assert (c.model, c.adapter_config, c.reduction_factor, c.learning_rate) == ("embedded", "seq_bn", 16.0, 1e-4)
-    assert (c.batch_size, c.max_length, c.seed, c.recipe, c.sampling) == (16, 128, 42, "none", "proportional")
+    assert (c.batch_size, c.max_length, c.seed, c.recipe, c.sampling) == (32, 128, 42, "none", "proportional")  # mnli's card
     assert c.name == "mnli" and c.all_tasks == ("mnli",) and c.uses_reduction_factor
     assert not TrainConfig(task="mnli", adapter_config="lora").uses_reduction_factor
+
+
+def _card_training(name: str) -> dict:
+    import yaml
+
+    from toolkit.tasks.zoo import ZOO_DIR
+
+    return yaml.safe_load((ZOO_DIR / f"{name}.yaml").read_text(encoding="utf-8"))["training"]
+
+
+def test_card_training_values_are_defaults_beneath_given_values():
+    """Issue 16 item 3: a card's training block fills what is not given (adapters_zoo/squad_v1.yaml: 384
+    tokens); a target without a card takes its train_from source's card (xquad <- squad_v1); a QA task
+    with neither takes XTREME run_squad.py's 384; given values (code, YAML, flags) always win."""
+    squad = _card_training("squad_v1")
+    c = TrainConfig(task="squad_v1")
+    assert (c.learning_rate, c.epochs, c.batch_size, c.max_length) == (
+        squad["learning_rate"], squad["epochs"], squad["batch_size"], squad["max_length"]) and c.max_length == 384
+    assert c.defaults_applied == {k: "card squad_v1" for k in ("learning_rate", "epochs", "batch_size", "max_length")}
+    x = TrainConfig(task="xquad", max_length=256, learning_rate=3e-5)
+    assert (x.max_length, x.learning_rate, x.epochs) == (256, 3e-5, squad["epochs"])
+    assert x.defaults_applied == {"epochs": "card squad_v1", "batch_size": "card squad_v1"}
+    copa = _card_training("copa")
+    assert (TrainConfig(task="copa").epochs, TrainConfig(task="copa").max_length) == (copa["epochs"], copa["max_length"])
+    t = TrainConfig(task="tydiqa")  # its own train split, no card: the QA length of XTREME's run_squad.py
+    assert (t.max_length, t.batch_size, t.epochs) == (384, 16, 3.0)
+    assert t.defaults_applied["max_length"] == "extractive_qa default"
+    assert TrainConfig(task="no_such_task").max_length == 128  # validate() reports the task
+    assert from_dict(TrainConfig, to_dict(c)) == c  # resolved values survive a round trip
+
+
+def test_eval_and_matrix_leave_training_values_to_the_cards(tmp_path, monkeypatch):
+    """eval's on-the-fly targets and the matrix pass only what the user gave: the card fills the rest."""
+    from toolkit.evaluate import _Context
+    from toolkit.matrix import MatrixConfig, plan_matrix
+    from toolkit.results import ResultStore
+
+    seen = []
+    monkeypatch.setattr("toolkit.train.train_adapter", lambda cfg, **kw: seen.append(cfg))
+    ecfg = EvalConfig(tasks=("xquad",), results_dir=str(tmp_path), artifacts_dir=str(tmp_path))
+    ctx = _Context(ecfg, ResultStore(tmp_path), types.SimpleNamespace(fingerprint="sha256:x"), lambda *a: None, False)
+    ctx.train_target(get_task("xquad"))
+    assert (seen[0].task, seen[0].max_length, seen[0].batch_size) == ("xquad", 384, 16)
+    ctx.cfg = EvalConfig(tasks=("xquad",), max_length=200, train_learning_rate=5e-5)
+    ctx.train_target(get_task("xquad"))
+    assert (seen[1].max_length, seen[1].learning_rate) == (200, 5e-5)
+
+    plan = plan_matrix(MatrixConfig(targets=("xquad",), intermediates=("squad_v1",), langs=("de",)))
+    trains = {n.train.name: n.train for n in plan.nodes.values() if n.train is not None}
+    assert {t.max_length for t in trains.values()} == {384} and len(trains) >= 2
+    given = plan_matrix(MatrixConfig(targets=("xquad",), max_length=128, langs=("de",)))
+    assert {n.train.max_length for n in given.nodes.values() if n.train is not None} == {128}
 
 
 def test_coercion_from_cli_strings():
@@ -178,7 +232,9 @@ def test_config_hash_is_sha256_of_canonical_json():
 
 def test_config_hash_is_stable_across_processes_and_versions():
     # A regression pin: changing it invalidates every stored result, so it must be deliberate.
-    assert config_hash(TrainConfig(task="mnli")) == "d8378b5e88af47b701cc573bac2d00a88d2740c9c5630f610bb029be07bd3a29"
+    # Issue 16: mnli's card (batch_size 32) now applies; the values given explicitly keep the old hash.
+    assert config_hash(TrainConfig(task="mnli")) == "c2509aedeea4600e453fc85b89fd0a8af796b3188a7bb954bf5fc882fa90142f"
+    assert config_hash(TrainConfig(task="mnli", batch_size=16)) == "d8378b5e88af47b701cc573bac2d00a88d2740c9c5630f610bb029be07bd3a29"
     assert config_hash(EvalConfig(setup="xnli")) == config_hash(EvalConfig(setup="xnli"))
 
 
@@ -192,7 +248,7 @@ def test_train_hash_ignores_paths_and_device(change):
 @pytest.mark.parametrize(
     "change",
     [{"task": "qqp"}, {"learning_rate": 3e-4}, {"seed": 1}, {"adapter_config": "lora"}, {"reduction_factor": 8},
-     {"model": "xlm-roberta-large"}, {"max_length": 256}, {"epochs": 10}, {"batch_size": 32},
+     {"model": "xlm-roberta-large"}, {"max_length": 256}, {"epochs": 10}, {"batch_size": 64},
      {"max_train_examples": 1000}, {"extra_tasks": ("qqp",)}, {"precision": "bf16"}],
 )  # fmt: skip
 def test_train_hash_sensitive_to_result_fields(change):

@@ -120,6 +120,62 @@ def test_qa_windows_map_gold_answers_back_exactly(tiny, shared_data):
     assert feats.meta["version_2"] is False
 
 
+def _official_windows(n_doc: int, n_query: int, max_seq_length: int, doc_stride: int, pair_added: int):
+    """google-research/xtreme third_party/processors/squad.py l. 137-180 (squad_convert_example_to_features),
+    restated on token counts: ``(start, paragraph_len)`` of each window. Window ``len(spans)`` starts at
+    ``len(spans) * doc_stride``; encode_plus gets ``stride = max_seq_length - doc_stride - len(query) -
+    sequence_pair_added_tokens`` (l. 146) and stops when it no longer truncates (transformers 2.x sets
+    ``overflowing_tokens`` only when it truncates, l. 178-180)."""
+    spans = []
+    while len(spans) * doc_stride < n_doc:
+        start = len(spans) * doc_stride
+        paragraph_len = min(n_doc - start, max_seq_length - n_query - pair_added)  # l. 151-154
+        spans.append((start, paragraph_len))
+        if n_doc - start <= max_seq_length - n_query - pair_added:  # no overflowing_tokens: the last window
+            break
+    return spans
+
+
+@pytest.mark.parametrize("max_length,doc_stride", [(384, 128), (128, 32), (96, None)])
+def test_qa_windows_follow_xtreme_doc_stride(tiny, shared_data, max_length, doc_stride):
+    """doc_stride is XTREME's step between window starts (not the tokenizer's overlap): every window of
+    every question equals the official one, at XTREME's 384/128 and at shorter lengths."""
+    from toolkit.data import load
+
+    spec = get_task("xquad")
+    examples = load("xquad", "test", "en", data_dir=shared_data, max_examples=40)
+    # long contexts (three paragraphs each) so that 384 tokens need several windows too
+    examples = [dict(ex, context=" ".join(examples[(i + k) % len(examples)]["context"] for k in range(3)))
+                if i % 2 else ex for i, ex in enumerate(examples)]
+    tok = tiny.tokenizer
+    feats = extractive_qa.featurize(examples, tok, spec, max_length, doc_stride=doc_stride)
+    step = doc_stride or max_length // 3
+    query_max = min(extractive_qa.MAX_QUERY_LENGTH, max_length // 2)
+    got: dict[int, list[tuple[int, int]]] = {}
+    for item in feats.items:
+        ex = examples[item["example_index"]]
+        full = tok(ex["context"], add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        ctx = [o for o in item["offsets"] if o is not None]
+        got.setdefault(item["example_index"], []).append((full.index(tuple(ctx[0])), len(ctx)))
+        assert len(item["input_ids"]) <= max_length
+    several = 0
+    for i, ex in enumerate(examples):
+        n_doc = len(tok(ex["context"], add_special_tokens=False)["input_ids"])
+        n_query = min(len(tok(ex["question"].lstrip(), add_special_tokens=False)["input_ids"]), query_max)
+        want = _official_windows(n_doc, n_query, max_length, step, tok.num_special_tokens_to_add(pair=True))
+        assert got[i] == want, (i, got[i], want)
+        several += len(want) > 1
+    assert several >= 8  # the comparison covers multi-window contexts (half the contexts are tripled)
+    assert [it["example_index"] for it in feats.items] == sorted(it["example_index"] for it in feats.items)
+
+
+def test_qa_doc_stride_must_fit_a_window(tiny):
+    spec = get_task("xquad")
+    ex = [{"id": "q", "question": "Who?", "context": "Someone did.", "answers": {"text": [], "answer_start": []}}]
+    with pytest.raises(ConfigError, match="doc_stride 80 must be positive and fit"):
+        extractive_qa.featurize(ex, tiny.tokenizer, spec, 128, doc_stride=80)
+
+
 def test_qa_predict_gives_one_answer_per_question(tiny, flex, shared_data):
     from toolkit.data import load
 

@@ -67,3 +67,96 @@ def test_language_table_by_task_or_by_language():
     assert [r[0] for r in rows] == ["de", "en", "sw"] and rows[2] == ["sw", "", "FAIL"] and rows[0][2] == "90.0"
     with pytest.raises(ValueError):
         language_rows(gathered, by="column")
+
+
+# ------------------------------------------------------------------------ protocol labels (issue 16)
+
+
+def _gathered(benchmark, split_of=lambda task: "test", setup_of=None, config=None, protocol=None, langs=None):
+    """StoreScores as scores_from_store returns them: one record per task, every language ok."""
+    from toolkit.report import StoreScores
+    from toolkit.results import LangResult, Record
+
+    scores, records, setups = {}, {}, {}
+    for spec in target_tasks(benchmark):
+        chosen = (langs or {}).get(spec.name, spec.langs(benchmark))
+        entries = {l: LangResult.ok({"m": 50.0}, 50.0, split=split_of(spec.name), protocol=(protocol or {}).get(spec.name, {}))
+                   for l in chosen}
+        sid = setup_of(spec.name) if setup_of else spec.name
+        records[spec.name] = Record(spec.name, spec.version, {"id": "embedded"}, {"id": sid}, dict(config or {}), "h", entries)
+        scores[spec.name] = {l: 50.0 for l in chosen}
+        setups[spec.name] = sid
+    return StoreScores(scores, {}, records, setups)
+
+
+def test_aggregates_are_the_papers_only_under_the_protocol():
+    g = _gathered("xtreme-r")
+    s = summarize("xtreme-r", g.scores, gathered=g, encoder="embedded")
+    assert s.is_protocol() and all(t.is_protocol for t in s.tasks.values())
+    rows = {r[0]: r for r in summary_rows(s)}
+    assert rows["xnli"][3:5] == ["test", "15/15"]  # each task shows its split and language count
+    assert rows["overall (mean of category means, XTREME-R paper)"][2] == "50.0"
+    assert rows["overall (mean over tasks, official evaluate.py)"][2] == "50.0"
+    assert rows["[qa]"][1] == "category mean" and rows["[qa]"][5] == ""
+
+
+def test_aggregates_say_what_differs_from_the_protocol():
+    g = _gathered("xtreme-r", split_of=lambda t: "dev" if t == "xnli" else "test",
+                  setup_of=lambda t: "none" if t in ("tatoeba", "lareqa") else t, config={"max_eval_examples": 100})
+    s = summarize("xtreme-r", g.scores, gathered=g, encoder="embedded")
+    assert s.overall_category_mean == 50.0 and not s.is_protocol()  # computed, but labelled as not the paper's
+    xnli = s.tasks["xnli"]
+    assert xnli.split == "dev" and "split dev (protocol: test)" in xnli.deviations
+    assert "setup: bare encoder (XTREME-R: an encoder fine-tuned on SQuAD v1.1)" in s.tasks["tatoeba"].deviations
+    assert "truncated evaluation (first 100 examples per language)" in s.tasks["xquad"].deviations
+    rows = {r[0]: r for r in summary_rows(s)}
+    assert "overall (mean of category means, XTREME-R paper)" not in rows
+    overall = rows["overall (mean of category means as in the XTREME-R paper; not its protocol)"]
+    assert overall[2] == "50.0" and overall[5].startswith("not the paper's: ")
+    assert "xnli: split dev (protocol: test)" in overall[5] and "lareqa: setup: bare encoder" in overall[5]
+    assert rows["[classification]"][1] == "category mean (not the paper's protocol)"
+    assert "xnli: split dev" in rows["[classification]"][5] and "tatoeba" not in rows["[classification]"][5]
+    assert "not protocol: split dev (protocol: test)" in rows["xnli"][5]
+
+
+def test_restricted_languages_and_bucc_oracle_are_labelled():
+    from toolkit.metrics import BUCC_THRESHOLD_DEV, BUCC_THRESHOLD_ORACLE
+
+    g = _gathered("xtreme", split_of=lambda t: "dev" if t == "bucc2018" else "test",
+                  setup_of=lambda t: "none" if get_task(t).shape == "retrieval" else t,
+                  protocol={"bucc2018": {"bucc_threshold": BUCC_THRESHOLD_ORACLE}}, langs={"pawsx": ("de", "en")})
+    s = summarize("xtreme", g.scores, gathered=g, languages={"pawsx": ("de", "en")}, encoder="embedded")
+    assert s.tasks["pawsx"].score == 50.0 and "languages 2/7 requested" in s.tasks["pawsx"].deviations
+    assert s.tasks["tatoeba"].deviations == []  # XTREME's retrieval protocol is the bare encoder
+    bucc = s.tasks["bucc2018"].deviations
+    assert "split dev (protocol: test)" in bucc and "BUCC threshold tuned on the scored split (oracle): de fr ru zh" in bucc
+    rows = {r[0]: r for r in summary_rows(s)}
+    assert rows["pawsx"][4] == "2/7" and rows["bucc2018"][3] == "dev"
+    g = _gathered("xtreme", setup_of=lambda t: "none" if get_task(t).shape == "retrieval" else t,
+                  protocol={"bucc2018": {"bucc_threshold": BUCC_THRESHOLD_DEV}})
+    assert summarize("xtreme", g.scores, gathered=g, encoder="embedded").is_protocol()
+
+
+def test_scores_without_records_are_never_labelled_the_papers():
+    s = summarize("xtreme-r", _full("xtreme-r", lambda t, l: 50.0))
+    assert not s.is_protocol() and s.tasks["xnli"].split == "?"
+    assert all(not r[0].endswith("XTREME-R paper)") for r in summary_rows(s))
+
+
+def test_xta_report_labels_from_the_store(tmp_path):
+    """End to end: records written by the store, `xta report` prints split, n/N and the deviation."""
+    from typer.testing import CliRunner
+
+    from cli import app
+    from toolkit.results import LangResult, RecordKey, ResultStore, RunInfo
+
+    store = ResultStore(tmp_path)
+    for lang, split in (("de", "dev"), ("en", "test")):
+        store.put_language(RecordKey("embedded", "pawsx", "pawsx"), lang, LangResult.ok({"accuracy": 80.0}, 80.0, split=split),
+                           RunInfo(task_version=1, encoder_name="embedded", setup="auto", config={}, config_hash="h"))
+    result = CliRunner().invoke(app, ["report", "--benchmark", "xtreme", "--results-dir", str(tmp_path), "--out", str(tmp_path / "r")],
+                                env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    assert "| pawsx | classification | - (partial mean 80.0) | dev+test | 2/7 |" in md
+    assert "split dev (protocol: test)" in md

@@ -328,6 +328,102 @@ def test_evaluate_retrieval_bucc_with_tiny_encoder(tiny):
     assert set(out) >= {"bucc_precision", "bucc_recall", "bucc_threshold"}
 
 
+def _ref_bucc_optimize(candidate2score, gold):
+    """google-research/xtreme third_party/utils_retrieve.py::bucc_optimize (l. 232-249), restated."""
+    items = sorted(candidate2score.items(), key=lambda x: -x[1])
+    ngold, nextract, ncorrect, threshold, best_f1 = len(gold), 0, 0, 0, 0
+    for i in range(len(items)):
+        nextract += 1
+        if "\t".join(items[i][0]) in gold:
+            ncorrect += 1
+        if ncorrect > 0:
+            precision, recall = ncorrect / nextract, ncorrect / ngold
+            f1 = 2 * precision * recall / (precision + recall)
+            if f1 > best_f1:
+                best_f1 = f1
+                # official: items[i + 1] (IndexError when the best F1 comes with the last candidate);
+                # xta's documented deviation there (toolkit.metrics.bucc_optimize_threshold): that score
+                threshold = (items[i][1] + items[i + 1][1]) / 2 if i + 1 < len(items) else items[i][1]
+    return threshold
+
+
+def _ref_bucc_f1(candidate2score, gold, threshold):
+    """utils_retrieve.py::bucc_extract (l. 252-263: score >= th) + bucc_eval's P/R/F1 (l. 315-322), in %."""
+    bitexts = [src + "\t" + trg for (src, trg), score in candidate2score.items() if score >= threshold]
+    ncorrect = len(gold.intersection(bitexts))
+    if not ncorrect:
+        return 0.0
+    precision, recall = ncorrect / len(bitexts), ncorrect / len(gold)
+    return 100 * 2 * precision * recall / (precision + recall)
+
+
+def _write_bucc(root, lang, split, src, trg, gold):
+    d = root / "bucc2018"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / f"{lang}-en.{split}.{lang}").write_text("".join(f"{lang}-{i}\t{t}\n" for i, t in enumerate(src)), encoding="utf-8")
+    (d / f"{lang}-en.{split}.en").write_text("".join(f"en-{i}\t{t}\n" for i, t in enumerate(trg)), encoding="utf-8")
+    (d / f"{lang}-en.{split}.gold").write_text("".join(f"{lang}-{s}\ten-{t}\n" for s, t in gold), encoding="utf-8")
+
+
+def test_bucc_test_is_mined_at_the_threshold_tuned_on_dev(tmp_path, tiny_dir):
+    """Issue 16 item 5: test is scored at dev's F1-optimal threshold (the protocol; see
+    toolkit.retrieval.bucc_tune_threshold for the official script's undefined ``threshold``); scoring dev
+    itself tunes on its own gold and is recorded as an oracle; a test split without dev fails."""
+    from toolkit.config import EvalConfig
+    from toolkit.data import load
+    from toolkit.encoders import load_encoder
+    from toolkit.evaluate import evaluate
+    from toolkit.results import RecordKey, ResultStore
+    from toolkit.retrieval import BUCC_THRESHOLD_DEV, BUCC_THRESHOLD_ORACLE, encode_texts
+
+    words = WORDS + ["car", "sky", "city", "forest", "lamp", "chair", "ocean", "letter"]
+    dev_src = [f"the {w} is here" for w in words[:9]] + [f"a {w} there" for w in words[9:14]]
+    dev_trg = [f"the {w} is here" for w in words[:6]] + [f"my {w} is near" for w in words[6:12]] + ["nothing", "all"]
+    _write_bucc(tmp_path / "data", "de", "dev", dev_src, dev_trg, [(i, i) for i in range(9)])
+    test_src = [f"one {w} now" for w in words[:10]] + [f"the {w}" for w in words[10:]]
+    test_trg = [f"one {w} now" for w in words[:5]] + [f"our {w} later" for w in words[5:16]]
+    _write_bucc(tmp_path / "data", "de", "test", test_src, test_trg, [(i, i) for i in range(12)])
+    _write_bucc(tmp_path / "data", "fr", "test", test_src, test_trg, [(i, i) for i in range(12)])  # no fr dev
+
+    base = dict(model=str(tiny_dir), data_dir=str(tmp_path / "data"), results_dir=str(tmp_path / "results"),
+                artifacts_dir=str(tmp_path / "art"), tasks=("bucc2018",), benchmark="xtreme", setup="none",
+                retrieval_layer=1, batch_size=8)
+    run = evaluate(EvalConfig(**base, langs=("de", "fr"), split="test"))
+    store = ResultStore(tmp_path / "results")
+    rec = store.get(RecordKey(run.encoder_id, "none", "bucc2018"))
+    de = rec.languages["de"]
+    assert de.status == "ok" and de.protocol == {"bucc_threshold": BUCC_THRESHOLD_DEV}
+    assert any(p.endswith("de-en.dev.gold") for p in de.data_files)  # the files that chose the threshold
+    fr = rec.languages["fr"]
+    assert fr.status == "failed" and "fr-en.dev" in fr.error  # never silently tuned on test's own gold
+
+    # the official rule, restated: optimise on dev's candidates and gold, mine test at that threshold
+    enc = load_encoder(str(tiny_dir))
+
+    def candidates(split):
+        data = load("bucc2018", split, "de", data_dir=tmp_path / "data")
+        q, c = (encode_texts(enc, t, layer=1, batch_size=8, normalize=True) for t in (data.queries, data.candidates))
+        scored = {pair: float(v) for pair, v in bucc_mine(data, q, c).items()}
+        return scored, {f"{s}\t{t}" for s, t in gold_pairs(data)}
+
+    dev_scores, dev_gold = candidates("dev")
+    test_scores, test_gold = candidates("test")
+    th = _ref_bucc_optimize(dev_scores, dev_gold)
+    assert de.metrics["bucc_threshold"] == pytest.approx(th)
+    assert de.metrics["bucc_threshold_dev_f1"] == pytest.approx(_ref_bucc_f1(dev_scores, dev_gold, th))
+    assert de.metrics["bucc_f1"] == pytest.approx(_ref_bucc_f1(test_scores, test_gold, th))
+    oracle = _ref_bucc_optimize(test_scores, test_gold)
+    assert oracle != pytest.approx(th)  # the data make the two rules differ: the oracle is not what is reported
+    assert _ref_bucc_f1(test_scores, test_gold, oracle) > de.metrics["bucc_f1"]
+
+    dev_run = evaluate(EvalConfig(**base, langs=("de",), split="dev"))
+    dev_rec = store.get(RecordKey(dev_run.encoder_id, "none", "bucc2018"))
+    de_dev = dev_rec.languages["de"]
+    assert de_dev.protocol == {"bucc_threshold": BUCC_THRESHOLD_ORACLE}
+    assert de_dev.metrics["bucc_threshold"] == pytest.approx(th)
+    assert de_dev.metrics["bucc_threshold_dev_f1"] == de_dev.metrics["bucc_f1"]
+
+
 def test_retrieval_predictions_render_as_the_official_prediction_files(tiny):
     """What `xta export` writes for tatoeba / bucc2018 / lareqa, scored the way evaluate.py scores it."""
     import json as _json

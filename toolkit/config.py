@@ -202,6 +202,12 @@ class TrainConfig:
     Multi-task: ``extra_tasks`` are trained jointly with ``task`` (one shared adapter, one head per
     task); batches are drawn per task by ``sampling``: ``proportional`` to dataset size, ``uniform``,
     or ``temperature``: p_i proportional to n_i^(1/T) (Arivazhagan et al. 2019; T=1 is proportional).
+
+    ``learning_rate``/``epochs``/``batch_size``/``max_length`` left at None take the task card's
+    ``training:`` value (:func:`training_defaults`), beneath anything given in code, YAML or flags; every
+    caller (train-adapter, fuse, stack, eval's on-the-fly targets, the matrix) builds a TrainConfig, so
+    this is the one place they are resolved. After construction they always hold a value;
+    :attr:`defaults_applied` says which ones came from where.
     """
 
     task: str
@@ -209,12 +215,12 @@ class TrainConfig:
     adapter_config: str = "seq_bn"
     reduction_factor: float = 16.0
     adapter_name: str | None = None  # default: the task name
-    learning_rate: float = 1e-4
-    epochs: float = 3.0
+    learning_rate: float | None = None  # None: the card's, else 1e-4 (training_defaults)
+    epochs: float | None = None  # None: the card's, else 3
     max_steps: int | None = None  # overrides epochs when set
-    batch_size: int = 16
+    batch_size: int | None = None  # None: the card's, else 16
     gradient_accumulation_steps: int = 1
-    max_length: int = 128
+    max_length: int | None = None  # None: the card's, else 384 for extractive QA, else 128
     warmup_ratio: float = 0.0
     weight_decay: float = 0.0
     precision: str = "fp32"
@@ -240,6 +246,7 @@ class TrainConfig:
 
     def __post_init__(self):
         _coerce_fields(self)
+        self._apply_training_defaults()
         _names("task", (self.task, *self.extra_tasks))
         _names("adapter", self.intermediate + ((self.adapter_name,) if self.adapter_name else ()))
         _choice("adapter_config", self.adapter_config, ADAPTER_CONFIG_NAMES, " (names from adapters.ADAPTER_CONFIG_MAP)")
@@ -255,6 +262,21 @@ class TrainConfig:
         self._check_ranges()
         self._check_recipe()
         self._check_tasks()
+
+    def _apply_training_defaults(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        applied: dict[str, str] = {}
+        for name, (value, source) in training_defaults(self.task).items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, _coerce(f"{source}: training.{name}", value, hints[name]))
+                applied[name] = source
+        object.__setattr__(self, "_defaults_applied", applied)
+
+    @property
+    def defaults_applied(self) -> dict[str, str]:
+        """``{field: where its value came from}`` for the fields this config was not given (e.g.
+        ``{"max_length": "card squad_v1"}``); recorded in the adapter's card."""
+        return dict(getattr(self, "_defaults_applied", {}))
 
     def _check_ranges(self) -> None:
         if not 0.0 <= self.warmup_ratio < 1.0:
@@ -305,6 +327,40 @@ class TrainConfig:
             get_task(task)
 
 
+#: The TrainConfig fields a task card's ``training:`` block sets (``adapters_zoo/*.yaml``; the block's
+#: other keys, ``doc_stride`` and ``version_2_with_negative``, shape featurisation and decoding).
+CARD_TRAINING_FIELDS = ("learning_rate", "epochs", "batch_size", "max_length")
+#: Beneath every card: xta's built-in values.
+BUILTIN_TRAINING = {"learning_rate": 1e-4, "epochs": 3.0, "batch_size": 16, "max_length": 128}
+#: Per shape, beneath the cards: extractive QA at 384 tokens, XTREME ``third_party/run_squad.py``
+#: ``--max_seq_length`` default 384 (l. 569-574; ``scripts/train_qa.sh`` l. 29 ``MAXL=384``).
+SHAPE_TRAINING = {"extractive_qa": {"max_length": 384}}
+
+
+def training_defaults(task: str) -> dict[str, tuple[Any, str]]:
+    """``{field: (value, source)}`` for :data:`CARD_TRAINING_FIELDS`: the task's own card ``training:``
+    block, else that of the first of its ``train_from`` sources that sets the field (a target such as
+    xquad trains on squad_v1, whose card says 384 tokens), else :data:`SHAPE_TRAINING`, else
+    :data:`BUILTIN_TRAINING`. An unknown task gets the built-in values (``validate()`` reports it)."""
+    from .tasks import get_task
+
+    try:
+        spec = get_task(task)
+        chain = [spec, *(get_task(name) for name in spec.train_from if name != spec.name)]
+    except XtaError:
+        return {name: (value, "xta default") for name, value in BUILTIN_TRAINING.items()}
+    out: dict[str, tuple[Any, str]] = {}
+    for name in CARD_TRAINING_FIELDS:
+        card = next((c for c in chain if name in (c.training or {})), None)
+        if card is not None:
+            out[name] = (card.training[name], f"card {card.name}")
+        elif name in SHAPE_TRAINING.get(spec.shape, {}):
+            out[name] = (SHAPE_TRAINING[spec.shape][name], f"{spec.shape} default")
+        else:
+            out[name] = (BUILTIN_TRAINING[name], "xta default")
+    return out
+
+
 # --------------------------------------------------------------------------------------------------
 # evaluation
 # --------------------------------------------------------------------------------------------------
@@ -316,8 +372,9 @@ class EvalConfig:
 
     ``tasks`` empty: every target task of ``benchmark``; ``langs`` empty (or ``all``): every language
     of each task. ``max_length``/``retrieval_layer`` None: the task family's default (the values of
-    the XTREME scripts, e.g. 384 tokens with stride 128 for QA; for retrieval the encoder's protocol layer,
-    :func:`toolkit.retrieval.protocol_layer`, and the official lengths, :func:`toolkit.retrieval.protocol_config`).
+    the XTREME scripts, e.g. 384 tokens with doc_stride 128 for QA, XTREME's step between windows; for retrieval
+    the encoder's protocol layer, :func:`toolkit.retrieval.protocol_layer`, and the official lengths,
+    :func:`toolkit.retrieval.protocol_config`).
 
     ``setup`` ``auto``: each task's own target adapter (named like the task; trained on the task's
     English training source when it is not in the artifacts yet, with the ``train_*`` options), or
@@ -344,8 +401,8 @@ class EvalConfig:
     train_dev_examples: int | None = field(default=None, metadata=NOHASH)  # English dev examples for model selection
     train_split: str = field(default="train", metadata=NOHASH)
     train_dev_split: str = field(default="dev", metadata=NOHASH)
-    train_batch_size: int = field(default=16, metadata=NOHASH)
-    train_learning_rate: float = field(default=1e-4, metadata=NOHASH)
+    train_batch_size: int | None = field(default=None, metadata=NOHASH)  # None: the training source card's (TrainConfig)
+    train_learning_rate: float | None = field(default=None, metadata=NOHASH)
     # TARGET=SOURCE[/TRAIN_SPLIT[/DEV_SPLIT]]: train the target's adapter on another task's English data with
     # the same head shape and/or other splits (offline: xquad=tydiqa, xnli=xnli/dev[:80%]/dev[80%:]);
     # the adapter's card records it
@@ -372,7 +429,7 @@ class EvalConfig:
         _split_text("train_split", self.train_split)
         _split_text("train_dev_split", self.train_dev_split)
         _positive(self, "train_steps", "train_examples", "train_dev_examples", allow_none=True)
-        _positive(self, "train_batch_size", "train_learning_rate")
+        _positive(self, "train_batch_size", "train_learning_rate", allow_none=True)
         for pair in self.train_from:
             if pair.count("=") != 1 or not all(pair.split("=")):
                 raise ConfigError(f"train_from: expected TARGET=SOURCE[/TRAIN_SPLIT[/DEV_SPLIT]] (e.g. xquad=tydiqa), got {pair!r}")

@@ -220,12 +220,17 @@ class _Context:
         common = {"split": split, "adapters": adapter_hashes}
         try:
             common["data_files"] = _data_hashes(data.provenance(spec, split, lang, self.cfg.data_dir))
+            rule = self.bucc_threshold_rule(spec, split)
+            if rule is not None:  # how the BUCC threshold was chosen is part of what the score means
+                common["protocol"] = {"bucc_threshold": rule}
+                if rule == _bucc_rules()[0]:  # the dev files that chose it belong to the score's provenance
+                    common["data_files"].update(_data_hashes(data.provenance(spec, "dev", lang, self.cfg.data_dir)))
             examples = data.load(spec, split, lang, data_dir=self.cfg.data_dir, max_examples=self.cfg.max_eval_examples)
             _check_gold(spec, split, lang, examples, files=list(common["data_files"]))
             model = self.activate(setup.resolve(lang))
             common["evaluation"] = {"precision": self.precision}
             metrics, n, predictions = self.predict_and_score(spec, model, setup, lang, examples,
-                                                             record=common["evaluation"])
+                                                             record=common["evaluation"], split=split)
             if predictions is not None:
                 ids, answers = predictions
                 self.store.put_predictions(key, lang, split, ids, answers)
@@ -236,10 +241,12 @@ class _Context:
         return LangResult.ok(metrics, main_score(spec.name, metrics), n_examples=n,
                              seconds=round(time.perf_counter() - t0, 3), **common)
 
-    def predict_and_score(self, spec: TaskSpec, model, setup, lang: str, examples, record: dict | None = None):
+    def predict_and_score(self, spec: TaskSpec, model, setup, lang: str, examples, record: dict | None = None,
+                          split: str | None = None):
         """``(metrics, n_examples, (ids, predictions))``: what each prediction answers and the predictions
         (retrieval: see :class:`toolkit.retrieval.RetrievalOutput`). ``record`` receives how a retrieval
-        task was scored (``retrieval``: layer, pooling, lengths, candidate text, scorer)."""
+        task was scored (``retrieval``: layer, pooling, lengths, candidate text, scorer). ``split``: the
+        scored split (BUCC tunes its threshold on dev when it scores another split)."""
         from .families import get_family
 
         family = get_family(spec)
@@ -248,7 +255,7 @@ class _Context:
             if self.is_dual_encoder(head) and spec.main_metric == "map@20":
                 out, how = self.retrieval_dual_encoder(spec, model, head, examples)
             else:  # sentence representations (the setup's adapters active) at the protocol layer, faiss search
-                out, how = self.retrieval_baseline(spec, examples)
+                out, how = self.retrieval_baseline(spec, examples, lang=lang, split=split)
             if record is not None:
                 record["retrieval"] = how
             return {k: float(v) for k, v in out.metrics.items() if not k.startswith("n_")}, len(examples), \
@@ -267,16 +274,34 @@ class _Context:
                                pooling=self.cfg.retrieval_pooling, max_length=self.cfg.max_length,
                                batch_size=self.cfg.batch_size)
 
-    def retrieval_baseline(self, spec: TaskSpec, data):
+    def retrieval_baseline(self, spec: TaskSpec, data, lang: str | None = None, split: str | None = None):
         """Sentence representations (pooled hidden layer ``retrieval_layer``, by default the protocol's layer
-        of this encoder), faiss search: a :class:`toolkit.retrieval.RetrievalOutput` and what was used."""
-        from .retrieval import encoder_layers, retrieve
+        of this encoder), faiss search: a :class:`toolkit.retrieval.RetrievalOutput` and what was used.
+
+        BUCC: scoring any split but dev mines ``lang``'s dev split first and applies its F1-optimal
+        threshold (:func:`toolkit.retrieval.bucc_tune_threshold`); scoring dev tunes on dev's own gold,
+        an oracle, recorded as such (:meth:`bucc_threshold_rule`). Both record ``bucc_threshold`` and
+        ``bucc_threshold_dev_f1``."""
+        from dataclasses import replace
+
+        from .retrieval import bucc_tune_threshold, encoder_layers, retrieve
 
         rcfg = self.retrieval_config(spec)
         how = {"scorer": "sentence_representations", "encoder_layers": encoder_layers(self.encoder), **rcfg.to_record()}
         if spec.main_metric != "map@20":
             how.pop("lareqa_candidate_text", None)
-        return retrieve(spec.name, data, self.encoder, rcfg, cache=self.retrieval_cache), how
+        dev_f1 = None
+        if self.bucc_threshold_rule(spec, split) == _bucc_rules()[0]:
+            from . import data as data_mod
+
+            dev = data_mod.load(spec, "dev", lang, data_dir=self.cfg.data_dir, max_examples=self.cfg.max_eval_examples)
+            _check_gold(spec, "dev", lang, dev)
+            threshold, dev_f1 = bucc_tune_threshold(dev, self.encoder, rcfg)
+            rcfg = replace(rcfg, bucc_threshold=threshold)
+        out = retrieve(spec.name, data, self.encoder, rcfg, cache=self.retrieval_cache)
+        if "bucc_threshold" in out.metrics:
+            out.metrics["bucc_threshold_dev_f1"] = out.metrics["bucc_f1"] if dev_f1 is None else dev_f1
+        return out, how
 
     def is_dual_encoder(self, head: str | None) -> bool:
         """True when ``head`` is an adapter trained as a dual encoder (a retrieval-shape card)."""
@@ -307,6 +332,20 @@ class _Context:
         how = {"scorer": "dual_encoder", "adapter": head, "layer": -1, "pooling": "mean", "normalize": True,
                "query_max_length": q_len, "candidate_max_length": c_len, "lareqa_candidate_text": "sentence"}
         return RetrievalOutput(metrics, list(predictions), list(predictions.values())), how
+
+    def bucc_threshold_rule(self, spec: TaskSpec, split: str | None) -> str | None:
+        """How a BUCC-style score's threshold is chosen for ``split`` (None for other tasks): tuned on
+        dev for test (the protocol), on the scored split's own gold when dev itself is scored (an
+        oracle; offline only BUCC zh-en dev exists, see ../shared/data/MANIFEST.md)."""
+        if spec.shape != "retrieval" or split is None:
+            return None
+        from .data import parse_split
+        from .retrieval import retrieval_kind
+
+        if retrieval_kind(spec.name) != "bucc2018":
+            return None
+        tuned_on_dev, oracle = _bucc_rules()
+        return oracle if parse_split(split)[0] == "dev" else tuned_on_dev
 
     def max_length(self, spec: TaskSpec) -> int:
         if self.cfg.max_length:
@@ -342,7 +381,7 @@ class _Context:
             task=source, adapter_name=name or spec.name, model=cfg.model, seed=cfg.seed, max_steps=cfg.train_steps,
             max_train_examples=cfg.train_examples, train_split=train_split, dev_split=dev_split,
             batch_size=cfg.train_batch_size, learning_rate=cfg.train_learning_rate,
-            max_length=self.max_length(spec) if spec.shape != "extractive_qa" else min(self.max_length(spec), 256),
+            max_length=cfg.max_length,  # None: the card's (TrainConfig resolves card values beneath what is given)
             data_dir=cfg.data_dir,
         )
         log.info("training the English target adapter for %s on %s", spec.name, source)
@@ -411,6 +450,13 @@ class _Context:
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
+
+
+def _bucc_rules() -> tuple[str, str]:
+    """(tuned on dev, oracle): the labels recorded in ``LangResult.protocol`` (``toolkit.metrics``)."""
+    from .metrics import BUCC_THRESHOLD_DEV, BUCC_THRESHOLD_ORACLE
+
+    return BUCC_THRESHOLD_DEV, BUCC_THRESHOLD_ORACLE
 
 
 def _has_gold(examples) -> bool:

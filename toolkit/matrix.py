@@ -138,9 +138,9 @@ class MatrixConfig:
     intermediate_steps: int | None = None  # None: each adapter's epochs
     target_steps: int | None = None
     train_examples: int | None = None
-    batch_size: int = 16
-    learning_rate: float = 1e-4
-    max_length: int = 128
+    batch_size: int | None = None  # None: each task card's training value (TrainConfig), else 16
+    learning_rate: float | None = None  # None: the card's, else 1e-4
+    max_length: int | None = None  # None: the card's for training; the family default (384 QA, 128) for evaluation
     max_dev_examples: int | None = None
     max_eval_examples: int | None = None
     # retrieval targets' hidden layer (None: the encoder's protocol layer, toolkit.retrieval.protocol_layer)
@@ -181,8 +181,8 @@ class MatrixConfig:
             safe_name(self.prefix + "x", "prefix")
             if not all(c.isalnum() or c == "_" for c in self.prefix):
                 raise ConfigError(f"prefix: {self.prefix!r} may only hold letters, digits and '_' (adapter names become module names)")
-        _positive(self, "batch_size", "learning_rate", "max_length", "eval_batch_size", "num_cpus", "ray_cpus")
-        _positive(self, "intermediate_steps", "target_steps", "train_examples", "max_dev_examples",
+        _positive(self, "eval_batch_size", "num_cpus", "ray_cpus")
+        _positive(self, "batch_size", "learning_rate", "max_length", "intermediate_steps", "target_steps", "train_examples", "max_dev_examples",
                   "max_eval_examples", allow_none=True)
 
     def override(self, task: str) -> TaskOverride:

@@ -326,6 +326,14 @@ def _answer_texts(answers: Any, qid: Any) -> list[str]:
 # ----------------------------------------------------------------------------------------------
 
 
+#: How the threshold of a BUCC score was chosen, recorded per language (``LangResult.protocol``, written
+#: by ``toolkit.evaluate``, shown by ``toolkit.report``): tuned on the dev split and applied to the scored
+#: split (the protocol, ``toolkit.retrieval.bucc_tune_threshold``), or tuned on the gold of the scored
+#: split itself (an oracle: what scoring dev gives when dev is the only split with gold).
+BUCC_THRESHOLD_DEV = "tuned on dev"
+BUCC_THRESHOLD_ORACLE = "tuned on the scored split (oracle)"
+
+
 def bucc_candidate_scores(candidates: Mapping[Pair, float] | Iterable[tuple[str, str, float]]) -> dict[Pair, float]:
     """Candidate pair -> score; from triples ``(src_id, trg_id, score)``, a pair mined twice keeps its
     highest score (``utils_retrieve.py::read_candidate2score``)."""

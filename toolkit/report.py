@@ -10,6 +10,12 @@ Rules (Ruder et al. 2021, XTREME-R; google-research/xtreme ``evaluate.py``):
 * the overall score is reported two ways, both labelled: the mean of the category means (as the XTREME-R
   paper reports it) and the mean over tasks (as the official script computes it). Neither exists when a
   member is missing.
+
+What the aggregates are (issue 16): a category or overall score is labelled as the paper's only when every
+member task was scored under the protocol: on its protocol split (:func:`protocol_split`), on all of the
+benchmark's languages for it, with the protocol setup (:func:`setup_deviation`), untruncated and with
+BUCC's threshold tuned on dev. Otherwise its label says it is not the paper's and its note says what
+differs; every task row shows its split and ``scored/N`` languages (N: the benchmark's languages).
 """
 
 from __future__ import annotations
@@ -22,6 +28,36 @@ from .tasks import get_task, target_tasks
 from .tasks.spec import CATEGORIES
 
 
+#: XTREME-R scores these retrieval tasks with a trained encoder, not the bare one (Ruder et al. 2021,
+#: XTREME-R §3-4: Tatoeba with XLM-R fine-tuned on SQuAD v1.1 as in X-STILTs, Phang et al. 2020; LAReQA
+#: and Mewsli-X with dual encoders trained on SQuAD v1.1 and on Mewsli-X's English Wikipedia pairs).
+#: XTREME's own retrieval tasks (Tatoeba, BUCC) use the bare encoder.
+XTREME_R_TRAINED_RETRIEVAL = {
+    "tatoeba": "an encoder fine-tuned on SQuAD v1.1",
+    "lareqa": "a dual encoder trained on SQuAD v1.1",
+    "mewslix": "a dual encoder trained on Mewsli-X Wikipedia pairs",
+}
+
+
+def protocol_split(spec) -> str:
+    """The split the benchmark scores: ``test`` (XTREME's TyDiQA-GoldP dev files are xta's tydiqa test)."""
+    return "test" if "test" in spec.splits else list(spec.splits)[-1]
+
+
+def setup_deviation(spec, benchmark: str, setup_id: str | None, encoder: str | None = None) -> str | None:
+    """How a task's setup differs from the protocol's, or None: the protocol is the task's own
+    English-trained target adapter (what ``--setup auto`` trains), or for retrieval tasks the bare encoder,
+    except where XTREME-R uses a trained one (:data:`XTREME_R_TRAINED_RETRIEVAL`)."""
+    if setup_id is None:
+        return "setup not recorded"
+    if setup_id == "none" and spec.shape == "retrieval":
+        trained = XTREME_R_TRAINED_RETRIEVAL.get(spec.name) if benchmark == "xtreme-r" else None
+        return f"setup: bare encoder (XTREME-R: {trained})" if trained else None
+    if setup_id in auto_setup_id(spec, encoder):
+        return None
+    return f"setup: {setup_id} (not the task's own target adapter)"
+
+
 @dataclass
 class TaskScore:
     task: str
@@ -29,6 +65,20 @@ class TaskScore:
     expected: tuple[str, ...]
     per_language: dict[str, float]  # languages with a score
     failed: dict[str, str] = field(default_factory=dict)  # language -> reason
+    protocol_languages: tuple[str, ...] = ()  # the benchmark's languages for this task (N of n/N)
+    splits: dict[str, str] = field(default_factory=dict)  # language -> split scored (from the records)
+    deviations: list[str] = field(default_factory=list)  # how this score differs from the protocol
+
+    @property
+    def split(self) -> str:
+        """The split(s) the scores come from, as recorded: ``test``, ``dev``, ``dev[80%:]``, ``dev+test``,
+        or ``?`` when no record says."""
+        found = sorted(set(self.splits.values()))
+        return "+".join(found) if found else "?"
+
+    @property
+    def is_protocol(self) -> bool:
+        return self.complete and not self.deviations
 
     @property
     def missing(self) -> list[str]:
@@ -57,22 +107,35 @@ class BenchmarkSummary:
     overall_category_mean: float | None  # XTREME-R paper
     overall_task_mean: float | None  # official evaluate.py
 
+    def deviations(self, category: str | None = None) -> list[str]:
+        """``task: what differs`` for every (member) task not scored under the protocol."""
+        return [f"{t.task}: {d}" for t in self.tasks.values() if category in (None, t.category) for d in t.deviations]
+
+    def is_protocol(self, category: str | None = None) -> bool:
+        """True when the (category's) aggregate is the paper's: every member on the protocol's split, all
+        its languages, the protocol setup, untruncated."""
+        return not self.deviations(category)
+
 
 def summarize(benchmark: str, scores: Mapping[str, Mapping[str, float]],
               failed: Mapping[str, Mapping[str, str]] | None = None,
-              languages: Mapping[str, tuple[str, ...]] | None = None) -> BenchmarkSummary:
+              languages: Mapping[str, tuple[str, ...]] | None = None,
+              gathered: StoreScores | None = None, encoder: str | None = None) -> BenchmarkSummary:
     """Aggregate ``scores[task][lang] = main score`` for ``benchmark`` ('xtreme-r' or 'xtreme').
 
     ``languages`` overrides the expected languages per task (e.g. a run restricted with ``--langs``);
-    by default every language of the benchmark's task list is expected.
+    by default every language of the benchmark's task list is expected. ``gathered`` (the records the
+    scores come from, :func:`scores_from_store`) tells each task's split, setup and truncation, so that
+    aggregates are labelled as the paper's only under the protocol; without it no aggregate is.
     """
     failed = failed or {}
     tasks: dict[str, TaskScore] = {}
     for spec in target_tasks(benchmark):
         expected = tuple(languages[spec.name]) if languages and spec.name in languages else spec.langs(benchmark)
-        tasks[spec.name] = TaskScore(spec.name, spec.category, expected,
-                                     {l: float(v) for l, v in scores.get(spec.name, {}).items() if l in expected},
-                                     dict(failed.get(spec.name, {})))
+        per = {l: float(v) for l, v in scores.get(spec.name, {}).items() if l in expected}
+        tasks[spec.name] = TaskScore(spec.name, spec.category, expected, per, dict(failed.get(spec.name, {})),
+                                     protocol_languages=spec.langs(benchmark))
+        _check_protocol(tasks[spec.name], spec, benchmark, gathered, encoder)
     categories: dict[str, float | None] = {}
     for cat in CATEGORIES:
         members = [t for t in tasks.values() if t.category == cat]
@@ -86,6 +149,36 @@ def summarize(benchmark: str, scores: Mapping[str, Mapping[str, float]],
         fmean(cat_vals) if cat_vals and all(v is not None for v in cat_vals) else None,
         fmean(task_vals) if task_vals and all(v is not None for v in task_vals) else None,
     )
+
+
+def _check_protocol(score: TaskScore, spec, benchmark: str, gathered: StoreScores | None, encoder: str | None) -> None:
+    """Fill ``score.splits`` and ``score.deviations`` from the task's record (see the module doc)."""
+    out = score.deviations
+    full = len(score.protocol_languages)
+    if set(score.expected) != set(score.protocol_languages):
+        out.append(f"languages {len(score.expected)}/{full} requested")
+    record = gathered.records.get(spec.name) if gathered is not None else None
+    if record is None:
+        if score.per_language:
+            out.append("no record: split and setup unknown")
+        return
+    entries = {lang: record.languages[lang] for lang in score.per_language if lang in record.languages}
+    score.splits = {lang: e.split or "?" for lang, e in entries.items()}
+    wanted = protocol_split(spec)
+    other = sorted({s for s in score.splits.values() if s != wanted})
+    if other:
+        out.append(f"split {'+'.join(other)} (protocol: {wanted})")
+    deviation = setup_deviation(spec, benchmark, gathered.setups.get(spec.name), encoder)
+    if deviation:
+        out.append(deviation)
+    truncated = (record.config or {}).get("max_eval_examples")
+    if truncated:
+        out.append(f"truncated evaluation (first {truncated} examples per language)")
+    from .metrics import BUCC_THRESHOLD_ORACLE
+
+    oracle = sorted(lang for lang, e in entries.items() if (e.protocol or {}).get("bucc_threshold") == BUCC_THRESHOLD_ORACLE)
+    if oracle:
+        out.append(f"BUCC threshold tuned on the scored split (oracle): {' '.join(oracle)}")
 
 
 def qa_mean(metrics: Mapping[str, float]) -> float:
@@ -108,22 +201,39 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 
 def summary_rows(summary: BenchmarkSummary) -> list[list[str]]:
-    """Rows (task, category, score, #langs scored / expected, missing) for tables, CSV and Markdown."""
+    """Rows (task, category, score, split, #langs scored / the benchmark's N, note) for tables, CSV and
+    Markdown. A task's note lists what is missing or failed and how it differs from the protocol; a
+    category or overall label names the paper only when every member is under the protocol."""
     rows = []
     for t in summary.tasks.values():
         note = "" if t.complete else f"missing: {' '.join(t.missing)}"
         if t.failed:
             note += f" failed: {' '.join(sorted(t.failed))}"
+        if t.deviations:
+            note += f" not protocol: {'; '.join(t.deviations)}"
         partial = "" if t.complete or t.partial_mean is None else f" (partial mean {fmt(t.partial_mean)})"
-        rows.append([t.task, t.category or "-", fmt(t.score) + partial, f"{len(t.per_language)}/{len(t.expected)}", note.strip()])
+        rows.append([t.task, t.category or "-", fmt(t.score) + partial, t.split,
+                     f"{len(t.per_language)}/{len(t.protocol_languages)}", note.strip()])
     for cat, val in summary.categories.items():
-        rows.append([f"[{cat}]", "category mean", fmt(val), "", "" if val is not None else "incomplete"])
-    rows.append(["overall (mean of category means, XTREME-R paper)", "", fmt(summary.overall_category_mean), "", ""])
-    rows.append(["overall (mean over tasks, official evaluate.py)", "", fmt(summary.overall_task_mean), "", ""])
+        paper = summary.is_protocol(cat)
+        note = "incomplete" if val is None else ("" if paper else _not_protocol(summary.deviations(cat)))
+        rows.append([f"[{cat}]", "category mean" if paper else "category mean (not the paper's protocol)", fmt(val), "", "", note])
+    paper = summary.is_protocol()
+    note = "" if paper else _not_protocol(summary.deviations())
+    rows.append(["overall (mean of category means, XTREME-R paper)" if paper else
+                 "overall (mean of category means as in the XTREME-R paper; not its protocol)", "",
+                 fmt(summary.overall_category_mean), "", "", note])
+    rows.append(["overall (mean over tasks, official evaluate.py)" if paper else
+                 "overall (mean over tasks as official evaluate.py; not the protocol)", "",
+                 fmt(summary.overall_task_mean), "", "", note])
     return rows
 
 
-SUMMARY_HEADER = ["task", "category", "score", "languages", "note"]
+def _not_protocol(deviations: list[str]) -> str:
+    return "not the paper's: " + "; ".join(deviations)
+
+
+SUMMARY_HEADER = ["task", "category", "score", "split", "languages", "note"]
 
 
 def to_markdown(header: list[str], rows: list[list[str]]) -> str:

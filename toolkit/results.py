@@ -26,7 +26,7 @@ Record schema, ``schema_version`` 1 (a record with a newer version is refused, n
         "de": {"status": "ok", "metrics": {"accuracy": 0.81}, "main": 0.81, "n_examples": 5010,
                "seconds": 12.3, "split": "test", "data_files": {"xnli/xnli.test.tsv": "<sha256>"},
                "dataset_revision": null, "adapters": {"lang_de": "<sha256>"},
-               "config_hash": "<sha256>", "finished_at": "...", "error": null,
+               "config_hash": "<sha256>", "finished_at": "...", "error": null, "protocol": {},
                "evaluation": {"precision": "fp32"}},  # retrieval: + "retrieval": {layer, pooling, lengths, ...}
         "sw": {"status": "failed", "error": "DataUnavailable: ...", "metrics": {}, "main": null, ...}
       }
@@ -208,6 +208,9 @@ class LangResult:
     config_hash: str | None = None
     finished_at: str | None = None
     evaluation: dict[str, Any] = field(default_factory=dict)  # how it was computed: precision, retrieval settings
+    # protocol choices that change what the score means, e.g. {"bucc_threshold": "tuned on dev"}
+    # (toolkit.metrics.BUCC_THRESHOLD_*); the report shows each one that is not the protocol's
+    protocol: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.status not in STATUSES:

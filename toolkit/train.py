@@ -150,6 +150,8 @@ def _provenance(spec, split: str, cfg: TrainConfig) -> dict[str, Any]:
 
 
 def _featurize_options(spec, cfg: TrainConfig) -> dict[str, Any]:
+    """The card's ``doc_stride`` (XTREME's step between QA windows, 128 at 384 tokens); at shorter
+    ``max_length`` it is scaled down to ``max_length // 3`` so that windows still overlap."""
     opts = {}
     if spec.shape == "extractive_qa" and "doc_stride" in (spec.training or {}):
         opts["doc_stride"] = min(int(spec.training["doc_stride"]), cfg.max_length // 3)
@@ -740,6 +742,8 @@ def _card(cfg: TrainConfig, cfg_hash: str, encoder, tasks: Sequence[TaskData], s
         "intermediate": list(cfg.intermediate),
         "adapter": {"config": cfg.adapter_config, "reduction_factor": cfg.reduction_factor if cfg.uses_reduction_factor else None},
         "hyperparameters": hyper,
+        "hyperparameter_sources": cfg.defaults_applied,  # the values not given, and the card that gave them
+        "featurization": _featurize_options(main, cfg),
         "seed": cfg.seed,
         "config_hash": cfg_hash,
         "steps": st.step,

@@ -4,8 +4,13 @@ Follows Hugging Face ``examples/pytorch/question-answering`` (``run_qa.py`` ``pr
 ``utils_qa.py::postprocess_qa_predictions``), the successor of the ``run_squad.py`` XTREME uses:
 
 * ``<s> question </s></s> context </s>``; questions longer than ``max_query_length`` (64, XTREME) tokens
-  are cut; long contexts become several windows overlapping by ``doc_stride`` tokens (the tokenizer's
-  ``stride``; 128 at ``max_length`` 384 by default).
+  are cut; long contexts become several windows. ``doc_stride`` has XTREME's meaning: the step, in
+  context tokens, between the starts of consecutive windows (``third_party/run_squad.py`` ``--doc_stride``,
+  default 128 at ``--max_seq_length`` 384, l. 569-581; ``third_party/processors/squad.py`` l. 138-180:
+  window ``i`` starts at ``i * doc_stride`` and holds ``max_seq_length - len(query) - specials`` context
+  tokens, until a window reaches the end). A Hugging Face tokenizer's ``stride`` is the *overlap* of
+  consecutive windows, so we pass ``stride = max_length - len(question) - specials - doc_stride``, the
+  expression of ``processors/squad.py`` l. 146, per question length.
 * training: a window that does not contain the whole answer (and a v2.0 unanswerable question) points
   at the first token (``<s>``), the "no answer" position.
 * decoding: the ``n_best`` (20) start and end logits of every window, spans of at most
@@ -54,25 +59,36 @@ def featurize(
     version_2: bool | None = None,
     **kw,
 ) -> Features:
-    """Windows over each context; each keeps its example index and the character offsets of its context tokens."""
-    stride = doc_stride if doc_stride is not None else max_length // 3
+    """Windows over each context; each keeps its example index and the character offsets of its context tokens.
+
+    ``doc_stride``: the step between window starts (XTREME's, see the module doc); default
+    ``max_length // 3``, i.e. XTREME's 128 at 384 tokens."""
+    step = doc_stride if doc_stride is not None else max_length // 3
     max_query_length = min(max_query_length, max_length // 2)
     questions = [_cut_question(ex["question"].lstrip(), tokenizer, max_query_length) for ex in examples]
-    if stride >= max_length - max_query_length - 4:
-        raise ConfigError(f"doc_stride {stride} leaves no room for context at max_length {max_length}")
-    enc = tokenizer(
-        questions, [ex["context"] for ex in examples], truncation="only_second", max_length=max_length,
-        stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True,
-    )
+    specials = tokenizer.num_special_tokens_to_add(pair=True)  # processors/squad.py: sequence_pair_added_tokens
+    if step <= 0 or step > max_length - max_query_length - specials:
+        raise ConfigError(f"doc_stride {step} must be positive and fit the context room of a window "
+                          f"({max_length - max_query_length - specials} tokens at max_length {max_length})")
+    by_overlap: dict[int, list[int]] = {}  # one tokenizer call per overlap: it depends on the question's length
+    for i, question in enumerate(questions):
+        room = max_length - len(tokenizer(question, add_special_tokens=False)["input_ids"]) - specials
+        by_overlap.setdefault(room - step, []).append(i)
     items = []
-    for j, ids in enumerate(enc["input_ids"]):
-        i = enc["overflow_to_sample_mapping"][j]
-        seq = enc.sequence_ids(j)
-        offsets = [tuple(o) if seq[k] == 1 else None for k, o in enumerate(enc["offset_mapping"][j])]
-        item = {"input_ids": ids, "example_index": i, "offsets": offsets}
-        if train:
-            item["start_position"], item["end_position"] = answer_positions(examples[i], offsets)
-        items.append(item)
+    for overlap, rows in by_overlap.items():
+        enc = tokenizer(
+            [questions[i] for i in rows], [examples[i]["context"] for i in rows], truncation="only_second",
+            max_length=max_length, stride=overlap, return_overflowing_tokens=True, return_offsets_mapping=True,
+        )
+        for j, ids in enumerate(enc["input_ids"]):
+            i = rows[enc["overflow_to_sample_mapping"][j]]
+            seq = enc.sequence_ids(j)
+            offsets = [tuple(o) if seq[k] == 1 else None for k, o in enumerate(enc["offset_mapping"][j])]
+            item = {"input_ids": ids, "example_index": i, "offsets": offsets}
+            if train:
+                item["start_position"], item["end_position"] = answer_positions(examples[i], offsets)
+            items.append(item)
+    items.sort(key=lambda item: item["example_index"])  # stable: each example's windows stay in order
     v2 = _is_version_2(examples, spec, version_2)
     return Features(items, examples, spec.shape, {"pad_id": tokenizer.pad_token_id, "version_2": v2})
 
