@@ -416,8 +416,9 @@ def test_bucc_test_is_mined_at_the_threshold_tuned_on_dev(tmp_path, tiny_dir):
     assert oracle != pytest.approx(th)  # the data make the two rules differ: the oracle is not what is reported
     assert _ref_bucc_f1(test_scores, test_gold, oracle) > de.metrics["bucc_f1"]
 
-    dev_run = evaluate(EvalConfig(**base, langs=("de",), split="dev"))
-    dev_rec = store.get(RecordKey(dev_run.encoder_id, "none", "bucc2018"))
+    # another split is another configuration: its own store (the test entry is never replaced, issue 18)
+    dev_run = evaluate(EvalConfig(**{**base, "results_dir": str(tmp_path / "results_dev")}, langs=("de",), split="dev"))
+    dev_rec = ResultStore(tmp_path / "results_dev").get(RecordKey(dev_run.encoder_id, "none", "bucc2018"))
     de_dev = dev_rec.languages["de"]
     assert de_dev.protocol == {"bucc_threshold": BUCC_THRESHOLD_ORACLE}
     assert de_dev.metrics["bucc_threshold"] == pytest.approx(th)

@@ -471,8 +471,9 @@ def bucc_tune_threshold(
     from .metrics import bucc_mine as extract
 
     cfg = cfg or RetrievalConfig()
-    q = _encode(encoder, dev.queries, cfg, cfg.query_prefix, True)
-    c = _encode(encoder, list(dev.candidates), cfg, cfg.candidate_prefix, True)
+    normalize = True if cfg.normalize is None else bool(cfg.normalize)  # as retrieve() encodes the scored split
+    q = _encode(encoder, dev.queries, cfg, cfg.query_prefix, normalize, cfg.query_length)
+    c = _encode(encoder, list(dev.candidates), cfg, cfg.candidate_prefix, normalize, cfg.candidate_length)
     scored = bucc_candidate_scores(bucc_mine(dev, q, c, k=cfg.bucc_k, margin=cfg.bucc_margin))
     gold = gold_pairs(dev)
     threshold = bucc_optimize_threshold(scored, gold)
