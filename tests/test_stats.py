@@ -300,6 +300,11 @@ def test_mean_gain_over_languages_resamples_within_languages():
     assert agg.low <= agg.gain <= agg.high and agg.p_value < 0.01 and agg.n_examples == 450
     singles = [S.compare(b, o, 500, 500, seed=1) for b, o in pairs.values()]
     assert agg.high - agg.low < max(s.high - s.low for s in singles)  # three languages pin the mean down more
+    # weighted strata (a mean over targets of means over languages): the weighted mean of the gains
+    w = {"de": 0.5, "sw": 0.25, "yo": 0.25}
+    weighted = S.compare_languages(pairs, resamples=200, permutations=200, weights=w)
+    assert weighted.gain == pytest.approx(sum(w[l] * (o.value() - b.value()) for l, (b, o) in pairs.items()))
+    assert weighted.low <= weighted.gain <= weighted.high
     null = S.compare_languages({l: (b, b) for l, (b, _) in pairs.items()}, resamples=50, permutations=50)
     assert null.p_value == 1.0 and null.gain == 0.0
     with pytest.raises(DataError):

@@ -204,15 +204,34 @@ class _Context:
             _check_gold(spec, split, lang, examples, files=list(common["data_files"]))
             model = self.activate(setup.resolve(lang))
             metrics, n, predictions = self.predict_and_score(spec, model, setup, lang, examples)
+            from .report import main_score
+
+            main = main_score(spec.name, metrics)
+            rows, ci = None, None
             if predictions is not None:
                 ids, answers = predictions
-                self.store.put_predictions(key, lang, split, ids, answers)
+                rows, ci = self.uncertainty(spec, examples, ids, answers, lang, main)
+                self.store.put_predictions(key, lang, split, ids, answers,
+                                           example_scores=rows.to_json() if rows is not None else None)
         except XtaError as exc:
             return LangResult.failed(exc, seconds=time.perf_counter() - t0, **common)
-        from .report import main_score
+        return LangResult.ok(metrics, main, n_examples=n, seconds=round(time.perf_counter() - t0, 3), ci=ci, **common)
 
-        return LangResult.ok(metrics, main_score(spec.name, metrics), n_examples=n,
-                             seconds=round(time.perf_counter() - t0, 3), **common)
+    def uncertainty(self, spec: TaskSpec, examples, ids, answers, lang: str, main: float):
+        """``(rows, ci)``: the per-example rows of the main metric and its bootstrap CI (``toolkit.stats``;
+        ``ci`` None with ``bootstrap_resamples`` 0). Rows that do not reproduce the main score are a bug:
+        logged and left out rather than stored with a wrong interval."""
+        from .stats import ci_entry, example_rows
+
+        rows = example_rows(spec, examples, ids, answers, lang=lang)
+        if rows is None:
+            return None, None
+        if abs(rows.value() - main) > 1e-6 * max(1.0, abs(main)):
+            log.warning("%s/%s: per-example rows give %.6f, not the score %.6f; no CI stored", spec.name, lang,
+                        rows.value(), main)
+            return None, None
+        resamples = self.cfg.bootstrap_resamples
+        return rows, (ci_entry(rows, resamples, self.cfg.seed) if resamples else None)
 
     def predict_and_score(self, spec: TaskSpec, model, setup, lang: str, examples):
         """``(metrics, n_examples, (ids, predictions))``: what each prediction answers and the predictions

@@ -340,19 +340,24 @@ def compare(base: ExampleRows, other: ExampleRows, resamples: int = 1000, permut
     return Comparison(gain, lo, hi, p, base.n, resamples, permutations, level)
 
 
-def compare_languages(pairs: Mapping[str, tuple[ExampleRows, ExampleRows]], resamples: int = 1000,
-                      permutations: int = 1000, seed: int = 0, level: float = LEVEL) -> Comparison:
+def compare_languages(pairs: Mapping[Any, tuple[ExampleRows, ExampleRows]], resamples: int = 1000,
+                      permutations: int = 1000, seed: int = 0, level: float = LEVEL,
+                      weights: Mapping[Any, float] | None = None) -> Comparison:
     """The mean gain over languages (``{lang: (base, other)}``): examples resampled, and swapped, within each
-    language independently; each draw averages the languages' gains."""
+    language independently; each draw averages the languages' gains. ``weights`` (summing to 1) weigh the
+    strata instead, e.g. ``1 / (#targets x #languages of the target)`` for a mean over targets of their
+    means over languages (keys may then be ``(target, lang)``)."""
     if not pairs:
         raise DataError("no languages to compare")
     _check(resamples, level)
     _check(permutations)
-    aligned = {lang: pair_rows(b, o) for lang, (b, o) in sorted(pairs.items())}
+    keys = sorted(pairs, key=str)
+    aligned = {k: pair_rows(*pairs[k]) for k in keys}
+    w = {k: (1.0 / len(keys) if weights is None else float(weights[k])) for k in keys}
     rng = np.random.default_rng(seed)
-    gain = math.fsum(o.value() - b.value() for b, o in aligned.values()) / len(aligned)
-    boot = sum(_gain_draws(b, o, rng, resamples) for b, o in aligned.values()) / len(aligned)
-    null = sum(_swap_draws(b, o, rng, permutations) for b, o in aligned.values()) / len(aligned)
+    gain = math.fsum(w[k] * (o.value() - b.value()) for k, (b, o) in aligned.items())
+    boot = sum(w[k] * _gain_draws(b, o, rng, resamples) for k, (b, o) in aligned.items())
+    null = sum(w[k] * _swap_draws(b, o, rng, permutations) for k, (b, o) in aligned.items())
     lo, hi = _percentiles(boot, level)
     return Comparison(gain, lo, hi, _p_value(gain, null), sum(b.n for b, _ in aligned.values()), resamples,
                       permutations, level)
