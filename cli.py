@@ -694,8 +694,8 @@ def _render_matrix(run, per_language: bool) -> None:
         for target in cfg.targets if per_language else ():
             header, rows = language_rows(run, recipe, target)
             _table(f"{target} ({recipe}): gain per language; first row: baseline score", header, rows)
-    console.print(significance_note(run), highlight=False, soft_wrap=True)
-    console.print(f"[bold]{significance_summary(run)}[/]", highlight=False, soft_wrap=True)
+    console.print(significance_note(run), highlight=False, soft_wrap=True, markup=False)
+    console.print(significance_summary(run), highlight=False, soft_wrap=True, markup=False, style="bold")
     for target in cfg.targets:
         missing = run.missing_languages(target)
         if missing:
