@@ -345,3 +345,30 @@ def test_uncertainty_options_are_checked():
     run = _rows_run()
     off = type(run)(plan_matrix(MatrixConfig(**{**run.config.__dict__, "resamples": 0})), {}, run.scores, {}, run.cost, rows=run.rows)
     assert not off.tests.cells and gain_rows(off, "sequential")[1][1][1] == f"{run.mean_gain('cldr_continent', 'sequential', 'cldr_kind'):+.1f}"
+
+
+def test_the_mean_over_targets_resamples_examples_within_each_target_language():
+    import numpy as np
+
+    from toolkit.matrix import Cost, MatrixRun
+    from toolkit.stats import ExampleRows, compare
+
+    cfg = MatrixConfig(targets=("cldr_continent", "cldr_names"), intermediates=("cldr_kind",), benchmark="demo",
+                       langs=("de", "sw"), resamples=300, permutations=300)
+    rng = np.random.default_rng(1)
+    scores, rows = {}, {}
+    for target, n in (("cldr_continent", 150), ("cldr_names", 90)):
+        base = {l: rng.random(n) < 0.5 for l in ("de", "sw")}
+        for key, vals in (((target, "none", "none"), base),
+                          ((target, "sequential", "cldr_kind"), {l: b | (rng.random(n) < 0.1) for l, b in base.items()})):
+            rows[key] = {l: ExampleRows("accuracy", "mean", tuple(map(str, range(n))), v.astype(float)) for l, v in vals.items()}
+            scores[key] = {l: r.value() for l, r in rows[key].items()}
+    run = MatrixRun(plan_matrix(cfg), {}, scores, {}, Cost(3, 0, 0, 0, 0.0, 0.0, 0.0, 1, 1, 3), rows=rows)
+    mean = run.tests.means[("sequential", "cldr_kind")]
+    per_target = [run.mean_gain(t, "sequential", "cldr_kind") for t in cfg.targets]
+    assert mean.gain == pytest.approx(sum(per_target) / 2) and mean.low <= mean.gain <= mean.high
+    assert mean.n_examples == 2 * 150 + 2 * 90
+    header, table = gain_rows(run, "sequential")
+    assert table[1][3] == mean.fmt()
+    single = compare(rows[("cldr_names", "none", "none")]["de"], rows[("cldr_names", "sequential", "cldr_kind")]["de"], 300, 300)
+    assert mean.high - mean.low < single.high - single.low  # four languages' examples pin the mean down more
