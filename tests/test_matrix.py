@@ -372,3 +372,21 @@ def test_the_mean_over_targets_resamples_examples_within_each_target_language():
     assert table[1][3] == mean.fmt()
     single = compare(rows[("cldr_names", "none", "none")]["de"], rows[("cldr_names", "sequential", "cldr_kind")]["de"], 300, 300)
     assert mean.high - mean.low < single.high - single.low  # four languages' examples pin the mean down more
+
+
+def test_resource_groups_get_error_bars_from_examples_resampled_within_their_languages():
+    from toolkit.plots import resource_gains, resource_intervals, resource_plot
+
+    run = _rows_run()  # de: high-resource; sw, yo: low-resource
+    intervals = resource_intervals(run, "sequential")
+    gains = resource_gains(run, "sequential")
+    low = intervals["cldr_kind"]["low"]
+    assert low.gain == pytest.approx(gains["cldr_kind"]["low"]) and low.low <= low.gain <= low.high and low.n_examples == 400
+    assert "mid" not in intervals["cldr_kind"] and intervals["cldr_continent"]["high"].gain == 0.0
+    ax = resource_plot(run, "sequential").axes[0]
+    from matplotlib.container import BarContainer
+
+    bars = [c for c in ax.containers if isinstance(c, BarContainer)]
+    assert len(bars) == 2 and all(c.errorbar is not None for c in bars)
+    low_bar = bars[0].errorbar.lines[2][0].get_segments()[0]  # cldr_kind's bar over the low-resource group
+    assert low_bar[:, 1] == pytest.approx([low.low, low.high])

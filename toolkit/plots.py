@@ -8,7 +8,8 @@ Three figures, each built as a ``Figure`` first (tests read its axes back) and t
   matrix's correction is greyed out and a significant one is marked ``*``; the same in :func:`language_heatmap`;
 * :func:`language_heatmap`: (target, intermediate) x language, the gain per language;
 * :func:`resource_plot`: mean gain per language resource group (Joshi et al. 2020 classes 0-2 low,
-  3 mid, 4-5 high; :attr:`toolkit.languages.Language.resource_group`), one bar per intermediate set.
+  3 mid, 4-5 high; :attr:`toolkit.languages.Language.resource_group`), one bar per intermediate set, with
+  95% CI error bars from examples resampled within each of the group's languages (where rows are stored).
 
 and, for selection (``xta select --evaluate``), :func:`diversity_plot`: mean gain against the diversity of the
 intermediate set, one panel per language group, written with the selector table by :func:`write_selection_report`.
@@ -138,16 +139,58 @@ def resource_gains(run: Any, recipe: str) -> dict[str, dict[str, float | None]]:
     return out
 
 
+def resource_intervals(run: Any, recipe: str) -> dict[str, dict[str, Any]]:
+    """``{intermediate: {group: Comparison}}``: the paired 95% CI of each group's mean gain, resampling the
+    examples within every (target, language) of the group (``toolkit.stats.compare_languages``); only where
+    every one of them has stored per-example rows on both sides."""
+    from .errors import DataError
+    from .languages import get
+    from .stats import compare_languages
+
+    tests = _tests(run)
+    if tests is None or not tests.enabled:
+        return {}
+    cfg, all_rows, gains = run.config, getattr(run, "rows", {}), run.gains(recipe)
+    out: dict[str, dict[str, Any]] = {}
+    for inter in cfg.intermediates[1:]:
+        strata: dict[str, dict] = {g: {} for g in RESOURCE_GROUPS}
+        complete = dict.fromkeys(RESOURCE_GROUPS, True)
+        for target in cfg.targets:
+            base, cell = all_rows.get((target, "none", "none"), {}), all_rows.get((target, recipe, inter), {})
+            for lang in gains.get(target, {}).get(inter, {}):
+                group = get(lang).resource_group
+                if lang in base and lang in cell:
+                    strata[group][(target, lang)] = (base[lang], cell[lang])
+                else:
+                    complete[group] = False
+        out[inter] = {}
+        for group, pairs in strata.items():
+            if pairs and complete[group]:
+                try:
+                    out[inter][group] = compare_languages(pairs, resamples=cfg.resamples, permutations=cfg.permutations,
+                                                          seed=cfg.seed)
+                except DataError:
+                    continue
+    return out
+
+
 def resource_plot(run: Any, recipe: str) -> Figure:
-    """Mean gain per resource group (x), one bar per intermediate set."""
+    """Mean gain per resource group (x), one bar per intermediate set, with its 95% CI where the per-example
+    rows are stored (:func:`resource_intervals`)."""
     data = resource_gains(run, recipe)
+    intervals = resource_intervals(run, recipe)
     fig = Figure(figsize=(6.0, 3.5), dpi=100)
     ax = fig.add_subplot()
     x = np.arange(len(RESOURCE_GROUPS))
     width = 0.8 / max(1, len(data))
     for k, (inter, groups) in enumerate(data.items()):
         heights = [groups[g] if groups[g] is not None else 0.0 for g in RESOURCE_GROUPS]
-        ax.bar(x + (k - (len(data) - 1) / 2) * width, heights, width, label=inter)
+        ci = [intervals.get(inter, {}).get(g) for g in RESOURCE_GROUPS]
+        yerr = None
+        if any(c is not None for c in ci):
+            yerr = np.array([[h - c.low if c else 0.0 for h, c in zip(heights, ci)],
+                             [c.high - h if c else 0.0 for h, c in zip(heights, ci)]]).clip(min=0.0)
+        ax.bar(x + (k - (len(data) - 1) / 2) * width, heights, width, label=inter, yerr=yerr, capsize=3)
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xticks(x, labels=[f"{g}-resource" for g in RESOURCE_GROUPS])
     ax.set_ylabel("mean gain (points)")
