@@ -4,18 +4,24 @@
 sufficient statistics per test example, chosen so that the task's official metric on any multiset of
 examples is a function of the column sums alone:
 
+Official sources (google-research/xtreme at 838c13b; seqeval 1.2.2, the version XTREME pins and xta locks):
+
 * ``kind="mean"`` (accuracy, Tatoeba accuracy, SQuAD/MLQA (EM + F1) / 2, mAP@20): one column ``score``,
   the example's own score on the 0-1 scale (hit or miss; the max over gold answers of EM and F1, averaged;
-  AP@20). The metric is 100 x the mean. The official QA scripts average per-question maxima
-  (``evaluate-v1.1.py::evaluate``, ``mlqa_evaluation_v1.py::evaluate``) and XTREME-R's mAP@20 averages
-  per-query AP (``utils_lareqa.py``), so these are means of per-example values too.
+  AP@20). The metric is 100 x the mean. ``evaluate.py`` lines 81-84 (``accuracy``: correct / n); the QA
+  scripts sum per-question maxima and divide by the number of questions (``third_party/evaluate_squad.py``
+  lines 69-90, ``third_party/evaluate_mlqa.py`` lines 114-135); XTREME-R's mAP@20 averages per-query AP
+  (``third_party/utils_lareqa.py`` lines 348-360, ``third_party/utils_mewslix.py`` lines 623-652); QA's
+  main score (EM + F1) / 2 (``evaluate.py`` line 291) is linear, so also a mean of per-example values.
 * ``kind="f1"`` (seqeval F1 of UD-POS / PAN-X, BUCC F1): columns ``tp``, ``n_pred``, ``n_gold``: the
   example's correct, predicted and gold chunks (a sentence's chunks; a source sentence's mined and gold
-  pairs). The metric is seqeval's micro F1 (``seqeval.metrics.sequence_labeling``:
-  ``precision_recall_fscore_support`` sums tp / pred / true over types and divides, 0 on a zero
-  denominator) = ``evaluate.py::bucc_f1`` (``2 p r / (p + r)``, 0 without a correct pair).
-  seqeval's ``get_entities`` joins the sentences with an ``O`` between them, so no chunk crosses a
-  sentence and the per-sentence counts add up to the corpus counts exactly. For BUCC the mined pairs
+  pairs). The metric is seqeval's micro F1 (``evaluate.py`` lines 74-78 call ``seqeval.metrics.f1_score``;
+  ``seqeval/metrics/sequence_labeling.py`` lines 108-128 count tp / pred / true chunks per type, which
+  ``seqeval/metrics/v1.py`` lines 104-171 sum (micro) and turn into ``2 p r / (p + r)``, 0 on a zero
+  denominator) = ``evaluate.py`` lines 87-98 (``bucc_f1``: the same formula on pair sets, 0 without a
+  correct pair). seqeval's ``get_entities`` (``sequence_labeling.py`` lines 174-175) joins the sentences
+  with an ``O`` between them, so no chunk crosses a sentence and the per-sentence counts add up to the
+  corpus counts exactly. For BUCC the mined pairs
   are those at the threshold the score used (XTREME tunes it on the gold of the same data in
   ``utils_retrieve.py::bucc_optimize`` and then scores the mined list with ``evaluate.py::bucc_f1``); a
   resample rescores that list, it does not re-tune the threshold.
@@ -120,6 +126,9 @@ def _compact(value: Any) -> Any:
 
 
 def _metric(kind: str, sums: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """The metric from column sums: 100 x mean, or seqeval's / bucc_f1's F1 (seqeval/metrics/v1.py lines
+    104-171: precision and recall 0 on a zero denominator, F = 2 p r / (p + r) with a zero denominator as 1;
+    xtreme evaluate.py lines 87-98: all 0 when nothing is correct)."""
     if kind == "mean":
         return 100.0 * sums[:, 0] / n
     tp, n_pred, n_gold = sums[:, 0], sums[:, 1], sums[:, 2]
