@@ -352,3 +352,8 @@ def test_holm_decisions_match_the_step_down_procedure():
     assert [q < 0.05 for q in S.holm(p)] == [True, False, False, True]
     with pytest.raises(ConfigError, match="correction"):
         S.adjust(p, "bonferroni")
+
+
+def test_each_comparison_gets_its_own_stable_seed():
+    assert S.derived_seed(42, "xnli", "de") == S.derived_seed(42, "xnli", "de")
+    assert len({S.derived_seed(42, "xnli", lang) for lang in ("de", "fr", "sw")} | {S.derived_seed(43, "xnli", "de")}) == 4

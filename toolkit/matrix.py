@@ -789,13 +789,13 @@ def gain_tests(run: MatrixRun) -> GainTests:
     on the same examples; means over languages (and over targets) resample examples within each language;
     then ``config.correction`` over each family."""
     from .errors import DataError
-    from .stats import adjust, compare, compare_languages
+    from .stats import adjust, compare, compare_languages, derived_seed
 
     cfg = run.config
     out = GainTests(cfg.correction, cfg.resamples, cfg.permutations)
     if not out.enabled:
         return out
-    n, seed = dict(resamples=cfg.resamples, permutations=cfg.permutations), cfg.seed
+    n = dict(resamples=cfg.resamples, permutations=cfg.permutations)
     for recipe in cfg.recipes:
         for inter in cfg.intermediates[1:]:
             strata: dict[tuple[str, str], tuple[Any, Any]] = {}
@@ -806,19 +806,22 @@ def gain_tests(run: MatrixRun) -> GainTests:
                 for lang in run.baseline(target):
                     if lang in base and lang in cell:
                         try:
-                            out.languages[(target, recipe, inter, lang)] = compare(base[lang], cell[lang], seed=seed, **n)
+                            out.languages[(target, recipe, inter, lang)] = compare(
+                                base[lang], cell[lang], seed=derived_seed(cfg.seed, target, recipe, inter, lang), **n)
                             pairs[lang] = (base[lang], cell[lang])
                         except DataError as exc:
                             log.warning("%s/%s/%s/%s: no paired test (%s)", target, recipe, inter, lang, exc)
                 if pairs and run.mean_gain(target, recipe, inter) is not None and len(pairs) == len(run.baseline(target)):
-                    out.cells[(target, recipe, inter)] = compare_languages(pairs, seed=seed, **n)
+                    out.cells[(target, recipe, inter)] = compare_languages(
+                        pairs, seed=derived_seed(cfg.seed, target, recipe, inter), **n)
                     strata.update({(target, lang): p for lang, p in pairs.items()})
                 else:
                     complete = False
             if complete and strata:
                 per_target = {t: sum(1 for tt, _ in strata if tt == t) for t, _ in strata}
                 weights = {k: 1.0 / (len(per_target) * per_target[k[0]]) for k in strata}
-                out.means[(recipe, inter)] = compare_languages(strata, seed=seed, weights=weights, **n)
+                out.means[(recipe, inter)] = compare_languages(strata, seed=derived_seed(cfg.seed, recipe, inter),
+                                                               weights=weights, **n)
     for family in (("cells", "means"), ("languages",)):
         keyed = [(name, key) for name in family for key in getattr(out, name)]
         adjusted = adjust([getattr(out, name)[key].p_value for name, key in keyed], cfg.correction)

@@ -145,7 +145,7 @@ def resource_intervals(run: Any, recipe: str) -> dict[str, dict[str, Any]]:
     every one of them has stored per-example rows on both sides."""
     from .errors import DataError
     from .languages import get
-    from .stats import compare_languages
+    from .stats import compare_languages, derived_seed
 
     tests = _tests(run)
     if tests is None or not tests.enabled:
@@ -168,7 +168,7 @@ def resource_intervals(run: Any, recipe: str) -> dict[str, dict[str, Any]]:
             if pairs and complete[group]:
                 try:
                     out[inter][group] = compare_languages(pairs, resamples=cfg.resamples, permutations=cfg.permutations,
-                                                          seed=cfg.seed)
+                                                          seed=derived_seed(cfg.seed, "group", recipe, inter, group))
                 except DataError:
                     continue
     return out

@@ -56,7 +56,7 @@ from .errors import ConfigError, DataError
 
 __all__ = [
     "ExampleRows", "Comparison", "KINDS", "CORRECTIONS", "LEVEL", "ALPHA", "example_rows", "bootstrap_ci",
-    "compare", "compare_languages", "pair_rows", "adjust", "holm", "benjamini_hochberg", "ci_entry",
+    "compare", "compare_languages", "pair_rows", "adjust", "holm", "benjamini_hochberg", "ci_entry", "derived_seed",
 ]
 
 KINDS = {"mean": ("score",), "f1": ("tp", "n_pred", "n_gold")}
@@ -370,6 +370,15 @@ def compare_languages(pairs: Mapping[Any, tuple[ExampleRows, ExampleRows]], resa
     lo, hi = _percentiles(boot, level)
     return Comparison(gain, lo, hi, _p_value(gain, null), sum(b.n for b, _ in aligned.values()), resamples,
                       permutations, level)
+
+
+def derived_seed(seed: int, *key: Any) -> int:
+    """A seed of its own for each comparison (``seed`` and a stable hash of ``key``): the draws of different
+    gains are independent, and the same gain gets the same draws on every run."""
+    import hashlib
+
+    digest = hashlib.sha256("\x1f".join(map(str, (seed, *key))).encode()).digest()
+    return int.from_bytes(digest[:8], "little")
 
 
 # --------------------------------------------------------------------------------------------------
