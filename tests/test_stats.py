@@ -357,3 +357,25 @@ def test_holm_decisions_match_the_step_down_procedure():
 def test_each_comparison_gets_its_own_stable_seed():
     assert S.derived_seed(42, "xnli", "de") == S.derived_seed(42, "xnli", "de")
     assert len({S.derived_seed(42, "xnli", lang) for lang in ("de", "fr", "sw")} | {S.derived_seed(43, "xnli", "de")}) == 4
+
+
+def test_evaluation_stores_rows_and_a_ci_only_when_the_rows_reproduce_the_score(tmp_path, caplog):
+    from toolkit.config import EvalConfig
+    from toolkit.evaluate import _Context
+    from toolkit.results import ResultStore
+
+    cfg = EvalConfig(results_dir=str(tmp_path), bootstrap_resamples=200, seed=7)
+    ctx = _Context(cfg, ResultStore(tmp_path), None, lambda *a: None, False)
+    spec = get_task("xnli")
+    examples = [{"id": str(i), "label": lab} for i, lab in enumerate(["entailment", "neutral"] * 10)]
+    preds = ["entailment"] * 20
+    rows, ci = ctx.uncertainty(spec, examples, [e["id"] for e in examples], preds, "de", 50.0)
+    assert rows.value() == 50.0 and ci["low"] <= 50.0 <= ci["high"] and ci["resamples"] == 200 and ci["seed"] == 7
+    assert ctx.uncertainty(spec, examples, [e["id"] for e in examples], preds, "de", 61.0) == (None, None)
+    assert "not the score" in caplog.text
+    assert ctx.uncertainty(spec, [{"id": "0"}], ["0"], ["entailment"], "de", 100.0) == (None, None)  # no label
+    assert "no per-example rows" in caplog.text
+    off = _Context(EvalConfig(results_dir=str(tmp_path), bootstrap_resamples=0), ResultStore(tmp_path), None,
+                   lambda *a: None, False)
+    rows, ci = off.uncertainty(spec, examples, [e["id"] for e in examples], preds, "de", 50.0)
+    assert rows is not None and ci is None  # the rows are still stored, so gains can be paired later

@@ -223,7 +223,11 @@ class _Context:
         logged and left out rather than stored with a wrong interval."""
         from .stats import ci_entry, example_rows
 
-        rows = example_rows(spec, examples, ids, answers, lang=lang)
+        try:
+            rows = example_rows(spec, examples, ids, answers, lang=lang)
+        except (XtaError, KeyError, TypeError, ValueError) as exc:  # the score stands; only its interval is lost
+            log.warning("%s/%s: no per-example rows (%s: %s); no CI stored", spec.name, lang, type(exc).__name__, exc)
+            return None, None
         if rows is None:
             return None, None
         if abs(rows.value() - main) > 1e-6 * max(1.0, abs(main)):
