@@ -390,3 +390,13 @@ def test_resource_groups_get_error_bars_from_examples_resampled_within_their_lan
     assert len(bars) == 2 and all(c.errorbar is not None for c in bars)
     low_bar = bars[0].errorbar.lines[2][0].get_segments()[0]  # cldr_kind's bar over the low-resource group
     assert low_bar[:, 1] == pytest.approx([low.low, low.high])
+
+
+def test_a_single_target_mean_is_its_cell_and_not_a_second_test():
+    run = _rows_run()
+    cfg = MatrixConfig(**{**run.config.__dict__, "targets": ("cldr_continent",), "intermediates": ("cldr_kind",)})
+    rows = {k: v for k, v in run.rows.items() if k[0] == "cldr_continent" and k[2] in ("none", "cldr_kind")}
+    one = type(run)(plan_matrix(cfg), {}, {k: run.scores[k] for k in rows}, {}, run.cost, rows=rows)
+    assert not one.tests.means and len(one.tests.cells) == 1
+    _, table = gain_rows(one, "sequential")
+    assert table[1][1] == table[1][2] == one.tests.cells[("cldr_continent", "sequential", "cldr_kind")].fmt()

@@ -817,7 +817,7 @@ def gain_tests(run: MatrixRun) -> GainTests:
                     strata.update({(target, lang): p for lang, p in pairs.items()})
                 else:
                     complete = False
-            if complete and strata:
+            if complete and strata and len(cfg.targets) > 1:  # one target: its mean is the cell's own test
                 per_target = {t: sum(1 for tt, _ in strata if tt == t) for t, _ in strata}
                 weights = {k: 1.0 / (len(per_target) * per_target[k[0]]) for k in strata}
                 out.means[(recipe, inter)] = compare_languages(strata, seed=derived_seed(cfg.seed, recipe, inter),
@@ -960,7 +960,8 @@ def gain_rows(run: MatrixRun, recipe: str) -> tuple[list[str], list[list[str]]]:
         cells = [_gain_text(v, tests.cells.get((t, recipe, inter))) if v is not None else _why_missing(run, t, recipe, inter)
                  for t, v in zip(targets, vals)]
         usable = [v for v in vals if v is not None]
-        mean = _gain_text(fmean(usable), tests.means.get((recipe, inter))) if usable and len(usable) == len(vals) else "-"
+        mean_test = tests.means.get((recipe, inter)) if len(targets) > 1 else tests.cells.get((targets[0], recipe, inter))
+        mean = _gain_text(fmean(usable), mean_test) if usable and len(usable) == len(vals) else "-"
         rows.append([inter, *cells, mean])
     return header, rows
 
