@@ -173,6 +173,10 @@ def test_rows_round_trip_through_json_and_are_refused_when_malformed():
         S.ExampleRows("accuracy", "median", ("a",), [1.0])
     with pytest.raises(DataError, match="zero examples"):
         S.ExampleRows("accuracy", "mean", (), [])
+    with pytest.raises(DataError, match="2 x 3 finite"):
+        S.ExampleRows("bucc_f1", "f1", ("a", "b"), [[1, 1, 1]])
+    with pytest.raises(DataError, match="malformed|finite"):
+        S.ExampleRows.from_json({"metric": "accuracy", "kind": "mean", "ids": ["a"], "rows": [None]})
 
 
 # ------------------------------------------------------------------------------------------------

@@ -83,11 +83,15 @@ class ExampleRows:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ConfigError(f"unknown example-row kind {self.kind!r} (known: {', '.join(KINDS)})")
-        rows = np.asarray(self.rows, dtype=np.float64).reshape(len(self.ids), len(KINDS[self.kind]))
-        object.__setattr__(self, "rows", rows)
-        object.__setattr__(self, "ids", tuple(str(i) for i in self.ids))
         if not self.ids:
             raise DataError(f"{self.metric}: no examples; a score over zero examples is undefined")
+        width = len(KINDS[self.kind])
+        rows = np.asarray(self.rows, dtype=np.float64)
+        if rows.size != len(self.ids) * width or not np.isfinite(rows).all() or (rows < 0).any():
+            raise DataError(f"{self.metric}: per-example rows must be {len(self.ids)} x {width} finite, non-negative "
+                            f"numbers ({', '.join(KINDS[self.kind])}), got shape {rows.shape}")
+        object.__setattr__(self, "rows", rows.reshape(len(self.ids), width))
+        object.__setattr__(self, "ids", tuple(str(i) for i in self.ids))
 
     @property
     def n(self) -> int:
