@@ -254,6 +254,7 @@ def eval_cmd(
     artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Adapters (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),
     report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="Also write the report (CSV, Markdown) here."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace finished results computed under another configuration (default: keep them, report a conflict)."),
+    bootstrap_resamples: int = typer.Option(1000, "--bootstrap-resamples", help="Bootstrap resamples of each language's 95% CI over its test examples (seeded with --seed); 0: no CI."),
 ):
     """Zero-shot evaluation: English-trained adapters applied unchanged to every language; resumable."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -272,6 +273,7 @@ def eval_cmd(
         data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
         results_dir=str(results_dir) if results_dir else None, artifacts_dir=str(artifacts_dir) if artifacts_dir else None,
         overwrite=overwrite,
+        bootstrap_resamples=bootstrap_resamples,
     )
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console) as bar:
         job = bar.add_task("evaluating", total=None)
@@ -740,7 +742,7 @@ def _node_line(node, outcome) -> str:
 
 
 def _render_matrix(run, per_language: bool) -> None:
-    from toolkit.matrix import cost_rows, gain_rows, language_rows, status_counts
+    from toolkit.matrix import cost_rows, gain_rows, language_rows, significance_note, significance_summary, status_counts
 
     cfg = run.config
     for recipe in cfg.recipes:
@@ -749,6 +751,8 @@ def _render_matrix(run, per_language: bool) -> None:
         for target in cfg.targets if per_language else ():
             header, rows = language_rows(run, recipe, target)
             _table(f"{target} ({recipe}): gain per language; first row: baseline score", header, rows)
+    console.print(significance_note(run), highlight=False, soft_wrap=True, markup=False)
+    console.print(significance_summary(run), highlight=False, soft_wrap=True, markup=False, style="bold")
     for target in cfg.targets:
         missing = run.missing_languages(target)
         if missing:
@@ -790,6 +794,9 @@ def matrix_cmd(
     report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="Also write report.md and PNG heatmaps here."),
     per_language: bool = typer.Option(False, "--per-language", help="Also print the gains per language."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the planned nodes and exit."),
+    resamples: Optional[int] = typer.Option(None, "--resamples", help="Bootstrap resamples of every CI (scores and gains; default 1000; 0: none)."),
+    permutations: Optional[int] = typer.Option(None, "--permutations", help="Approximate-randomization permutations of every paired test of a gain (default 1000; 0: none)."),
+    correction: Optional[str] = typer.Option(None, "--correction", help="Multiple-comparison correction over the matrix's gains: holm (default) | bh (Benjamini-Hochberg) | none."),
 ):
     """Transfer matrix: intermediate sets x targets x languages; trains and evaluates only what is missing."""
     from toolkit.config import from_dict
@@ -801,8 +808,8 @@ def matrix_cmd(
         target_steps=target_steps, train_examples=train_examples, batch_size=batch_size, learning_rate=learning_rate,
         max_length=max_length, max_dev_examples=max_dev_examples, max_eval_examples=max_eval_examples,
         overrides=parse_overrides(overrides) if overrides else None, prefix=prefix, executor=executor,
-        address=address, num_cpus=num_cpus, ray_cpus=ray_cpus,
-        data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
+        address=address, num_cpus=num_cpus, ray_cpus=ray_cpus, resamples=resamples, permutations=permutations,
+        correction=correction, data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
         results_dir=str(results_dir) if results_dir else None, artifacts_dir=str(artifacts_dir) if artifacts_dir else None,
     )
     cfg = matrix_config_from_yaml(config, **flags) if config else from_dict(MatrixConfig, flags, where="options")

@@ -97,6 +97,16 @@ def test_demo_runs_twice_with_identical_numbers_and_writes_a_report(tmp_path, ti
     assert Path(first.report_path).is_file() and Path(first.report["gains_sequential.png"]).stat().st_size > 0
     continent = first.run.scores[("cldr_continent", "sequential", "cldr_kind")]
     assert len(continent) == 48  # every cldr_continent language, zero-shot
+    # every gain with its paired CI over the same 4 examples per language; the report says what is significant
+    from toolkit.matrix import significance_summary
+
+    tests = first.run.tests
+    cell = tests.cells[("cldr_continent", "sequential", "cldr_kind")]
+    assert cell.gain == pytest.approx(first.run.mean_gain("cldr_continent", "sequential", "cldr_kind"))
+    assert cell.low <= cell.gain <= cell.high and cell.n_examples == 48 * 4
+    assert len([k for k in tests.languages if k[0] == "cldr_continent"]) == 48
+    md = Path(first.report_path).read_text()
+    assert significance_summary(first.run) in md and "Holm correction" in md and cell.fmt() in md
     second = run_demo(cfg, progress=False)
     assert second.run.scores == first.run.scores
     assert {o.status for n, o in second.run.outcomes.items() if not n.startswith("eval:cldr_names:none")} <= {"skipped", "reused"}
@@ -110,6 +120,9 @@ def test_xta_demo_cli_prints_the_matrix_and_the_report_path(tmp_path, tiny_dir):
                                       "--max-eval-examples", "3"])
     assert result.exit_code == 0, result.output
     assert "transfer matrix (sequential)" in result.output and "cldr_continent" in result.output
+    out = " ".join(result.output.split())
+    assert "95% paired bootstrap CI" in out and "Holm correction" in out
+    assert "No gain is significant after Holm correction" in out or "are significant (p < 0.05) after Holm" in out
     report = tmp_path / "d" / "report" / "report.md"
     assert f"report: {report}" in result.output.replace("\n", "") or str(report) in result.output
     assert report.is_file() and (tmp_path / "d" / "report" / "languages_sequential.png").is_file()

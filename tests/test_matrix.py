@@ -159,7 +159,21 @@ def test_matrix_runs_resumes_without_model_work_and_reports_gains_and_cost(tmp_p
     assert first.gains("sequential")["cldr_continent"]["cldr_kind"] == {l: cell[l] - base[l] for l in base}
     header, rows = gain_rows(first, "sequential")
     assert header == ["intermediate", "cldr_continent", "cldr_kind", "mean"]
-    assert rows[1][:3] == ["cldr_kind", f"{expected:+.1f}", "n/a"]  # the self cell is not a transfer
+    assert rows[1][0] == "cldr_kind" and rows[1][2] == "n/a"  # the self cell is not a transfer
+    # the gain with its paired 95% CI over the same examples (stored per-example rows), corrected over the matrix
+    test = first.tests.cells[("cldr_continent", "sequential", "cldr_kind")]
+    assert rows[1][1] == test.fmt() and rows[1][1].startswith(f"{expected:+.1f} [")
+    assert test.gain == pytest.approx(expected) and test.low <= test.gain <= test.high and test.p_adjusted >= test.p_value
+    assert set(first.tests.languages) == {("cldr_continent", "sequential", "cldr_kind", l) for l in base} | \
+        {("cldr_kind", "sequential", "cldr_continent", l) for l in base}
+    # each language record stores the CI beside its score, each predictions file the rows it came from
+    from toolkit.results import RecordKey, ResultStore, encoder_id
+
+    store = ResultStore(cfg.results_dir)
+    key = RecordKey(encoder_id(cfg.model), "cldr_continent__after__cldr_kind", "cldr_continent")
+    de = store.get(key).languages["de"]
+    assert de.ci["low"] <= de.main <= de.ci["high"] and de.ci["resamples"] == 1000 and de.ci["seed"] == cfg.seed
+    assert store.get_example_rows(key, "de").value() == pytest.approx(de.main) and de.ci["n_examples"] == 8
     # cost: 4 adapters, 3 steps each; bytes on disk; full fine-tuning = 4 fp32 copies of the encoder
     cost = first.cost
     params = _stored_parameters(tiny_dir)
@@ -283,3 +297,133 @@ def test_retrieval_layer_per_task_and_for_the_matrix():
     cfg = MatrixConfig(targets=("tatoeba", "bucc2018"), retrieval_layer=5,
                        overrides=parse_overrides(["tatoeba.retrieval_layer=0"]))
     assert _eval_config(cfg, node("tatoeba")).retrieval_layer == 0 and _eval_config(cfg, node("bucc2018")).retrieval_layer == 5
+
+
+# ---------------------------------------------------------------------------------------- uncertainty
+
+
+def _rows_run(correction="holm", shift=0.25):
+    """A planned matrix with hand-made per-example rows: cldr_kind helps cldr_continent by about ``shift``
+    in every language; cldr_continent leaves cldr_kind unchanged (the same predictions)."""
+    import numpy as np
+
+    from toolkit.matrix import Cost, MatrixRun
+    from toolkit.stats import ExampleRows
+
+    cfg = MatrixConfig(targets=("cldr_continent", "cldr_kind"), intermediates=("cldr_kind", "cldr_continent"),
+                       benchmark="demo", langs=("de", "sw", "yo"), correction=correction, resamples=300, permutations=300)
+    plan = plan_matrix(cfg)
+    rng = np.random.default_rng(0)
+    scores, rows = {}, {}
+    for target, inter, recipe in (("cldr_continent", "none", "none"), ("cldr_kind", "none", "none")):
+        base = {l: rng.random(200) < 0.4 for l in ("de", "sw", "yo")}
+        better = {l: b | (rng.random(200) < shift) for l, b in base.items()} if target == "cldr_continent" else base
+        other = ("sequential", "cldr_kind") if target == "cldr_continent" else ("sequential", "cldr_continent")
+        for key, vals in (((target, recipe, inter), base), ((target, *other), better)):
+            rows[key] = {l: ExampleRows("accuracy", "mean", tuple(map(str, range(200))), v.astype(float)) for l, v in vals.items()}
+            scores[key] = {l: r.value() for l, r in rows[key].items()}
+    cost = Cost(4, 0, 0, 0, 0.0, 0.0, 0.0, 1, 1, 4)
+    return MatrixRun(plan, {}, scores, {}, cost, rows=rows)
+
+
+def test_gains_get_paired_cis_tests_and_a_named_correction():
+    from toolkit.matrix import language_rows, significance_note, significance_summary
+    from toolkit.stats import holm
+
+    run = _rows_run()
+    tests = run.tests
+    helped = tests.cells[("cldr_continent", "sequential", "cldr_kind")]
+    same = tests.cells[("cldr_kind", "sequential", "cldr_continent")]
+    assert helped.significant and helped.low > 0 and not same.significant and same.gain == 0.0
+    header, rows = gain_rows(run, "sequential")
+    assert rows[1][1] == helped.fmt() and rows[1][1].endswith("*") and rows[2][2] == "+0.0 [+0.0, +0.0]"
+    assert rows[1][3] == "-" and not tests.means  # no mean over targets: each intermediate's self cell is n/a
+    # Holm over the family of mean gains (cells and means), recomputed from the raw p-values
+    family = [*tests.cells.values(), *tests.means.values()]
+    assert [c.p_adjusted for c in family] == pytest.approx(holm([c.p_value for c in family]))
+    note = significance_note(run)
+    assert "Holm correction over the 2 mean gains" in note and "300 permutations" in note
+    assert significance_summary(run).startswith("1 of 2 mean gains and 3 of 6 per-language gains are significant")
+    _, lang_rows = language_rows(run, "sequential", "cldr_continent")
+    assert all(cell.endswith("]*") for cell in lang_rows[1][1:])
+    assert "Benjamini-Hochberg" in significance_note(_rows_run("bh"))
+    assert "no correction" in significance_note(_rows_run("none"))
+
+
+def test_no_significant_gain_is_said_plainly_and_greyed_out_in_the_heatmaps():
+    from toolkit.matrix import significance_summary
+    from toolkit.plots import gain_heatmap, language_heatmap
+
+    run = _rows_run(shift=0.0)
+    assert significance_summary(run).startswith("No gain is significant after Holm correction")
+    ax = gain_heatmap(run, "sequential").axes[0]
+    grey = [p for p in ax.patches if p.get_gid() == "not-significant"]
+    assert len(grey) == 2 and not any(t.get_text().endswith("*") for t in ax.texts)
+    ax = language_heatmap(_rows_run(), "sequential").axes[0]
+    assert len([p for p in ax.patches if p.get_gid() == "not-significant"]) == 3  # cldr_kind <- cldr_continent
+    assert sum(t.get_text().endswith("*") for t in ax.texts) == 3
+
+
+def test_uncertainty_options_are_checked():
+    with pytest.raises(ConfigError, match="correction"):
+        MatrixConfig(targets=("xnli",), correction="bonferroni")
+    with pytest.raises(ConfigError, match="resamples"):
+        MatrixConfig(targets=("xnli",), resamples=-1)
+    run = _rows_run()
+    off = type(run)(plan_matrix(MatrixConfig(**{**run.config.__dict__, "resamples": 0})), {}, run.scores, {}, run.cost, rows=run.rows)
+    assert not off.tests.cells and gain_rows(off, "sequential")[1][1][1] == f"{run.mean_gain('cldr_continent', 'sequential', 'cldr_kind'):+.1f}"
+
+
+def test_the_mean_over_targets_resamples_examples_within_each_target_language():
+    import numpy as np
+
+    from toolkit.matrix import Cost, MatrixRun
+    from toolkit.stats import ExampleRows, compare
+
+    cfg = MatrixConfig(targets=("cldr_continent", "cldr_names"), intermediates=("cldr_kind",), benchmark="demo",
+                       langs=("de", "sw"), resamples=300, permutations=300)
+    rng = np.random.default_rng(1)
+    scores, rows = {}, {}
+    for target, n in (("cldr_continent", 150), ("cldr_names", 90)):
+        base = {l: rng.random(n) < 0.5 for l in ("de", "sw")}
+        for key, vals in (((target, "none", "none"), base),
+                          ((target, "sequential", "cldr_kind"), {l: b | (rng.random(n) < 0.1) for l, b in base.items()})):
+            rows[key] = {l: ExampleRows("accuracy", "mean", tuple(map(str, range(n))), v.astype(float)) for l, v in vals.items()}
+            scores[key] = {l: r.value() for l, r in rows[key].items()}
+    run = MatrixRun(plan_matrix(cfg), {}, scores, {}, Cost(3, 0, 0, 0, 0.0, 0.0, 0.0, 1, 1, 3), rows=rows)
+    mean = run.tests.means[("sequential", "cldr_kind")]
+    per_target = [run.mean_gain(t, "sequential", "cldr_kind") for t in cfg.targets]
+    assert mean.gain == pytest.approx(sum(per_target) / 2) and mean.low <= mean.gain <= mean.high
+    assert mean.n_examples == 2 * 150 + 2 * 90
+    header, table = gain_rows(run, "sequential")
+    assert table[1][3] == mean.fmt()
+    single = compare(rows[("cldr_names", "none", "none")]["de"], rows[("cldr_names", "sequential", "cldr_kind")]["de"], 300, 300)
+    assert mean.high - mean.low < single.high - single.low  # four languages' examples pin the mean down more
+
+
+def test_resource_groups_get_error_bars_from_examples_resampled_within_their_languages():
+    from toolkit.plots import resource_gains, resource_intervals, resource_plot
+
+    run = _rows_run()  # de: high-resource; sw, yo: low-resource
+    intervals = resource_intervals(run, "sequential")
+    gains = resource_gains(run, "sequential")
+    low = intervals["cldr_kind"]["low"]
+    assert low.gain == pytest.approx(gains["cldr_kind"]["low"]) and low.low <= low.gain <= low.high and low.n_examples == 400
+    assert "mid" not in intervals["cldr_kind"] and intervals["cldr_continent"]["high"].gain == 0.0
+    ax = resource_plot(run, "sequential").axes[0]
+    from matplotlib.container import BarContainer
+
+    bars = [c for c in ax.containers if isinstance(c, BarContainer)]
+    assert len(bars) == 2 and all(c.errorbar is not None for c in bars)
+    low_bar = bars[0].errorbar.lines[2][0].get_segments()[0]  # cldr_kind's bar over the low-resource group
+    assert low_bar[:, 1] == pytest.approx([low.low, low.high])
+
+
+def test_a_single_target_mean_is_its_cell_and_not_a_second_test():
+    run = _rows_run()
+    cfg = MatrixConfig(**{**run.config.__dict__, "targets": ("cldr_continent",), "intermediates": ("cldr_kind",)})
+    rows = {k: v for k, v in run.rows.items() if k[0] == "cldr_continent" and k[2] in ("none", "cldr_kind")}
+    one = type(run)(plan_matrix(cfg), {}, {k: run.scores[k] for k in rows}, {}, run.cost, rows=rows)
+    assert not one.tests.means and len(one.tests.cells) == 1
+    _, table = gain_rows(one, "sequential")
+    assert table[1][1] == table[1][2] == one.tests.cells[("cldr_continent", "sequential", "cldr_kind")].fmt()

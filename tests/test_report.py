@@ -160,3 +160,22 @@ def test_xta_report_labels_from_the_store(tmp_path):
     md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
     assert "| pawsx | classification | - (partial mean 80.0) | dev+test | 2/7 |" in md
     assert "split dev (protocol: test)" in md
+
+
+def test_the_report_lists_each_stored_ci_and_leaves_out_languages_without_one(tmp_path):
+    from toolkit.report import CI_HEADER, StoreScores, ci_rows, summarize, write_report
+    from toolkit.results import LangResult, Record
+
+    ci = {"metric": "accuracy", "low": 31.25, "high": 48.5, "level": 0.95, "resamples": 1000, "seed": 42,
+          "method": "percentile bootstrap over examples", "n_examples": 100}
+    rec = Record("xnli", 1, {"id": "embedded"}, {"id": "xnli"}, {}, "h",
+                 languages={"de": LangResult.ok({"accuracy": 40.0}, 40.0, n_examples=100, ci=ci),
+                            "fr": LangResult.ok({"accuracy": 50.0}, 50.0, n_examples=100)})  # an older record: no CI
+    gathered = StoreScores(scores={"xnli": {"de": 40.0, "fr": 50.0}}, failed={}, records={"xnli": rec}, setups={})
+    assert ci_rows(gathered) == [["xnli", "de", "40.0", "[31.2, 48.5]", "100", "1000"]]
+    files = write_report(summarize("xtreme-r", gathered.scores), gathered, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert files["report.md"] and "| " + " | ".join(CI_HEADER) + " |" in md and "| xnli | de | 40.0 | [31.2, 48.5] |" in md
+    gathered.records = {}
+    write_report(summarize("xtreme-r", gathered.scores), gathered, tmp_path)
+    assert "bootstrap CI" not in (tmp_path / "report.md").read_text()

@@ -206,3 +206,35 @@ def test_provenance_and_hash_files(tmp_path):
     assert hash_files([f], base=tmp_path) == {"xnli/test.tsv": sha}
     assert hash_files([f]) == {str(f): sha}
     assert RunInfo(task_version=1, encoder_name="e", setup="none", config={}, config_hash="h").environment["versions"]
+
+
+def test_ci_is_stored_beside_the_metric_and_old_records_without_it_still_load(tmp_path):
+    from toolkit.stats import ExampleRows, ci_entry
+
+    store = ResultStore(tmp_path)
+    rows = ExampleRows("accuracy", "mean", ("a", "b", "c", "d"), [1.0, 0.0, 1.0, 1.0])
+    ci = ci_entry(rows, 200, seed=42)
+    entry = LangResult.ok({"accuracy": rows.value()}, rows.value(), n_examples=4, ci=ci)
+    store.put_language(KEY, "de", entry, _run())
+    store.put_language(KEY, "fr", _ok(0.5), _run())  # computed without a CI (--bootstrap-resamples 0)
+    data = json.loads(store.path(KEY).read_text())
+    assert data["languages"]["de"]["ci"] == ci and ci["low"] <= data["languages"]["de"]["main"] <= ci["high"]
+    assert data["languages"]["fr"]["ci"] is None
+    # a record written before CIs existed: no "ci" key at all
+    del data["languages"]["de"]["ci"], data["languages"]["fr"]["ci"]
+    store.path(KEY).write_text(json.dumps(data))
+    rec = store.get(KEY)
+    assert rec.scores() == {"de": 75.0, "fr": 0.5} and rec.languages["de"].ci is None
+
+
+def test_predictions_carry_the_per_example_rows_and_old_files_have_none(tmp_path):
+    from toolkit.stats import ExampleRows
+
+    store = ResultStore(tmp_path)
+    rows = ExampleRows("seqeval_f1", "f1", ("s1", "s2"), [[1, 2, 2], [0, 1, 1]])
+    store.put_predictions(KEY, "de", "test", ["s1", "s2"], [["B-PER"], ["O"]], example_scores=rows.to_json())
+    again = store.get_example_rows(KEY, "de")
+    assert again.ids == rows.ids and again.value() == rows.value() == pytest.approx(100 * 2 * 1 / 6)
+    store.put_predictions(KEY, "fr", "test", ["s1"], [["O"]])  # as written before issue 17
+    assert "example_scores" not in store.get_predictions(KEY, "fr") and store.get_example_rows(KEY, "fr") is None
+    assert store.get_example_rows(KEY, "sw") is None

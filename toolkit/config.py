@@ -414,9 +414,13 @@ class EvalConfig:
     # the language is reported as a conflict)
     overwrite: bool = field(default=False, metadata=NOHASH)
     device: str | None = field(default=None, metadata=NOHASH)
+    # bootstrap resamples of each language's 95% CI over its test examples (toolkit.stats); 0: no CI
+    bootstrap_resamples: int = field(default=1000, metadata=NOHASH)
 
     def __post_init__(self):
         _coerce_fields(self)
+        if self.bootstrap_resamples < 0:
+            raise ConfigError(f"bootstrap_resamples: expected 0 (no CI) or a positive number, got {self.bootstrap_resamples}")
         if self.langs == ("all",):
             object.__setattr__(self, "langs", ())
         from .setups import parse_setup

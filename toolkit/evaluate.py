@@ -231,15 +231,38 @@ class _Context:
             common["evaluation"] = {"precision": self.precision}
             metrics, n, predictions = self.predict_and_score(spec, model, setup, lang, examples,
                                                              record=common["evaluation"], split=split)
+            from .report import main_score
+
+            main = main_score(spec.name, metrics)
+            rows, ci = None, None
             if predictions is not None:
                 ids, answers = predictions
-                self.store.put_predictions(key, lang, split, ids, answers)
+                rows, ci = self.uncertainty(spec, examples, ids, answers, lang, main)
+                self.store.put_predictions(key, lang, split, ids, answers,
+                                           example_scores=rows.to_json() if rows is not None else None)
         except XtaError as exc:
             return LangResult.failed(exc, seconds=time.perf_counter() - t0, **common)
-        from .report import main_score
+        return LangResult.ok(metrics, main, n_examples=n, seconds=round(time.perf_counter() - t0, 3), ci=ci, **common)
 
-        return LangResult.ok(metrics, main_score(spec.name, metrics), n_examples=n,
-                             seconds=round(time.perf_counter() - t0, 3), **common)
+    def uncertainty(self, spec: TaskSpec, examples, ids, answers, lang: str, main: float):
+        """``(rows, ci)``: the per-example rows of the main metric and its bootstrap CI (``toolkit.stats``;
+        ``ci`` None with ``bootstrap_resamples`` 0). Rows that do not reproduce the main score are a bug:
+        logged and left out rather than stored with a wrong interval."""
+        from .stats import ci_entry, example_rows
+
+        try:
+            rows = example_rows(spec, examples, ids, answers, lang=lang)
+        except (XtaError, KeyError, TypeError, ValueError) as exc:  # the score stands; only its interval is lost
+            log.warning("%s/%s: no per-example rows (%s: %s); no CI stored", spec.name, lang, type(exc).__name__, exc)
+            return None, None
+        if rows is None:
+            return None, None
+        if abs(rows.value() - main) > 1e-6 * max(1.0, abs(main)):
+            log.warning("%s/%s: per-example rows give %.6f, not the score %.6f; no CI stored", spec.name, lang,
+                        rows.value(), main)
+            return None, None
+        resamples = self.cfg.bootstrap_resamples
+        return rows, (ci_entry(rows, resamples, self.cfg.seed) if resamples else None)
 
     def predict_and_score(self, spec: TaskSpec, model, setup, lang: str, examples, record: dict | None = None,
                           split: str | None = None):

@@ -59,6 +59,10 @@ __all__ = [
     "plan_matrix",
     "run_matrix",
     "MatrixRun",
+    "GainTests",
+    "gain_tests",
+    "significance_note",
+    "significance_summary",
     "Cost",
     "LazyEncoder",
     "EXECUTORS",
@@ -155,6 +159,11 @@ class MatrixConfig:
     data_dir: str | None = field(default=None, metadata=NOHASH)
     results_dir: str | None = field(default=None, metadata=NOHASH)
     artifacts_dir: str | None = field(default=None, metadata=NOHASH)
+    # uncertainty (toolkit.stats): bootstrap resamples of every CI, permutations of every paired test, and the
+    # multiple-comparison correction over the matrix's gains; resamples or permutations 0: gains without them
+    resamples: int = field(default=1000, metadata=NOHASH)
+    permutations: int = field(default=1000, metadata=NOHASH)
+    correction: str = field(default="holm", metadata=NOHASH)
 
     def __post_init__(self):
         overrides = self.overrides
@@ -182,6 +191,12 @@ class MatrixConfig:
             if not all(c.isalnum() or c == "_" for c in self.prefix):
                 raise ConfigError(f"prefix: {self.prefix!r} may only hold letters, digits and '_' (adapter names become module names)")
         _positive(self, "eval_batch_size", "num_cpus", "ray_cpus")
+        from .stats import CORRECTIONS
+
+        _choice("correction", self.correction, CORRECTIONS)
+        for name in ("resamples", "permutations"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}: expected 0 (none) or a positive number, got {getattr(self, name)}")
         _positive(self, "batch_size", "learning_rate", "max_length", "intermediate_steps", "target_steps", "train_examples", "max_dev_examples",
                   "max_eval_examples", allow_none=True)
 
@@ -570,6 +585,7 @@ def _eval_config(cfg: MatrixConfig, node: Node):
         split=cfg.override(node.target).eval_split or cfg.split, max_length=cfg.max_length, seed=cfg.seed, max_eval_examples=cfg.max_eval_examples,
         retrieval_layer=_first_set(cfg.override(node.target).retrieval_layer, cfg.retrieval_layer),
         batch_size=cfg.eval_batch_size, data_dir=cfg.data_dir, results_dir=cfg.results_dir, artifacts_dir=cfg.artifacts_dir,
+        bootstrap_resamples=cfg.resamples,
     )
 
 
@@ -720,10 +736,20 @@ class MatrixRun:
     scores: dict[tuple[str, str, str], dict[str, float]]  # (target, recipe, intermediate) -> lang -> main score
     failed: dict[tuple[str, str, str], dict[str, str]]
     cost: Cost
+    # (target, recipe, intermediate) -> lang -> the stored per-example rows (toolkit.stats.ExampleRows)
+    rows: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    _tests: GainTests | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def config(self) -> MatrixConfig:
         return self.plan.config
+
+    @property
+    def tests(self) -> GainTests:
+        """Every gain's paired CI and test, corrected over the matrix (computed once, from ``rows``)."""
+        if self._tests is None:
+            self._tests = gain_tests(self)
+        return self._tests
 
     @property
     def work_done(self) -> bool:
@@ -754,6 +780,98 @@ class MatrixRun:
         """Languages of the target that the baseline could not score (failed or not run)."""
         base = self.baseline(target)
         return [lang for lang in self.plan.languages[target] if lang not in base]
+
+
+@dataclass
+class GainTests:
+    """The uncertainty of a matrix's gains (``toolkit.stats``), corrected by ``method`` within two families:
+    the table's mean gains (per cell over the target's languages, and per intermediate over targets) and
+    the per-language gains. A gain without stored per-example rows on both sides has no entry."""
+
+    method: str
+    resamples: int
+    permutations: int
+    cells: dict[tuple[str, str, str], Any] = field(default_factory=dict)  # (target, recipe, inter) -> Comparison
+    means: dict[tuple[str, str], Any] = field(default_factory=dict)  # (recipe, inter) -> over every target
+    languages: dict[tuple[str, str, str, str], Any] = field(default_factory=dict)  # (target, recipe, inter, lang)
+
+    @property
+    def enabled(self) -> bool:
+        return self.resamples > 0 and self.permutations > 0
+
+
+def gain_tests(run: MatrixRun) -> GainTests:
+    """Paired bootstrap CIs and approximate-randomization tests of every gain of ``run`` over its baseline
+    on the same examples; means over languages (and over targets) resample examples within each language;
+    then ``config.correction`` over each family."""
+    from .errors import DataError
+    from .stats import adjust, compare, compare_languages, derived_seed
+
+    cfg = run.config
+    out = GainTests(cfg.correction, cfg.resamples, cfg.permutations)
+    if not out.enabled:
+        return out
+    n = dict(resamples=cfg.resamples, permutations=cfg.permutations)
+    for recipe in cfg.recipes:
+        for inter in cfg.intermediates[1:]:
+            strata: dict[tuple[str, str], tuple[Any, Any]] = {}
+            complete = True
+            for target in cfg.targets:
+                base, cell = run.rows.get((target, BASELINE, BASELINE), {}), run.rows.get((target, recipe, inter), {})
+                pairs = {}
+                for lang in run.baseline(target):
+                    if lang in base and lang in cell:
+                        try:
+                            out.languages[(target, recipe, inter, lang)] = compare(
+                                base[lang], cell[lang], seed=derived_seed(cfg.seed, target, recipe, inter, lang), **n)
+                            pairs[lang] = (base[lang], cell[lang])
+                        except DataError as exc:
+                            log.warning("%s/%s/%s/%s: no paired test (%s)", target, recipe, inter, lang, exc)
+                if pairs and run.mean_gain(target, recipe, inter) is not None and len(pairs) == len(run.baseline(target)):
+                    out.cells[(target, recipe, inter)] = compare_languages(
+                        pairs, seed=derived_seed(cfg.seed, target, recipe, inter), **n)
+                    strata.update({(target, lang): p for lang, p in pairs.items()})
+                else:
+                    complete = False
+            if complete and strata and len(cfg.targets) > 1:  # one target: its mean is the cell's own test
+                per_target = {t: sum(1 for tt, _ in strata if tt == t) for t, _ in strata}
+                weights = {k: 1.0 / (len(per_target) * per_target[k[0]]) for k in strata}
+                out.means[(recipe, inter)] = compare_languages(strata, seed=derived_seed(cfg.seed, recipe, inter),
+                                                               weights=weights, **n)
+    for family in (("cells", "means"), ("languages",)):
+        keyed = [(name, key) for name in family for key in getattr(out, name)]
+        adjusted = adjust([getattr(out, name)[key].p_value for name, key in keyed], cfg.correction)
+        for (name, key), p in zip(keyed, adjusted):
+            table = getattr(out, name)
+            table[key] = dataclasses.replace(table[key], p_adjusted=p)
+    return out
+
+
+def collect_rows(plan: Plan, scores: Mapping[tuple[str, str, str], Mapping[str, float]]) -> dict:
+    """Per cell and scored language: the per-example rows stored beside the predictions (None-free)."""
+    from .errors import DataError
+    from .results import RecordKey, ResultStore, encoder_id
+    from .setups import setup_id
+
+    store = ResultStore(plan.config.results_dir)
+    enc = encoder_id(plan.config.model)
+    out: dict = {}
+    for cell in plan.cells:
+        key = (cell.target, cell.recipe, cell.intermediate)
+        if cell.setup is None or key not in scores:
+            continue
+        rkey = RecordKey(enc, setup_id(cell.setup), cell.target)
+        found = {}
+        for lang in scores[key]:
+            try:
+                rows = store.get_example_rows(rkey, lang)
+            except DataError as exc:
+                log.warning("%s", exc)
+                rows = None
+            if rows is not None:
+                found[lang] = rows
+        out[key] = found
+    return out
 
 
 def collect_scores(plan: Plan) -> tuple[dict, dict]:
@@ -825,7 +943,8 @@ def run_matrix(cfg: MatrixConfig, *, on_event: Event | None = None, progress: bo
     else:
         outcomes = execute_local(plan, on_event, progress)
     scores, failed = collect_scores(plan)
-    return MatrixRun(plan, outcomes, scores, failed, compute_cost(plan, outcomes, time.perf_counter() - t0))
+    return MatrixRun(plan, outcomes, scores, failed, compute_cost(plan, outcomes, time.perf_counter() - t0),
+                     rows=collect_rows(plan, scores))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -839,17 +958,65 @@ def _fmt(value: float | None, signed: bool = True) -> str:
     return f"{value:+.1f}" if signed else f"{value:.1f}"
 
 
+def _gain_text(value: float | None, test: Any) -> str:
+    """``+1.2 [-0.3, +2.7]*`` (the paired CI; ``*``: significant after correction) or ``+1.2`` without a test."""
+    return test.fmt() if test is not None else _fmt(value)
+
+
 def gain_rows(run: MatrixRun, recipe: str) -> tuple[list[str], list[list[str]]]:
-    """Rows: intermediate sets; columns: targets (mean gain over languages) and their mean."""
+    """Rows: intermediate sets; columns: targets (mean gain over languages) and their mean; each gain with
+    its 95% CI and a ``*`` when significant after correction, where the per-example rows are stored
+    (see :func:`significance_note`)."""
     targets = list(run.config.targets)
     header = ["intermediate", *targets, "mean"]
+    tests = run.tests
     rows = [["none (baseline score)", *[_fmt(_mean(run.baseline(t)), signed=False) for t in targets], ""]]
     for inter in run.config.intermediates[1:]:
         vals = [run.mean_gain(t, recipe, inter) for t in targets]
-        cells = [_fmt(v) if v is not None else _why_missing(run, t, recipe, inter) for t, v in zip(targets, vals)]
+        cells = [_gain_text(v, tests.cells.get((t, recipe, inter))) if v is not None else _why_missing(run, t, recipe, inter)
+                 for t, v in zip(targets, vals)]
         usable = [v for v in vals if v is not None]
-        rows.append([inter, *cells, _fmt(fmean(usable)) if usable and len(usable) == len(vals) else "-"])
+        mean_test = tests.means.get((recipe, inter)) if len(targets) > 1 else tests.cells.get((targets[0], recipe, inter))
+        mean = _gain_text(fmean(usable), mean_test) if usable and len(usable) == len(vals) else "-"
+        rows.append([inter, *cells, mean])
     return header, rows
+
+
+def significance_note(run: MatrixRun) -> str:
+    """One sentence that says what the brackets and the marker in the gain tables mean."""
+    from .stats import CORRECTION_NAMES
+
+    t = run.tests
+    if not t.enabled:
+        return "Gains without confidence intervals or tests (resamples or permutations set to 0)."
+    if not (t.cells or t.languages):
+        return ("No confidence intervals: the results store holds no per-example scores for these gains "
+                "(computed before xta stored them; re-evaluate to add them).")
+    fam = len(t.cells) + len(t.means)
+    correction = ("no correction for multiple comparisons" if t.method == "none" else
+                  f"{CORRECTION_NAMES[t.method]} correction over the {fam} mean gains of the matrix "
+                  f"(per-language gains: over their {len(t.languages)})")
+    return (f"[lo, hi]: 95% paired bootstrap CI over the same test examples ({t.resamples} resamples; means over "
+            f"languages or targets resample examples within each language). *: significant at p < 0.05 "
+            f"(approximate randomization, {t.permutations} permutations) after {correction}.")
+
+
+def significance_summary(run: MatrixRun) -> str:
+    """Plain words: how many gains are significant after correction, or that none is."""
+    from .stats import CORRECTION_NAMES
+
+    t = run.tests
+    if not t.enabled or not (t.cells or t.languages):
+        return "Significance not tested."
+    after = "without correction" if t.method == "none" else f"after {CORRECTION_NAMES[t.method]} correction"
+    means = [c for c in (*t.cells.values(), *t.means.values())]
+    langs = list(t.languages.values())
+    sig_means, sig_langs = sum(c.significant for c in means), sum(c.significant for c in langs)
+    if not sig_means and not sig_langs:
+        return (f"No gain is significant {after} (0 of {len(means)} mean gains, 0 of {len(langs)} per-language "
+                "gains): these differences are within the noise of the test examples.")
+    return (f"{sig_means} of {len(means)} mean gains and {sig_langs} of {len(langs)} per-language gains are "
+            f"significant (p < 0.05) {after}; the others are within the noise of the test examples.")
 
 
 def _mean(scores: Mapping[str, float]) -> float | None:
@@ -871,9 +1038,11 @@ def language_rows(run: MatrixRun, recipe: str, target: str) -> tuple[list[str], 
     base = run.baseline(target)
     langs = [lang for lang in run.plan.languages[target] if lang in base]
     rows = [["none (score)", *[_fmt(base[l], signed=False) for l in langs]]]
+    tests = run.tests.languages
     for inter in run.config.intermediates[1:]:
         cell = run.scores.get((target, recipe, inter), {})
-        rows.append([inter, *[_fmt(cell[l] - base[l]) if l in cell else "-" for l in langs]])
+        rows.append([inter, *[_gain_text(cell[l] - base[l], tests.get((target, recipe, inter, l))) if l in cell else "-"
+                              for l in langs]])
     return ["intermediate", *langs], rows
 
 

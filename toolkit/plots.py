@@ -4,9 +4,12 @@ Three figures, each built as a ``Figure`` first (tests read its axes back) and t
 
 * :func:`gain_heatmap`: intermediate set x target, the mean gain over languages (target score with the
   intermediate set minus the score without one; blank where the cell is not applicable or incomplete);
+  where the matrix has paired tests (``MatrixRun.tests``), a gain that is not significant after the
+  matrix's correction is greyed out and a significant one is marked ``*``; the same in :func:`language_heatmap`;
 * :func:`language_heatmap`: (target, intermediate) x language, the gain per language;
 * :func:`resource_plot`: mean gain per language resource group (Joshi et al. 2020 classes 0-2 low,
-  3 mid, 4-5 high; :attr:`toolkit.languages.Language.resource_group`), one bar per intermediate set.
+  3 mid, 4-5 high; :attr:`toolkit.languages.Language.resource_group`), one bar per intermediate set, with
+  95% CI error bars from examples resampled within each of the group's languages (where rows are stored).
 
 and, for selection (``xta select --evaluate``), :func:`diversity_plot`: mean gain against the diversity of the
 intermediate set, one panel per language group, written with the selector table by :func:`write_selection_report`.
@@ -31,12 +34,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
 
 __all__ = ["gain_heatmap", "language_heatmap", "resource_plot", "diversity_plot", "save_figure", "write_matrix_report",
            "write_selection_report", "selector_rows", "RESOURCE_GROUPS"]
 
 RESOURCE_GROUPS = ("low", "mid", "high")
 _CMAP = "RdBu"
+_GREY = "0.86"  # cells whose gain is not significant after correction
 
 
 def _limit(values: np.ndarray) -> float:
@@ -44,7 +49,10 @@ def _limit(values: np.ndarray) -> float:
     return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
 
 
-def _heatmap(values: np.ndarray, rows: list[str], cols: list[str], title: str, annotate: bool) -> Figure:
+def _heatmap(values: np.ndarray, rows: list[str], cols: list[str], title: str, annotate: bool,
+             significant: np.ndarray | None = None) -> Figure:
+    """``significant``: per cell 1 (significant after correction: annotated with ``*``), 0 (not: greyed
+    out) or NaN (not tested: drawn as it is)."""
     tilt = len(cols) > 6 or max((len(c) for c in cols), default=0) > 8  # long names would overlap flat
     longest = max((len(r) for r in rows), default=0)  # row labels such as mt_anli_and_siqa need room
     fig = Figure(figsize=(max(5.5, 0.55 * len(cols) + 3.0 + 0.065 * longest), max(3.0, 0.45 * len(rows) + 2.0)),
@@ -56,11 +64,19 @@ def _heatmap(values: np.ndarray, rows: list[str], cols: list[str], title: str, a
     ax.set_yticks(range(len(rows)), labels=rows)
     ax.set_title("\n".join(textwrap.wrap(title, 48)), fontsize=10)
     fig.colorbar(image, ax=ax, label="gain (points)")
+    sig = np.full(values.shape, np.nan) if significant is None else significant
+    for (i, j), flag in np.ndenumerate(sig):
+        if flag == 0 and math.isfinite(values[i, j]):  # tested, not significant: grey over the colour
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=_GREY, edgecolor="white", linewidth=0.5,
+                                   gid="not-significant"))
     if annotate:
         for (i, j), v in np.ndenumerate(values):
             if math.isfinite(v):
-                ax.text(j, i, f"{v:+.1f}", ha="center", va="center", fontsize=8,
-                        color="white" if abs(v) > 0.6 * lim else "black")  # readable on dark cells
+                grey = sig[i, j] == 0
+                ax.text(j, i, f"{v:+.1f}" + ("*" if sig[i, j] == 1 else ""), ha="center", va="center", fontsize=8,
+                        color="black" if grey or abs(v) <= 0.6 * lim else "white")  # readable on dark cells
+    if np.isfinite(sig).any():
+        ax.set_xlabel("* significant after correction; grey: not significant", fontsize=7)
     return fig
 
 
@@ -69,25 +85,43 @@ def gain_heatmap(run: Any, recipe: str) -> Figure:
     rows = list(run.config.intermediates[1:])
     cols = list(run.config.targets)
     values = np.full((len(rows), len(cols)), np.nan)
+    significant = np.full((len(rows), len(cols)), np.nan)
+    tests = _tests(run)
     for i, inter in enumerate(rows):
         for j, target in enumerate(cols):
             gain = run.mean_gain(target, recipe, inter)
             values[i, j] = np.nan if gain is None else gain
-    return _heatmap(values, rows, cols, f"mean gain over the no-intermediate baseline ({recipe})", annotate=True)
+            test = tests.cells.get((target, recipe, inter)) if tests else None
+            significant[i, j] = np.nan if test is None else float(test.significant)
+    return _heatmap(values, rows, cols, f"mean gain over the no-intermediate baseline ({recipe})", annotate=True,
+                    significant=significant)
+
+
+def _tests(run: Any):
+    """The run's corrected gain tests (``MatrixRun.tests``), or None for an object without them."""
+    return getattr(run, "tests", None)
 
 
 def language_heatmap(run: Any, recipe: str) -> Figure:
     """(target <- intermediate) rows x languages (union over targets, sorted): gain per language."""
     gains = run.gains(recipe)
-    rows, per_row = [], []
+    tests = _tests(run)
+    rows, per_row, keys = [], [], []
     for target in run.config.targets:
         for inter in run.config.intermediates[1:]:
             if inter in gains.get(target, {}):
                 rows.append(f"{target} <- {inter}")
                 per_row.append(gains[target][inter])
+                keys.append((target, inter))
     cols = sorted({lang for g in per_row for lang in g})
     values = np.array([[g.get(lang, np.nan) for lang in cols] for g in per_row], dtype=float).reshape(len(rows), len(cols))
-    return _heatmap(values, rows, cols, f"gain per language ({recipe})", annotate=len(cols) <= 16)
+    significant = np.full(values.shape, np.nan)
+    for i, (target, inter) in enumerate(keys):
+        for j, lang in enumerate(cols):
+            test = tests.languages.get((target, recipe, inter, lang)) if tests else None
+            significant[i, j] = np.nan if test is None else float(test.significant)
+    return _heatmap(values, rows, cols, f"gain per language ({recipe})", annotate=len(cols) <= 16,
+                    significant=significant)
 
 
 def resource_gains(run: Any, recipe: str) -> dict[str, dict[str, float | None]]:
@@ -105,16 +139,58 @@ def resource_gains(run: Any, recipe: str) -> dict[str, dict[str, float | None]]:
     return out
 
 
+def resource_intervals(run: Any, recipe: str) -> dict[str, dict[str, Any]]:
+    """``{intermediate: {group: Comparison}}``: the paired 95% CI of each group's mean gain, resampling the
+    examples within every (target, language) of the group (``toolkit.stats.compare_languages``); only where
+    every one of them has stored per-example rows on both sides."""
+    from .errors import DataError
+    from .languages import get
+    from .stats import compare_languages, derived_seed
+
+    tests = _tests(run)
+    if tests is None or not tests.enabled:
+        return {}
+    cfg, all_rows, gains = run.config, getattr(run, "rows", {}), run.gains(recipe)
+    out: dict[str, dict[str, Any]] = {}
+    for inter in cfg.intermediates[1:]:
+        strata: dict[str, dict] = {g: {} for g in RESOURCE_GROUPS}
+        complete = dict.fromkeys(RESOURCE_GROUPS, True)
+        for target in cfg.targets:
+            base, cell = all_rows.get((target, "none", "none"), {}), all_rows.get((target, recipe, inter), {})
+            for lang in gains.get(target, {}).get(inter, {}):
+                group = get(lang).resource_group
+                if lang in base and lang in cell:
+                    strata[group][(target, lang)] = (base[lang], cell[lang])
+                else:
+                    complete[group] = False
+        out[inter] = {}
+        for group, pairs in strata.items():
+            if pairs and complete[group]:
+                try:
+                    out[inter][group] = compare_languages(pairs, resamples=cfg.resamples, permutations=cfg.permutations,
+                                                          seed=derived_seed(cfg.seed, "group", recipe, inter, group))
+                except DataError:
+                    continue
+    return out
+
+
 def resource_plot(run: Any, recipe: str) -> Figure:
-    """Mean gain per resource group (x), one bar per intermediate set."""
+    """Mean gain per resource group (x), one bar per intermediate set, with its 95% CI where the per-example
+    rows are stored (:func:`resource_intervals`)."""
     data = resource_gains(run, recipe)
+    intervals = resource_intervals(run, recipe)
     fig = Figure(figsize=(6.0, 3.5), dpi=100)
     ax = fig.add_subplot()
     x = np.arange(len(RESOURCE_GROUPS))
     width = 0.8 / max(1, len(data))
     for k, (inter, groups) in enumerate(data.items()):
         heights = [groups[g] if groups[g] is not None else 0.0 for g in RESOURCE_GROUPS]
-        ax.bar(x + (k - (len(data) - 1) / 2) * width, heights, width, label=inter)
+        ci = [intervals.get(inter, {}).get(g) for g in RESOURCE_GROUPS]
+        yerr = None
+        if any(c is not None for c in ci):
+            yerr = np.array([[h - c.low if c else 0.0 for h, c in zip(heights, ci)],
+                             [c.high - h if c else 0.0 for h, c in zip(heights, ci)]]).clip(min=0.0)
+        ax.bar(x + (k - (len(data) - 1) / 2) * width, heights, width, label=inter, yerr=yerr, capsize=3)
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xticks(x, labels=[f"{g}-resource" for g in RESOURCE_GROUPS])
     ax.set_ylabel("mean gain (points)")
@@ -143,7 +219,7 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
 def write_matrix_report(run: Any, out_dir: str | Path, title: str = "xta transfer matrix") -> dict[str, str]:
     """``report.md`` (gain tables per recipe, per-language tables, cost) and the PNG figures it shows."""
     from .io import atomic_write_text
-    from .matrix import cost_rows, gain_rows, language_rows
+    from .matrix import cost_rows, gain_rows, language_rows, significance_note, significance_summary
     from .report import to_markdown
 
     out = Path(out_dir)
@@ -153,7 +229,8 @@ def write_matrix_report(run: Any, out_dir: str | Path, title: str = "xta transfe
     md = [f"# {title}\n",
           f"Encoder `{cfg.model}`, benchmark `{cfg.benchmark}`, seed {cfg.seed}. Gains are target scores with the "
           "intermediate set minus the score with no intermediate task (`none`), in points of each target's main "
-          "metric; a mean exists only when every language the baseline scored is scored.\n"]
+          "metric; a mean exists only when every language the baseline scored is scored.\n",
+          f"{significance_note(run)}\n", f"**{significance_summary(run)}**\n"]
     for recipe in cfg.recipes:
         header, rows = gain_rows(run, recipe)
         md += [f"## Recipe `{recipe}`\n", to_markdown(header, rows)]

@@ -306,6 +306,22 @@ def language_rows(gathered: StoreScores, by: str = "task") -> tuple[list[str], l
     return ["task", *langs], [[task] + [cell(task, lang) for lang in langs] for task in tasks]
 
 
+CI_HEADER = ["task", "lang", "score", "95% CI", "examples", "resamples"]
+
+
+def ci_rows(gathered: StoreScores) -> list[list[str]]:
+    """Per task and language whose record stores a bootstrap CI (``LangResult.ci``): the main score and its
+    interval over the test examples. Languages scored without one (older records) are left out."""
+    rows = []
+    for task, rec in gathered.records.items():
+        for lang, entry in sorted(getattr(rec, "languages", {}).items()):
+            ci = entry.ci if entry.status == "ok" else None
+            if ci:
+                rows.append([task, lang, fmt(entry.main), f"[{fmt(ci['low'])}, {fmt(ci['high'])}]",
+                             str(ci.get("n_examples", entry.n_examples)), str(ci.get("resamples", ""))])
+    return rows
+
+
 def write_report(summary: BenchmarkSummary, gathered: StoreScores, out_dir) -> dict[str, str]:
     """Write summary.csv, languages.csv and report.md into ``out_dir`` (atomically); return their paths."""
     import csv
@@ -326,5 +342,8 @@ def write_report(summary: BenchmarkSummary, gathered: StoreScores, out_dir) -> d
         files[name] = str(atomic_write_text(out / name, buf.getvalue()))
     md = [f"# xta report: {summary.benchmark}\n", "## Summary\n", to_markdown(SUMMARY_HEADER, summary_rows(summary)),
           "\n## Per language (main score)\n", to_markdown(lang_header, lang_rows)]
+    intervals = ci_rows(gathered)
+    if intervals:
+        md += ["\n## Per language: 95% percentile bootstrap CI over the test examples\n", to_markdown(CI_HEADER, intervals)]
     files["report.md"] = str(atomic_write_text(out / "report.md", "\n".join(md)))
     return files

@@ -27,10 +27,17 @@ Record schema, ``schema_version`` 1 (a record with a newer version is refused, n
                "seconds": 12.3, "split": "test", "data_files": {"xnli/xnli.test.tsv": "<sha256>"},
                "dataset_revision": null, "adapters": {"lang_de": "<sha256>"},
                "config_hash": "<sha256>", "finished_at": "...", "error": null, "protocol": {},
-               "evaluation": {"precision": "fp32"}},  # retrieval: + "retrieval": {layer, pooling, lengths, ...}
+               "evaluation": {"precision": "fp32"},  # retrieval: + "retrieval": {layer, pooling, lengths, ...}
+               "ci": {"metric": "accuracy", "low": 0.80, "high": 0.82, "level": 0.95, "resamples": 1000,
+                      "seed": 42, "method": "percentile bootstrap over examples", "n_examples": 5010}},
         "sw": {"status": "failed", "error": "DataUnavailable: ...", "metrics": {}, "main": null, ...}
       }
     }
+
+``ci`` (issue 17) is the 95% bootstrap confidence interval of the main score over the language's test
+examples (``toolkit.stats``); records written before it, or with ``--bootstrap-resamples 0``, have
+``"ci": null`` or no key at all and load the same. The per-example rows it was computed from are stored in
+the language's predictions file (:meth:`ResultStore.put_predictions`), so gains can be paired later.
 
 Record-level provenance (config, versions, git commit) is that of the latest write; every language
 entry keeps its own ``config_hash``, adapter and data hashes, so a record mixing runs shows it.
@@ -211,6 +218,7 @@ class LangResult:
     # protocol choices that change what the score means, e.g. {"bucc_threshold": "tuned on dev"}
     # (toolkit.metrics.BUCC_THRESHOLD_*); the report shows each one that is not the protocol's
     protocol: dict[str, str] = field(default_factory=dict)
+    ci: dict[str, Any] | None = None  # the main score's bootstrap CI (toolkit.stats.ci_entry); None: not computed
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -428,10 +436,24 @@ class ResultStore:
         """``<root>/<encoder>/<setup>/<task>.predictions/<lang>.json`` beside the record."""
         return self.path(key).with_suffix(".predictions") / f"{safe_name(lang, 'language')}.json"
 
-    def put_predictions(self, key: RecordKey, lang: str, split: str, ids: list[str], predictions: Any) -> Path:
-        """Store one language's predictions (atomically), keyed to the example ids they answer."""
-        return atomic_write_json(self.predictions_path(key, lang),
-                                 {"task": key.task, "lang": lang, "split": split, "ids": ids, "predictions": predictions})
+    def put_predictions(self, key: RecordKey, lang: str, split: str, ids: list[str], predictions: Any,
+                        example_scores: Mapping[str, Any] | None = None) -> Path:
+        """Store one language's predictions (atomically), keyed to the example ids they answer, and the
+        per-example rows of the main metric (``toolkit.stats.ExampleRows.to_json``) when given."""
+        data = {"task": key.task, "lang": lang, "split": split, "ids": ids, "predictions": predictions}
+        if example_scores is not None:
+            data["example_scores"] = dict(example_scores)
+        return atomic_write_json(self.predictions_path(key, lang), data)
+
+    def get_example_rows(self, key: RecordKey, lang: str):
+        """The stored per-example rows (:class:`toolkit.stats.ExampleRows`) of one language, or None when the
+        predictions file is missing or predates them."""
+        from .stats import ExampleRows
+
+        data = self.get_predictions(key, lang)
+        if not data or not data.get("example_scores"):
+            return None
+        return ExampleRows.from_json(data["example_scores"])
 
     def get_predictions(self, key: RecordKey, lang: str) -> dict[str, Any] | None:
         path = self.predictions_path(key, lang)
