@@ -774,6 +774,7 @@ def matrix_cmd(
     model: Optional[str] = typer.Option(None, "--model", help="Encoder (default: embedded)."),
     split: Optional[str] = typer.Option(None, "--split", help="Evaluation split: auto (default) | test | dev."),
     seed: Optional[int] = typer.Option(None, "--seed"),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Training seeds as a dimension, e.g. 1,2,3: one matrix per seed (adapters s<seed>_...), gains as mean ± sd over seeds with CIs over seeds and examples."),
     intermediate_steps: Optional[int] = typer.Option(None, "--intermediate-steps", help="Optimizer steps per intermediate adapter (default: the epochs)."),
     target_steps: Optional[int] = typer.Option(None, "--target-steps", help="Optimizer steps per target adapter."),
     train_examples: Optional[int] = typer.Option(None, "--train-examples", help="First N English training examples per adapter."),
@@ -804,7 +805,7 @@ def matrix_cmd(
 
     flags = _options(
         targets=targets, intermediates=tuple(intermediate) if intermediate else None, recipes=recipes, langs=langs,
-        benchmark=benchmark, model=model, split=split, seed=seed, intermediate_steps=intermediate_steps,
+        benchmark=benchmark, model=model, split=split, seed=seed, seeds=seeds, intermediate_steps=intermediate_steps,
         target_steps=target_steps, train_examples=train_examples, batch_size=batch_size, learning_rate=learning_rate,
         max_length=max_length, max_dev_examples=max_dev_examples, max_eval_examples=max_eval_examples,
         overrides=parse_overrides(overrides) if overrides else None, prefix=prefix, executor=executor,
@@ -817,6 +818,9 @@ def matrix_cmd(
     if dry_run:
         _table("planned nodes", ["layer", "node", "needs"], [[str(n.layer), n.id, ", ".join(n.deps)] for n in plan.order()])
         return
+    if cfg.seeds:
+        _run_seeds(cfg, len(plan.nodes), report_dir)
+        return
     run = run_matrix(cfg, on_event=_MatrixProgress(len(plan.nodes)), progress=cfg.executor == "local")
     _render_matrix(run, per_language)
     if report_dir:
@@ -824,6 +828,26 @@ def matrix_cmd(
 
         files = write_matrix_report(run, report_dir)
         console.print(f"report: {escape(str(files['report.md']))}")
+
+
+def _run_seeds(cfg, nodes_per_seed: int, report_dir: Optional[Path]) -> None:
+    """``xta matrix --seeds``: one matrix per seed, then the gains over seeds."""
+    from toolkit.io import atomic_write_text
+    from toolkit.matrix import run_matrix_seeds, seed_gain_rows, seed_significance_note
+
+    sr = run_matrix_seeds(cfg, on_event=_MatrixProgress(nodes_per_seed * len(cfg.seeds)), progress=cfg.executor == "local")
+    lines = []
+    for recipe in cfg.recipes:
+        header, rows = seed_gain_rows(sr, recipe)
+        title = f"transfer matrix ({recipe}) over {len(cfg.seeds)} seeds: mean gain over languages vs. no intermediate task (points)"
+        _table(title, header, rows)
+        lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                  *("| " + " | ".join(r) + " |" for r in rows), ""]
+    note = seed_significance_note(sr)
+    console.print(escape(note), soft_wrap=True)
+    if report_dir:
+        path = atomic_write_text(Path(report_dir) / "seeds.md", "# Transfer matrix over seeds\n\n" + "\n".join(lines) + note + "\n")
+        console.print(f"report: {escape(str(path))} (one matrix per seed: their adapters are named s<seed>_...)")
 
 
 @app.command("demo")

@@ -427,3 +427,44 @@ def test_a_single_target_mean_is_its_cell_and_not_a_second_test():
     assert not one.tests.means and len(one.tests.cells) == 1
     _, table = gain_rows(one, "sequential")
     assert table[1][1] == table[1][2] == one.tests.cells[("cldr_continent", "sequential", "cldr_kind")].fmt()
+
+
+def test_seeds_are_a_dimension_with_mean_sd_and_a_ci_over_seeds_and_examples(tmp_path, tiny_dir):
+    """Issue 17: `--seeds 1,2` runs one matrix per seed (adapters s1_..., s2_...), reuses finished seeds,
+    and reports each gain as the mean over seeds ± their sd with a two-stage CI (toolkit.stats.compare_seeds)."""
+    from statistics import fmean, stdev
+
+    from typer.testing import CliRunner
+
+    from cli import app
+    from toolkit.matrix import run_matrix_seeds, seed_config, seed_gain_rows
+    from toolkit.stats import compare_seeds, derived_seed
+
+    cfg = _tiny_cfg(tmp_path, tiny_dir, targets=("cldr_continent",), intermediates=("cldr_kind",), seeds="1,2")
+    assert cfg.seeds == (1, 2) and seed_config(cfg, 2).prefix == "s2_" and seed_config(cfg, 2).seed == 2
+    sr = run_matrix_seeds(cfg)
+    adapters = sorted(p.name for p in (Path(cfg.artifacts_dir) / "adapters").iterdir())
+    assert adapters == ["s1_cldr_continent", "s1_cldr_continent__after__s1_cldr_kind", "s1_cldr_kind",
+                        "s2_cldr_continent", "s2_cldr_continent__after__s2_cldr_kind", "s2_cldr_kind"]
+    key = ("cldr_continent", "sequential", "cldr_kind")
+    gains = sr.seed_gains(*key)
+    assert len(gains) == 2 and gains == [r.mean_gain(*key) for r in sr.runs.values()]
+    test = sr.tests.cells[key]
+    restated = compare_seeds([{l: (r.rows[("cldr_continent", "none", "none")][l], r.rows[key][l]) for l in r.baseline("cldr_continent")}
+                              for r in sr.runs.values()], cfg.resamples, cfg.permutations,
+                             seed=derived_seed(cfg.seed, "seeds", *key))
+    assert (test.gain, test.low, test.high, test.p_value) == (restated.gain, restated.low, restated.high, restated.p_value)
+    assert test.gain == pytest.approx(fmean(gains)) and test.sd == pytest.approx(stdev(gains))
+    header, rows = seed_gain_rows(sr, "sequential")
+    assert header == ["intermediate", "cldr_continent"] and rows[1] == ["cldr_kind", test.fmt()]
+    again = run_matrix_seeds(cfg)  # finished seeds are reused like any cell
+    assert not again.work_done and again.seed_gains(*key) == gains
+    result = CliRunner().invoke(app, ["matrix", "--targets", "cldr_continent", "-i", "cldr_kind", "--benchmark", "demo",
+                                      "--split", "test", "--langs", "de,fr,sw", "--model", str(tiny_dir), "--seeds", "1,2",
+                                      "--intermediate-steps", "3", "--target-steps", "3", "--max-length", "24",
+                                      "--max-eval-examples", "8", "--batch-size", "8", "--results-dir", cfg.results_dir,
+                                      "--artifacts-dir", cfg.artifacts_dir, "--report-dir", str(tmp_path / "rep")],
+                                env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "over 2 seeds" in result.output and "Means over 2 seeds (1, 2)" in result.output
+    assert test.fmt() in (tmp_path / "rep" / "seeds.md").read_text()

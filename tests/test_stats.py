@@ -383,3 +383,53 @@ def test_evaluation_stores_rows_and_a_ci_only_when_the_rows_reproduce_the_score(
                    lambda *a: None, False)
     rows, ci = off.uncertainty(spec, examples, [e["id"] for e in examples], preds, "de", 50.0)
     assert rows is not None and ci is None  # the rows are still stored, so gains can be paired later
+
+
+# ------------------------------------------------------------------------------------------------
+# seeds as a dimension (compare_seeds)
+# ------------------------------------------------------------------------------------------------
+
+
+def _seed_pairs(rng, shift, seed_effect, langs=("de", "sw"), n=150):
+    """One seed: per language a baseline and a cell that fixes a ``shift + seed_effect`` share of errors."""
+    out = {}
+    for lang in langs:
+        base = rng.random(n) < 0.5
+        out[lang] = (_acc_rows(base), _acc_rows(base | (rng.random(n) < max(0.0, shift + seed_effect))))
+    return out
+
+
+def test_the_gain_over_seeds_is_the_mean_of_the_seeds_gains_with_their_sd():
+    rng = np.random.default_rng(3)
+    per_seed = [_seed_pairs(rng, 0.2, e) for e in (-0.1, 0.0, 0.1)]
+    result = S.compare_seeds(per_seed, resamples=400, permutations=400, seed=1)
+    gains = [np.mean([o.value() - b.value() for b, o in p.values()]) for p in per_seed]
+    assert result.gain == pytest.approx(np.mean(gains)) and result.sd == pytest.approx(np.std(gains, ddof=1))
+    assert result.seeds == 3 and result.n_examples == 3 * 2 * 150
+    assert result.low <= result.gain <= result.high and result.significant
+    assert result.fmt().startswith(f"{result.gain:+.1f} ±{result.sd:.1f} [") and result.fmt().endswith("*")
+
+
+def test_seed_variance_widens_the_interval_beyond_the_example_variance():
+    """The same examples and average gain: seeds that disagree give a wider CI than seeds that agree
+    (the two-stage bootstrap carries the seed-to-seed variance; a pooled example bootstrap would not)."""
+    rng = np.random.default_rng(4)
+    agree = [_seed_pairs(np.random.default_rng(10 + s), 0.15, 0.0) for s in range(3)]
+    disagree = [_seed_pairs(np.random.default_rng(10 + s), 0.15, e) for s, e in enumerate((-0.15, 0.0, 0.15))]
+    narrow = S.compare_seeds(agree, resamples=600, permutations=200, seed=2)
+    wide = S.compare_seeds(disagree, resamples=600, permutations=200, seed=2)
+    assert wide.sd > 3 * narrow.sd
+    assert (wide.high - wide.low) > 1.5 * (narrow.high - narrow.low)
+    del rng
+
+
+def test_no_gain_in_any_seed_is_not_significant():
+    rng = np.random.default_rng(5)
+    rejections = 0
+    for t in range(40):
+        per_seed = [{lang: (_acc_rows(rng.random(80) < 0.5), _acc_rows(rng.random(80) < 0.5)) for lang in ("de", "sw")}
+                    for _ in range(3)]
+        rejections += S.compare_seeds(per_seed, resamples=100, permutations=200, seed=t).p_value < 0.05
+    assert rejections <= 6  # about 5% of 40
+    with pytest.raises(DataError, match="every seed"):
+        S.compare_seeds([{}], resamples=10, permutations=10)

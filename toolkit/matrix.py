@@ -164,6 +164,10 @@ class MatrixConfig:
     resamples: int = field(default=1000, metadata=NOHASH)
     permutations: int = field(default=1000, metadata=NOHASH)
     correction: str = field(default="holm", metadata=NOHASH)
+    # training seeds as a dimension (issue 17): each seed is a whole matrix whose adapters are named
+    # ``<prefix>s<seed>_...`` and trained with that seed (finished seeds are reused like any cell);
+    # empty: one matrix at ``seed``
+    seeds: tuple[int, ...] = field(default=(), metadata=NOHASH)
 
     def __post_init__(self):
         overrides = self.overrides
@@ -186,6 +190,13 @@ class MatrixConfig:
             pass
         else:
             _names("language", self.langs)
+        try:
+            seeds = tuple(int(v) for v in self.seeds)
+        except ValueError:
+            raise ConfigError(f"seeds: expected integers such as 1,2,3, got {','.join(self.seeds)}") from None
+        if len(set(seeds)) != len(seeds) or any(v < 0 for v in seeds):
+            raise ConfigError(f"seeds: expected distinct non-negative integers, got {list(seeds)}")
+        object.__setattr__(self, "seeds", seeds)
         if self.prefix:
             safe_name(self.prefix + "x", "prefix")
             if not all(c.isalnum() or c == "_" for c in self.prefix):
@@ -1070,6 +1081,126 @@ def status_counts(run: MatrixRun) -> dict[str, int]:
     for outcome in run.outcomes.values():
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
     return counts
+
+
+# --------------------------------------------------------------------------------------------------
+# seeds as a dimension
+# --------------------------------------------------------------------------------------------------
+
+
+def seed_config(cfg: MatrixConfig, seed: int) -> MatrixConfig:
+    """The one-seed matrix of ``seed``: its adapters namespaced ``s<seed>_`` and trained with that seed."""
+    return dataclasses.replace(cfg, seed=seed, seeds=(), prefix=f"{cfg.prefix}s{seed}_")
+
+
+@dataclass
+class SeedRuns:
+    """A matrix run once per training seed; gains are means over seeds with CIs that combine the seed and
+    the example variance (:func:`toolkit.stats.compare_seeds`), corrected over the cells."""
+
+    config: MatrixConfig
+    runs: dict[int, MatrixRun]
+    _tests: GainTests | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def tests(self) -> GainTests:
+        if self._tests is None:
+            self._tests = seed_gain_tests(self)
+        return self._tests
+
+    @property
+    def work_done(self) -> bool:
+        return any(r.work_done for r in self.runs.values())
+
+    def seed_gains(self, target: str, recipe: str, inter: str) -> list[float] | None:
+        """The cell's mean gain over languages in every seed (None when a seed lacks it)."""
+        out = [r.mean_gain(target, recipe, inter) for r in self.runs.values()]
+        return None if any(v is None for v in out) else out
+
+
+def run_matrix_seeds(cfg: MatrixConfig, *, on_event: Event | None = None, progress: bool = False) -> SeedRuns:
+    """One matrix per seed of ``cfg.seeds`` (each resumable and cached like any matrix)."""
+    if not cfg.seeds:
+        raise ConfigError("seeds: name at least two seeds (e.g. 1,2,3) to treat the seed as a dimension")
+    return SeedRuns(cfg, {s: run_matrix(seed_config(cfg, s), on_event=on_event, progress=progress) for s in cfg.seeds})
+
+
+def seed_gain_tests(sr: SeedRuns) -> GainTests:
+    """Each cell's gain over seeds (every seed complete for it: all the baseline's languages, rows stored),
+    with :func:`toolkit.stats.compare_seeds`, then ``config.correction`` over the cells."""
+    from .errors import DataError
+    from .stats import adjust, compare_seeds, derived_seed
+
+    cfg = sr.config
+    out = GainTests(cfg.correction, cfg.resamples, cfg.permutations)
+    if not out.enabled:
+        return out
+    for recipe in cfg.recipes:
+        for inter in cfg.intermediates[1:]:
+            for target in cfg.targets:
+                per_seed = []
+                for run in sr.runs.values():
+                    base, cell = run.rows.get((target, BASELINE, BASELINE), {}), run.rows.get((target, recipe, inter), {})
+                    langs = list(run.baseline(target))
+                    if not langs or run.mean_gain(target, recipe, inter) is None or any(
+                            lang not in base or lang not in cell for lang in langs):
+                        break
+                    per_seed.append({lang: (base[lang], cell[lang]) for lang in langs})
+                else:
+                    try:
+                        out.cells[(target, recipe, inter)] = compare_seeds(
+                            per_seed, cfg.resamples, cfg.permutations, seed=derived_seed(cfg.seed, "seeds", target, recipe, inter))
+                    except DataError as exc:
+                        log.warning("%s/%s/%s: no test over seeds (%s)", target, recipe, inter, exc)
+    keys = list(out.cells)
+    for key, p in zip(keys, adjust([out.cells[k].p_value for k in keys], cfg.correction)):
+        out.cells[key] = dataclasses.replace(out.cells[key], p_adjusted=p)
+    return out
+
+
+def seed_gain_rows(sr: SeedRuns, recipe: str) -> tuple[list[str], list[list[str]]]:
+    """Rows: intermediate sets; columns: targets. Each cell: the mean over seeds of the mean gain over
+    languages, ± the sd over seeds, [95% CI over seeds and examples], ``*`` when significant after correction."""
+    from statistics import stdev
+
+    targets = list(sr.config.targets)
+    header = ["intermediate", *targets]
+    base = []
+    for t in targets:
+        means = [_mean(r.baseline(t)) for r in sr.runs.values()]
+        ok = [m for m in means if m is not None]
+        base.append(f"{fmean(ok):.1f} ±{stdev(ok):.1f}" if len(ok) == len(means) and len(ok) > 1 else
+                    (f"{ok[0]:.1f}" if len(ok) == len(means) == 1 else "-"))
+    rows = [["none (baseline score)", *base]]
+    for inter in sr.config.intermediates[1:]:
+        cells = []
+        for t in targets:
+            test = sr.tests.cells.get((t, recipe, inter))
+            gains = sr.seed_gains(t, recipe, inter)
+            if test is not None:
+                cells.append(test.fmt())
+            elif gains is not None:
+                cells.append(f"{fmean(gains):+.1f}" + (f" ±{stdev(gains):.1f}" if len(gains) > 1 else ""))
+            else:
+                cells.append("n/a")
+        rows.append([inter, *cells])
+    return header, rows
+
+
+def seed_significance_note(sr: SeedRuns) -> str:
+    from .stats import CORRECTION_NAMES
+
+    t = sr.tests
+    n = len(sr.runs)
+    if not t.enabled or not t.cells:
+        return f"Means over {n} seeds (± sd over seeds); no confidence intervals (no per-example rows, or resamples 0)."
+    correction = "no correction" if t.method == "none" else f"{CORRECTION_NAMES[t.method]} correction over the {len(t.cells)} cells"
+    sig = sum(c.significant for c in t.cells.values())
+    verdict = (f"{sig} of {len(t.cells)} gains are significant (p < 0.05) after {correction}." if sig else
+               f"No gain is significant after {correction}: the differences are within the noise of seeds and test examples.")
+    return (f"Means over {n} seeds ({', '.join(map(str, sr.runs))}); ±: sd over seeds; [lo, hi]: 95% two-stage bootstrap "
+            f"CI (seeds, then examples within each language; {t.resamples} resamples); *: approximate randomization "
+            f"({t.permutations} permutations) within every seed and language. " + verdict)
 
 
 def replace_config(cfg: MatrixConfig, **changes: Any) -> MatrixConfig:

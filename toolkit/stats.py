@@ -39,6 +39,11 @@ that resampled test set: ``tests/test_stats.py`` recomputes it with ``toolkit.me
   1989, Riezler & Maxwell 2005; p = (1 + #{|d*| >= |d|}) / (1 + R));
 * :func:`compare_languages`: the mean gain over languages, resampling (and permuting) examples within
   each language independently (a stratified bootstrap);
+* :func:`compare_seeds`: the mean gain over training seeds (each a mean over languages) with a two-stage
+  bootstrap CI that combines seed and example variance: each draw resamples the seeds with replacement and,
+  within every (seed, language), the examples (Davison & Hinkley 1997, sec. 3.8; the hierarchical bootstrap
+  that Dror et al. 2019 recommend for comparing seeded neural models); its p-value swaps rows within every
+  (seed, language), the seeds held fixed, and the spread over seeds is reported as their standard deviation;
 * :func:`adjust`: Holm (1979) step-down or Benjamini-Hochberg (1995) adjusted p-values over a family of
   tests (BH via ``scipy.stats.false_discovery_control``).
 """
@@ -56,7 +61,7 @@ from .errors import ConfigError, DataError
 
 __all__ = [
     "ExampleRows", "Comparison", "KINDS", "CORRECTIONS", "LEVEL", "ALPHA", "example_rows", "bootstrap_ci",
-    "compare", "compare_languages", "pair_rows", "adjust", "holm", "benjamini_hochberg", "ci_entry", "derived_seed",
+    "compare", "compare_languages", "compare_seeds", "pair_rows", "adjust", "holm", "benjamini_hochberg", "ci_entry", "derived_seed",
 ]
 
 KINDS = {"mean": ("score",), "f1": ("tp", "n_pred", "n_gold")}
@@ -299,6 +304,8 @@ class Comparison:
     permutations: int
     level: float = LEVEL
     p_adjusted: float | None = None  # after a correction over a family of tests (see ``adjust``)
+    seeds: int = 1  # training seeds the gain averages (compare_seeds)
+    sd: float | None = None  # standard deviation of the per-seed gains (seeds > 1)
 
     @property
     def significant(self) -> bool:
@@ -307,8 +314,10 @@ class Comparison:
         return p < ALPHA
 
     def fmt(self, digits: int = 1, marker: str = "*") -> str:
-        """``+1.2 [-0.3, +2.7]`` with ``marker`` appended when significant."""
-        text = f"{self.gain:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
+        """``+1.2 [-0.3, +2.7]`` (over seeds: ``+1.2 ±0.4 [-0.3, +2.7]``, ± the sd over seeds) with
+        ``marker`` appended when significant."""
+        spread = f" ±{self.sd:.{digits}f}" if self.seeds > 1 and self.sd is not None else ""
+        text = f"{self.gain:+.{digits}f}{spread} [{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
         return text + (marker if self.significant else "")
 
 
@@ -374,6 +383,41 @@ def compare_languages(pairs: Mapping[Any, tuple[ExampleRows, ExampleRows]], resa
     lo, hi = _percentiles(boot, level)
     return Comparison(gain, lo, hi, _p_value(gain, null), sum(b.n for b, _ in aligned.values()), resamples,
                       permutations, level)
+
+
+def compare_seeds(per_seed: Sequence[Mapping[Any, tuple[ExampleRows, ExampleRows]]], resamples: int = 1000,
+                  permutations: int = 1000, seed: int = 0, level: float = LEVEL) -> Comparison:
+    """The mean over training seeds of the mean gain over languages (``per_seed[s] = {lang: (base, other)}``,
+    each seed's baseline and cell trained with that seed, scored on the same examples).
+
+    CI: two-stage bootstrap. For every draw ``r``, each seed contributes its own stratified example
+    bootstrap of its mean gain (examples resampled within each language); the draw then averages the gains
+    of ``S`` seeds picked with replacement. Both the seed-to-seed variance and the example variance enter
+    the interval. p-value: approximate randomization with every example's two rows swapped within its seed
+    and language (the null: in no seed does the intermediate task change any example), the statistic being
+    the same mean over seeds. ``sd``: the standard deviation (n - 1) of the per-seed gains."""
+    if not per_seed or any(not pairs for pairs in per_seed):
+        raise DataError("compare_seeds: every seed needs at least one language")
+    _check(resamples, level)
+    _check(permutations)
+    rng = np.random.default_rng(seed)
+    gains, boots, nulls, n = [], [], [], 0
+    for pairs in per_seed:
+        keys = sorted(pairs, key=str)
+        aligned = [pair_rows(*pairs[k]) for k in keys]
+        w = 1.0 / len(aligned)
+        gains.append(math.fsum(w * (o.value() - b.value()) for b, o in aligned))
+        boots.append(sum(w * _gain_draws(b, o, rng, resamples) for b, o in aligned))
+        nulls.append(sum(w * _swap_draws(b, o, rng, permutations) for b, o in aligned))
+        n += sum(b.n for b, _ in aligned)
+    draws = np.stack(boots)  # (seeds, resamples)
+    picked = rng.integers(0, len(per_seed), size=(resamples, len(per_seed)))
+    two_stage = draws[picked, np.arange(resamples)[:, None]].mean(axis=1)
+    gain = math.fsum(gains) / len(gains)
+    lo, hi = _percentiles(two_stage, level)
+    p = _p_value(gain, np.stack(nulls).mean(axis=0))
+    sd = float(np.std(gains, ddof=1)) if len(gains) > 1 else 0.0
+    return Comparison(gain, lo, hi, p, n, resamples, permutations, level, seeds=len(gains), sd=sd)
 
 
 def derived_seed(seed: int, *key: Any) -> int:
