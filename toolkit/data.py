@@ -240,45 +240,128 @@ def read_conll_tsv(paths: Sequence[Path], lang: str, options: Mapping[str, Any])
 
 
 _CONLLU_ID = re.compile(r"^\d+$")
-_CONLLU_SKIP = re.compile(r"^\d+(-\d+|\.\d+)$")  # multiword-token ranges "1-2", empty nodes "1.1"
+_CONLLU_RANGE = re.compile(r"^(\d+)-(\d+)$")  # multiword-token range "1-2"
+_CONLLU_EMPTY = re.compile(r"^\d+\.\d+$")  # empty node "1.1"
+
+#: google-research/xtreme third_party/ud-conversion-tools/conllu_to_conll.py lines 28-33: the UPOS
+#: precedence that breaks ties between the highest words of a multiword token (``--lang`` = the
+#: treebank file's prefix, scripts/download_data.sh line 84). The default list ends with "" (its
+#: ``"... PUNCT ".split(" ")``); fr's says CONJ, not CCONJ -- kept as written.
+UD_POS_PRECEDENCE: dict[str, tuple[str, ...]] = {
+    "default": tuple("VERB NOUN PROPN PRON ADJ NUM ADV INTJ AUX ADP DET PART CCONJ SCONJ X PUNCT ".split(" ")),
+    "es": tuple("VERB AUX PRON ADP DET".split(" ")),
+    "fr": tuple("VERB AUX PRON NOUN ADJ ADV ADP DET PART SCONJ CONJ".split(" ")),
+    "it": tuple("VERB AUX ADV PRON ADP DET INTJ".split(" ")),
+}
+
+
+def _conllu_ancestors(edges: Mapping[int, set[int]], node: int) -> int:
+    """How many nodes reach ``node`` (networkx ``ancestors``: the node itself excluded)."""
+    seen, stack = {node}, [node]
+    while stack:
+        for parent in edges.get(stack.pop(), ()):
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return len(seen) - 1
+
+
+def ud_span_head(span: Sequence[int], edges: Mapping[int, set[int]], upos: Mapping[int, str], precedence: Sequence[str]) -> int:
+    """The word of a multiword token that keeps its tag: XTREME's ``_choose_spanhead_from_heuristics``
+    (third_party/ud-conversion-tools/lib/conll.py lines 104-128).
+
+    ``edges`` maps a word to its heads: the basic HEAD and every integer head of DEPS (the official
+    reader adds both to one graph, lib/conll.py lines 381-385). 1: the one word with the fewest
+    ancestors; 2: among several, the first with the best rank in ``precedence``. A tag missing from the
+    list makes the official script crash (``list.index``) and drop the whole treebank; here it ranks
+    after every listed tag instead (documented deviation; no real UD 2.5 file here triggers it).
+    """
+    depth = [_conllu_ancestors(edges, w) for w in span]
+    top = min(depth)
+    highest = [w for w, d in zip(span, depth) if d == top]
+    if len(highest) == 1:
+        return highest[0]
+    rank = {tag: i for i, tag in reversed(list(enumerate(precedence)))}
+    return min(highest, key=lambda w: (rank.get(upos[w], len(precedence)), highest.index(w)))
 
 
 def read_conllu(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> Examples:
-    """Universal Dependencies CoNLL-U: FORM (column 2) and UPOS (column 4) of each syntactic word.
+    """Universal Dependencies CoNLL-U: FORM (column 2) and UPOS (column 4) of each word, as XTREME's UD-POS.
 
-    Follows google-research/xtreme ``utils_preprocess.py`` (udpos_preprocess): multiword-token lines
-    and empty nodes are skipped, word ids must run 1..n, sentences whose forms are (almost) all ``_``
-    are dropped, and spaces / U+200C inside a form are removed (``remove_empty_space``).
+    XTREME converts every treebank file with ``conllu_to_conll.py --lang <prefix>
+    --replace_subtokens_with_fused_forms`` (google-research/xtreme scripts/download_data.sh line 84) and
+    then reads it with utils_preprocess.py ``udpos_preprocess`` (lines 190-289). The same here:
+
+    * a multiword token (``3-4 zum``) becomes ONE word: its surface form with the UPOS of the span's head
+      word (:func:`ud_span_head`); the other sub-words are dropped (lib/conll.py ``_keep_fused_form``,
+      lines 141-201);
+    * empty nodes (``3.1``) are skipped (``parse_id`` returns None for them, lib/conll.py line 10);
+    * a sentence whose forms are (almost) all ``_`` is dropped (utils_preprocess.py lines 196-199);
+    * spaces and U+200C inside a form are removed (``remove_empty_space``, lines 216-225).
+
+    All files of a language (every treebank, matched by the registry's glob) are concatenated in sorted
+    order, as utils_preprocess.py lines 271-283 do. ``options["fused_forms"] = False`` keeps the
+    sub-words instead (the raw UD tokenisation, not XTREME's).
     """
     out: Examples = []
-    for path in paths:
-        sentence: list[tuple[str, str]] = []
+    fused = options.get("fused_forms", True)
+    # utils_preprocess.py line 274: ``for f in sorted(files)`` within a language -- by file name
+    for path in sorted(paths, key=lambda p: (Path(p).name, str(p))):
+        precedence = UD_POS_PRECEDENCE.get(Path(path).name.split("_")[0], UD_POS_PRECEDENCE["default"])
+        words: list[tuple[str, str]] = []
+        ranges: list[tuple[int, int, str]] = []
+        edges: dict[int, set[int]] = {}
         for number, line in enumerate([*_lines(_read_text(path)), ""], 1):
             if not line.strip():
-                _conllu_flush(sentence, out, lang)
-                sentence = []
+                _conllu_flush(words, ranges if fused else [], edges, precedence, out, lang, path, number)
+                words, ranges, edges = [], [], {}
                 continue
             if line.startswith("#"):
                 continue
             cols = line.split("\t")
             if len(cols) != 10:
                 raise DataError(f"expected 10 tab-separated CoNLL-U columns, got {len(cols)}", path, number)
-            if _CONLLU_SKIP.match(cols[0]):
+            if _CONLLU_EMPTY.match(cols[0]):
                 continue
-            if not _CONLLU_ID.match(cols[0]) or int(cols[0]) != len(sentence) + 1:
-                raise DataError(f"word id {cols[0]!r} breaks the sequence (expected {len(sentence) + 1})", path, number)
-            form = "".join(cols[1].replace("\u200c", "").split(" "))
-            sentence.append((form, _check_label(cols[3].strip(), options, path, number)))
+            span = _CONLLU_RANGE.match(cols[0])
+            if span:
+                first, last = int(span.group(1)), int(span.group(2))
+                if first != len(words) + 1 or last <= first:
+                    raise DataError(f"multiword token {cols[0]!r} must start at the next word ({len(words) + 1}) and cover 2+ words", path, number)
+                ranges.append((first, last, cols[1]))
+                continue
+            if not _CONLLU_ID.match(cols[0]) or int(cols[0]) != len(words) + 1:
+                raise DataError(f"word id {cols[0]!r} breaks the sequence (expected {len(words) + 1})", path, number)
+            word = int(cols[0])
+            heads = edges.setdefault(word, set())
+            if _CONLLU_ID.match(cols[6]):
+                heads.add(int(cols[6]))
+            if cols[8] != "_":  # lib/conll.py parse_deps (lines 24-28): integer heads of DEPS
+                heads.update(int(h) for h, *_ in (p.split(":") for p in cols[8].split("|")) if h.isdigit())
+            words.append((cols[1], _check_label(cols[3].strip(), options, path, number)))
     return out
 
 
-def _conllu_flush(sentence: list[tuple[str, str]], out: Examples, lang: str) -> None:
-    if not sentence:
+def _conllu_flush(words: list[tuple[str, str]], ranges: list[tuple[int, int, str]], edges: Mapping[int, set[int]],
+                  precedence: Sequence[str], out: Examples, lang: str, path: Path, number: int) -> None:
+    for first, last, _ in ranges:
+        if last > len(words):
+            raise DataError(f"multiword token {first}-{last} covers words the sentence (ending here) does not have ({len(words)} words)", path, number)
+    if not words:
         return
+    drop: set[int] = set()
+    forms = {}
+    for first, last, form in ranges:
+        span = list(range(first, last + 1))
+        head = ud_span_head(span, edges, {w: words[w - 1][1] for w in span}, precedence)
+        forms[head] = form
+        drop.update(w for w in span if w != head)
+    sentence = [(forms.get(i, f), t) for i, (f, t) in enumerate(words, 1) if i not in drop]
     blanks = sum(form == "_" for form, _ in sentence)
-    if blanks and blanks >= len(sentence) - 1:  # XTREME keeps a sentence iff no or few '_' forms
+    if blanks and blanks >= len(sentence) - 1:  # utils_preprocess.py line 198: keep iff no or few '_' forms
         return
-    out.append({"id": f"{lang}-{len(out)}", "tokens": [f for f, _ in sentence], "tags": [t for _, t in sentence]})
+    out.append({"id": f"{lang}-{len(out)}", "tokens": ["".join(f.replace("\u200c", "").split(" ")) for f, _ in sentence],
+                "tags": [t for _, t in sentence]})
 
 
 def read_squad_json(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -> Examples:
@@ -712,6 +795,35 @@ def _hub_tagging(rows: Iterable[Mapping[str, Any]], ctx: _HubContext) -> Example
     return out
 
 
+def _hub_ud_tagging(rows: Iterable[Mapping[str, Any]], ctx: _HubContext) -> Examples:
+    """Universal Dependencies rows from the Hub (``universal-dependencies/universal_dependencies``).
+
+    Those rows hold every CoNLL-U line: a multiword token's surface line (``zum``, UPOS ``_``, head
+    ``None``) precedes its sub-words, and empty nodes appear too. The rows carry no word ids, so the span
+    of a multiword token -- which XTREME's fused-form rule needs (see :func:`read_conllu`) -- cannot be
+    recovered: the ``_``-tagged lines are dropped and the sub-words kept (UD's own tokenisation), with the
+    count logged. This is a documented deviation from XTREME; the local CoNLL-U files
+    (``--data-dir``) follow XTREME exactly. A row left with no word is skipped.
+    """
+    out, dropped = [], 0
+    for i, row in enumerate(rows):
+        tag_col = ctx.col("tags", "upos", "pos_tags", row=row)
+        names = ctx.class_names(tag_col)
+        raw = list(_get(row, tag_col, ctx, i))
+        tokens = list(_get(row, ctx.col("tokens", row=row), ctx, i))
+        if len(raw) != len(tokens):
+            raise DataError(f"{len(tokens)} tokens but {len(raw)} tags", ctx.where, i + 1)
+        named = [names[t] if isinstance(t, int) and names and 0 <= t < len(names) else t for t in raw]
+        keep = [j for j, t in enumerate(named) if str(t) != "_"]
+        dropped += len(raw) - len(keep)
+        if keep:
+            out.append({"id": row.get(ctx.col("id", "idx", row=row)), "tokens": [tokens[j] for j in keep],
+                        "tags": [_hub_label(raw[j], names, ctx, i) for j in keep]})
+    if dropped:
+        log.info("%s: dropped %d multiword-token/empty-node line(s) tagged '_' (sub-words kept)", ctx.where, dropped)
+    return out
+
+
 def _hub_qa(rows: Iterable[Mapping[str, Any]], ctx: _HubContext) -> Examples:
     out = []
     for i, row in enumerate(rows):
@@ -800,6 +912,7 @@ HUB_CONVERTERS: dict[str, Callable[[Iterable[Mapping[str, Any]], _HubContext], L
     "classification": _hub_classification,
     "pair_classification": _hub_classification,
     "tagging": _hub_tagging,
+    "ud_tagging": _hub_ud_tagging,  # universal_dependencies rows: '_' lines of multiword tokens dropped
     "extractive_qa": _hub_qa,
     "multiple_choice": _make_mc(),
     "siqa": _make_mc(label_names=("1", "2", "3")),  # allenai/social_i_qa: label '1'|'2'|'3'

@@ -45,7 +45,7 @@ _panx_hub = dict(columns={"tokens": "tokens", "tags": "ner_tags"}, label_names=P
 _udpos_hub = dict(columns={"tokens": "tokens", "tags": "pos_tags"}, label_names=UPOS)
 _ud27 = {
     lang: hub("universal-dependencies/universal_dependencies", tb, "test",
-              columns={"tokens": "tokens", "tags": "upos"}, label_names=HF_UD_UPOS)
+              columns={"tokens": "tokens", "tags": "upos"}, label_names=HF_UD_UPOS, format="ud_tagging")
     for lang, tb in _UD27.items()
 }
 
