@@ -114,3 +114,22 @@ def test_bad_cards_are_refused_with_the_file_name(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message) as info:
         load_card(path)
     assert "bad.yaml" in str(info.value)
+
+
+def test_every_source_format_has_a_reader_or_converter():
+    """Issue 16 item 7: a registry format without a reader (Mewsli-X had none) is caught here."""
+    from toolkit.data import HUB_CONVERTERS, PATH_OPTIONS, READERS
+
+    seen = set()
+    for name, spec in all_tasks().items():
+        for split, src in spec.splits.items():
+            for local in src.local:
+                assert local.format in READERS, f"{name}/{split}: no reader for local format {local.format!r}"
+                for key in set(local.options) - {"labelled", "pool_languages", "fused_forms"}:
+                    assert key in PATH_OPTIONS.get(local.format, ()), f"{name}/{split}: option {key!r} is not a companion file of {local.format!r}"
+                seen.add(local.format)
+            hubs = src.hub if isinstance(src.hub, tuple) else (src.hub,) if src.hub else ()
+            for hub in (*hubs, *src.hub_overrides.values()):
+                fmt = hub.format or spec.shape
+                assert fmt in HUB_CONVERTERS, f"{name}/{split}: no Hub converter for {fmt!r} ({hub.path})"
+    assert {"conllu", "mewslix", "mewslix_pairs"} <= seen
