@@ -373,7 +373,8 @@ def test_hub_xnli_class_labels(tmp_path, monkeypatch):
     out = load("xnli", "test", "sw", tmp_path)
     assert [e["label"] for e in out] == ["contradiction", "entailment", "neutral"]
     assert out[0] == {"id": "sw-0", "text": "p0", "text_pair": "h0", "label": "contradiction"}
-    assert fake.calls == [("facebook/xnli", "sw", {"split": "test", "revision": None})]  # no trust_remote_code
+    # no trust_remote_code; the pinned revision (toolkit/tasks/hub_revisions.py)
+    assert fake.calls == [("facebook/xnli", "sw", {"split": "test", "revision": "b8dd5d7af51114dbda02c0e3f6133f332186418e"})]
 
 
 def test_hub_panx_udpos_tydiqa_siqa(tmp_path, monkeypatch):
@@ -382,11 +383,12 @@ def test_hub_panx_udpos_tydiqa_siqa(tmp_path, monkeypatch):
     fake = _FakeHub({"tokens": [["Nairobi", "ni"]], "ner_tags": [[5, 0]], "langs": [["sw", "sw"]]})
     monkeypatch.setattr(datasets, "load_dataset", fake)
     assert load("panx", "test", "sw", tmp_path)[0]["tags"] == ["B-LOC", "O"]
-    assert fake.calls[-1][:2] == ("google/xtreme", "PAN-X.sw")
+    # google/xtreme is pinned to its parquet export, where a config is a data_dir (toolkit/tasks/hub_revisions.py)
+    assert fake.calls[-1][0] == "google/xtreme" and fake.calls[-1][2]["data_dir"] == "PAN-X.sw"
     fake = _FakeHub({"tokens": [["Labas", "!"]], "upos": [[15, 1]]})
     monkeypatch.setattr(datasets, "load_dataset", fake)
     assert load("udpos", "test", "lt", tmp_path)[0]["tags"] == ["INTJ", "PUNCT"]  # UD 2.7 integer order
-    assert fake.calls[-1][:2] == ("universal-dependencies/universal_dependencies", "lt_alksnis")
+    assert fake.calls[-1][0] == "universal-dependencies/universal_dependencies" and fake.calls[-1][2]["data_dir"] == "lt_alksnis"
     answers = {"text": ["x"], "answer_start": [0]}
     fake = _FakeHub({"id": ["swahili-1-0", "arabic-2-0"], "title": ["", ""], "context": ["x y", "z"],
                      "question": ["q1", "q2"], "answers": [answers, answers]})

@@ -1357,7 +1357,12 @@ def _hub_rows(hub: Any, values: Mapping[str, str], hub_split: str, name: str, ex
     local_hint = (f"no file matched {expected}" if root else
                   f"to use local files put them at {expected} and pass --data-dir DIR or set XTA_DATA_DIR=DIR")
     try:
-        ds = datasets.load_dataset(hub.path, config, split=hub_split, revision=hub.revision)
+        from .tasks.hub_revisions import PARQUET_EXPORT
+
+        if hub.revision == PARQUET_EXPORT and config:  # the export is <config>/<split>/*.parquet, no config metadata
+            ds = datasets.load_dataset(hub.path, data_dir=config, split=hub_split, revision=hub.revision)
+        else:
+            ds = datasets.load_dataset(hub.path, config, split=hub_split, revision=hub.revision)
     except (OSError, ConnectionError) as exc:
         if _hub_offline():
             state = "offline mode is on (HF_DATASETS_OFFLINE/HF_HUB_OFFLINE) and it is not in the HF cache"

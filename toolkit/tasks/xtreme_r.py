@@ -3,7 +3,7 @@
 Languages come from ``toolkit.languages.TASK_LANGUAGES``. Local patterns follow the layouts documented in
 ../shared/data/MANIFEST.md (XTREME's own download layout for xnli/pawsx/panx/udpos/tydiqa/mlqa/bucc2018; the
 authors' release files for xquad, xcopa, LASER tatoeba, lareqa and UD CoNLL-U). Hub ids are the usual ones;
-``revision`` is left to the default branch until pinned by a release (record the resolved revision).
+their revisions are pinned in ``toolkit/tasks/hub_revisions.py``.
 """
 
 from __future__ import annotations
