@@ -715,3 +715,23 @@ def test_mewslix_wikipedia_pairs(tmp_path):
     rd = D.READERS["mewslix_pairs"]([p], "en", {})
     assert rd.candidate_ids == ["Q3", "Q1"] and rd.gold == {"de-1": {"Q3"}, "de-2": {"Q1"}}
     assert rd.queries == [_official_preprocess_mention(ctx, m) for m in docs[0]["mentions"]]
+
+
+def test_mewslix_wikipedia_pairs_train_a_dual_encoder(tmp_path, tiny):
+    """train=True on a RetrievalData: (query, its gold entity description) pairs, duplicates of one entity
+    share an answer key (masked as in-batch negatives)."""
+    from toolkit import data as D
+    from toolkit.families import retrieval as fam
+    from toolkit.tasks import get_task
+
+    entities, docs = _write_mewslix(tmp_path)
+    ctx = docs[0]["context"]
+    pairs = [{"contextual_mention": {"context": ctx, "mention": m}, "entity": entities[0]} for m in docs[0]["mentions"]]
+    p = tmp_path / "mewslix/wikipedia_pairs-train.jsonl"
+    p.write_text("".join(json.dumps(x) + "\n" for x in pairs))
+    rd = D.READERS["mewslix_pairs"]([p], "en", {})
+    feats = fam.featurize(rd, tiny.tokenizer, get_task("mewslix"), 64, train=True)
+    assert [it["answer_key"] for it in feats.items] == [0, 0]
+    assert feats.examples == [(q, _official_entity_text(entities[0])) for q in rd.queries]
+    pool = fam.featurize(rd, tiny.tokenizer, get_task("mewslix"), 64)  # evaluation: the pool
+    assert pool.meta["n_queries"] == 2 and len(pool.items) == 3
