@@ -470,7 +470,7 @@ def _official_udpos(text: str, lang: str) -> list[tuple[list[str], list[str]]]:
                 multi[a] = ((a, b), parts[1])
                 continue
             i = int(parts[0])
-            edges.add((int(parts[6]), i))
+            edges.add((None if parts[6] == "_" else int(parts[6]), i))  # parse_id("_") is None, a node of its own
             node[i] = {"form": parts[1], "cpostag": parts[3]}
             if parts[8] != "_":
                 for pair in (p.split(":") for p in parts[8].split("|")):
@@ -550,7 +550,7 @@ def _conllu_sentence(draw) -> str:
     n = draw(st.integers(1, 7))
     tags = draw(st.lists(st.sampled_from(get_task("udpos").labels), min_size=n, max_size=n))
     forms = draw(st.lists(st.sampled_from(["a", "_", "b c", "d\u200ce", "ff"]), min_size=n, max_size=n))
-    heads = [draw(st.integers(0, n)) for _ in range(n)]
+    heads = [draw(st.sampled_from([*range(n + 1), "_"])) for _ in range(n)]
     deps = [draw(st.sampled_from(["_", f"{draw(st.integers(0, n))}:obj", f"{draw(st.integers(0, n))}:nsubj:xsubj|1.1:dep"])) for _ in range(n)]
     starts, i = {}, 1
     while i < n:

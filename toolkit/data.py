@@ -339,6 +339,8 @@ def read_conllu(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) ->
             heads = edges.setdefault(word, set())
             if _CONLLU_ID.match(cols[6]):
                 heads.add(int(cols[6]))
+            elif cols[6] == "_":  # lib/conll.py parse_id: None, one shared parent node of every such word
+                heads.add(-1)
             if cols[8] != "_":  # lib/conll.py parse_deps (lines 24-28): integer heads of DEPS
                 heads.update(int(h) for h, *_ in (p.split(":") for p in cols[8].split("|")) if h.isdigit())
             words.append((cols[1], _check_label(cols[3].strip(), options, path, number)))
