@@ -415,7 +415,7 @@ def test_hub_label_outside_set_and_refused_retrieval(tmp_path, monkeypatch):
 
 # The official conversion of every CoNLL-U file in ../shared/data: google-research/xtreme @838c13b
 # third_party/ud-conversion-tools/conllu_to_conll.py --lang <prefix> --replace_subtokens_with_fused_forms
-# --print_fused_forms (scripts/download_data.sh line 84; run under networkx 1.11, the API that code is
+# --print_fused_forms (scripts/download_data.sh line 92; run under networkx 1.11, the API that code is
 # written for), then utils_preprocess.py udpos_preprocess's _read_one_file + remove_empty_space.
 # file -> (sentences, words, sha256[:16] of json.dumps([[tokens, tags], ...], ensure_ascii=False))
 OFFICIAL_UDPOS = {
@@ -534,7 +534,7 @@ def test_conllu_matches_official_conversion_on_real_files(shared_data):
 
 
 def test_conllu_merges_every_treebank_of_a_language(tmp_path, shared_data):
-    """utils_preprocess.py lines 271-283: every treebank file of a language, sorted by file name."""
+    """utils_preprocess.py lines 272-285: every treebank file of a language, sorted by file name."""
     src = next((shared_data / "udpos").glob("UD_German-GSD/de_gsd-ud-test.conllu"))
     text = src.read_text(encoding="utf-8").split("\n\n")
     _write(tmp_path / "udpos/UD_German-GSD/de_gsd-ud-test.conllu", "\n\n".join(text[:3]) + "\n\n")

@@ -248,7 +248,7 @@ _CONLLU_EMPTY = re.compile(r"^\d+\.\d+$")  # empty node "1.1"
 
 #: google-research/xtreme third_party/ud-conversion-tools/conllu_to_conll.py lines 28-33: the UPOS
 #: precedence that breaks ties between the highest words of a multiword token (``--lang`` = the
-#: treebank file's prefix, scripts/download_data.sh line 84). The default list ends with "" (its
+#: treebank file's prefix, scripts/download_data.sh lines 84-85 and 92). The default list ends with "" (its
 #: ``"... PUNCT ".split(" ")``); fr's says CONJ, not CCONJ -- kept as written.
 UD_POS_PRECEDENCE: dict[str, tuple[str, ...]] = {
     "default": tuple("VERB NOUN PROPN PRON ADJ NUM ADV INTJ AUX ADP DET PART CCONJ SCONJ X PUNCT ".split(" ")),
@@ -292,23 +292,23 @@ def read_conllu(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) ->
     """Universal Dependencies CoNLL-U: FORM (column 2) and UPOS (column 4) of each word, as XTREME's UD-POS.
 
     XTREME converts every treebank file with ``conllu_to_conll.py --lang <prefix>
-    --replace_subtokens_with_fused_forms`` (google-research/xtreme scripts/download_data.sh line 84) and
+    --replace_subtokens_with_fused_forms`` (google-research/xtreme scripts/download_data.sh line 92) and
     then reads it with utils_preprocess.py ``udpos_preprocess`` (lines 190-289). The same here:
 
     * a multiword token (``3-4 zum``) becomes ONE word: its surface form with the UPOS of the span's head
       word (:func:`ud_span_head`); the other sub-words are dropped (lib/conll.py ``_keep_fused_form``,
       lines 141-201);
     * empty nodes (``3.1``) are skipped (``parse_id`` returns None for them, lib/conll.py line 10);
-    * a sentence whose forms are (almost) all ``_`` is dropped (utils_preprocess.py lines 196-199);
+    * a sentence whose forms are (almost) all ``_`` is dropped (utils_preprocess.py lines 196-200);
     * spaces and U+200C inside a form are removed (``remove_empty_space``, lines 216-225).
 
     All files of a language (every treebank, matched by the registry's glob) are concatenated in sorted
-    order, as utils_preprocess.py lines 271-283 do. ``options["fused_forms"] = False`` keeps the
+    order, as utils_preprocess.py lines 272-285 do. ``options["fused_forms"] = False`` keeps the
     sub-words instead (the raw UD tokenisation, not XTREME's).
     """
     out: Examples = []
     fused = options.get("fused_forms", True)
-    # utils_preprocess.py line 274: ``for f in sorted(files)`` within a language -- by file name
+    # utils_preprocess.py line 273: ``for f in sorted(files)`` within a language -- by file name
     for path in sorted(paths, key=lambda p: (Path(p).name, str(p))):
         precedence = UD_POS_PRECEDENCE.get(Path(path).name.split("_")[0], UD_POS_PRECEDENCE["default"])
         words: list[tuple[str, str]] = []
@@ -363,7 +363,7 @@ def _conllu_flush(words: list[tuple[str, str]], ranges: list[tuple[int, int, str
         drop.update(w for w in span if w != head)
     sentence = [(forms.get(i, f), t) for i, (f, t) in enumerate(words, 1) if i not in drop]
     blanks = sum(form == "_" for form, _ in sentence)
-    if blanks and blanks >= len(sentence) - 1:  # utils_preprocess.py line 198: keep iff no or few '_' forms
+    if blanks and blanks >= len(sentence) - 1:  # utils_preprocess.py line 199: keep iff no or few '_' forms
         return
     out.append({"id": f"{lang}-{len(out)}", "tokens": ["".join(f.replace("\u200c", "").split(" ")) for f, _ in sentence],
                 "tags": [t for _, t in sentence]})
