@@ -114,3 +114,61 @@ def test_bad_cards_are_refused_with_the_file_name(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message) as info:
         load_card(path)
     assert "bad.yaml" in str(info.value)
+
+
+def test_every_source_format_has_a_reader_or_converter():
+    """Issue 16 item 7: a registry format without a reader (Mewsli-X had none) is caught here."""
+    from toolkit.data import HUB_CONVERTERS, PATH_OPTIONS, READERS
+
+    seen = set()
+    for name, spec in all_tasks().items():
+        for split, src in spec.splits.items():
+            for local in src.local:
+                assert local.format in READERS, f"{name}/{split}: no reader for local format {local.format!r}"
+                for key in set(local.options) - {"labelled", "pool_languages", "fused_forms"}:
+                    assert key in PATH_OPTIONS.get(local.format, ()), f"{name}/{split}: option {key!r} is not a companion file of {local.format!r}"
+                seen.add(local.format)
+            hubs = src.hub if isinstance(src.hub, tuple) else (src.hub,) if src.hub else ()
+            for hub in (*hubs, *src.hub_overrides.values()):
+                fmt = hub.format or spec.shape
+                assert fmt in HUB_CONVERTERS, f"{name}/{split}: no Hub converter for {fmt!r} ({hub.path})"
+    assert {"conllu", "mewslix", "mewslix_pairs"} <= seen
+
+
+def test_every_hub_source_names_a_revision():
+    """Issue 16 item 9: no built-in Hub source follows a moving ``main`` (a script-based ``main`` cannot even
+    load under datasets >= 4); each names a commit or the Hub's parquet export."""
+    import re
+
+    from toolkit.tasks.hub_revisions import HUB_REVISIONS, PARQUET_EXPORT
+
+    used = set()
+    for name, spec in all_tasks().items():
+        for split, src in spec.splits.items():
+            hubs = src.hub if isinstance(src.hub, tuple) else (src.hub,) if src.hub else ()
+            for hub in (*hubs, *src.hub_overrides.values()):
+                assert hub.revision, f"{name}/{split}: Hub source {hub.path} names no revision"
+                assert re.fullmatch(r"[0-9a-f]{40}", hub.revision) or hub.revision == PARQUET_EXPORT, (name, hub.revision)
+                used.add(hub.path)
+    assert used == set(HUB_REVISIONS), f"pins without a source: {set(HUB_REVISIONS) - used}; sources without a pin: {used - set(HUB_REVISIONS)}"
+    # the script-based repos the issue names load from parquet (main commit or the export)
+    assert HUB_REVISIONS["universal-dependencies/universal_dependencies"] == PARQUET_EXPORT
+
+
+def test_parquet_export_configs_load_as_data_dirs(tmp_path, monkeypatch):
+    """The parquet export is <config>/<split>/*.parquet with no config metadata: a config is a data_dir."""
+    import datasets
+
+    from toolkit import data
+
+    calls = []
+
+    def fake(path, name=None, **kw):
+        calls.append((path, name, kw))
+        return datasets.Dataset.from_dict({"tokens": [["Labas"]], "upos": [[15]]})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    data.clear_cache()
+    data.load("udpos", "test", "lt", tmp_path)
+    assert calls == [("universal-dependencies/universal_dependencies", None,
+                      {"data_dir": "lt_alksnis", "split": "test", "revision": "refs/convert/parquet"})]

@@ -646,3 +646,189 @@ def test_lareqa_scores_normalised_vectors_with_separate_lengths_as_official(tiny
     raw = R.retrieve("lareqa", data, tiny, R.RetrievalConfig(**{**cfg.to_record(), "normalize": False})).metrics["map@20"]
     assert raw == pytest.approx(lareqa_map(data, q, c))  # the old raw-dot rule, kept behind normalize=False
     assert raw != pytest.approx(ours)  # the vectors' norms differ: the two rules rank differently here
+
+
+# --------------------------------------------------------------------- Mewsli-X (issue 16, item 7)
+
+_MX_MARKER = __import__("re").compile(r"\{(.*?)\}")
+
+
+def _official_preprocess_mention(context: dict, mention: dict) -> str:
+    """utils_mewslix.py preprocess_mention (lines 562-610) with truncate(window_size=0) (lines 448-481)
+    and Span.locate_in (lines 77-93), restated on the JSON dicts."""
+    span = mention["mention_span"]
+    focus = next(s for s in context["sentence_spans"]
+                 if s["start"] <= span["start"] < s["end"] and s["start"] < span["end"] <= s["end"])
+    text = context["text"][focus["start"]:focus["end"]]
+    start, end = span["start"] - focus["start"], span["end"] - focus["start"]
+    left, right = _MX_MARKER.subn(r"(\1)", text[:start])[0], _MX_MARKER.subn(r"(\1)", text[end:])[0]
+    query = f"{span['text']}: {left} {{ {span['text']} }} {right}"
+    return " ".join(query.splitlines()).replace("  ", " ").strip()
+
+
+def _official_entity_text(entity: dict) -> str:  # preprocess_entity_description, lines 613-617
+    text = " ".join(entity["description"][s["start"]:s["end"]] for s in entity["sentence_spans"])
+    return " ".join(text.splitlines()).replace("  ", " ").strip()
+
+
+def _official_evaluate(gold_data: dict, predictions: dict, k: int = 20) -> float:  # evaluate, lines 652-695
+    gold = {ex: labels[0].strip() for ex, labels in gold_data.items()}
+    rr = []
+    for ex, g in gold.items():
+        ranks = [r for r, p in enumerate(predictions.get(ex, [])[:k], 1) if p == g]
+        rr.append(1.0 / ranks[0] if ranks else 0.0)
+    return sum(rr) / len(rr) if rr else 0.0
+
+
+def _entity(qid: str, description: str) -> dict:
+    spans, start = [], 0
+    for part in description.split(". "):
+        end = start + len(part) + (2 if start + len(part) < len(description) else 0)
+        spans.append({"start": start, "end": min(end, len(description))})
+        start = end
+    return {"entity_id": qid, "title": qid, "description": description, "sentence_spans": spans,
+            "description_language": "en", "description_url": f"https://en.wikipedia.org/wiki/{qid}"}
+
+
+def _contextual_mentions(lang: str, doc: str, text: str, mentions: list[tuple[str, str, str]]) -> dict:
+    sentences, start = [], 0
+    for part in text.split("\n"):
+        sentences.append({"start": start, "end": start + len(part)})
+        start += len(part) + 1
+    out = []
+    for example_id, surface, qid in mentions:
+        at = text.index(surface)
+        out.append({"example_id": example_id, "mention_span": {"start": at, "end": at + len(surface), "text": surface},
+                    "entity_id": qid, "metadata": {"mention_index": "0"}})
+    context = {"document_title": doc, "document_url": f"https://{lang}.wikinews.org/wiki/{doc}", "document_id": doc,
+               "language": lang, "text": text, "sentence_spans": sentences, "section_title": None}
+    return {"context": context, "mentions": out}
+
+
+def _write_mewslix(root: Path) -> tuple[list[dict], list[dict]]:
+    entities = [_entity("Q1", "Berlin is the capital of Germany. It has {many} people."),
+                _entity("Q2", "Paris is the capital\nof France."),
+                _entity("Q3", "The Danube is a river in Europe.")]
+    docs = [
+        _contextual_mentions("de", "d1", "Gestern in {Berlin} war es kalt.\nDie Donau fror nicht {heute}.",
+                             [("de-1", "Donau", "Q3"), ("de-2", "Berlin", "Q1")]),
+        _contextual_mentions("es", "e1", "Paris es bonita.", [("es-1", "Paris", "Q2")]),
+    ]
+    (root / "mewslix").mkdir(parents=True)
+    (root / "mewslix/candidate_set_entities.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entities))
+    (root / "mewslix/wikinews_mentions-dev.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
+    return entities, docs
+
+
+def test_mewslix_reader_official_format(tmp_path):
+    from toolkit import data as D
+
+    entities, docs = _write_mewslix(tmp_path)
+    D.clear_cache()
+    rd = D.load("mewslix", "dev", "de", tmp_path)
+    mentions = docs[0]["mentions"]
+    assert rd.query_ids == ["de-1", "de-2"]
+    assert rd.queries == [_official_preprocess_mention(docs[0]["context"], m) for m in mentions]
+    assert rd.queries == ["Donau: Die { Donau } fror nicht (heute).",  # other braces escaped to (...)
+                          "Berlin: Gestern in { { Berlin } } war es kalt."]  # braces split around the span stay
+    assert rd.candidate_ids == ["Q1", "Q2", "Q3"]
+    assert rd.candidates == [_official_entity_text(e) for e in entities]
+    assert rd.gold == {"de-1": {"Q3"}, "de-2": {"Q1"}}
+    assert D.load("mewslix", "dev", "es", tmp_path).query_ids == ["es-1"]
+
+
+def test_mewslix_xtreme_shards_and_labels(tmp_path):
+    """utils_preprocess.py mewslix_preprocess: per-language shards; test entity_id '' + labels file."""
+    from toolkit import data as D
+
+    entities, docs = _write_mewslix(tmp_path)
+    (tmp_path / "mewslix/wikinews_mentions-dev.jsonl").unlink()
+    shard = json.loads(json.dumps(docs[0]))
+    for m in shard["mentions"]:
+        m["entity_id"] = ""
+    (tmp_path / "mewslix/wikinews_mentions").mkdir()
+    (tmp_path / "mewslix/wikinews_labels").mkdir()
+    (tmp_path / "mewslix/wikinews_mentions/test-de.jsonl").write_text(json.dumps(shard) + "\n")
+    (tmp_path / "mewslix/wikinews_labels/test-de.json").write_text(json.dumps({"de-1": ["Q3"], "de-2": ["Q1"]}))
+    D.clear_cache()
+    assert D.load("mewslix", "test", "de", tmp_path).gold == {"de-1": {"Q3"}, "de-2": {"Q1"}}
+    (tmp_path / "mewslix/wikinews_labels/test-de.json").write_text(json.dumps({"de-1": [""], "de-2": [""]}))
+    D.clear_cache()
+    rd = D.load("mewslix", "test", "de", tmp_path)
+    assert rd.gold == {} and not D.has_gold(rd)
+
+
+def test_mewslix_scoring_equals_official_evaluate(tmp_path):
+    """xta's retrieval scoring of Mewsli-X (mAP@20 of the single gold entity) = utils_mewslix.evaluate
+    (MRR@20) on the same rankings; predictions render as the official {example_id: [entity ids]}."""
+    from toolkit import data as D
+    from toolkit.retrieval import lareqa_rankings, retrieval_kind
+
+    _write_mewslix(tmp_path)
+    D.clear_cache()
+    rd = D.load("mewslix", "dev", "de", tmp_path)
+    assert retrieval_kind("mewslix") == "lareqa"
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        q, c = rng.normal(size=(2, 4)), rng.normal(size=(3, 4))
+        ranked = lareqa_rankings(rd, q, c, k=20)
+        gold_file = {qid: sorted(g) for qid, g in rd.gold.items()}
+        assert lareqa_map(rd, q, c, k=20) == pytest.approx(100 * _official_evaluate(gold_file, ranked))
+        assert score(["map@20"], ranked, rd.gold)["map@20"] == pytest.approx(100 * _official_evaluate(gold_file, ranked))
+    assert _official_evaluate({"de-1": ["Q3"], "de-2": ["Q1"]}, {"de-1": ["Q1", "Q3"]}) == 0.25  # missing = 0
+
+
+def test_mewslix_malformed(tmp_path):
+    from toolkit import data as D
+    from toolkit.errors import DataError
+
+    entities, docs = _write_mewslix(tmp_path)
+    bad = json.loads(json.dumps(docs[0]))
+    bad["mentions"][0]["mention_span"]["text"] = "Rhein"
+    (tmp_path / "mewslix/wikinews_mentions-dev.jsonl").write_text(json.dumps(bad) + "\n")
+    D.clear_cache()
+    with pytest.raises(DataError, match=r"wikinews_mentions-dev.jsonl:1: .*Rhein"):
+        D.load("mewslix", "dev", "de", tmp_path)
+    bad["mentions"] = [dict(docs[0]["mentions"][0], entity_id="Q404")]
+    (tmp_path / "mewslix/wikinews_mentions-dev.jsonl").write_text(json.dumps(bad) + "\n")
+    D.clear_cache()
+    with pytest.raises(DataError, match="Q404.*not in the candidate set"):
+        D.load("mewslix", "dev", "de", tmp_path)
+    (tmp_path / "mewslix/candidate_set_entities.jsonl").unlink()
+    D.clear_cache()
+    with pytest.raises(DataError, match="candidate_set_entities"):
+        D.load("mewslix", "dev", "de", tmp_path)
+
+
+def test_mewslix_wikipedia_pairs(tmp_path):
+    from toolkit import data as D
+
+    entities, docs = _write_mewslix(tmp_path)
+    ctx = docs[0]["context"]
+    pairs = [{"contextual_mention": {"context": ctx, "mention": m}, "entity": entities[2 if m["entity_id"] == "Q3" else 0]}
+             for m in docs[0]["mentions"]]
+    p = tmp_path / "mewslix/wikipedia_pairs-train.jsonl"
+    p.write_text("".join(json.dumps(x) + "\n" for x in pairs))
+    rd = D.READERS["mewslix_pairs"]([p], "en", {})
+    assert rd.candidate_ids == ["Q3", "Q1"] and rd.gold == {"de-1": {"Q3"}, "de-2": {"Q1"}}
+    assert rd.queries == [_official_preprocess_mention(ctx, m) for m in docs[0]["mentions"]]
+
+
+def test_mewslix_wikipedia_pairs_train_a_dual_encoder(tmp_path, tiny):
+    """train=True on a RetrievalData: (query, its gold entity description) pairs, duplicates of one entity
+    share an answer key (masked as in-batch negatives)."""
+    from toolkit import data as D
+    from toolkit.families import retrieval as fam
+    from toolkit.tasks import get_task
+
+    entities, docs = _write_mewslix(tmp_path)
+    ctx = docs[0]["context"]
+    pairs = [{"contextual_mention": {"context": ctx, "mention": m}, "entity": entities[0]} for m in docs[0]["mentions"]]
+    p = tmp_path / "mewslix/wikipedia_pairs-train.jsonl"
+    p.write_text("".join(json.dumps(x) + "\n" for x in pairs))
+    rd = D.READERS["mewslix_pairs"]([p], "en", {})
+    feats = fam.featurize(rd, tiny.tokenizer, get_task("mewslix"), 64, train=True)
+    assert [it["answer_key"] for it in feats.items] == [0, 0]
+    assert feats.examples == [(q, _official_entity_text(entities[0])) for q in rd.queries]
+    pool = fam.featurize(rd, tiny.tokenizer, get_task("mewslix"), 64)  # evaluation: the pool
+    assert pool.meta["n_queries"] == 2 and len(pool.items) == 3

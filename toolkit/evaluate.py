@@ -347,7 +347,7 @@ class _Context:
         from .retrieval import OFFICIAL_MAX_LENGTHS, RetrievalOutput, retrieval_kind
 
         family = get_family(spec)
-        q_len, c_len = (self.cfg.max_length,) * 2 if self.cfg.max_length else OFFICIAL_MAX_LENGTHS[retrieval_kind(spec.name)]
+        q_len, c_len = (self.cfg.max_length,) * 2 if self.cfg.max_length else OFFICIAL_MAX_LENGTHS.get(spec.name, OFFICIAL_MAX_LENGTHS[retrieval_kind(spec.name)])
         features = family.featurize(data, self.encoder.tokenizer, spec, max(q_len, c_len),
                                     query_max_length=q_len, candidate_max_length=c_len)
         predictions = family.predict(model, features, batch_size=self.cfg.batch_size, head=head, cache=self.retrieval_cache)

@@ -88,8 +88,8 @@ OFFICIAL_RETRIEVAL_LAYERS = {12: 8, 24: 14}
 RETRIEVAL_PROTOCOL_VERSION = 1
 
 #: Official max lengths: run_tatoeba.sh l. 26 / run_bucc2018.sh l. 26 (MAXL=512); run_eval_lareqa.sh
-#: l. 32-33 (MAX_QUERY_LEN=96, MAX_ANSWER_LEN=256).
-OFFICIAL_MAX_LENGTHS = {"tatoeba": (512, 512), "bucc2018": (512, 512), "lareqa": (96, 256)}
+#: l. 32-33 (MAX_QUERY_LEN=96, MAX_ANSWER_LEN=256); run_eval_mewslix.sh l. 27 (MAX_SEQ_LEN=64, both sides).
+OFFICIAL_MAX_LENGTHS = {"tatoeba": (512, 512), "bucc2018": (512, 512), "lareqa": (96, 256), "mewslix": (64, 64)}
 
 
 def protocol_layer(n_layers: int) -> int:
@@ -570,7 +570,7 @@ def protocol_config(task_name: str, n_layers: int, *, layer: int | None = None, 
     ``layer`` None = :func:`protocol_layer`; ``max_length`` None = :data:`OFFICIAL_MAX_LENGTHS` (a value
     truncates both sides); mean pooling; L2-normalised vectors; Tatoeba ``en2xx``."""
     kind = retrieval_kind(task_name)
-    q_len, c_len = (max_length, max_length) if max_length else OFFICIAL_MAX_LENGTHS[kind]
+    q_len, c_len = (max_length, max_length) if max_length else OFFICIAL_MAX_LENGTHS.get(task_name, OFFICIAL_MAX_LENGTHS[kind])
     return RetrievalConfig(
         layer=protocol_layer(n_layers) if layer is None else layer, pooling=pooling, batch_size=batch_size,
         max_length=max(q_len, c_len), query_max_length=q_len, candidate_max_length=c_len, normalize=True,

@@ -44,15 +44,21 @@ def answer_sentence(context: str, answer_start: int) -> str:
 
 def featurize(examples, tokenizer, spec, max_length: int, *, train: bool = False,
               query_max_length: int | None = None, candidate_max_length: int | None = None, **kw) -> Features:
-    """Training pairs from SQuAD-format examples, or the queries + candidates of a RetrievalData.
+    """Training pairs from SQuAD-format examples (or, ``train=True``, a RetrievalData's queries with their
+    gold candidate, e.g. Mewsli-X's wikipedia_pairs), or the queries + candidates of a RetrievalData.
 
     For a pool, ``query_max_length``/``candidate_max_length`` (None: ``max_length``) truncate questions
     and candidates separately, as XTREME's ``scripts/run_eval_lareqa.sh`` l. 32-33 (96 / 256)."""
-    if isinstance(examples, RetrievalData) or not train:
+    if isinstance(examples, RetrievalData) and train:  # (query, its gold candidate): Mewsli-X wikipedia_pairs
+        text = dict(zip(examples.candidate_ids, examples.candidates))
+        pairs = [(q, text[min(examples.gold[qid])]) for qid, q in zip(examples.query_ids, examples.queries)
+                 if examples.gold.get(qid)]
+    elif isinstance(examples, RetrievalData) or not train:
         data = examples if isinstance(examples, RetrievalData) else squad_to_retrieval(examples)
         return _featurize_pool(data, tokenizer, spec, query_max_length or max_length, candidate_max_length or max_length)
-    pairs = [(ex["question"], answer_sentence(ex["context"], int(ex["answers"]["answer_start"][0])))
-             for ex in examples if ex["answers"]["text"]]
+    else:
+        pairs = [(ex["question"], answer_sentence(ex["context"], int(ex["answers"]["answer_start"][0])))
+                 for ex in examples if ex["answers"]["text"]]
     if not pairs:
         raise DataError(f"task {spec.name}: no answered questions to build (question, answer sentence) pairs from")
     q = tokenizer([p[0] for p in pairs], truncation=True, max_length=max_length)["input_ids"]

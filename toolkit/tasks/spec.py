@@ -96,6 +96,12 @@ class HubSource:
     format: str | None = None
     lang_codes: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.revision is None:  # the pinned revision of a known dataset (toolkit.tasks.hub_revisions)
+            from .hub_revisions import HUB_REVISIONS
+
+            object.__setattr__(self, "revision", HUB_REVISIONS.get(self.path))
+
 
 @dataclass(frozen=True)
 class SplitSource:

@@ -3,7 +3,7 @@
 Languages come from ``toolkit.languages.TASK_LANGUAGES``. Local patterns follow the layouts documented in
 ../shared/data/MANIFEST.md (XTREME's own download layout for xnli/pawsx/panx/udpos/tydiqa/mlqa/bucc2018; the
 authors' release files for xquad, xcopa, LASER tatoeba, lareqa and UD CoNLL-U). Hub ids are the usual ones;
-``revision`` is left to the default branch until pinned by a release (record the resolved revision).
+their revisions are pinned in ``toolkit/tasks/hub_revisions.py``.
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ _xnli_hub = dict(columns={"text": "premise", "text_pair": "hypothesis", "label":
 _pawsx_hub = dict(columns={"text": "sentence1", "text_pair": "sentence2", "label": "label"}, label_names=PARAPHRASE_LABELS)
 _panx_hub = dict(columns={"tokens": "tokens", "tags": "ner_tags"}, label_names=PANX_LABELS)
 _udpos_hub = dict(columns={"tokens": "tokens", "tags": "pos_tags"}, label_names=UPOS)
+_mewslix_opts = {"candidates": "mewslix/candidate_set_entities.jsonl"}
 _ud27 = {
     lang: hub("universal-dependencies/universal_dependencies", tb, "test",
-              columns={"tokens": "tokens", "tags": "upos"}, label_names=HF_UD_UPOS)
+              columns={"tokens": "tokens", "tags": "upos"}, label_names=HF_UD_UPOS, format="ud_tagging")
     for lang, tb in _UD27.items()
 }
 
@@ -273,9 +274,19 @@ TARGET_TASKS: tuple[TaskSpec, ...] = (
         main_metric="map@20",
         train_from=("mewslix",),  # English Wikipedia mention-entity pairs
         splits={
+            # the Mewsli-X release files (all languages in one file), else XTREME's per-language shards
+            # (utils_preprocess.py mewslix_preprocess; test shards carry no entity_id, their labels are '')
             "train": split(local("mewslix/wikipedia_pairs-train.jsonl", "mewslix_pairs")),
-            "dev": split(local("mewslix/wikinews_mentions-dev.jsonl", "mewslix", options={"candidates": "mewslix/candidate_set_entities.jsonl"})),
-            "test": split(local("mewslix/wikinews_mentions-test.jsonl", "mewslix", options={"candidates": "mewslix/candidate_set_entities.jsonl"})),
+            "dev": split(
+                local("mewslix/wikinews_mentions-dev.jsonl", "mewslix", options=_mewslix_opts),
+                local("mewslix/wikinews_mentions/dev-{lang}.jsonl", "mewslix",
+                      options={**_mewslix_opts, "gold": "mewslix/wikinews_labels/dev-{lang}.json"}),
+            ),
+            "test": split(
+                local("mewslix/wikinews_mentions-test.jsonl", "mewslix", options=_mewslix_opts),
+                local("mewslix/wikinews_mentions/test-{lang}.jsonl", "mewslix",
+                      options={**_mewslix_opts, "gold": "mewslix/wikinews_labels/test-{lang}.json"}),
+            ),
         },
         citation="Botha et al. (2020). Entity Linking in 100 Languages. EMNLP; Ruder et al. (2021). XTREME-R. EMNLP.",
         license="CC BY 4.0 (Wikinews/Wikipedia text)",
