@@ -622,10 +622,16 @@ def test_select_evaluate_ranks_estimators_against_the_measured_matrix(tmp_path, 
                        artifacts_dir=str(tmp_path / "artifacts"))
     run = run_matrix(cfg)
     tiny = load_encoder(str(tiny_dir))
-    ev = S.evaluate_on_matrix(cfg, ("semb", "logme", "size", "random"), encoder=tiny, n=32, semb_encoder=tiny)
+    ev = S.evaluate_on_matrix(cfg, ("semb", "logme", "taskemb", "size", "random"), encoder=tiny, n=32, semb_encoder=tiny)
     measured = {"cldr_continent": {c: run.scores[("cldr_continent", "sequential", c)] for c in ("cldr_kind", "copa")}}
     assert ev.measured == measured and ev.baseline == {"cldr_continent": run.baseline("cldr_continent")}
-    assert {e.estimator for e in ev.estimates} == {"semb", "logme", "size", "random"}
+    assert {e.estimator for e in ev.estimates} == {"semb", "logme", "taskemb", "size", "random"}
+    # TaskEmb: the target's no-intermediate adapter against each candidate's intermediate adapter
+    fisher = {a: S.adapter_taskemb(tiny, a, cfg.artifacts_dir, cfg.data_dir, 32, 0)[0]
+              for a in ("cldr_continent", "cldr_kind", "copa")}
+    taskemb = {e.candidate: e.score for e in ev.estimates if e.estimator == "taskemb"}
+    assert taskemb == pytest.approx({c: S.taskemb_similarity(fisher["cldr_continent"], fisher[c]) for c in ("cldr_kind", "copa")})
+    assert fisher["copa"].task == "copa" and ("taskemb", "all") in {(r["estimator"], r["group"]) for r in ev.rows}
     assert json.dumps(ev.rows) == json.dumps(S.evaluate_selectors(measured, ev.baseline, ev.estimates))  # NaN-safe
     groups = {(r["estimator"], r["group"]) for r in ev.rows}
     assert ("semb", "all") in groups and ("logme", "low") in groups  # sw, yo: low-resource
@@ -649,10 +655,12 @@ def test_select_evaluate_ranks_estimators_against_the_measured_matrix(tmp_path, 
         "langs": cfg.langs, "model": cfg.model, "intermediate_steps": 3, "target_steps": 3, "max_length": 24,
         "max_eval_examples": 16, "batch_size": 8, "data_dir": cfg.data_dir, "results_dir": cfg.results_dir,
         "artifacts_dir": cfg.artifacts_dir}.items()}))
-    out = CliRunner().invoke(app, ["select", "--evaluate", "--config", str(path), "--estimators", "size,random",
-                                   "--semb-model", str(tiny_dir), "--report-dir", str(tmp_path / "cli")])
+    out = CliRunner().invoke(app, ["select", "--evaluate", "--config", str(path), "--estimators", "size,random,taskemb",
+                                   "--semb-model", str(tiny_dir), "--report-dir", str(tmp_path / "cli")],
+                             env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.output
     assert "Regret@1" in out.output and "NDCG" in out.output and "Spearman" in out.output
+    assert "taskemb" in out.output and "taskemb" in (tmp_path / "cli" / "selection.md").read_text()
     assert (tmp_path / "cli" / "diversity_sequential.png").is_file()
     empty = path.with_name("other.yaml")
     empty.write_text(path.read_text().replace(str(tmp_path / "results"), str(tmp_path / "nothing")))
@@ -791,6 +799,9 @@ def test_taskemb_equals_the_reference_computation(taskemb_world):
     enc, root = taskemb_world
     spec = get_task("cldr_continent")
     examples = load(spec, "train", "en", max_examples=12)
+    load_trained_adapter(enc, "cldr_kind", root, activate=False)
+    model = load_trained_adapter(enc, "cldr_continent", root, activate=False)
+    flags = {n: p.requires_grad for n, p in model.named_parameters()}  # restored after each TaskEmb
     family = get_family(spec)
 
     def loss_of(model, inputs):  # the head's cross-entropy on the gold labels (outputs[0], l.247-248)
@@ -827,8 +838,7 @@ def test_taskemb_equals_the_reference_computation(taskemb_world):
     assert not np.allclose(one_batch.vector, per_example.vector)
     model = load_trained_adapter(enc, "cldr_continent", root, activate=False)
     assert all(p.grad is None for p in model.parameters())  # nothing left behind on the shared model
-    assert {n for n, p in model.named_parameters() if p.requires_grad} == {n for n, p in model.named_parameters()
-                                                                          if n.startswith("heads.") or ".adapters." in n}
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == flags
 
 
 def test_select_by_taskemb_through_the_cli(taskemb_world, tiny_dir, tmp_path):

@@ -665,9 +665,12 @@ def taskemb_fisher(encoder: Any, adapter: str, examples: Sequence[Mapping[str, A
       (``score = parameter.grad ** 2``, l.72-77);
     * the squares are summed over batches (l.265-270) and divided by the number of examples (l.276-278).
 
-    Parameters: in the reference, ``base_model.named_parameters()`` that require a gradient (l.72-73); on
-    xta's frozen encoder those are the adapter's own weights (:func:`adapter_parameter_key`). Left out, as
-    the deliberate deviations: the prediction head's parameters (l.111-117; its shape is the task's label
+    Parameters: in the reference, ``base_model.named_parameters()`` that require a gradient (l.72-73). With
+    the encoder frozen by ``train_adapter``, as the reference's adapter variants do before ``compute_Fisher``
+    (``run_few_shot.py`` l.245-250, FS-TaskEmb; ``run_model_features.py`` l.318 and l.190-195), those are the
+    adapter's own weights (:func:`adapter_parameter_key`); ``run_taskemb`` itself leaves ``train_adapter``
+    commented out (l.335), so there every encoder weight's gradient is collected too, which xta, whose
+    encoder is frozen, does not. Also left out, as deliberate deviations: the prediction head's parameters (l.111-117; its shape is the task's label
     count, so heads of different tasks cannot be compared) and the gradients of every layer's attention and
     layer outputs (l.78-94; they need the reference's modified BERT/RoBERTa that retains them).
     Gradients are taken with ``torch.autograd.grad`` (the adapter's ``.grad`` fields are not touched) and
