@@ -863,3 +863,34 @@ def test_select_by_taskemb_through_the_cli(taskemb_world, tiny_dir, tmp_path):
                                    "--estimator", "taskemb", "--model", str(tiny_dir),
                                    "--artifacts-dir", str(tmp_path / "empty")])
     assert out.exit_code == 1 and "no trained adapter 'cldr_kind' for TaskEmb" in out.output
+
+
+def test_taskemb_of_every_task_shape(shared_data, tmp_path):
+    """Tagging, extractive QA (one item per window, counted as the reference counts its input rows),
+    multiple choice, and the dual-encoder loss of a retrieval task: comparable embeddings of the same
+    adapter configuration; a retrieval pool without training pairs is refused."""
+    from toolkit.config import TrainConfig
+    from toolkit.encoders import tiny_encoder
+    from toolkit.tasks import get_task
+    from toolkit.train import train_adapter
+
+    enc = tiny_encoder(seed=3)
+    base = dict(max_train_examples=16, max_steps=1, batch_size=8, max_length=64, data_dir=str(shared_data))
+    train_adapter(TrainConfig(task="panx", **base), enc, tmp_path, progress=False, max_dev_examples=8)
+    train_adapter(TrainConfig(task="copa", **base), enc, tmp_path, progress=False, max_dev_examples=8)
+    train_adapter(TrainConfig(task="tydiqa", train_split="train[:50%]", dev_split="train[50%:]", **base), enc, tmp_path,
+                  progress=False, max_dev_examples=8)
+    embs = {}
+    for name in ("panx", "copa", "tydiqa"):
+        embs[name], used = S.adapter_taskemb(enc, name, tmp_path, shared_data, 12, 0)
+        assert used == f"{name}:train" and np.isfinite(embs[name].vector).all() and embs[name].vector.sum() > 0
+    assert embs["copa"].n_examples == 12 and embs["tydiqa"].n_examples > 12  # QA: several windows per question
+    qa, _ = S.english_examples("tydiqa", shared_data, n=40)
+    embs["retrieval"] = S.taskemb_fisher(enc, "tydiqa", qa, get_task("lareqa"), artifacts_dir=tmp_path, n=12)
+    assert embs["retrieval"].n_examples == 12 and embs["retrieval"].vector.sum() > 0
+    assert len({tuple(sorted(e.tensors)) for e in embs.values()}) == 1  # one space: every pair is comparable
+    scores = S.taskemb_estimates("copa", embs["copa"], embs)
+    assert all(-1e-9 <= e.score <= 1 + 1e-9 for e in scores)
+    pool, _ = S.english_examples("tatoeba", shared_data, n=20)
+    with pytest.raises(ConfigError, match="no task loss"):
+        S.taskemb_fisher(enc, "copa", pool, get_task("tatoeba"), artifacts_dir=tmp_path)

@@ -623,7 +623,9 @@ TASKEMB_BATCH_SIZE = 16
 class FisherEmbedding:
     """TaskEmb of one trained adapter: the empirical Fisher diagonal of each of its parameter tensors,
     keyed by the parameter's name with the adapter's own name replaced by ``*`` (so that two adapters
-    of the same architecture have the same keys), averaged over ``n_examples``, and what it cost."""
+    of the same architecture have the same keys), averaged over ``n_examples``, and what it cost.
+    ``n_examples`` counts the featurised items the loss ran on: one per example, except QA (one per window)
+    and long tagging sentences (one per chunk), as the reference counts its input rows (taskemb.py l.273)."""
 
     adapter: str
     task: str
