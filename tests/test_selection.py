@@ -741,6 +741,10 @@ def test_taskemb_scores_the_cosine_of_the_flattened_fishers():
         S.taskemb_similarity(target, _fisher("x", {"a": np.array([1.0, 0.0])}))
     with pytest.raises(ConfigError, match="their parameters differ"):
         S.taskemb_similarity(target, _fisher("x", {"a": np.array([1.0, 0.0]), "b": np.array([0.0, 1.0])}))
+    skipped: dict[str, str] = {}
+    wide = _fisher("wide", {"a": np.array([1.0, 0.0, 3.0]), "b": np.array([[0.0, 1.0]])})  # another reduction factor
+    assert [e.candidate for e in S.taskemb_estimates("t", target, {"wide": wide, "same": same}, skipped)] == ["same"]
+    assert "their parameters differ" in skipped["wide"]
 
 
 def _reference_taskemb(model, batches, loss_of) -> dict[str, np.ndarray]:

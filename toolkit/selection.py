@@ -672,9 +672,10 @@ def taskemb_fisher(encoder: Any, adapter: str, examples: Sequence[Mapping[str, A
     (``run_few_shot.py`` l.245-250, FS-TaskEmb; ``run_model_features.py`` l.318 and l.190-195), those are the
     adapter's own weights (:func:`adapter_parameter_key`); ``run_taskemb`` itself leaves ``train_adapter``
     commented out (l.335), so there every encoder weight's gradient is collected too, which xta, whose
-    encoder is frozen, does not. Also left out, as deliberate deviations: the prediction head's parameters (l.111-117; its shape is the task's label
-    count, so heads of different tasks cannot be compared) and the gradients of every layer's attention and
-    layer outputs (l.78-94; they need the reference's modified BERT/RoBERTa that retains them).
+    encoder is frozen, does not. Also left out, as deliberate deviations: the prediction head's parameters
+    (l.111-117; its shape is the task's label count, so heads of different tasks cannot be compared) and the
+    gradients of every layer's attention and layer outputs (l.78-94; they need the reference's modified
+    BERT/RoBERTa that retains them).
     Gradients are taken with ``torch.autograd.grad`` (the adapter's ``.grad`` fields are not touched) and
     ``requires_grad`` of the adapter's weights is restored afterwards.
     """
@@ -732,8 +733,8 @@ def taskemb_fisher(encoder: Any, adapter: str, examples: Sequence[Mapping[str, A
 
 
 def taskemb_similarity(a: FisherEmbedding, b: FisherEmbedding) -> float:
-    """Cosine similarity of two TaskEmb vectors (Vu et al. 2020, section 4, and tuvuumass/task-transferability
-    README l.10: the source task "most similar ... via cosine similarity"), over every tensor flattened
+    """Cosine similarity of two TaskEmb vectors (Vu et al. 2020; tuvuumass/task-transferability README l.10:
+    the source task embedding "most similar ... via cosine similarity"), over every tensor flattened
     and concatenated in the same key order. Adapters of different architectures (other keys or shapes)
     have no common space: refused."""
     if set(a.tensors) != set(b.tensors) or any(a.tensors[k].shape != b.tensors[k].shape for k in a.tensors):
@@ -743,13 +744,22 @@ def taskemb_similarity(a: FisherEmbedding, b: FisherEmbedding) -> float:
 
 
 def taskemb_estimates(target: str, target_embedding: FisherEmbedding,
-                      candidate_embeddings: Mapping[str, FisherEmbedding]) -> list[Estimate]:
+                      candidate_embeddings: Mapping[str, FisherEmbedding],
+                      skipped: dict[str, str] | None = None) -> list[Estimate]:
     """TaskEmb: score = cosine(candidate adapter's Fisher embedding, target adapter's); the cost is both
-    embeddings' (the target's shared by all candidates, counted in each) plus the similarity."""
+    embeddings' (the target's shared by all candidates, counted in each) plus the similarity. A candidate
+    whose adapter is not comparable with the target's (:func:`taskemb_similarity`) is an error, or, with
+    ``skipped``, recorded there under its name and left out."""
     out = []
     for name, emb in candidate_embeddings.items():
         start = time.perf_counter()
-        score = taskemb_similarity(target_embedding, emb)
+        try:
+            score = taskemb_similarity(target_embedding, emb)
+        except ConfigError as exc:
+            if skipped is None:
+                raise
+            skipped[name] = str(exc)
+            continue
         out.append(Estimate("taskemb", target, name, score,
                             target_embedding.cost + emb.cost + Cost(0, time.perf_counter() - start)))
     return out
@@ -1524,8 +1534,12 @@ def _matrix_taskemb(target: str, cands: Sequence[str], encoder: Any, cfg: Any, n
             skipped[key] = fisher[name]
     if not isinstance(fisher[target_name], FisherEmbedding):
         return []
-    return taskemb_estimates(target, fisher[target_name],
-                             {c: fisher[names[c]] for c in cands if isinstance(fisher[names[c]], FisherEmbedding)})
+    mismatched: dict[str, str] = {}
+    out = taskemb_estimates(target, fisher[target_name],
+                            {c: fisher[names[c]] for c in cands if isinstance(fisher[names[c]], FisherEmbedding)},
+                            skipped=mismatched)
+    skipped.update({f"taskemb:{target}:{c}": why for c, why in mismatched.items()})
+    return out
 
 
 def _fisher_of(encoder: Any, adapter: str, artifacts_dir, data_dir, n: int, seed: int,
@@ -1550,7 +1564,7 @@ def _candidate_taskemb(target: str, candidates: Sequence[str], encoder: Any, dat
             embs[cand] = _fisher_of(encoder, cand, artifacts_dir, data_dir, n, seed, cache)
         except XtaError as exc:
             skipped[cand] = str(exc)
-    return taskemb_estimates(target, target_emb, embs)
+    return taskemb_estimates(target, target_emb, embs, skipped=skipped)
 
 
 def _candidate_logme(target: str, candidates: Sequence[str], encoder: Any, data_dir, artifacts_dir, n: int,
