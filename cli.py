@@ -397,21 +397,21 @@ def select(
     candidates: Optional[str] = typer.Option(None, "--candidates", help="Comma-separated intermediate tasks (default: every card)."),
     budget: int = typer.Option(1, "--budget", help="How many intermediate tasks to pick (a set for fusion / multi-task)."),
     objective: str = typer.Option("mean", "--objective", help="mean | worst-language | low-resource (needs a measured matrix)."),
-    estimator: str = typer.Option("semb", "--estimator", help="semb (dataset-embedding similarity) | logme (needs the candidates' trained adapters) | size | random."),
+    estimator: str = typer.Option("semb", "--estimator", help="semb (dataset-embedding similarity) | logme (needs the candidates' trained adapters) | taskemb (Fisher task embedding; needs the target's and the candidates' trained adapters) | size | random."),
     semb_model: Optional[str] = typer.Option(None, "--semb-model", help="Sentence-embedding model for semb and set diversity (default: embedded, i.e. multilingual-e5-small)."),
     semb_prefix: Optional[str] = typer.Option(None, "--semb-prefix", help="Text prefix for the semb model (default: 'query: ' for E5 models, none otherwise)."),
     diversity_weight: float = typer.Option(0.0, "--diversity-weight", help="Bonus for a diverse set (budget > 1)."),
     combine: str = typer.Option("fuse", "--combine", help="How a set is trained: fuse | multitask."),
-    model: Optional[str] = typer.Option(None, "--model", help="Task encoder for logme (default: embedded; with --evaluate: the matrix's)."),
-    n: Optional[int] = typer.Option(None, "--n", help="Examples sampled per task for embeddings and LogME (default 500; 200 with --evaluate)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Task encoder for logme and taskemb (default: embedded; with --evaluate: the matrix's)."),
+    n: Optional[int] = typer.Option(None, "--n", help="Examples sampled per task for embeddings, LogME and TaskEmb (default 500; 200 with --evaluate)."),
     seed: int = typer.Option(0, "--seed"),
     evaluate: bool = typer.Option(False, "--evaluate", help="Score every estimator's rankings against the measured matrix of --config: Regret@k, NDCG, Spearman per target and language group."),
     config: Optional[Path] = typer.Option(None, "--config", help="With --evaluate: the matrix YAML (as for xta matrix) whose results are in the store."),
-    estimators: str = typer.Option("semb,logme,size,random", "--estimators", help="With --evaluate: the estimators to evaluate."),
+    estimators: str = typer.Option("semb,logme,taskemb,size,random", "--estimators", help="With --evaluate: the estimators to evaluate."),
     recipe: str = typer.Option("sequential", "--recipe", help="With --evaluate: the matrix recipe whose gains are the ground truth."),
     report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="With --evaluate: write selection.md and the gain-vs-diversity PNG here."),
     data_dir: Optional[Path] = DataDirOpt,
-    artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Trained adapters (for logme)."),
+    artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Trained adapters (for logme and taskemb)."),
     results_dir: Optional[Path] = typer.Option(None, "--results-dir", help="With --evaluate: the results store."),
 ):
     """Pick intermediate tasks for a target with a cheap transferability estimator (or, with --evaluate, score the estimators against a measured matrix)."""
@@ -429,7 +429,7 @@ def select(
 
     from toolkit.selection import SEMB_MODEL
 
-    enc = load_encoder(model or "embedded") if estimator == "logme" else None
+    enc = load_encoder(model or "embedded") if estimator in ("logme", "taskemb") else None
     semb_enc = load_encoder(semb_model or SEMB_MODEL) if estimator == "semb" or diversity_weight else None
     names = [c.strip() for c in candidates.split(",")] if candidates else [t.name for t in intermediate_tasks()]
     run = run_selection(target, names, budget=budget, objective=objective, estimator=estimator, encoder=enc,
@@ -471,7 +471,7 @@ def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artif
     from toolkit.selection import SEMB_MODEL
 
     needs_vectors = "semb" in names or any("," in e or "+" in e for e in cfg.intermediates)
-    enc = load_encoder(cfg.model) if "logme" in names else None
+    enc = load_encoder(cfg.model) if "logme" in names or "taskemb" in names else None
     semb_enc = load_encoder(semb_model or SEMB_MODEL) if needs_vectors else None
     ev = evaluate_on_matrix(cfg, names, recipe=recipe, encoder=enc, n=n, seed=seed, semb_encoder=semb_enc,
                             semb_prefix=semb_prefix)

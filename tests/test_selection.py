@@ -622,10 +622,16 @@ def test_select_evaluate_ranks_estimators_against_the_measured_matrix(tmp_path, 
                        artifacts_dir=str(tmp_path / "artifacts"))
     run = run_matrix(cfg)
     tiny = load_encoder(str(tiny_dir))
-    ev = S.evaluate_on_matrix(cfg, ("semb", "logme", "size", "random"), encoder=tiny, n=32, semb_encoder=tiny)
+    ev = S.evaluate_on_matrix(cfg, ("semb", "logme", "taskemb", "size", "random"), encoder=tiny, n=32, semb_encoder=tiny)
     measured = {"cldr_continent": {c: run.scores[("cldr_continent", "sequential", c)] for c in ("cldr_kind", "copa")}}
     assert ev.measured == measured and ev.baseline == {"cldr_continent": run.baseline("cldr_continent")}
-    assert {e.estimator for e in ev.estimates} == {"semb", "logme", "size", "random"}
+    assert {e.estimator for e in ev.estimates} == {"semb", "logme", "taskemb", "size", "random"}
+    # TaskEmb: the target's no-intermediate adapter against each candidate's intermediate adapter
+    fisher = {a: S.adapter_taskemb(tiny, a, cfg.artifacts_dir, cfg.data_dir, 32, 0)[0]
+              for a in ("cldr_continent", "cldr_kind", "copa")}
+    taskemb = {e.candidate: e.score for e in ev.estimates if e.estimator == "taskemb"}
+    assert taskemb == pytest.approx({c: S.taskemb_similarity(fisher["cldr_continent"], fisher[c]) for c in ("cldr_kind", "copa")})
+    assert fisher["copa"].task == "copa" and ("taskemb", "all") in {(r["estimator"], r["group"]) for r in ev.rows}
     assert json.dumps(ev.rows) == json.dumps(S.evaluate_selectors(measured, ev.baseline, ev.estimates))  # NaN-safe
     groups = {(r["estimator"], r["group"]) for r in ev.rows}
     assert ("semb", "all") in groups and ("logme", "low") in groups  # sw, yo: low-resource
@@ -649,10 +655,12 @@ def test_select_evaluate_ranks_estimators_against_the_measured_matrix(tmp_path, 
         "langs": cfg.langs, "model": cfg.model, "intermediate_steps": 3, "target_steps": 3, "max_length": 24,
         "max_eval_examples": 16, "batch_size": 8, "data_dir": cfg.data_dir, "results_dir": cfg.results_dir,
         "artifacts_dir": cfg.artifacts_dir}.items()}))
-    out = CliRunner().invoke(app, ["select", "--evaluate", "--config", str(path), "--estimators", "size,random",
-                                   "--semb-model", str(tiny_dir), "--report-dir", str(tmp_path / "cli")])
+    out = CliRunner().invoke(app, ["select", "--evaluate", "--config", str(path), "--estimators", "size,random,taskemb",
+                                   "--semb-model", str(tiny_dir), "--report-dir", str(tmp_path / "cli")],
+                             env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.output
     assert "Regret@1" in out.output and "NDCG" in out.output and "Spearman" in out.output
+    assert "taskemb" in out.output and "taskemb" in (tmp_path / "cli" / "selection.md").read_text()
     assert (tmp_path / "cli" / "diversity_sequential.png").is_file()
     empty = path.with_name("other.yaml")
     empty.write_text(path.read_text().replace(str(tmp_path / "results"), str(tmp_path / "nothing")))
@@ -698,3 +706,195 @@ def test_logme_target_data_of_xcopa_is_siqa_dev(shared_data):
     data, used = S.logme_target_data("xcopa", shared_data)
     assert used == "siqa:dev"
     assert [ex["id"] for ex in data] == [ex["id"] for ex in load(get_task("siqa"), "dev", "en", data_dir=shared_data)]
+
+
+# ------------------------------------------------------------------------------------------- TaskEmb
+
+
+def _fisher(name: str, tensors: dict[str, np.ndarray], passes: int = 3) -> S.FisherEmbedding:
+    return S.FisherEmbedding(name, name, tensors, 4, S.Cost(passes, 0.5))
+
+
+def test_adapter_parameter_key_keeps_only_the_adapters_own_weights():
+    key = S.adapter_parameter_key
+    assert key("bert.encoder.layer.0.output.adapters.anli.adapter_up.weight", "anli") == \
+        "bert.encoder.layer.0.output.adapters.*.adapter_up.weight"
+    assert key("roberta.invertible_adapters.anli.F.0.weight", "anli") == "roberta.invertible_adapters.*.F.0.weight"
+    assert key("bert.encoder.layer.0.output.adapters.siqa.adapter_up.weight", "anli") is None  # another adapter
+    assert key("heads.anli.1.weight", "anli") is None  # the task head: its shape is the task's
+    assert key("bert.encoder.layer.0.output.dense.weight", "anli") is None  # the frozen encoder
+    assert key("bert.encoder.layer.0.output.adapters.anli_x.adapter_up.weight", "anli") is None  # whole names only
+
+
+def test_taskemb_scores_the_cosine_of_the_flattened_fishers():
+    target = _fisher("t", {"a": np.array([1.0, 0.0]), "b": np.array([[0.0, 1.0]])})
+    same = _fisher("same", {"a": np.array([2.0, 0.0]), "b": np.array([[0.0, 2.0]])})  # a scaled copy
+    half = _fisher("half", {"a": np.array([1.0, 0.0]), "b": np.array([[0.0, 0.0]])})
+    other = _fisher("other", {"b": np.array([[0.0, 1.0]]), "a": np.array([0.0, 1.0])})  # key order irrelevant
+    assert list(target.vector) == [1.0, 0.0, 0.0, 1.0]  # keys sorted: a then b, each flattened
+    est = {e.candidate: e for e in S.taskemb_estimates("t", target, {"same": same, "half": half, "other": other})}
+    assert est["same"].score == pytest.approx(1.0)
+    assert est["half"].score == pytest.approx(1 / math.sqrt(2))  # (1*1) / (sqrt(2) * 1)
+    assert est["other"].score == pytest.approx(0.5)  # [1,0,0,1] . [0,1,0,1] = 1; norms sqrt(2) each
+    assert all(e.estimator == "taskemb" for e in est.values()) and est["same"].cost.forward_passes == 6
+    with pytest.raises(ConfigError, match="their parameters differ"):
+        S.taskemb_similarity(target, _fisher("x", {"a": np.array([1.0, 0.0])}))
+    with pytest.raises(ConfigError, match="their parameters differ"):
+        S.taskemb_similarity(target, _fisher("x", {"a": np.array([1.0, 0.0]), "b": np.array([0.0, 1.0])}))
+    skipped: dict[str, str] = {}
+    wide = _fisher("wide", {"a": np.array([1.0, 0.0, 3.0]), "b": np.array([[0.0, 1.0]])})  # another reduction factor
+    assert [e.candidate for e in S.taskemb_estimates("t", target, {"wide": wide, "same": same}, skipped)] == ["same"]
+    assert "their parameters differ" in skipped["wide"]
+
+
+def _reference_taskemb(model, batches, loss_of) -> dict[str, np.ndarray]:
+    """adapter-hub/efficient-task-transfer task_selection/taskemb.py restated, with its defaults
+    (use_labels=True, feature_type='grads', pow=2.0; l.59-63): compute_taskemb l.229-280 (eval mode, one
+    backward of each batch's loss, features summed over batches, divided by the number of examples),
+    compute_Fisher_with_labels l.208-215 and the parameter part of compute_Fisher l.71-77
+    (``base_model.named_parameters()`` that require a gradient and have one, squared)."""
+    model.eval()
+    total_num_examples = 0
+    model.zero_grad()
+    global_feature_dict: dict[str, np.ndarray] = {}
+    for inputs in batches:
+        loss = loss_of(model, inputs)
+        model.zero_grad()
+        loss.backward()
+        feature_dict = {}
+        for name, parameter in model.base_model.named_parameters():
+            if parameter.requires_grad:
+                score = parameter.grad
+                if score is not None and name not in feature_dict:
+                    feature_dict[name] = score ** 2.0
+        for key in feature_dict:
+            value = feature_dict[key].detach().double().cpu().numpy()
+            global_feature_dict[key] = global_feature_dict[key] + value if key in global_feature_dict else value
+        model.zero_grad()
+        total_num_examples += inputs["input_ids"].size(0)
+    return {key: value / total_num_examples for key, value in global_feature_dict.items()}
+
+
+@pytest.fixture(scope="module")
+def taskemb_world(tiny_dir, tmp_path_factory):
+    """Two tiny adapters (two CLDR classification tasks, built-in data) on the tiny encoder of ``tiny_dir``."""
+    from toolkit.config import TrainConfig
+    from toolkit.encoders import load_encoder
+    from toolkit.train import train_adapter
+
+    enc = load_encoder(str(tiny_dir))
+    root = tmp_path_factory.mktemp("taskemb")
+    base = dict(max_train_examples=32, max_steps=3, batch_size=8, max_length=32, learning_rate=1e-2)
+    for task in ("cldr_kind", "cldr_continent"):
+        train_adapter(TrainConfig(task=task, **base), enc, root, progress=False, max_dev_examples=8)
+    return enc, root
+
+
+def test_taskemb_equals_the_reference_computation(taskemb_world):
+    import torch
+    import torch.nn.functional as F
+
+    from toolkit.data import load
+    from toolkit.families import get_family
+    from toolkit.families.base import head_logits
+    from toolkit.tasks import get_task
+    from toolkit.train import load_trained_adapter
+
+    enc, root = taskemb_world
+    spec = get_task("cldr_continent")
+    examples = load(spec, "train", "en", max_examples=12)
+    load_trained_adapter(enc, "cldr_kind", root, activate=False)
+    model = load_trained_adapter(enc, "cldr_continent", root, activate=False)
+    flags = {n: p.requires_grad for n, p in model.named_parameters()}  # restored after each TaskEmb
+    family = get_family(spec)
+
+    def loss_of(model, inputs):  # the head's cross-entropy on the gold labels (outputs[0], l.247-248)
+        return F.cross_entropy(head_logits(model, inputs, "cldr_continent").logits, inputs["labels"])
+
+    def reference(chosen, batch_size):
+        feats = family.featurize(chosen, enc.tokenizer, spec, 128, train=True)
+        batches = [family.collate(feats.items[i : i + batch_size], feats.meta["pad_id"])
+                   for i in range(0, len(feats.items), batch_size)]
+        model = load_trained_adapter(enc, "cldr_continent", root)
+        load_trained_adapter(enc, "cldr_kind", root, activate=False)  # another adapter, loaded: no gradient
+        try:
+            ref = _reference_taskemb(model, batches, loss_of)
+        finally:
+            model.set_active_adapters(None)
+            model.zero_grad()
+        prefix = model.base_model_prefix
+        return {S.adapter_parameter_key(f"{prefix}.{k}", "cldr_continent"): v for k, v in ref.items()}
+
+    for n, seed, batch_size in [(None, 0, 1), (None, 0, 16), (5, 1, 1)]:
+        chosen = [examples[i] for i in S.sample_indices(len(examples), n, seed)]  # the other estimators' sample
+        ref = reference(chosen, batch_size)  # batch 1: order-free; batch 16 >= 12: one batch
+        emb = S.taskemb_fisher(enc, "cldr_continent", examples, spec, artifacts_dir=root, n=n, seed=seed,
+                               batch_size=batch_size)
+        assert None not in ref and set(emb.tensors) == set(ref)  # exactly the adapter's own weights
+        assert all(".adapters.*." in k for k in ref) and len(ref) == 4 * enc.model.config.num_hidden_layers
+        for key in ref:
+            # float32 gradients, summed in another order (the reference squares in float32, xta in float64)
+            np.testing.assert_allclose(emb.tensors[key], ref[key], rtol=1e-5, atol=1e-5 * float(ref[key].max()))
+        assert emb.n_examples == len(chosen) and emb.cost.forward_passes == len(chosen)
+    # the squared gradient of each batch's mean loss, not of each example's: batching changes the values
+    one_batch = S.taskemb_fisher(enc, "cldr_continent", examples, spec, artifacts_dir=root, n=None)
+    per_example = S.taskemb_fisher(enc, "cldr_continent", examples, spec, artifacts_dir=root, n=None, batch_size=1)
+    assert not np.allclose(one_batch.vector, per_example.vector)
+    model = load_trained_adapter(enc, "cldr_continent", root, activate=False)
+    assert all(p.grad is None for p in model.parameters())  # nothing left behind on the shared model
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == flags
+
+
+def test_select_by_taskemb_through_the_cli(taskemb_world, tiny_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    enc, root = taskemb_world
+    out = CliRunner().invoke(app, ["select", "--target", "cldr_continent", "--candidates", "cldr_kind,cldr_names",
+                                   "--estimator", "taskemb", "--model", str(tiny_dir), "--n", "20",
+                                   "--artifacts-dir", str(root)], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert "taskemb estimates for cldr_continent" in out.output
+    run = S.run_selection("cldr_continent", ["cldr_kind"], estimator="taskemb", encoder=enc, n=20, artifacts_dir=root)
+    (est,) = run.estimates
+    assert f"{est.score:.4f}" in out.output and 0.0 < est.score < 1.0
+    target = S.adapter_taskemb(enc, "cldr_continent", root, None, 20, 0)[0]
+    cand = S.adapter_taskemb(enc, "cldr_kind", root, None, 20, 0)[0]
+    assert est.score == pytest.approx(S.cosine(target.vector, cand.vector))
+    assert "skipped cldr_names" in out.output and "no trained adapter 'cldr_names'" in out.output
+    out = CliRunner().invoke(app, ["select", "--target", "cldr_kind", "--candidates", "cldr_continent",
+                                   "--estimator", "taskemb", "--model", str(tiny_dir),
+                                   "--artifacts-dir", str(tmp_path / "empty")])
+    assert out.exit_code == 1 and "no trained adapter 'cldr_kind' for TaskEmb" in out.output
+
+
+def test_taskemb_of_every_task_shape(shared_data, tmp_path):
+    """Tagging, extractive QA (one item per window, counted as the reference counts its input rows),
+    multiple choice, and the dual-encoder loss of a retrieval task: comparable embeddings of the same
+    adapter configuration; a retrieval pool without training pairs is refused."""
+    from toolkit.config import TrainConfig
+    from toolkit.encoders import tiny_encoder
+    from toolkit.tasks import get_task
+    from toolkit.train import train_adapter
+
+    enc = tiny_encoder(seed=3)
+    base = dict(max_train_examples=16, max_steps=1, batch_size=8, max_length=64, data_dir=str(shared_data))
+    train_adapter(TrainConfig(task="panx", **base), enc, tmp_path, progress=False, max_dev_examples=8)
+    train_adapter(TrainConfig(task="copa", **base), enc, tmp_path, progress=False, max_dev_examples=8)
+    train_adapter(TrainConfig(task="tydiqa", train_split="train[:50%]", dev_split="train[50%:]", **base), enc, tmp_path,
+                  progress=False, max_dev_examples=8)
+    embs = {}
+    for name in ("panx", "copa", "tydiqa"):
+        embs[name], used = S.adapter_taskemb(enc, name, tmp_path, shared_data, 12, 0)
+        assert used == f"{name}:train" and np.isfinite(embs[name].vector).all() and embs[name].vector.sum() > 0
+    assert embs["copa"].n_examples == 12 and embs["tydiqa"].n_examples > 12  # QA: several windows per question
+    qa, _ = S.english_examples("tydiqa", shared_data, n=40)
+    embs["retrieval"] = S.taskemb_fisher(enc, "tydiqa", qa, get_task("lareqa"), artifacts_dir=tmp_path, n=12)
+    assert embs["retrieval"].n_examples == 12 and embs["retrieval"].vector.sum() > 0
+    assert len({tuple(sorted(e.tensors)) for e in embs.values()}) == 1  # one space: every pair is comparable
+    scores = S.taskemb_estimates("copa", embs["copa"], embs)
+    assert all(-1e-9 <= e.score <= 1 + 1e-9 for e in scores)
+    pool, _ = S.english_examples("tatoeba", shared_data, n=20)
+    with pytest.raises(ConfigError, match="no task loss"):
+        S.taskemb_fisher(enc, "copa", pool, get_task("tatoeba"), artifacts_dir=tmp_path)
