@@ -93,3 +93,94 @@ def test_an_unexpected_exception_is_one_line_not_a_traceback(monkeypatch, exc, s
 def test_an_explicitly_empty_language_list_is_an_error_not_every_language():
     result = runner.invoke(app, ["eval", "--tasks", "xnli", "--langs", ","])
     assert result.exit_code == 1 and "--langs: empty" in result.output
+
+
+# --------------------------------------------------------------------------------------------------
+# issue 20: machine-readable output, pipes, -v anywhere
+# --------------------------------------------------------------------------------------------------
+
+
+def _json_stdout(result) -> object:
+    import json
+
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)  # the whole of stdout is one JSON document
+
+
+def test_tasks_json_lists_every_task_with_its_languages():
+    rows = _json_stdout(runner.invoke(app, ["tasks", "--json"]))
+    by_name = {r["task"]: r for r in rows}
+    assert by_name["xnli"]["n_langs"] == len(by_name["xnli"]["langs"]) == 15 and by_name["xnli"]["target"]
+    assert by_name["commonsenseqa"]["target"] is False
+    demo = _json_stdout(runner.invoke(app, ["tasks", "--benchmark", "demo", "--json"]))
+    assert [r["task"] for r in demo] == ["cldr_kind", "cldr_continent", "cldr_names"]
+
+
+def test_a_piped_table_never_cuts_the_task_names():
+    """`xta tasks | grep commonsenseqa`: no terminal, no COLUMNS, the names whole."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    out = subprocess.run([sys.executable, str(root / "cli.py"), "tasks"], capture_output=True, text=True, env=env,
+                         check=True).stdout
+    lines = [line for line in out.splitlines() if "commonsenseqa" in line]
+    assert len(lines) == 1 and "…" not in out
+    # through the runner too (stdout is not a terminal there either), with the longest names
+    result = runner.invoke(app, ["tasks"], env={"COLUMNS": ""})
+    assert "…" not in result.stdout and " commonsenseqa " in result.stdout and " english training source " in result.stdout
+
+
+def _store_with_demo_scores(root):
+    from toolkit.results import LangResult, RecordKey, ResultStore, RunInfo
+
+    store = ResultStore(root)
+    run = RunInfo(task_version=1, encoder_name="embedded", setup="none", config={}, config_hash="h",
+                  main_metric="accuracy", environment={})
+    for lang, score in (("de", 40.0), ("fr", 60.0)):
+        store.put_language(RecordKey("embedded", "none", "cldr_names"), lang, LangResult.ok({"accuracy": score}, score), run)
+    return store
+
+
+def test_report_json_has_the_scores_and_no_partial_average(tmp_path):
+    _store_with_demo_scores(tmp_path)
+    out = _json_stdout(runner.invoke(app, ["report", "--benchmark", "demo", "--setup", "none", "--results-dir",
+                                           str(tmp_path), "--json"]))
+    names = out["tasks"]["cldr_names"]
+    assert names["scores"] == {"de": 40.0, "fr": 60.0} and names["partial_mean"] == 50.0
+    assert names["score"] is None and len(names["missing_languages"]) == len(names["expected_languages"]) - 2
+    assert out["overall_task_mean"] is None and out["benchmark"] == "demo"
+
+
+def test_eval_json_is_the_only_thing_on_stdout(tmp_path, tiny_dir):
+    result = runner.invoke(app, ["eval", "--benchmark", "demo", "--tasks", "cldr_names", "--langs", "de,fr",
+                                 "--setup", "none", "--model", str(tiny_dir), "--max-eval-examples", "10",
+                                 "--results-dir", str(tmp_path / "r"), "--artifacts-dir", str(tmp_path / "a"), "--json"])
+    out = _json_stdout(result)
+    assert set(out["tasks"]["cldr_names"]["scores"]) == {"de", "fr"}
+    assert out["tasks"]["cldr_names"]["expected_languages"] == ["de", "fr"]  # --langs: the complete task score
+    assert out["tasks"]["cldr_names"]["score"] == sum(out["tasks"]["cldr_names"]["scores"].values()) / 2
+    assert out["run"] == [{"task": "cldr_names", "setup": "none", "split": out["run"][0]["split"], "computed": ["de", "fr"],
+                           "reused": [], "failed": {}, "error": None}]
+
+
+def test_select_json(shared_data):
+    out = _json_stdout(runner.invoke(app, ["select", "--target", "xcopa", "--candidates", "siqa,cosmosqa,anli,copa",
+                                           "--estimator", "size", "--budget", "2", "--data-dir", str(shared_data), "--json"]))
+    assert out["chosen"] == ["anli", "cosmosqa"] and out["command"].startswith("xta fuse --tasks anli,cosmosqa")
+    assert [e["candidate"] for e in out["estimates"]][:2] == ["anli", "cosmosqa"]
+    assert out["estimates"][0]["score"] >= out["estimates"][1]["score"]
+
+
+@pytest.mark.parametrize("argv", [["-v", "tasks", "show", "xnli"], ["tasks", "show", "xnli", "-v"],
+                                  ["tasks", "show", "-v", "xnli"], ["tasks", "show", "xnli", "--verbose"]])
+def test_verbose_before_or_after_the_subcommand(argv):
+    import logging
+
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert logging.getLogger().level == logging.INFO
+    logging.getLogger().setLevel(logging.WARNING)

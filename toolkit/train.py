@@ -608,13 +608,15 @@ class _Hooks:
 def _rich_progress(label: str, total: int, done: int):
     import contextlib
 
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     @contextlib.contextmanager
     def ctx():
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
                    TextColumn("{task.fields[speed]:.2f} step/s"), TimeElapsedColumn(), TimeRemainingColumn())
-        with Progress(*columns, transient=False) as progress:
+        # on stderr: stdout carries only results (xta eval --json trains target adapters on the fly)
+        with Progress(*columns, transient=False, console=Console(stderr=True)) as progress:
             task = progress.add_task(label, total=total, completed=done, loss=float("nan"), speed=0.0)
             start = time.perf_counter()
             count = [0]
