@@ -239,7 +239,7 @@ def train_adapter_cmd(
 ):
     """Train an adapter (+ head) on a task's English data, on a frozen encoder; resumable."""
     from toolkit.config import TrainConfig, from_dict, from_yaml, to_dict
-    from toolkit.train import train_adapter
+    from toolkit.preflight import check_training
 
     given = _options(
         task=task, model=model, adapter_name=name, adapter_config=adapter_config, reduction_factor=reduction_factor,
@@ -252,6 +252,9 @@ def train_adapter_cmd(
     )
     base = to_dict(from_yaml(config, TrainConfig)) if config else {}
     cfg = from_dict(TrainConfig, {**base, **given}, where="options")
+    check_training(cfg, artifacts_dir, force=force)  # names and data, before torch and the encoder load
+    from toolkit.train import train_adapter
+
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     verb = "already trained (identical configuration); nothing recomputed" if result.skipped else f"trained {result.steps} steps"
     console.print(f"[bold]{escape(result.name)}[/]: {verb}" + (f", resumed from step {result.resumed_from}" if result.resumed_from else ""))
@@ -290,10 +293,9 @@ def eval_cmd(
     as_json: bool = JsonOpt,
 ):
     """Zero-shot evaluation: English-trained adapters applied unchanged to every language; resumable."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from toolkit.config import EvalConfig
     from toolkit.evaluate import evaluate
+    from toolkit.progress import counter
 
     for flag, value in (("--tasks", tasks), ("--langs", langs)):
         if value is not None and not value.replace(",", "").strip():  # `--langs ""` must not mean "all of them"
@@ -307,13 +309,8 @@ def eval_cmd(
         results_dir=str(results_dir) if results_dir else None, artifacts_dir=str(artifacts_dir) if artifacts_dir else None,
         overwrite=overwrite,
     )
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console) as bar:
-        job = bar.add_task("evaluating", total=None)
-
-        def tick(task, lang, status):
-            bar.update(job, advance=1, description=f"{task} {lang} {status}")
-
-        run = evaluate(cfg, on_language=tick, progress=True)
+    with counter("evaluating", console=err_console, unit="task-language") as tick:  # plain lines without a terminal
+        run = evaluate(cfg, on_language=lambda task, lang, status: tick(f"{task} {lang} {status}"), progress=True)
     if as_json:
         _eval_json(run, cfg, report_dir)
     _exit_if_nothing_succeeded(run)
@@ -790,12 +787,17 @@ class _MatrixProgress:
     bars come from train_adapter itself; rich allows one live display at a time)."""
 
     def __init__(self, plan_size: int):
+        from toolkit.progress import interactive
+
         self.total, self.done, self.bar, self.job = plan_size, 0, None, None
+        self.plain = None if interactive() else False  # no terminal: periodic plain lines per evaluation
 
     def __call__(self, node, what: str, payload) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        if what == "start" and node.kind == "eval" and self.bar is None:
+        if self.plain is not None:
+            self._plain(node, what, payload)
+        elif what == "start" and node.kind == "eval" and self.bar is None:
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                 console=err_console, transient=True)
             self.bar.start()
@@ -804,6 +806,18 @@ class _MatrixProgress:
             self.bar.update(self.job, advance=1)
         elif what == "done":
             self._stop()
+            self.done += 1
+            err_console.print(f"[{self.done}/{self.total}] {_node_line(node, payload)}", highlight=False, soft_wrap=True, markup=False)
+
+    def _plain(self, node, what: str, payload) -> None:
+        from toolkit.progress import PlainProgress
+
+        if what == "start" and node.kind == "eval":
+            self.plain = PlainProgress(f"eval {node.target} [{node.setup}]", len(node.langs), unit="language")
+        elif what == "language" and self.plain:
+            self.plain.advance()
+        elif what == "done":
+            self.plain = False
             self.done += 1
             err_console.print(f"[{self.done}/{self.total}] {_node_line(node, payload)}", highlight=False, soft_wrap=True, markup=False)
 

@@ -184,3 +184,137 @@ def test_verbose_before_or_after_the_subcommand(argv):
     assert result.exit_code == 0, result.output
     assert logging.getLogger().level == logging.INFO
     logging.getLogger().setLevel(logging.WARNING)
+
+
+# --------------------------------------------------------------------------------------------------
+# issue 20, item 7: fail fast, start fast
+# --------------------------------------------------------------------------------------------------
+
+_HEAVY = ("torch", "transformers", "adapters", "faiss")
+
+
+def _run_cli_in_fresh_process(argv: list[str], env_extra: dict | None = None) -> dict:
+    """Exit code, output and which heavy modules a fresh interpreter imported for one command."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import json, sys\nfrom typer.testing import CliRunner\nfrom cli import app\n"
+            f"r = CliRunner().invoke(app, {argv!r})\n"
+            f"print(json.dumps({{'code': r.exit_code, 'out': r.output, 'heavy': [m for m in {_HEAVY!r} if m in sys.modules]}}))")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), **(env_extra or {})}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, env=env, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_a_misspelled_task_is_reported_before_torch_is_imported():
+    r = _run_cli_in_fresh_process(["train-adapter", "--task", "mnlii", "--max-steps", "1"])
+    assert r["code"] == 1 and "did you mean 'mnli'" in r["out"] and r["heavy"] == []
+
+
+def test_missing_training_data_is_reported_before_the_encoder_loads(tmp_path):
+    r = _run_cli_in_fresh_process(["train-adapter", "--task", "copa", "--data-dir", str(tmp_path), "--max-steps", "1",
+                                   "--artifacts-dir", str(tmp_path / "a")], {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    assert r["code"] == 1 and "copa train en" in r["out"] and "train-en.jsonl" in r["out"]
+    assert r["heavy"] == [] and not (tmp_path / "a").exists()
+
+
+def test_export_writes_text_files_without_torch(tmp_path):
+    from toolkit.results import LangResult, RecordKey, ResultStore, RunInfo
+
+    store = ResultStore(tmp_path / "r")
+    run = RunInfo(task_version=1, encoder_name="embedded", setup="none", config={}, config_hash="h",
+                  main_metric="accuracy", environment={})
+    key = RecordKey("embedded", "none", "tatoeba")
+    store.put_language(key, "de", LangResult.ok({"accuracy": 50.0}, 50.0, split="test", config_hash="h"), run)
+    store.put_predictions(key, "de", "test", ["0", "1"], [1, 0])
+    r = _run_cli_in_fresh_process(["export", str(tmp_path / "out"), "--setup", "none", "--results-dir", str(tmp_path / "r")])
+    assert r["code"] == 0, r["out"]
+    assert r["heavy"] == [] and (tmp_path / "out" / "tatoeba" / "test-de.tsv").read_text() == "1\n0\n"
+
+
+def test_startup_benchmark_runs_quick(tmp_path):
+    """benchmarks/startup.py --quick: runs, every case behaves (figures not asserted: see benchmarks/README.md)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out, readme = tmp_path / "startup.json", tmp_path / "README.md"
+    subprocess.run([sys.executable, str(root / "benchmarks" / "startup.py"), "--quick", "--out", str(out),
+                    "--readme", str(readme)], check=True, capture_output=True, cwd=root)
+    res = json.loads(out.read_text())
+    assert res["quick"] is True and len(res["cases"]) == 4 and all(c["behaved"] for c in res["cases"])
+    assert "did you mean 'mnli'" in res["cases"][0]["runs"][0]["first_line"]
+    assert "<!-- startup:start -->" in readme.read_text()
+
+
+# --------------------------------------------------------------------------------------------------
+# issue 20, item 3: batch jobs (no terminal) get plain progress lines
+# --------------------------------------------------------------------------------------------------
+
+
+def test_plain_progress_lines_first_periodic_and_last():
+    from toolkit.progress import PlainProgress
+
+    now, lines = [0.0], []
+    p = PlainProgress("train copa", 10, 2, unit="step", every=30, write=lines.append, clock=lambda: now[0])
+    for _ in range(8):  # a resumed run: steps 3..10, 10 s each
+        now[0] += 10
+        p.advance(loss=0.5)
+    p.close()
+    assert lines == [
+        "train copa: step 3/10 (30%), loss 0.5000, 0.10 step/s, elapsed 10s, ETA 1m10s",
+        "train copa: step 6/10 (60%), loss 0.5000, 0.10 step/s, elapsed 40s, ETA 40s",
+        "train copa: step 9/10 (90%), loss 0.5000, 0.10 step/s, elapsed 1m10s, ETA 10s",
+        "train copa: step 10/10 (100%), loss 0.5000, 0.10 step/s, elapsed 1m20s",
+    ]
+    slow = PlainProgress("eval", None, unit="language", every=0, write=lines.append, clock=lambda: now[0])
+    now[0] += 50
+    slow.advance(detail="xnli de ok")
+    assert lines[-1] == "eval: 1 languages, xnli de ok, 50.0 s/language, elapsed 50s"
+
+
+def test_training_without_a_terminal_prints_plain_progress_lines(tmp_path, tiny_dir):
+    result = runner.invoke(app, ["train-adapter", "--task", "cldr_kind", "--model", str(tiny_dir), "--max-steps", "3",
+                                 "--max-length", "16", "--artifacts-dir", str(tmp_path), "-v"],
+                           env={"XTA_PROGRESS_SECONDS": "0"})
+    assert result.exit_code == 0, result.output
+    steps = [line for line in result.stderr.splitlines() if line.startswith("train cldr_kind: step ")]
+    assert [line.split(",")[0] for line in steps] == [f"train cldr_kind: step {i}/3 ({100 * i / 3:.0f}%)" for i in (1, 2, 3)]
+    assert all(" loss " in line and (" step/s" in line or " s/step" in line) for line in steps)
+    assert "ETA" in steps[0] and "━" not in result.stderr  # no rich bar
+    assert "trained 3 steps" in result.stdout
+
+
+def test_eval_without_a_terminal_prints_a_line_per_language(tmp_path, tiny_dir):
+    result = runner.invoke(app, ["eval", "--benchmark", "demo", "--tasks", "cldr_names", "--langs", "de,fr",
+                                 "--setup", "none", "--model", str(tiny_dir), "--max-eval-examples", "5",
+                                 "--results-dir", str(tmp_path)], env={"XTA_PROGRESS_SECONDS": "0"})
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("evaluating: ")]
+    assert [line.split(", ")[:2] for line in lines] == [["evaluating: 1 task-languages", "cldr_names de ok"],
+                                                        ["evaluating: 2 task-languages", "cldr_names fr ok"]]
+
+
+def test_matrix_progress_without_a_terminal_is_plain_lines(capsys, monkeypatch):
+    from types import SimpleNamespace
+
+    import cli
+
+    monkeypatch.setenv("XTA_PROGRESS_SECONDS", "0")
+    events = cli._MatrixProgress(1)
+    node = SimpleNamespace(kind="eval", target="xnli", setup="none", langs=("de", "fr"))
+    events(node, "start", None)
+    events(node, "language", None)
+    events(node, "language", None)
+    events(node, "done", SimpleNamespace(status="evaluated", computed=["de", "fr"], reused=[], failed={}, error=None, steps=0,
+                                         seconds=2.0))
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(",")[0] for line in err[:2]] == ["eval xnli [none]: language 1/2 (50%)",
+                                                        "eval xnli [none]: language 2/2 (100%)"]
+    assert err[2] == "[1/1] eval xnli [none]: 2 languages computed, 0 reused, 0 failed (2.0 s)"

@@ -82,9 +82,12 @@ def train_adapter(task: str, *, encoder=None, data_dir: PathLike | None = None, 
     A finished run with the same configuration is reused (``force=True`` retrains).
     """
     from .config import TrainConfig, from_dict
-    from .train import train_adapter as _train
+    from .preflight import check_training
 
     cfg = from_dict(TrainConfig, {"task": task, "data_dir": _data_dir(data_dir), **options}, where="train_adapter")
+    check_training(cfg, artifacts_dir, force=force)  # names and data first: no model is loaded for a typo
+    from .train import train_adapter as _train
+
     return _train(cfg, encoder=encoder, artifacts_dir=artifacts_dir, force=force, progress=progress,
                   max_dev_examples=max_dev_examples)
 
