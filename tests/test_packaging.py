@@ -131,3 +131,16 @@ def test_the_wheel_installs_the_library_as_xta_and_toolkit_and_the_command_as_xt
                          env=env)
     assert out.returncode == 0 and out.stdout.strip() == (ROOT / "toolkit" / "__init__.py").read_text(
         encoding="utf-8").split('__version__ = "')[1].split('"')[0], out.stderr
+
+
+def test_every_subpackage_is_installed_under_both_names():
+    """pyproject lists the packages explicitly (a package-dir mapping cannot be auto-discovered): a new
+    folder under toolkit/ must be added there twice, as toolkit.X and xta.X."""
+    import tomllib
+
+    setuptools_cfg = tomllib.loads(PYPROJECT)["tool"]["setuptools"]
+    subpackages = sorted(".".join(p.parent.relative_to(ROOT / "toolkit").parts)
+                         for p in (ROOT / "toolkit").rglob("__init__.py") if p.parent != ROOT / "toolkit")
+    expected = {f"{name}{'.' + sub if sub else ''}" for name in ("toolkit", "xta") for sub in ["", *subpackages]}
+    assert set(setuptools_cfg["packages"]) == expected
+    assert setuptools_cfg["package-dir"] == {"xta": "toolkit"}
