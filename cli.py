@@ -16,10 +16,26 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from toolkit.errors import ConfigError, XtaError
 
+VERBOSE_FLAGS = ("-v", "--verbose")
+
+
+class _VerboseAnywhere(TyperGroup):
+    """``-v``/``--verbose`` after the subcommand too (``xta eval ... -v``), not only before it."""
+
+    def parse_args(self, ctx, args):
+        if ctx.parent is None and args:
+            head = args.index("--") if "--" in args else len(args)
+            if any(a in VERBOSE_FLAGS for a in args[:head]):
+                args = ["--verbose", *(a for i, a in enumerate(args) if i >= head or a not in VERBOSE_FLAGS)]
+        return super().parse_args(ctx, args)
+
+
 app = typer.Typer(
+    cls=_VerboseAnywhere,
     help="xta: English intermediate-task adapters on a frozen multilingual encoder, evaluated zero-shot on XTREME-R.",
     no_args_is_help=True,
     add_completion=False,
@@ -32,6 +48,8 @@ console = Console()
 err_console = Console(stderr=True)
 
 DataDirOpt = typer.Option(None, "--data-dir", help="Local mirror of the original benchmark files (default: $XTA_DATA_DIR).")
+JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout instead of tables (progress and errors stay on stderr).")
+PIPE_WIDTH = 4096  # piped/redirected stdout: tables as wide as their content, never cut at 80 columns
 
 
 log = logging.getLogger("xta")
@@ -74,6 +92,16 @@ def cli_errors(fn):
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what xta does.")):
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if verbose:  # basicConfig does nothing when logging was set up before (a second command in one process)
+        logging.getLogger().setLevel(logging.INFO)
+    # `xta tasks | grep commonsenseqa`: in a pipe nothing is cut to 80 columns (an explicit COLUMNS still wins)
+    console.width = PIPE_WIDTH if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit() else None
+
+
+def _print_json(obj) -> None:
+    from toolkit.jsonout import dumps
+
+    typer.echo(dumps(obj))
 
 
 @app.command()
@@ -86,15 +114,21 @@ def version():
 
 @tasks_app.callback()
 @cli_errors
-def tasks(ctx: typer.Context, benchmark: Optional[str] = typer.Option(None, help="Only target tasks of xtreme-r or xtreme.")):
+def tasks(ctx: typer.Context, benchmark: Optional[str] = typer.Option(None, help="Only target tasks of xtreme-r or xtreme."),
+          as_json: bool = JsonOpt):
     """Table of every task: name, benchmark, shape, number of languages, main metric."""
     if ctx.invoked_subcommand:
         return
     from toolkit.tasks import all_tasks
 
+    if as_json:
+        from toolkit.api import list_tasks
+
+        _print_json(list_tasks(benchmark))
+        return
     table = Table(title="xta tasks")
     for col in ("task", "benchmark", "shape", "#langs", "metric", "english training source"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "task")
     for spec in all_tasks().values():
         if benchmark and benchmark not in spec.benchmarks:
             continue
@@ -205,7 +239,7 @@ def train_adapter_cmd(
 ):
     """Train an adapter (+ head) on a task's English data, on a frozen encoder; resumable."""
     from toolkit.config import TrainConfig, from_dict, from_yaml, to_dict
-    from toolkit.train import train_adapter
+    from toolkit.preflight import check_training
 
     given = _options(
         task=task, model=model, adapter_name=name, adapter_config=adapter_config, reduction_factor=reduction_factor,
@@ -219,6 +253,9 @@ def train_adapter_cmd(
     base_cfg = from_yaml(config, TrainConfig) if config else None  # its card defaults stay beneath the flags
     base = {k: v for k, v in to_dict(base_cfg).items() if k not in base_cfg.defaults_applied} if base_cfg else {}
     cfg = from_dict(TrainConfig, {**base, **given}, where="options")
+    check_training(cfg, artifacts_dir, force=force)  # names and data, before torch and the encoder load
+    from toolkit.train import train_adapter
+
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     verb = "already trained (identical configuration); nothing recomputed" if result.skipped else f"trained {result.steps} steps"
     console.print(f"[bold]{escape(result.name)}[/]: {verb}" + (f", resumed from step {result.resumed_from}" if result.resumed_from else ""))
@@ -255,12 +292,12 @@ def eval_cmd(
     report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="Also write the report (CSV, Markdown) here."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace finished results computed under another configuration (default: keep them, report a conflict)."),
     bootstrap_resamples: int = typer.Option(1000, "--bootstrap-resamples", help="Bootstrap resamples of each language's 95% CI over its test examples (seeded with --seed); 0: no CI."),
+    as_json: bool = JsonOpt,
 ):
     """Zero-shot evaluation: English-trained adapters applied unchanged to every language; resumable."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from toolkit.config import EvalConfig
     from toolkit.evaluate import evaluate
+    from toolkit.progress import counter
 
     for flag, value in (("--tasks", tasks), ("--langs", langs)):
         if value is not None and not value.replace(",", "").strip():  # `--langs ""` must not mean "all of them"
@@ -275,15 +312,28 @@ def eval_cmd(
         overwrite=overwrite,
         bootstrap_resamples=bootstrap_resamples,
     )
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console) as bar:
-        job = bar.add_task("evaluating", total=None)
-
-        def tick(task, lang, status):
-            bar.update(job, advance=1, description=f"{task} {lang} {status}")
-
-        run = evaluate(cfg, on_language=tick, progress=True)
+    with counter("evaluating", console=err_console, unit="task-language") as tick:  # plain lines without a terminal
+        run = evaluate(cfg, on_language=lambda task, lang, status: tick(f"{task} {lang} {status}"), progress=True)
+    if as_json:
+        _eval_json(run, cfg, report_dir)
     _exit_if_nothing_succeeded(run)
-    _print_eval(run, cfg, report_dir)
+    if not as_json:
+        _print_eval(run, cfg, report_dir)
+
+
+def _eval_json(run, cfg, report_dir: Optional[Path]) -> None:
+    """``xta eval --json``: the report of what the store holds for this setup, and what this run did."""
+    from toolkit.jsonout import summary_json
+    from toolkit.report import scores_from_store, summarize, write_report
+
+    gathered = scores_from_store(run.store, cfg.model, cfg.setup, cfg.benchmark)
+    summary = summarize(cfg.benchmark, gathered.scores, gathered.failed, languages={t.task: t.languages for t in run.tasks})
+    out = summary_json(cfg.benchmark, cfg.model, cfg.setup, gathered, summary)
+    out["run"] = [{"task": t.task, "setup": t.setup, "split": t.split, "computed": t.computed, "reused": t.reused,
+                   "failed": t.failed, "error": t.error} for t in run.tasks]
+    if report_dir:
+        out["report"] = str(write_report(summary, gathered, report_dir)["report.md"])
+    _print_json(out)
 
 
 def _exit_if_nothing_succeeded(run) -> None:
@@ -333,8 +383,8 @@ def _add_row(table: Table, *cells: object) -> None:
 
 def _table(title: str, header: list[str], rows: list[list[str]]) -> None:
     table = Table(title=escape(title))
-    for col in header:
-        table.add_column(escape(str(col)))
+    for i, col in enumerate(header):
+        table.add_column(escape(str(col)), no_wrap=i == 0)  # the first column holds the names users copy
     for row in rows:
         _add_row(table, *row)
     console.print(table)
@@ -348,6 +398,7 @@ def report(
     setup: str = typer.Option("auto", "--setup"),
     results_dir: Optional[Path] = typer.Option(None, "--results-dir"),
     out: Optional[Path] = typer.Option(None, "--out", help="Write summary.csv, languages.csv and report.md here."),
+    as_json: bool = JsonOpt,
 ):
     """Aggregate the results store by the XTREME-R rules: per task, per category, overall (both definitions)."""
     from toolkit.errors import DataError
@@ -360,6 +411,15 @@ def report(
         (path, why), more = damaged[0], f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
         raise DataError(f"damaged result record: {why}{more}; rerun xta eval to recompute it, or remove the file", path)
     gathered = scores_from_store(store, model, setup, benchmark)
+    if as_json:
+        from toolkit.jsonout import summary_json
+
+        summary = summarize(benchmark, gathered.scores, gathered.failed)
+        result = summary_json(benchmark, model, setup, gathered, summary)
+        if out:
+            result["report"] = str(write_report(summary, gathered, out)["report.md"])
+        _print_json(result)
+        return
     header, rows = language_rows(gathered, by=_orientation(gathered))
     _table(f"{benchmark}: main score per language ({model}, setup {setup})", header, rows)
     summary = summarize(benchmark, gathered.scores, gathered.failed, gathered=gathered, encoder=model)
@@ -413,6 +473,7 @@ def select(
     data_dir: Optional[Path] = DataDirOpt,
     artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Trained adapters (for logme and taskemb)."),
     results_dir: Optional[Path] = typer.Option(None, "--results-dir", help="With --evaluate: the results store."),
+    as_json: bool = JsonOpt,
 ):
     """Pick intermediate tasks for a target with a cheap transferability estimator (or, with --evaluate, score the estimators against a measured matrix)."""
     from toolkit.encoders import load_encoder
@@ -420,7 +481,7 @@ def select(
     data = str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR")
     if evaluate:
         _select_evaluate(config, estimators, recipe, model, n or 200, seed, data, artifacts_dir, results_dir, report_dir,
-                         semb_model, semb_prefix)
+                         semb_model, semb_prefix, as_json)
         return
     if not target:
         raise ConfigError("--target is required (or pass --evaluate --config MATRIX.yaml)")
@@ -435,6 +496,17 @@ def select(
     run = run_selection(target, names, budget=budget, objective=objective, estimator=estimator, encoder=enc,
                         data_dir=data, n=n or 500, seed=seed, diversity_weight=diversity_weight, combine=combine,
                         artifacts_dir=artifacts_dir, semb_encoder=semb_enc, semb_prefix=semb_prefix)
+    if as_json:
+        from toolkit.jsonout import selection_json
+
+        result = selection_json(run, target, estimator)
+        if semb_enc is not None:
+            from toolkit.selection import semb_prefix as default_semb_prefix
+
+            result["semb_model"] = semb_enc.name
+            result["semb_prefix"] = semb_prefix if semb_prefix is not None else default_semb_prefix(semb_enc)
+        _print_json(result)
+        return
     rows = [[e.candidate, f"{e.score:.4f}", run.data_used.get(e.candidate, "-"), f"{e.cost.seconds:.1f}s" if e.cost else "-"]
             for e in sorted(run.estimates, key=lambda e: -e.score)]
     _table(f"{estimator} estimates for {target} (English data: {run.data_used.get(target, '-')})",
@@ -456,7 +528,7 @@ def select(
 
 
 def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artifacts_dir, results_dir, report_dir,
-                     semb_model=None, semb_prefix=None) -> None:
+                     semb_model=None, semb_prefix=None, as_json=False) -> None:
     from toolkit.encoders import load_encoder
     from toolkit.matrix import matrix_config_from_yaml
     from toolkit.plots import selector_rows
@@ -475,6 +547,15 @@ def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artif
     semb_enc = load_encoder(semb_model or SEMB_MODEL) if needs_vectors else None
     ev = evaluate_on_matrix(cfg, names, recipe=recipe, encoder=enc, n=n, seed=seed, semb_encoder=semb_enc,
                             semb_prefix=semb_prefix)
+    if as_json:
+        out = {"recipe": ev.recipe, "rows": ev.rows, "skipped": ev.skipped, "logme_data": ev.logme_data,
+               "diversity_points": ev.points}
+        if report_dir:
+            from toolkit.plots import write_selection_report
+
+            out["report"] = str(write_selection_report(ev, report_dir)["selection.md"])
+        _print_json(out)
+        return
     header, rows = selector_rows(ev.rows)
     _table(f"selectors vs. the measured matrix ({recipe}; ground truth from the results store)", header, rows)
     for target, used in sorted(ev.logme_data.items()):
@@ -709,12 +790,17 @@ class _MatrixProgress:
     bars come from train_adapter itself; rich allows one live display at a time)."""
 
     def __init__(self, plan_size: int):
+        from toolkit.progress import interactive
+
         self.total, self.done, self.bar, self.job = plan_size, 0, None, None
+        self.plain = None if interactive() else False  # no terminal: periodic plain lines per evaluation
 
     def __call__(self, node, what: str, payload) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        if what == "start" and node.kind == "eval" and self.bar is None:
+        if self.plain is not None:
+            self._plain(node, what, payload)
+        elif what == "start" and node.kind == "eval" and self.bar is None:
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                 console=err_console, transient=True)
             self.bar.start()
@@ -723,6 +809,18 @@ class _MatrixProgress:
             self.bar.update(self.job, advance=1)
         elif what == "done":
             self._stop()
+            self.done += 1
+            err_console.print(f"[{self.done}/{self.total}] {_node_line(node, payload)}", highlight=False, soft_wrap=True, markup=False)
+
+    def _plain(self, node, what: str, payload) -> None:
+        from toolkit.progress import PlainProgress
+
+        if what == "start" and node.kind == "eval":
+            self.plain = PlainProgress(f"eval {node.target} [{node.setup}]", len(node.langs), unit="language")
+        elif what == "language" and self.plain:
+            self.plain.advance()
+        elif what == "done":
+            self.plain = False
             self.done += 1
             err_console.print(f"[{self.done}/{self.total}] {_node_line(node, payload)}", highlight=False, soft_wrap=True, markup=False)
 

@@ -39,7 +39,7 @@ from .tasks import get_task
 
 EXTENSIONS = {"classification": "tsv", "pair_classification": "tsv", "multiple_choice": "jsonl",
               "extractive_qa": "json", "tagging": "tsv"}
-#: Retrieval tasks by scoring rule (:func:`toolkit.retrieval.retrieval_kind`).
+#: Retrieval tasks by scoring rule (:func:`toolkit.kinds.retrieval_kind`).
 RETRIEVAL_EXTENSIONS = {"tatoeba": "tsv", "bucc2018": "tsv", "lareqa": "json"}
 
 
@@ -131,7 +131,7 @@ def _invalid(stored: Any, entry, lang: str) -> str | None:
 def _kind(spec) -> str | None:
     """The retrieval scoring rule of a retrieval task (tatoeba, bucc2018, lareqa), else None."""
     from .errors import UnknownTask
-    from .retrieval import retrieval_kind
+    from .kinds import retrieval_kind  # not toolkit.retrieval: writing text files needs no torch
 
     if spec.shape != "retrieval":
         return None

@@ -630,19 +630,7 @@ def retrieve(
     return RetrievalOutput(metrics, ids, predictions)
 
 
-#: A retrieval task is scored by the rule of its declared main metric: bitext accuracy (Tatoeba-style,
-#: also the CLDR name-translation task), BUCC mining F1, or answer-retrieval mAP@20 (LAReQA).
-_KIND_BY_METRIC = {"accuracy": "tatoeba", "bucc_f1": "bucc2018", "map@20": "lareqa"}
-
-
-def retrieval_kind(task_name: str) -> str:
-    """``tatoeba``, ``bucc2018`` or ``lareqa``: which official scoring rule a retrieval task follows."""
-    from .tasks import get_task
-
-    spec = get_task(task_name)
-    if spec.shape != "retrieval" or spec.main_metric not in _KIND_BY_METRIC:
-        raise UnknownTask(task_name, [t for t in _KIND_BY_METRIC.values()])
-    return _KIND_BY_METRIC[spec.main_metric]
+from .kinds import _KIND_BY_METRIC, retrieval_kind  # noqa: E402,F401 (light, for xta export; see there)
 
 
 Scored = tuple[dict[str, float], list[str], list[Any]]

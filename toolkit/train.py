@@ -46,6 +46,7 @@ from .errors import ConfigError, DataError, DataUnavailable, SetupError
 from .families import get_family, main_score
 from .families.base import Features, adapter_model, place, to_device
 from .io import atomic_dir, atomic_write_json, load_safetensors, safe_name, save_safetensors_atomic
+from .preflight import dev_source, training_sources  # noqa: F401 (defined there: checked before torch loads)
 
 log = logging.getLogger(__name__)
 
@@ -106,32 +107,6 @@ class TaskData:
     sources: list[str]
     provenance: dict[str, Any]
     labels: list[str] | None = None
-
-
-def training_sources(spec, train_split: str = "train") -> list[Any]:
-    """The task itself if it has the training split (``train``, or the base of ``train_split`` such as
-    ``dev`` in ``dev[:80%]``), else its ``train_from`` tasks in order (XTREME-R's SIQA-then-COPA for
-    XCOPA is two phases of one run)."""
-    from .data import parse_split
-    from .tasks import get_task
-
-    if parse_split(train_split)[0] in spec.splits:
-        return [spec]
-    if not spec.train_from:
-        raise ConfigError(f"task {spec.name!r} has no train split and no train_from source to train on")
-    return [get_task(name) for name in spec.train_from]
-
-
-def dev_source(spec, sources: Sequence[Any], dev_split: str = "dev"):
-    """English dev data for model selection: the task's own dev split (``dev_split``'s base) when it has
-    English, else the last training source's; None when there is none."""
-    from .data import parse_split
-
-    base = parse_split(dev_split)[0]
-    for candidate in (spec, *reversed(list(sources))):
-        if base in candidate.splits and "en" in candidate.split_languages(base):
-            return candidate
-    return None
 
 
 def _load_examples(spec, split: str, cfg: TrainConfig, limit: int | None) -> list:
@@ -604,19 +579,39 @@ class _Hooks:
 
         if not self.show:
             return contextlib.nullcontext(lambda loss: None)
+        from .progress import interactive
+
+        if not interactive():  # nohup / SLURM / a redirect: periodic plain lines, not a bar shown only at the end
+            return _plain_progress(self.label, total, done)
         return _rich_progress(self.label, total, done)
+
+
+def _plain_progress(label: str, total: int, done: int):
+    import contextlib
+
+    from .progress import PlainProgress
+
+    @contextlib.contextmanager
+    def ctx():
+        plain = PlainProgress(label, total, done, unit="step")
+        yield lambda loss: plain.advance(loss=loss)
+        plain.close()
+
+    return ctx()
 
 
 def _rich_progress(label: str, total: int, done: int):
     import contextlib
 
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     @contextlib.contextmanager
     def ctx():
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
                    TextColumn("{task.fields[speed]:.2f} step/s"), TimeElapsedColumn(), TimeRemainingColumn())
-        with Progress(*columns, transient=False) as progress:
+        # on stderr: stdout carries only results (xta eval --json trains target adapters on the fly)
+        with Progress(*columns, transient=False, console=Console(stderr=True)) as progress:
             task = progress.add_task(label, total=total, completed=done, loss=float("nan"), speed=0.0)
             start = time.perf_counter()
             count = [0]
