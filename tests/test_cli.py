@@ -95,7 +95,7 @@ def test_an_explicitly_empty_language_list_is_an_error_not_every_language():
     assert result.exit_code == 1 and "--langs: empty" in result.output
 
 
-def test_train_adapter_yaml_and_flags_sit_above_the_card(tmp_path, monkeypatch):
+def test_train_adapter_yaml_and_flags_sit_above_the_card(tmp_path, monkeypatch, shared_data):
     """Issue 16 item 3: --config values and flags win over the card's training block; the card fills
     the rest for the task finally trained (a YAML naming another task does not carry that task's card)."""
     import types
@@ -109,7 +109,8 @@ def test_train_adapter_yaml_and_flags_sit_above_the_card(tmp_path, monkeypatch):
     monkeypatch.setattr("toolkit.train.train_adapter", fake_train)
     yaml_file = tmp_path / "train.yaml"
     yaml_file.write_text("task: squad_v1\nbatch_size: 8\n", encoding="utf-8")
-    result = runner.invoke(app, ["train-adapter", "--config", str(yaml_file), "--task", "copa", "--epochs", "1"])
+    result = runner.invoke(app, ["train-adapter", "--config", str(yaml_file), "--task", "copa", "--epochs", "1",
+                                 "--data-dir", str(shared_data)])  # the data is checked before training (issue 20)
     assert result.exit_code == 0, result.output
     cfg = seen[-1]
     # copa's card: max_length 64 (not squad_v1's 384, which the YAML only implied), epochs from the flag
