@@ -253,6 +253,7 @@ def eval_cmd(
     artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Adapters (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),
     report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="Also write the report (CSV, Markdown) here."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace finished results computed under another configuration (default: keep them, report a conflict)."),
+    force: bool = typer.Option(False, "--force", help="Evaluate adapters trained on another encoder (another weights fingerprint) than --model; refused by default."),
 ):
     """Zero-shot evaluation: English-trained adapters applied unchanged to every language; resumable."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -270,7 +271,7 @@ def eval_cmd(
         train_examples=train_examples, train_dev_examples=train_dev_examples, train_split=train_split, train_dev_split=train_dev_split, train_from=train_from or (), train_learning_rate=train_lr,
         data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
         results_dir=str(results_dir) if results_dir else None, artifacts_dir=str(artifacts_dir) if artifacts_dir else None,
-        overwrite=overwrite,
+        overwrite=overwrite, force=force,
     )
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console) as bar:
         job = bar.add_task("evaluating", total=None)

@@ -357,6 +357,9 @@ class EvalConfig:
     # the language is reported as a conflict)
     overwrite: bool = field(default=False, metadata=NOHASH)
     device: str | None = field(default=None, metadata=NOHASH)
+    # evaluate adapters whose card names another encoder fingerprint than the one in use (else refused);
+    # the records of such languages list those adapters under evaluation.adapters_for_other_encoder
+    force: bool = field(default=False, metadata=NOHASH)
 
     def __post_init__(self):
         _coerce_fields(self)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import EvalConfig, TrainConfig, config_hash, to_dict
-from .errors import ConfigError, DataError, XtaError
+from .errors import ConfigError, DataError, SetupError, XtaError
 from .results import LangResult, RecordKey, ResultStore, RunInfo, encoder_id
 from .setups import NO_SETUP, parse_setup, setup_id
 from .tasks import TaskSpec, get_task, target_tasks
@@ -110,6 +110,8 @@ class _Context:
         self.encoder_id = encoder_id(cfg.model)
         self._fingerprint: str | None = encoder.fingerprint if encoder is not None else None
         self.retrieval_cache: dict = {}
+        self.foreign: dict[str, str] = {}  # adapters evaluated under --force although made for another encoder
+        self._checked: set[tuple[str, str]] = set()
 
     @property
     def encoder(self):
@@ -224,6 +226,9 @@ class _Context:
             _check_gold(spec, split, lang, examples, files=list(common["data_files"]))
             model = self.activate(setup.resolve(lang))
             common["evaluation"] = {"precision": self.precision}
+            foreign = {n: fp for n, fp in self.foreign.items() if n in adapter_hashes}
+            if foreign:  # --force: the record says which adapters were made for another encoder
+                common["evaluation"]["adapters_for_other_encoder"] = foreign
             metrics, n, predictions = self.predict_and_score(spec, model, setup, lang, examples,
                                                              record=common["evaluation"])
             if predictions is not None:
@@ -375,7 +380,33 @@ class _Context:
 
         path = adapter_dir(name, self.cfg.artifacts_dir)
         if (path / CARD_NAME).is_file():  # a missing adapter: load_trained_adapter says how to train it
-            check_adapter_dir(path, self.encoder)
+            card = check_adapter_dir(path, self.encoder)
+            self.check_encoder(name, path, card)
+
+    def check_encoder(self, name: str, path: Path, card: dict) -> None:
+        """Refuse an adapter whose card names another encoder (weights fingerprint) than the one in use
+        unless ``force`` (issue 18): the same shape is not the same encoder, and the score would look
+        plausible. Weights that hold inf/NaN are reported first (the more basic fault). Cards without a
+        fingerprint (adapters pulled from AdapterHub) cannot be checked."""
+        from .train import adapter_weights_hash, refuse_non_finite
+
+        key = (str(path), adapter_weights_hash(name, self.cfg.artifacts_dir))
+        if key not in self._checked:
+            refuse_non_finite(path)
+            self._checked.add(key)
+        encoder = card.get("encoder")
+        theirs = encoder.get("fingerprint") if isinstance(encoder, dict) else None
+        if not theirs or theirs == self.fingerprint:
+            self.foreign.pop(name, None)
+            return
+        made_for = f"{encoder.get('name')} ({theirs})"
+        if not self.cfg.force:
+            raise SetupError(f"{path / 'xta_card.json'}: adapter {name!r} was trained on encoder {made_for}, not on "
+                             f"{self.cfg.model} ({self.fingerprint}); evaluate it with that encoder (--model), or pass "
+                             "--force to evaluate it anyway (the record then says so)")
+        if name not in self.foreign:
+            log.warning("adapter %r was trained on encoder %s, evaluated on %s (--force)", name, made_for, self.cfg.model)
+        self.foreign[name] = theirs
 
     # splits --------------------------------------------------------------------------------------
 

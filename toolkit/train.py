@@ -180,8 +180,22 @@ def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples:
     for src, examples in phases_examples:
         if not examples:
             raise DataError(f"task {src.name}: the English train split is empty")
+        skipped = 0
+        if src.shape == "extractive_qa":  # run_squad skips answers it cannot find (extractive_qa.answer_found)
+            from .families.extractive_qa import answer_found
+
+            kept = [ex for ex in examples if answer_found(ex)]
+            skipped, examples = len(examples) - len(kept), kept
+            if skipped:
+                log.warning("%s %s: skipped %d training example(s) whose answer text is not found at its "
+                            "answer_start (as XTREME's run_squad.py does)", src.name, cfg.train_split, skipped)
+            if not examples:
+                raise DataError(f"task {src.name}: no training example's answer is found at its answer_start "
+                                f"({skipped} skipped)")
         feats = family.featurize(examples, tokenizer, spec, cfg.max_length, train=True, labels=labels, **_featurize_options(src, cfg))
         prov = {"train": _provenance(src, cfg.train_split, cfg)}
+        if skipped:  # reported in the adapter's card
+            prov["train_skipped"] = {"count": skipped, "reason": "answer text not found at answer_start (run_squad.py)"}
         if dev_spec is not None:
             prov[f"dev:{dev_spec.name}"] = _provenance(dev_spec, cfg.dev_split, cfg)
         out.append(TaskData(spec, head, feats, dev, [s.name for s in sources], prov, labels))
