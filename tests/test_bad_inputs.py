@@ -434,6 +434,18 @@ def train_answer_span_outside_context(env: Env) -> Case:
 
 
 @case
+def train_max_length_beyond_positions(env: Env) -> Case:
+    return Case(env.train("copa", "--max-length", "5000"), "--max-length 5000 is longer than encoder")
+
+
+@case
+def eval_max_length_beyond_positions(env: Env) -> Case:
+    env.write("xnli/dev-de.tsv", "a\tb\tneutral\n")
+    return Case(env.eval("xnli", "de", "dev", extra=("--max-length", "100000")),
+                "--max-length 100000 is longer than encoder")
+
+
+@case
 def train_config_yaml_truncated(env: Env) -> Case:
     path = env.tmp / "run.yaml"
     path.write_text("task: copa\nmax_steps: [1, 2\n", encoding="utf-8")

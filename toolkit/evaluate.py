@@ -12,7 +12,6 @@ unchanged to every language.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -45,14 +44,14 @@ def auto_adapter_name(task: str, model: str, artifacts_dir=None) -> str:
     then ``<task>__<encoder>`` (e.g. ``xnli__xlm_roberta_large``), so that encoders sharing an
     artifacts directory never load each other's adapters."""
     from .encoders import encoder_fingerprint
-    from .train import adapter_dir
+    from .train import adapter_dir, read_card_file
 
     card = adapter_dir(task, artifacts_dir) / "xta_card.json"
     if not card.is_file():
         return task
     try:
-        theirs = json.loads(card.read_text(encoding="utf-8")).get("encoder", {}).get("fingerprint")
-    except (OSError, ValueError):
+        theirs = (read_card_file(card).get("encoder") or {}).get("fingerprint")
+    except XtaError:
         return task  # a damaged card is reported where the adapter is loaded
     return task if theirs in (None, encoder_fingerprint(model)) else f"{task}__{encoder_slug(model)}"
 
@@ -97,6 +96,15 @@ def evaluate(cfg: EvalConfig, *, store: ResultStore | None = None, encoder=None,
     for spec in specs:
         if not spec.is_target:
             raise ConfigError(f"{spec.name!r} is an intermediate task; evaluate target tasks (xta tasks --benchmark xtreme-r)")
+    if cfg.max_length is not None:  # longer than the encoder's positions: one error, before any work
+        from .encoders import check_max_length
+
+        try:
+            check_max_length(encoder if encoder is not None else cfg.model, cfg.max_length)
+        except ConfigError:
+            raise
+        except XtaError:
+            pass  # an encoder that cannot be resolved is reported where it is loaded
     ctx = _Context(cfg, store, encoder, on_language or (lambda *_: None), progress)
     runs = [ctx.run_task(spec) for spec in specs]
     return EvalRun(cfg, ctx.encoder_id, runs, store)
@@ -285,14 +293,14 @@ class _Context:
 
     def is_dual_encoder(self, head: str | None) -> bool:
         """True when ``head`` is an adapter trained as a dual encoder (a retrieval-shape card)."""
-        from .train import CARD_NAME, adapter_dir
+        from .train import CARD_NAME, adapter_dir, read_card_file
 
         if not head:
             return False
         card = adapter_dir(head, self.cfg.artifacts_dir) / CARD_NAME
         try:
-            return card.is_file() and json.loads(card.read_text(encoding="utf-8")).get("shape") == "retrieval"
-        except (OSError, ValueError):
+            return card.is_file() and read_card_file(card).get("shape") == "retrieval"
+        except XtaError:
             return False
 
     def retrieval_dual_encoder(self, spec: TaskSpec, model, head: str, data):
@@ -314,9 +322,11 @@ class _Context:
         return RetrievalOutput(metrics, list(predictions), list(predictions.values())), how
 
     def max_length(self, spec: TaskSpec) -> int:
-        if self.cfg.max_length:
-            return self.cfg.max_length
-        return 384 if spec.shape == "extractive_qa" else 128
+        from .encoders import check_max_length
+
+        length = self.cfg.max_length or (384 if spec.shape == "extractive_qa" else 128)
+        check_max_length(self.encoder, length)
+        return length
 
     # setups and adapters -------------------------------------------------------------------------
 

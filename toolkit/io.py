@@ -253,8 +253,18 @@ def _parse_header(raw: bytes, path: Path) -> dict[str, Any]:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"not a safetensors file or truncated (bad JSON header: {exc.msg if hasattr(exc, 'msg') else exc})", path) from None
+    except RecursionError:
+        raise DataError("not a safetensors file (its JSON header is nested too deeply)", path) from None
     if not isinstance(header, dict):
         raise DataError("not a safetensors file (its header is not a JSON object)", path)
+    from .data import check_text
+    from .schemas import SAFETENSORS_HEADER, check
+
+    try:  # dtype, shape, data_offsets of every tensor; metadata str -> str (issue 18)
+        check(header, SAFETENSORS_HEADER, path, "safetensors header")
+        check_text(header, path)
+    except DataError as exc:
+        raise DataError(f"not a safetensors file ({str(exc).removeprefix(f'{path}: ')})", path) from None
     return header
 
 
@@ -263,11 +273,8 @@ def _check_offsets(header: Mapping[str, Any], buffer_len: int, path: Path) -> No
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        try:
-            begin, stop = info["data_offsets"]
-        except (TypeError, KeyError, ValueError):
-            raise DataError(f"not a safetensors file (tensor {name!r} has no data_offsets)", path) from None
-        end = max(end, int(stop))
+        begin, stop = info["data_offsets"]  # checked by SAFETENSORS_HEADER: two ints, begin <= end
+        end = max(end, stop)
     if end > buffer_len:
         raise DataError(f"truncated safetensors file: tensors need {end} data bytes, only {buffer_len} present", path)
     if end < buffer_len:

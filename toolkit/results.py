@@ -297,6 +297,11 @@ class Record:
                 f"{path}: result schema_version {version} was written by a newer xta"
                 f" (this one reads <= {SCHEMA_VERSION}); upgrade xta or use another results directory"
             )
+        from .data import check_text
+        from .schemas import RECORD, check
+
+        check(data, RECORD, path, "result record")  # types and shapes at every level (issue 18)
+        check_text(data, path)  # a lone surrogate could not be written back
         known = {f.name for f in fields(cls)} - {"path", "languages"}
         langs = data.get("languages") or {}
         try:
@@ -369,6 +374,8 @@ class ResultStore:
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 why = f"{exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else exc.reason
                 out.append((path, f"not valid JSON ({why})"))
+            except RecursionError:
+                out.append((path, "not valid JSON (nested too deeply)"))
             except DataError as exc:
                 out.append((path, str(exc).removeprefix(f"{path}: ")))
         return out
@@ -380,8 +387,8 @@ class ResultStore:
             return None
         try:
             return Record.from_json(json.loads(text), path)
-        except (json.JSONDecodeError, UnicodeDecodeError, DataError) as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        except (json.JSONDecodeError, UnicodeDecodeError, DataError, RecursionError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc) or "JSON nested too deeply"
             if quarantine:
                 aside = _move_aside(path)
                 log.warning("unreadable result record %s (%s); moved to %s, it will be recomputed", path, reason, aside.name)
@@ -431,13 +438,15 @@ class ResultStore:
                                  {"task": key.task, "lang": lang, "split": split, "ids": ids, "predictions": predictions})
 
     def get_predictions(self, key: RecordKey, lang: str) -> dict[str, Any] | None:
+        from .schemas import PREDICTIONS, load_json
+
         path = self.predictions_path(key, lang)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return load_json(path, "predictions file", PREDICTIONS)
         except FileNotFoundError:
             return None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"unreadable predictions file ({exc}); re-run xta eval to recompute it", path) from None
+        except DataError as exc:
+            raise DataError(f"{str(exc).removeprefix(f'{path}: ')}; re-run xta eval to recompute it", path) from None
 
     # writing ---------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ proportional to n_i^(1/T) (``temperature``, Arivazhagan et al. 2019).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -42,7 +43,7 @@ import torch
 
 from . import __version__
 from .config import TrainConfig, config_hash, to_dict
-from .errors import ConfigError, DataError, DataUnavailable, SetupError
+from .errors import ConfigError, DataError, DataUnavailable, SetupError, XtaError
 from .families import get_family, main_score
 from .families.base import Features, adapter_model, place, to_device
 from .io import atomic_dir, atomic_write_json, load_safetensors, safe_name, save_safetensors_atomic
@@ -671,6 +672,9 @@ def train_adapter(
     cfg.validate()
     artifacts = Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()
     encoder = encoder or load_encoder(cfg.model)
+    from .encoders import check_max_length
+
+    check_max_length(encoder, cfg.max_length)  # longer inputs would index past the position embeddings
     cfg_hash = config_hash(cfg, encoder=encoder.fingerprint, max_dev_examples=max_dev_examples)
     out_dir = adapter_dir(cfg.name, artifacts)
     done = _finished(out_dir, cfg_hash)
@@ -727,10 +731,14 @@ def _finished(out_dir: Path, cfg_hash: str) -> TrainResult | None:
     card_path = out_dir / CARD_NAME
     if not card_path.is_file():
         return None
-    card = json.loads(card_path.read_text(encoding="utf-8"))
+    try:
+        card = read_card_file(card_path)
+    except SetupError as exc:  # a damaged card: not a finished run; training again replaces the folder
+        log.warning("%s", exc)
+        return None
     if card.get("config_hash") != cfg_hash:
         return None
-    return TrainResult(card["name"], out_dir, card, card.get("dev_scores", {}), card.get("steps", 0), card.get("best_step"), skipped=True)
+    return TrainResult(card.get("name") or out_dir.name, out_dir, card, card.get("dev_scores", {}), card.get("steps", 0), card.get("best_step"), skipped=True)
 
 
 def _card(cfg: TrainConfig, cfg_hash: str, encoder, tasks: Sequence[TaskData], st: _State, total: int, artifacts: Path) -> dict[str, Any]:
@@ -800,12 +808,32 @@ def adapter_weights_hash(name: str, artifacts_dir: str | os.PathLike | None = No
 def read_card(name: str, artifacts_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """A trained adapter's ``xta_card.json``; SetupError naming the file when it is cut or not JSON."""
     path = _saved_dir(name, Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()) / CARD_NAME
+    return read_card_file(path)
+
+
+def read_card_file(path: Path) -> dict[str, Any]:
+    """An ``xta_card.json`` parsed and checked against :data:`toolkit.schemas.CARD` (types at every level,
+    intermediate names safe as folder names); SetupError naming the file and field otherwise."""
+    from .schemas import CARD, check, parse_json
+
     try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise SetupError(f"{path}: unreadable xta card ({exc.strerror or exc}); retrain or re-pull the adapter") from None
+    try:
+        card = parse_json(raw, path, "xta card")
+        if not isinstance(card, dict):
+            raise SetupError(f"{path}: an xta card must be a JSON object")
+        check(card, CARD, path, "xta card")
+        for inter in card.get("intermediate") or []:
+            safe_name(inter, "intermediate adapter")
+    except DataError as exc:
+        reason = str(exc).removeprefix(f"{path}: ").removeprefix("unreadable xta card: ")
+        raise SetupError(f"{path}: unreadable xta card ({reason}); retrain or re-pull the adapter") from None
+    except XtaError as exc:
+        if isinstance(exc, SetupError):
+            raise
         raise SetupError(f"{path}: unreadable xta card ({exc}); retrain or re-pull the adapter") from None
-    if not isinstance(card, dict):
-        raise SetupError(f"{path}: an xta card must be a JSON object")
     return card
 
 
@@ -827,21 +855,22 @@ def load_trained_adapter(encoder, name: str, artifacts_dir: str | os.PathLike | 
     for piece in (*card.get("intermediate", []), name):
         if piece not in loaded and piece not in model.adapters_config.fusions:
             refuse_non_finite(_saved_dir(piece, artifacts))
-    for inter in card.get("intermediate", []):
-        if inter not in loaded:
-            _load_saved(model, inter, artifacts, with_head=False)
-    if card["recipe"] == "fuse":
-        setup = fusion_block(card["intermediate"], name)
-        if name not in model.adapters_config.fusions:
-            model.load_adapter_fusion(str(path), load_as=name, with_head=True, use_safetensors=True, set_active=False)
-    else:
-        if name not in loaded:
-            model.load_adapter(str(path), load_as=name, with_head=True, use_safetensors=True)
-        setup = Stack(*card["intermediate"], name) if card["recipe"] == "stack" else name
-    heads_dir = path / HEADS_DIR
-    for sub in sorted(heads_dir.iterdir()) if heads_dir.is_dir() else []:
-        if sub.name not in model.heads:
-            model.load_head(str(sub), load_as=sub.name, use_safetensors=True)
+    with _library_errors(path):  # malformed-but-parseable configs: one SetupError naming the folder
+        for inter in card.get("intermediate", []):
+            if inter not in loaded:
+                _load_saved(model, inter, artifacts, with_head=False)
+        if card["recipe"] == "fuse":
+            setup = fusion_block(card["intermediate"], name)
+            if name not in model.adapters_config.fusions:
+                model.load_adapter_fusion(str(path), load_as=name, with_head=True, use_safetensors=True, set_active=False)
+        else:
+            if name not in loaded:
+                model.load_adapter(str(path), load_as=name, with_head=True, use_safetensors=True)
+            setup = Stack(*card["intermediate"], name) if card["recipe"] == "stack" else name
+        heads_dir = path / HEADS_DIR
+        for sub in sorted(heads_dir.iterdir()) if heads_dir.is_dir() else []:
+            if sub.name not in model.heads:
+                model.load_head(str(sub), load_as=sub.name, use_safetensors=True)
     for piece in (*card.get("intermediate", []), name):
         _sources(model)[piece] = _source(piece, artifacts)
     place(model, encoder)
@@ -851,6 +880,20 @@ def load_trained_adapter(encoder, name: str, artifacts_dir: str | os.PathLike | 
             model.active_head = name
     model.eval()
     return model
+
+
+@contextlib.contextmanager
+def _library_errors(path: Path):
+    """Turn what the adapters library raises on a malformed saved adapter (a config of the right JSON types
+    but values it cannot use: unknown architecture, wrong head type, missing keys) into a SetupError
+    naming the folder (issue 18); xta's own errors pass unchanged."""
+    try:
+        yield
+    except XtaError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError, OSError) as exc:
+        raise SetupError(f"{path}: the adapters library cannot load this adapter ({type(exc).__name__}: "
+                         f"{str(exc)[:200]}); retrain or re-pull it") from None
 
 
 def refuse_non_finite(path: Path) -> None:
