@@ -412,3 +412,51 @@ def test_the_budget_is_the_profile_s():
     """The suite runs under the registered profiles (tests/conftest.py), not Hypothesis's 100 examples."""
     assert settings().max_examples in (30, 1000) and settings().deadline is None
     assert HealthCheck.too_slow in settings().suppress_health_check
+
+
+# ------------------------------------------------------------- a real saved adapter, through the library
+
+
+@pytest.fixture(scope="module")
+def saved_adapter(tmp_path_factory, shared_data):
+    """A real panx adapter saved by train_adapter on the tiny encoder, and that encoder."""
+    from toolkit.config import TrainConfig
+    from toolkit.encoders import tiny_encoder
+    from toolkit.train import train_adapter
+
+    enc = tiny_encoder(seed=3)
+    root = tmp_path_factory.mktemp("fuzz_adapter")
+    cfg = TrainConfig(task="panx", adapter_name="adp", max_train_examples=8, max_steps=1, batch_size=8, max_length=32,
+                      data_dir=str(shared_data))
+    train_adapter(cfg, enc, root, progress=False, max_dev_examples=4)
+    return enc, root / "adapters" / "adp"
+
+
+@settings(max_examples=min(settings().max_examples, 40))
+@given(data=st.data())
+def test_saved_adapters_with_mutated_configs_load_or_are_refused(saved_adapter, data):
+    """check_adapter_dir (what xta eval runs first), then the adapters library's own loader through
+    load_trained_adapter: a mutated adapter_config.json / head_config.json / card loads or is an XtaError."""
+    import shutil
+
+    from toolkit.hub import check_adapter_dir
+    from toolkit.train import evict, load_trained_adapter
+
+    enc, src = saved_adapter
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = Path(tmp) / "adapters" / "adp"
+        shutil.copytree(src, dest)
+        name = data.draw(st.sampled_from(["adapter_config.json", "head_config.json", "xta_card.json"]))
+        original = json.loads((dest / name).read_text())
+        (dest / name).write_bytes(_dump(data.draw(mutated(original))))
+
+        def load():
+            check_adapter_dir(dest, enc)
+            return load_trained_adapter(enc, "adp", tmp)
+
+        try:
+            _ok_or_xta(load)
+        finally:
+            from toolkit.families.base import adapter_model
+
+            evict(adapter_model(enc), "adp")
