@@ -30,6 +30,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from toolkit.errors import XtaError
 
 runner = CliRunner()
 
@@ -612,3 +613,16 @@ def test_force_evaluates_an_adapter_of_another_encoder_and_the_record_says_so(tm
     from toolkit.encoders import encoder_fingerprint
 
     assert theirs != encoder_fingerprint(str(tiny_dir))
+
+
+def test_max_positions_counts_the_roberta_padding_offset(tiny_dir):
+    """XLM-R numbers positions from padding_idx + 1 (transformers' create_position_ids_from_input_ids): 514
+    position embeddings read 512 tokens; BERT's 512 read 512."""
+    from toolkit.encoders import check_max_length, max_positions, tiny_encoder
+
+    assert max_positions(tiny_encoder(seed=0, arch="xlm-roberta")) == 512
+    assert max_positions(tiny_encoder(seed=0, max_position_embeddings=64)) == 64
+    assert max_positions(str(tiny_dir)) == 512  # from config.json, nothing loaded
+    check_max_length(str(tiny_dir), 512)
+    with pytest.raises(XtaError, match="--max-length 513 is longer than encoder"):
+        check_max_length(str(tiny_dir), 513)

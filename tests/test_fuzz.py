@@ -360,6 +360,24 @@ def test_prediction_files(data):
             _encodable(stored)
 
 
+ENCODER_CONFIG = {"model_type": "xlm-roberta", "hidden_size": 32, "num_hidden_layers": 2, "max_position_embeddings": 514,
+                  "pad_token_id": 1, "position_embedding_type": "absolute"}
+
+
+@given(data=st.data())
+def test_encoder_configs_read_without_loading(data):
+    """A local encoder's config.json as the adapter checks (encoder_shape) and --max-length (max_positions) read it."""
+    from toolkit.encoders import max_positions
+    from toolkit.hub import encoder_shape
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "config.json").write_bytes(_dump(data.draw(mutated(ENCODER_CONFIG) | JSON)))
+        (Path(tmp) / "model.safetensors").write_bytes(_safetensors(HEADER))
+        _ok_or_xta(encoder_shape, tmp)
+        limit = _ok_or_xta(max_positions, tmp)
+        assert limit is None or isinstance(limit, int)
+
+
 # ------------------------------------------------------------------------------------ setups, configs
 
 SETUP_WORDS = st.sampled_from(["stack", "fuse", ":", ",", "(", ")", ">", "{lang}", "lang_{lang}", "none", "xnli", "a", "b",

@@ -388,9 +388,10 @@ def embedded_dir(cache_dir: str | os.PathLike | None = None) -> Path:
 
 def _read_marker(path: Path) -> dict[str, Any]:
     try:
-        return json.loads((path / MARKER).read_text())
-    except (OSError, json.JSONDecodeError):
+        marker = json.loads((path / MARKER).read_text())
+    except (OSError, ValueError, RecursionError):
         return {}
+    return marker if isinstance(marker, dict) else {}
 
 
 def materialize_embedded(source: str | os.PathLike | None = None, *, cache_dir: str | os.PathLike | None = None,

@@ -772,8 +772,12 @@ def encoder_shape(encoder) -> EncoderShape:
     from .encoders import resolve_encoder
 
     _, path = resolve_encoder(str(encoder))
-    cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    return EncoderShape(str(encoder), cfg["model_type"], int(cfg["hidden_size"]), int(cfg["num_hidden_layers"]))
+    try:
+        cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        return EncoderShape(str(encoder), str(cfg["model_type"]), int(cfg["hidden_size"]), int(cfg["num_hidden_layers"]))
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise EncoderError(f"{path / 'config.json'}: not a usable encoder config ({type(exc).__name__}: "
+                           f"{str(exc)[:120]})") from None
 
 
 def pull(

@@ -35,7 +35,6 @@ examples, per layer: which intermediate task the model leans on, per language
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
@@ -471,8 +470,10 @@ def _register_local(src: Path, name: str, lang: str, encoder, artifacts_dir, for
     dest = adapter_dir(name, artifacts_dir)
     if dest.exists() and not force:
         raise SetupError(f"an adapter named {name!r} already exists in {dest.parent}; pass force=True (--force) to replace it")
-    saved = json.loads(config_path.read_text(encoding="utf-8"))
-    if not isinstance(saved, dict) or not saved.get("name"):
+    from .hub import _json
+
+    saved = _json(config_path)  # parsed and checked against toolkit.schemas.ADAPTER_CONFIG
+    if not saved.get("name"):
         raise SetupError(f"{config_path}: no adapter 'name' (load_adapter renames the weights from it)")
     card = {"name": name, "kind": "language", "language": lang, "task": None, "recipe": "none", "intermediate": [],
             "origin": {"path": str(src.resolve()), "saved_name": saved.get("name"),

@@ -531,7 +531,15 @@ class _Checkpointer:
         """Restore trainable tensors, RNG and loop state from a checkpoint of the same config."""
         if not self._state_file().is_file():
             return None
-        meta = json.loads(self._state_file().read_text(encoding="utf-8"))
+        from .schemas import Anything, MapOf, NonNegInt, Obj, Str, load_json
+
+        try:  # a damaged state file (edited, or from another version): start over rather than crash
+            meta = load_json(self._state_file(), "checkpoint state", Obj(
+                {"config_hash": Str, "step": NonNegInt, "optimizer": Anything, "scheduler": Anything,
+                 "loop": MapOf(Anything)}))
+        except DataError as exc:
+            log.warning("ignoring checkpoint %s (%s); starting from step 0", self.path, exc)
+            return None
         if meta.get("config_hash") != self.hash:
             log.warning("ignoring checkpoint %s of another configuration", self.path)
             return None
