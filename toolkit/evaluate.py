@@ -105,6 +105,11 @@ def evaluate(cfg: EvalConfig, *, store: ResultStore | None = None, encoder=None,
             raise
         except XtaError:
             pass  # an encoder that cannot be resolved is reported where it is loaded
+    from .io import clean_stale_temps
+    from .train import default_artifacts_dir
+
+    # an adapter whose replacement a kill interrupted is restored before anything looks for it
+    clean_stale_temps(Path(cfg.artifacts_dir or default_artifacts_dir()) / "adapters")
     ctx = _Context(cfg, store, encoder, on_language or (lambda *_: None), progress)
     runs = [ctx.run_task(spec) for spec in specs]
     return EvalRun(cfg, ctx.encoder_id, runs, store)

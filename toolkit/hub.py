@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, DataError, DataUnavailable, EncoderError, SetupError, UnknownName, UnsafeFileError, XtaError
-from .io import atomic_dir, atomic_write_json, safe_name, safetensors_header, sha256_file, validate_repo_id
+from .io import atomic_dir, atomic_write_json, clean_stale_temps, safe_name, safetensors_header, sha256_file, validate_repo_id
 
 log = logging.getLogger(__name__)
 
@@ -1072,6 +1072,7 @@ def _pulled_card(card: Mapping[str, Any], target: str, hub: Mapping[str, str]) -
 
 def _register(src: Path, dest: Path, card: Mapping[str, Any]) -> None:
     """Copy one adapter's safetensors/JSON (heads/ included, intermediates not) atomically to ``dest``."""
+    clean_stale_temps(dest.parent)  # what a kill during an earlier save left behind
     with atomic_dir(dest) as tmp:
         for p in sorted(src.rglob("*")):
             rel = p.relative_to(src)

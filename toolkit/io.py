@@ -46,6 +46,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "atomic_dir",
+    "clean_stale_temps",
     "save_safetensors_atomic",
     "load_safetensors",
     "safetensors_header",
@@ -146,7 +147,8 @@ def atomic_dir(final_dir: PathLike, *, overwrite: bool = True) -> Iterator[Path]
     if final.exists() and not overwrite:
         raise XtaError(f"{final} already exists; remove it or allow overwriting")
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    # the name says which process builds it, so that the next start can remove it once that process is gone
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{_owner()}.", suffix=".tmp", dir=final.parent))
     try:
         os.chmod(tmp, _default_mode(final, directory=True))
         yield tmp
@@ -169,7 +171,7 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
     """Rename ``tmp`` to ``final``; an existing ``final`` is renamed aside first and removed after."""
     old = None
     if final.exists():
-        old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+        old = final.with_name(f".{final.name}.old-{_owner()}-{uuid.uuid4().hex[:8]}")
         os.replace(final, old)
     try:
         os.replace(tmp, final)
@@ -179,6 +181,82 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _owner() -> str:
+    """``<host tag>-<pid>``: which process owns a temporary directory (the host as 6 hex digits)."""
+    return f"{_host_tag()}-{os.getpid()}"
+
+
+@functools.lru_cache(maxsize=1)
+def _host_tag() -> str:
+    import socket
+
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:6]
+
+
+_TEMP_DIR = re.compile(r"^\.(?P<name>.+)\.(?P<host>[0-9a-f]{6})-(?P<pid>[0-9]{1,10})\.[^./]+\.tmp$")
+_OLD_DIR = re.compile(r"^\.(?P<name>.+)\.old-(?:(?P<host>[0-9a-f]{6})-(?P<pid>[0-9]{1,10})-)?[0-9a-f]{8}$")
+_LEGACY_TEMP_DIR = re.compile(r"^\.(?P<name>.+)\.[^./]+\.tmp$")  # before owners were named: cleaned when old
+LEGACY_TEMP_AGE_S = 3600.0
+
+
+def _gone(host: str | None, pid: str | None, entry: Path, legacy_age_s: float) -> bool:
+    """Whether the process that made ``entry`` is gone: same host and no such pid; for names without an
+    owner, untouched for ``legacy_age_s`` (a save takes seconds). Other hosts' entries are left alone."""
+    if host is None:
+        try:
+            import time
+
+            return time.time() - entry.stat().st_mtime > legacy_age_s
+        except OSError:
+            return False
+    if host != _host_tag():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, ValueError, OSError):
+        return False
+    return False
+
+
+def clean_stale_temps(directory: PathLike, *, legacy_age_s: float = LEGACY_TEMP_AGE_S) -> list[str]:
+    """Remove what :func:`atomic_dir` leaves in ``directory`` when its process is killed mid-save (issue 18):
+    the half-built ``.<name>.<host>-<pid>.<random>.tmp`` folders of processes that are gone, and the
+    ``.<name>.old-...`` copy of a replaced folder; if the kill came between the two renames (no
+    ``<name>`` any more) that copy is the previous complete folder and is renamed back instead.
+    Folders of live processes and of other hosts are left alone. Returns what was done, for the log."""
+    directory = Path(directory)
+    done: list[str] = []
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError:
+        return done
+    for entry in entries:
+        if not entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
+            continue
+        m = _TEMP_DIR.match(entry.name)
+        if m is not None or (m := _LEGACY_TEMP_DIR.match(entry.name)) is not None and not _OLD_DIR.match(entry.name):
+            if _gone(m.groupdict().get("host"), m.groupdict().get("pid"), entry, legacy_age_s):
+                shutil.rmtree(entry, ignore_errors=True)
+                done.append(f"removed {entry.name} (a save interrupted by a kill)")
+            continue
+        m = _OLD_DIR.match(entry.name)
+        if m is not None and _gone(m["host"], m["pid"], entry, legacy_age_s if m["host"] is None else 0):
+            final = directory / m["name"]
+            if not final.exists():
+                os.replace(entry, final)
+                done.append(f"restored {m['name']} from {entry.name} (a replacement interrupted by a kill)")
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
+                done.append(f"removed {entry.name} (the replaced copy of {m['name']})")
+    for line in done:
+        log.info("%s: %s", directory, line)
+    return done
 
 
 # --------------------------------------------------------------------------------------------------

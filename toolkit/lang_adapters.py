@@ -49,7 +49,7 @@ import torch
 from . import __version__
 from .config import NOHASH, config_hash, hashed_fields
 from .errors import ConfigError, DataError, SetupError
-from .io import atomic_dir, atomic_write_json, safe_name, sha256_file
+from .io import atomic_dir, atomic_write_json, clean_stale_temps, safe_name, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -322,6 +322,7 @@ def train_language_adapter(cfg: LangAdapterConfig, encoder=None, artifacts_dir: 
     sentences = read_sentences(cfg.text, cfg.max_sentences)
     cfg_hash = config_hash(cfg, encoder=encoder.fingerprint, text=text_hash)
     out_dir = adapter_dir(cfg.name, artifacts)
+    clean_stale_temps(out_dir.parent)  # what a kill during an earlier final save left behind
     done = _finished(out_dir, cfg_hash)
     if done is not None and not force:
         log.info("language adapter %s already trained with this configuration", cfg.name)

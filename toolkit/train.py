@@ -46,7 +46,7 @@ from .config import TrainConfig, config_hash, to_dict
 from .errors import ConfigError, DataError, DataUnavailable, SetupError, XtaError
 from .families import get_family, main_score
 from .families.base import Features, adapter_model, place, to_device
-from .io import atomic_dir, atomic_write_json, load_safetensors, safe_name, save_safetensors_atomic
+from .io import atomic_dir, atomic_write_json, clean_stale_temps, load_safetensors, safe_name, save_safetensors_atomic
 
 log = logging.getLogger(__name__)
 
@@ -685,6 +685,7 @@ def train_adapter(
     check_max_length(encoder, cfg.max_length)  # longer inputs would index past the position embeddings
     cfg_hash = config_hash(cfg, encoder=encoder.fingerprint, max_dev_examples=max_dev_examples)
     out_dir = adapter_dir(cfg.name, artifacts)
+    clean_stale_temps(out_dir.parent)  # what a kill during an earlier final save left behind
     done = _finished(out_dir, cfg_hash)
     if done is not None and not force:
         log.info("adapter %s already trained with this configuration (%s); not redoing it", cfg.name, out_dir)
