@@ -165,6 +165,7 @@ def test_every_reader_is_fuzzed():
 
     covered = {*JSONL_READERS, *TEXT_READERS, "squad_json", "lareqa", "tatoeba", "bucc"}
     assert covered == set(data.READERS)
+    assert set(HUB_SOURCES) | {"classification", "bucc", "lareqa"} == set(data.HUB_CONVERTERS)  # those two refuse
 
 
 @pytest.mark.parametrize("fmt", sorted(JSONL_READERS))
@@ -213,6 +214,36 @@ def test_tatoeba_reader(query, english):
 def test_bucc_reader(src, english, gold):
     enc = lambda t: t.encode("utf-8", "surrogatepass")  # noqa: E731
     _read("bucc", enc(src), companions={"english": enc(english), "gold": enc(gold)})
+
+
+HUB_ROW = {"id": "1", "idx": 0, "title": "t", "premise": "p", "hypothesis": "h", "label": 0, "tokens": ["Berlin", "is"],
+           "tags": [0, 1], "ner_tags": [0, 1], "pos_tags": [0, 1], "upos": [0, 1], "context": "Berlin is big.", "question": "q",
+           "answers": {"text": ["big"], "answer_start": [10]}, "source_sentence": "s", "target_sentence": "t",
+           "choice1": "a", "choice2": "b", "choices": {"label": ["A", "B"], "text": ["a", "b"]}, "answerKey": "A", "ctx": "c",
+           "endings": ["a", "b", "c", "d"], "answerA": "a", "answerB": "b", "answerC": "c", "correct": "1",
+           "answer0": "a", "answer1": "b", "answer2": "c", "answer3": "d"}
+#: one task per Hub converter (the source the registry names for that split and language)
+HUB_SOURCES = {"pair_classification": ("xnli", "dev", "ar"), "multiple_choice": ("xcopa", "dev", "et"),
+               "tagging": ("udpos", "train", "en"), "extractive_qa": ("xquad", "test", "en"), "tatoeba": ("tatoeba", "test", "ar"),
+               "commonsenseqa": ("commonsenseqa", "train", "en"), "copa": ("copa", "train", "en"),
+               "cosmosqa": ("cosmosqa", "train", "en"), "hellaswag": ("hellaswag", "train", "en"), "siqa": ("siqa", "train", "en")}
+
+
+@pytest.mark.parametrize("fmt", sorted(HUB_SOURCES))
+@given(data=st.data())
+def test_hub_rows_of_any_shape(fmt, data):
+    """Rows of a Hugging Face dataset that changed or is hostile: converted, or one DataError."""
+    from toolkit import data as D
+    from toolkit.tasks import get_task
+
+    task, split, lang = HUB_SOURCES[fmt]
+    spec = get_task(task)
+    (source, *_) = D._hub_sources(spec.splits[split], lang)
+    rows = data.draw(st.lists(mutated(HUB_ROW) | st.just(HUB_ROW), max_size=3))
+    rows = [json.loads(_dump(row)) if isinstance(row, dict) else row for row in rows]  # as JSON would give them
+    out = _ok_or_xta(D.convert_hub_rows, rows, D._HubContext(source, spec, lang, f"hf://{task}", {}))
+    if out is not None:
+        _encodable(out if isinstance(out, list) else out.__dict__)
 
 
 @given(split=NASTY_TEXT | st.text(max_size=30))

@@ -1152,11 +1152,27 @@ def _load_one_hub(spec: Any, hub: Any, split: str, lang: str, expected: str, roo
     where = f"hf://{hub.path}" + (f"/{_fill(hub.config, values, 'config')}" if hub.config else "") + f"[{hub_split}]"
     rows, features = _hub_rows(hub, values, hub_split, name, expected, root, spec, split, lang)
     rows = _hub_filter(rows, hub, values)
-    fmt = hub.format or spec.shape
+    return convert_hub_rows(rows, _HubContext(hub, spec, lang, where, features))
+
+
+def convert_hub_rows(rows: list[dict], ctx: _HubContext) -> Loaded:
+    """Hub rows -> normalised examples by the source's converter; rows of another shape than the converter
+    expects (a hostile or changed dataset) are one DataError naming the dataset, never a KeyError."""
+    fmt = ctx.source.format or ctx.spec.shape
     converter = HUB_CONVERTERS.get(fmt)
     if converter is None:
-        raise ConfigError(f"task {spec.name!r}: no Hub converter {fmt!r} (known: {', '.join(sorted(HUB_CONVERTERS))})")
-    return converter(rows, _HubContext(hub, spec, lang, where, features))
+        raise ConfigError(f"task {ctx.spec.name!r}: no Hub converter {fmt!r} (known: {', '.join(sorted(HUB_CONVERTERS))})")
+    try:
+        out = converter(rows, ctx)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # a dataset of another shape
+        raise DataError(f"rows of an unexpected shape ({type(exc).__name__}: {str(exc)[:160]}); set 'columns' in the "
+                        "hub source or use the original files with --data-dir", ctx.where) from None
+    if isinstance(out, list):  # NUL and lone surrogates, as in local files (row numbers from 1)
+        for i, ex in enumerate(out):
+            check_text(ex, ctx.where, i + 1)
+    else:
+        check_text([out.queries, out.candidates], ctx.where)
+    return out
 
 
 def _hub_rows(hub: Any, values: Mapping[str, str], hub_split: str, name: str, expected: str,
