@@ -435,6 +435,19 @@ def train_answer_span_outside_context(env: Env) -> Case:
 
 
 @case
+def data_dir_with_undecodable_bytes(env: Env) -> Case:
+    """argv bytes that are not UTF-8 reach Python as lone surrogates; the failure is still recorded and told."""
+    return Case(env.eval("xnli", "de", "dev", data=env.tmp / "d\udcff[v2]"), "no file matched", "d\\udcff[v2]/xnli/dev-de.tsv")
+
+
+@case
+def model_path_with_undecodable_bytes(env: Env) -> Case:
+    argv = env.eval("tatoeba", "de", "test")
+    argv[argv.index("--model") + 1] = str(env.tmp / "m\udcff")
+    return Case(argv, "no such directory")
+
+
+@case
 def train_max_length_beyond_positions(env: Env) -> Case:
     return Case(env.train("copa", "--max-length", "5000"), "--max-length 5000 is longer than encoder")
 

@@ -508,4 +508,5 @@ def config_hash(cfg: Any, **extra: Any) -> str:
     payload = {"kind": type(cfg).__name__, "fields": hashed_fields(cfg)}
     if extra:
         payload["extra"] = extra
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+    # surrogatepass: a path of undecodable bytes (surrogate-escaped) still hashes; other text is plain UTF-8
+    return hashlib.sha256(canonical_json(payload).encode("utf-8", "surrogatepass")).hexdigest()

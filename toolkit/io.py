@@ -128,7 +128,23 @@ def atomic_write_text(path: PathLike, text: str, encoding: str = "utf-8") -> Pat
 def atomic_write_json(path: PathLike, obj: Any, *, indent: int | None = 2, sort_keys: bool = True) -> Path:
     """Serialise ``obj`` to JSON first (so a non-serialisable value leaves no file), then write atomically."""
     text = json.dumps(obj, indent=indent, sort_keys=sort_keys, ensure_ascii=False, allow_nan=True)
-    return atomic_write_text(path, text + "\n")
+    try:
+        data = (text + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a path of undecodable bytes, say): kept visible as \udcff text
+        text = json.dumps(_printable(obj), indent=indent, sort_keys=sort_keys, ensure_ascii=False, allow_nan=True)
+        data = (text + "\n").encode("utf-8")
+    return atomic_write_bytes(path, data)
+
+
+def _printable(obj: Any) -> Any:
+    """``obj`` with every lone surrogate in its strings (keys too) replaced by its ``\\udcff`` spelling."""
+    if isinstance(obj, str):
+        return obj.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(obj, Mapping):
+        return {_printable(k): _printable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_printable(v) for v in obj]
+    return obj
 
 
 @contextlib.contextmanager

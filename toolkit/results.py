@@ -169,8 +169,10 @@ def encoder_id(name: str) -> str:
     p = Path(name).expanduser()
     if name.startswith((".", "/", "~")) or (("/" in name or os.sep in name) and p.is_dir()):
         full = p.resolve()
-        digest = hashlib.sha256(str(full).encode()).hexdigest()[:8]
-        return safe_name(f"local--{full.name}-{digest}", "encoder id")
+        digest = hashlib.sha256(str(full).encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        # undecodable bytes in the folder's name (surrogate-escaped) would make records unwritable: '_'
+        base = "".join("_" if "\ud800" <= c <= "\udfff" else c for c in full.name)
+        return safe_name(f"local--{base}-{digest}", "encoder id")
     return safe_name(name.replace("/", "--"), "encoder id")
 
 
