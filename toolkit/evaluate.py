@@ -100,7 +100,8 @@ def evaluate(cfg: EvalConfig, *, store: ResultStore | None = None, encoder=None,
         from .encoders import check_max_length
 
         try:
-            check_max_length(encoder if encoder is not None else cfg.model, cfg.max_length)
+            loaded = encoder is not None and "model" in vars(encoder)  # a stand-in (matrix.LazyEncoder) stays unloaded
+            check_max_length(encoder if loaded else cfg.model, cfg.max_length)
         except ConfigError:
             raise
         except XtaError:

@@ -680,9 +680,6 @@ def train_adapter(
     cfg.validate()
     artifacts = Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()
     encoder = encoder or load_encoder(cfg.model)
-    from .encoders import check_max_length
-
-    check_max_length(encoder, cfg.max_length)  # longer inputs would index past the position embeddings
     cfg_hash = config_hash(cfg, encoder=encoder.fingerprint, max_dev_examples=max_dev_examples)
     out_dir = adapter_dir(cfg.name, artifacts)
     clean_stale_temps(out_dir.parent)  # what a kill during an earlier final save left behind
@@ -690,6 +687,9 @@ def train_adapter(
     if done is not None and not force:
         log.info("adapter %s already trained with this configuration (%s); not redoing it", cfg.name, out_dir)
         return done
+    from .encoders import check_max_length
+
+    check_max_length(encoder, cfg.max_length)  # longer inputs would index past the position embeddings
     model = adapter_model(encoder)
     torch.manual_seed(cfg.seed)
     specs = [get_task(t) for t in cfg.all_tasks]
