@@ -293,6 +293,7 @@ def eval_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace finished results computed under another configuration (default: keep them, report a conflict)."),
     bootstrap_resamples: int = typer.Option(1000, "--bootstrap-resamples", help="Bootstrap resamples of each language's 95% CI over its test examples (seeded with --seed); 0: no CI."),
     as_json: bool = JsonOpt,
+    force: bool = typer.Option(False, "--force", help="Evaluate adapters trained on another encoder (another weights fingerprint) than --model; refused by default."),
 ):
     """Zero-shot evaluation: English-trained adapters applied unchanged to every language; resumable."""
     from toolkit.config import EvalConfig
@@ -309,7 +310,7 @@ def eval_cmd(
         train_examples=train_examples, train_dev_examples=train_dev_examples, train_split=train_split, train_dev_split=train_dev_split, train_from=train_from or (), train_learning_rate=train_lr,
         data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
         results_dir=str(results_dir) if results_dir else None, artifacts_dir=str(artifacts_dir) if artifacts_dir else None,
-        overwrite=overwrite,
+        overwrite=overwrite, force=force,
         bootstrap_resamples=bootstrap_resamples,
     )
     with counter("evaluating", console=err_console, unit="task-language") as tick:  # plain lines without a terminal

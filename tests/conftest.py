@@ -39,3 +39,17 @@ def tiny_dir(tmp_path_factory) -> Path:
     enc.model.save_pretrained(path, safe_serialization=True)
     enc.tokenizer.save_pretrained(path)
     return path
+
+
+# Hypothesis budgets (tests/test_fuzz.py): "ci" by default (small: the suite stays well under a minute);
+# `pytest --hypothesis-profile=thorough` runs many more examples. The option comes with Hypothesis's
+# pytest plugin, which loads the named profile after this file has registered it.
+try:
+    from hypothesis import HealthCheck, settings as _hsettings
+
+    _quiet = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+    _hsettings.register_profile("ci", max_examples=30, deadline=None, suppress_health_check=_quiet, print_blob=True)
+    _hsettings.register_profile("thorough", max_examples=1000, deadline=None, suppress_health_check=_quiet, print_blob=True)
+    _hsettings.load_profile("ci")
+except ImportError:  # hypothesis is a test extra; only tests/test_fuzz.py needs it
+    pass

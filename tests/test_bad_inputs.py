@@ -30,6 +30,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from toolkit.errors import XtaError
 
 runner = CliRunner()
 
@@ -186,7 +187,25 @@ def non_utf8_bytes(env: Env) -> Case:
     return Case(env.eval("xnli", "de", "dev"), "not valid UTF-8 (byte 0xfc at column 3)", "xnli/dev-de.tsv", 3)
 
 
+@case
+def tsv_nul_byte(env: Env) -> Case:
+    env.write("xnli/dev-de.tsv", b"a\tb\tneutral\nGro\x00e\tb\tneutral\n")
+    return Case(env.eval("xnli", "de", "dev"), "holds a NUL byte (column 4)", "xnli/dev-de.tsv", 2)
+
+
 # xcopa (JSON lines) -------------------------------------------------------------------------------
+
+
+@case
+def jsonl_escaped_nul(env: Env) -> Case:
+    env.write("xcopa/data/et/test.et.jsonl", XCOPA_OK + XCOPA_OK.replace("He sang.", "He\\u0000sang."))
+    return Case(env.eval("xcopa", "et", "test"), "choice2: holds a NUL character", "test.et.jsonl", 2)
+
+
+@case
+def jsonl_lone_surrogate(env: Env) -> Case:
+    env.write("xcopa/data/et/test.et.jsonl", XCOPA_OK.replace("The man", "The \\ud800man"))
+    return Case(env.eval("xcopa", "et", "test"), "premise: holds a lone surrogate U+D800", "test.et.jsonl", 1)
 
 
 @case
@@ -288,6 +307,26 @@ def squad_answer_start_not_int(env: Env) -> Case:
 
 
 @case
+def squad_answer_span_outside_context(env: Env) -> Case:
+    env.write("xquad/xquad.de.json", _squad({"id": "q1", "question": "Wie?", "answers": [{"text": "big", "answer_start": 40}]}))
+    return Case(env.eval("xquad", "de", "test"), "answers[0]: answer span 40..43 lies outside the context (14 characters)",
+                "xquad/xquad.de.json")
+
+
+@case
+def squad_json_nested_too_deeply(env: Env) -> Case:
+    env.write("xquad/xquad.de.json", '{"data": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    return Case(env.eval("xquad", "de", "test"), "JSON nested too deeply", "xquad/xquad.de.json")
+
+
+@case
+def squad_qa_not_an_object(env: Env) -> Case:
+    env.write("xquad/xquad.de.json", json.dumps({"data": [{"paragraphs": [{"context": "c", "qas": [["q"]]}]}]}))
+    return Case(env.eval("xquad", "de", "test"), "data[0].paragraphs[0].qas[0]: expected an object, got list",
+                "xquad/xquad.de.json")
+
+
+@case
 def squad_top_level_not_object(env: Env) -> Case:
     env.write("tydiqa/tydiqa-goldp-v1.1-dev/tydiqa.goldp.fi.dev.json", "[1, 2, 3]")
     return Case(env.eval("tydiqa", "fi", "test"), "top level: missing field 'data'", "tydiqa.goldp.fi.dev.json")
@@ -377,6 +416,50 @@ def train_label_outside_choices(env: Env) -> Case:
 
 
 @case
+def train_tag_outside_label_set(env: Env) -> Case:
+    env.write("panx/train-en.tsv", "Berlin\tB-LOC\nis\tO\n\nParis\tB-TOWN\n")
+    return Case(env.train("panx"), "label 'B-TOWN' is not one of the task's labels", "panx/train-en.tsv", 4)
+
+
+@case
+def train_nul_byte(env: Env) -> Case:
+    env.write("panx/train-en.tsv", b"Berlin\tB-LOC\n\nPa\x00ris\tB-LOC\n")
+    return Case(env.train("panx"), "holds a NUL byte (column 3)", "panx/train-en.tsv", 3)
+
+
+@case
+def train_answer_span_outside_context(env: Env) -> Case:
+    env.write("tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json",
+              _squad({"id": "q1", "question": "Wie?", "answers": [{"text": "big", "answer_start": -3}]}))
+    return Case(env.train("tydiqa"), "answers[0]: answer span -3..0 lies outside the context", "tydiqa.goldp.en.train.json")
+
+
+@case
+def data_dir_with_undecodable_bytes(env: Env) -> Case:
+    """argv bytes that are not UTF-8 reach Python as lone surrogates; the failure is still recorded and told."""
+    return Case(env.eval("xnli", "de", "dev", data=env.tmp / "d\udcff[v2]"), "no file matched", "d\\udcff[v2]/xnli/dev-de.tsv")
+
+
+@case
+def model_path_with_undecodable_bytes(env: Env) -> Case:
+    argv = env.eval("tatoeba", "de", "test")
+    argv[argv.index("--model") + 1] = str(env.tmp / "m\udcff")
+    return Case(argv, "no such directory")
+
+
+@case
+def train_max_length_beyond_positions(env: Env) -> Case:
+    return Case(env.train("copa", "--max-length", "5000"), "--max-length 5000 is longer than encoder")
+
+
+@case
+def eval_max_length_beyond_positions(env: Env) -> Case:
+    env.write("xnli/dev-de.tsv", "a\tb\tneutral\n")
+    return Case(env.eval("xnli", "de", "dev", extra=("--max-length", "100000")),
+                "--max-length 100000 is longer than encoder")
+
+
+@case
 def train_config_yaml_truncated(env: Env) -> Case:
     path = env.tmp / "run.yaml"
     path.write_text("task: copa\nmax_steps: [1, 2\n", encoding="utf-8")
@@ -407,6 +490,12 @@ def adapter_truncated_safetensors(env: Env) -> Case:
 def adapter_pickle_posing_as_weights(env: Env) -> Case:
     (env.adapter("adp") / "adapter.safetensors").write_bytes(b"\x80\x04\x95" + b"\x00" * 64)
     return Case(_adapter_eval(env), "refusing to unpickle pickle file", "adp/adapter.safetensors")
+
+
+@case
+def adapter_trained_on_another_encoder(env: Env) -> Case:
+    env.adapter("adp")  # trained on the in-memory tiny encoder: same shape, another fingerprint than the saved copy
+    return Case(_adapter_eval(env), "adapter 'adp' was trained on encoder tiny-bert (sha256:", "adp/xta_card.json")
 
 
 @case
@@ -518,3 +607,35 @@ def test_eval_prints_every_failure_when_all_fail(tmp_path, tiny_dir):
     assert errors[0].startswith("error: xnli/de: DataError: ") and "xnli/dev-de.tsv:1: label 'maybe'" in errors[0]
     assert errors[1].startswith("error: xnli/fr: DataError: ") and "xnli/dev-fr.tsv:1: file is empty" in errors[1]
     assert "summary" not in result.stdout  # no tables over nothing
+
+
+# --------------------------------------------------------------------------------------------------
+# an adapter of another encoder: refused unless --force, and then the record says so (issue 18)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_force_evaluates_an_adapter_of_another_encoder_and_the_record_says_so(tmp_path, tiny_dir, shared_data, trained):
+    env = Env(tmp_path, tiny_dir, shared_data, trained)
+    theirs = json.loads((env.adapter("adp") / "xta_card.json").read_text())["encoder"]["fingerprint"]
+    result = runner.invoke(app, [*_adapter_eval(env), "--force"])
+    assert result.exit_code == 0, result.output
+    (path,) = (tmp_path / "results").rglob("panx.json")
+    entry = json.loads(path.read_text())["languages"]["de"]
+    assert entry["status"] == "ok"
+    assert entry["evaluation"]["adapters_for_other_encoder"] == {"adp": theirs}
+    from toolkit.encoders import encoder_fingerprint
+
+    assert theirs != encoder_fingerprint(str(tiny_dir))
+
+
+def test_max_positions_counts_the_roberta_padding_offset(tiny_dir):
+    """XLM-R numbers positions from padding_idx + 1 (transformers' create_position_ids_from_input_ids): 514
+    position embeddings read 512 tokens; BERT's 512 read 512."""
+    from toolkit.encoders import check_max_length, max_positions, tiny_encoder
+
+    assert max_positions(tiny_encoder(seed=0, arch="xlm-roberta")) == 512
+    assert max_positions(tiny_encoder(seed=0, max_position_embeddings=64)) == 64
+    assert max_positions(str(tiny_dir)) == 512  # from config.json, nothing loaded
+    check_max_length(str(tiny_dir), 512)
+    with pytest.raises(XtaError, match="--max-length 513 is longer than encoder"):
+        check_max_length(str(tiny_dir), 513)

@@ -448,7 +448,8 @@ def test_cli_commands_train_and_export(world, tmp_path):
     for setup in ("fuse:copa,siqa>fuse_cli", "stack:lang_{lang},copa_cli"):
         out = runner.invoke(app, ["eval", "--setup", setup, "--tasks", "xcopa", "--langs", "et", "--split", "test",
                                   "--max-eval-examples", "8", "--model", str(enc_dir), "--data-dir", str(world["data"]),
-                                  "--artifacts-dir", str(world["art"]), "--results-dir", str(tmp_path / "res")])
+                                  "--artifacts-dir", str(world["art"]), "--results-dir", str(tmp_path / "res"),
+                                  "--force"])  # copa/siqa carry the in-memory encoder's fingerprint, not enc_dir's
         assert out.exit_code == 0 and "computed 1 task-languages" in out.output, out.output
     out = runner.invoke(app, ["eval", "--setup", "fuse:copa,siqa", "--tasks", "xcopa", "--langs", "et", "--split", "test",
                               "--model", str(enc_dir), "--data-dir", str(world["data"]), "--artifacts-dir", str(world["art"]),

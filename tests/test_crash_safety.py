@@ -317,9 +317,10 @@ def test_sigkill_inside_checkpoint_and_adapter_writes_then_resume_is_bitwise(tmp
     assert _files(resumed, "*.safetensors") == _files(whole.path, "*.safetensors")  # bitwise
     card = json.loads((resumed / CARD_NAME).read_text())
     assert card["dev_history"] == whole.card["dev_history"] and card["best_step"] == whole.best_step
-    # what the kills left behind: never a temporary file where a reader looks (adapters/<name>/, checkpoints)
+    # what the kill during the final save left behind (a .panx.<host>-<pid>.*.tmp folder) was removed when the
+    # next run started (issue 18); never a temporary file where a reader looks (adapters/<name>/, checkpoints)
     debris = sorted(p.name for p in (killed / "adapters").iterdir() if p.name != "panx")
-    assert all(name.startswith(".panx.") and name.endswith(".tmp") for name in debris), debris
+    assert debris == [], debris
 
 
 def _files(path: Path, pattern: str) -> dict[str, bytes]:

@@ -619,3 +619,57 @@ def test_hub_ud_rows_with_underscore_tags(tmp_path, monkeypatch):
     data.clear_cache()
     out = load("udpos", "test", "ro", tmp_path)
     assert out == [{"id": "s1", "tokens": ["Labas", "de", "el", "!"], "tags": ["INTJ", "ADP", "DET", "PUNCT"]}]
+
+
+# ------------------------------------------------------------------ QA training answers (issue 18)
+
+
+def _ref_is_whitespace(c):  # google-research/xtreme third_party/processors/squad.py l. 82-85
+    if c == " " or c == "\t" or c == "\r" or c == "\n" or ord(c) == 0x202F:
+        return True
+    return False
+
+
+def _ref_answer_kept(context_text, answer_text, start_position_character):
+    """SquadExample.__init__ (l. 612-640) and the skip of squad_convert_example_to_features (l. 90-100)."""
+    doc_tokens = []
+    char_to_word_offset = []
+    prev_is_whitespace = True
+    for c in context_text:
+        if _ref_is_whitespace(c):
+            prev_is_whitespace = True
+        else:
+            if prev_is_whitespace:
+                doc_tokens.append(c)
+            else:
+                doc_tokens[-1] += c
+            prev_is_whitespace = False
+        char_to_word_offset.append(len(doc_tokens) - 1)
+    start_position = char_to_word_offset[start_position_character]
+    end_position = char_to_word_offset[min(start_position_character + len(answer_text) - 1, len(char_to_word_offset) - 1)]
+    actual_text = " ".join(doc_tokens[start_position : (end_position + 1)])
+    cleaned_answer_text = " ".join(answer_text.strip().split())  # whitespace_tokenize
+    return actual_text.find(cleaned_answer_text) != -1
+
+
+def test_answer_found_matches_run_squad(shared_data):
+    """extractive_qa.answer_found keeps exactly the training answers XTREME's run_squad.py keeps: on every
+    TyDiQA-GoldP English training answer, and on each moved a few characters (many then miss)."""
+    from toolkit.families.extractive_qa import answer_found
+
+    examples = data.load("tydiqa", "train", "en", data_dir=shared_data)[:600]
+    examples += [{"context": "Berlin  is\u202fthe capital.", "answers": {"text": [t], "answer_start": [s]}}
+                 for t, s in (("is the", 8), ("is", 8), ("capital", 0), (" capital.", 15), ("ital", 18), ("Berlin", 1))]
+    kept = total = 0
+    for ex in examples:
+        for shift in (0, 1, -2, 7):
+            start = ex["answers"]["answer_start"][0] + shift
+            text = ex["answers"]["text"][0]
+            if not 0 <= start < len(ex["context"]):
+                continue
+            moved = {**ex, "answers": {"text": [text], "answer_start": [start]}}
+            want = _ref_answer_kept(ex["context"], text, start)
+            assert answer_found(moved) == want, (ex["context"][:80], text, start)
+            kept += want
+            total += 1
+    assert 0 < kept < total  # both outcomes occur

@@ -167,7 +167,7 @@ def test_export_never_builds_a_path_from_a_hostile_predictions_file(evaluated, t
     try:
         for bad, why in (({"split": "../../../escaped"}, "not one of test, dev, train"),
                          ({"split": "dev"}, "but the result is for 'test'"),
-                         ({"ids": ["a", "b"]}, "2 ids"), ({"predictions": "x"}, "not lists")):
+                         ({"ids": ["a", "b"]}, "2 ids"), ({"predictions": "x"}, "expected a list or an object")):
             path.write_text(json.dumps({**json.loads(original), **bad}))
             result = export(store, cfg.model, "auto", "xtreme-r", tmp_path / "out", allow_truncated=True, force=True)
             assert why in result.skipped["xcopa/et"], result.skipped

@@ -267,3 +267,84 @@ def test_atomic_writes_get_normal_permissions(tmp_path):
     with io.atomic_dir(tmp_path / "d") as tmp:
         (tmp / "f").write_text("x")
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+# ------------------------------------------------------------- temp folders a kill leaves (issue 18)
+
+_KILL_IN_SAVE = """
+import os, signal, sys
+from pathlib import Path
+from toolkit import io
+
+final, mode = Path(sys.argv[1]), sys.argv[2]
+if mode == "between-renames":  # die right after the old folder was renamed aside, before the new one moves in
+    real = os.replace
+    def replace(src, dst):
+        real(src, dst)
+        if ".old-" in str(dst):
+            os.kill(os.getpid(), signal.SIGKILL)
+    os.replace = replace
+with io.atomic_dir(final) as tmp:
+    (tmp / "weights").write_text("new")
+    if mode == "inside":
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _kill_during_save(final, mode: str) -> None:
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    done = subprocess.run([sys.executable, "-c", _KILL_IN_SAVE, str(final), mode], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+
+
+def test_a_save_killed_inside_atomic_dir_is_cleaned_at_the_next_start(tmp_path):
+    final = tmp_path / "adapters" / "adp"
+    final.mkdir(parents=True)
+    (final / "weights").write_text("old")
+    _kill_during_save(final, "inside")
+    debris = [p for p in final.parent.iterdir() if p.name != "adp"]
+    assert len(debris) == 1 and debris[0].name.startswith(".adp.") and debris[0].name.endswith(".tmp")
+    done = io.clean_stale_temps(final.parent)
+    assert len(done) == 1 and "removed" in done[0]
+    assert sorted(p.name for p in final.parent.iterdir()) == ["adp"] and (final / "weights").read_text() == "old"
+
+
+def test_a_kill_between_the_renames_restores_the_previous_folder(tmp_path):
+    final = tmp_path / "adapters" / "adp"
+    final.mkdir(parents=True)
+    (final / "weights").write_text("old")
+    _kill_during_save(final, "between-renames")
+    assert not final.exists()  # the previous adapter sits under .adp.old-..., the new one under .adp....tmp
+    done = io.clean_stale_temps(final.parent)
+    assert any("restored adp" in line for line in done), done
+    assert sorted(p.name for p in final.parent.iterdir()) == ["adp"] and (final / "weights").read_text() == "old"
+
+
+def test_clean_stale_temps_leaves_live_and_foreign_saves_alone(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = io._host_tag()
+    names = {f".a.{host}-{dead.pid}.x1y2.tmp": False,  # the kept expectation: False = removed
+             f".b.{host}-{os.getpid()}.x1y2.tmp": True,  # this process: still saving
+             f".c.ffffff-{dead.pid}.x1y2.tmp": host != "ffffff",  # another host's save
+             ".d.legacy12.tmp": True, ".e.legacy34.tmp": False,  # without an owner: removed once an hour old
+             f".f.old-{host}-{dead.pid}-0123abcd": False, "g": True, ".hidden": True}
+    for name in names:
+        (tmp_path / name).mkdir()
+    (tmp_path / "f").mkdir()  # f exists: its old copy is garbage
+    old = time.time() - 2 * io.LEGACY_TEMP_AGE_S
+    os.utime(tmp_path / ".e.legacy34.tmp", (old, old))
+    io.clean_stale_temps(tmp_path)
+    kept = {p.name for p in tmp_path.iterdir()}
+    assert kept == {n for n, keep in names.items() if keep} | {"f"}

@@ -499,3 +499,25 @@ def test_loading_by_name_never_reuses_other_weights(tmp_path, shared_data):
     # training the loaded name again in the same process (forced) works
     train_adapter(TrainConfig(**base, seed=3), encoder=enc, artifacts_dir=tmp_path / "a", progress=False, force=True)
     assert not torch.equal(weights(load_trained_adapter(enc, "copa", tmp_path / "a")), wa)
+
+
+def test_qa_training_skips_answers_run_squad_cannot_find_and_reports_them(tmp_path):
+    """Issue 18: a training answer whose text is not at its answer_start is skipped (counted, reported in the
+    provenance that goes into the card), as XTREME's run_squad.py skips it; the rest trains."""
+    from toolkit.encoders import embedded_tokenizer
+    from toolkit.tasks import get_task
+    from toolkit.train import prepare_task
+
+    context = "Berlin is the capital of Germany."
+    qas = [{"id": "ok", "question": "What?", "answers": [{"text": "capital", "answer_start": 14}]},
+           {"id": "moved", "question": "What?", "answers": [{"text": "capital", "answer_start": 0}]},
+           {"id": "none", "question": "What?", "answers": [{"text": "Paris", "answer_start": 3}]}]
+    doc = {"data": [{"title": "t", "paragraphs": [{"context": context, "qas": qas}]}]}
+    root = tmp_path / "tydiqa"
+    for split in ("train", "dev"):
+        (root / f"tydiqa-goldp-v1.1-{split}").mkdir(parents=True)
+        (root / f"tydiqa-goldp-v1.1-{split}" / f"tydiqa.goldp.en.{split}.json").write_text(json.dumps(doc))
+    cfg = TrainConfig(task="tydiqa", max_length=64, data_dir=str(tmp_path))
+    (phase,) = prepare_task(get_task("tydiqa"), "tydiqa", embedded_tokenizer(), cfg, None)
+    assert [ex["id"] for ex in phase.train.examples] == ["ok"]
+    assert phase.provenance["train_skipped"]["count"] == 2

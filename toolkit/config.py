@@ -416,6 +416,9 @@ class EvalConfig:
     device: str | None = field(default=None, metadata=NOHASH)
     # bootstrap resamples of each language's 95% CI over its test examples (toolkit.stats); 0: no CI
     bootstrap_resamples: int = field(default=1000, metadata=NOHASH)
+    # evaluate adapters whose card names another encoder fingerprint than the one in use (else refused);
+    # the records of such languages list those adapters under evaluation.adapters_for_other_encoder
+    force: bool = field(default=False, metadata=NOHASH)
 
     def __post_init__(self):
         _coerce_fields(self)
@@ -566,4 +569,5 @@ def config_hash(cfg: Any, **extra: Any) -> str:
     payload = {"kind": type(cfg).__name__, "fields": hashed_fields(cfg)}
     if extra:
         payload["extra"] = extra
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+    # surrogatepass: a path of undecodable bytes (surrogate-escaped) still hashes; other text is plain UTF-8
+    return hashlib.sha256(canonical_json(payload).encode("utf-8", "surrogatepass")).hexdigest()

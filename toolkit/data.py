@@ -121,7 +121,53 @@ def _read_text(path: Path) -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise DataError(f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at column {column})", path, line) from None
+    nul = text.find("\x00")
+    if nul >= 0:  # NUL is no text; tokenizers and C libraries cut the string there (issue 18)
+        line = text.count("\n", 0, nul) + 1
+        raise DataError(f"holds a NUL byte (column {nul - (text.rfind(chr(10), 0, nul) + 1) + 1})", path, line)
     return text[1:] if text.startswith("\ufeff") else text
+
+
+#: characters no text field may hold: NUL, and UTF-16 surrogates (a lone ``\ud800`` in JSON decodes to a str
+#: that cannot be encoded as UTF-8, so it would crash the tokenizer or the results store later)
+_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
+#: the JSON escapes that can produce them; files without any are not walked
+_BAD_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def check_text(obj: Any, path: object, line: int | None = None, where: str = "") -> None:
+    """Raise DataError naming ``path``/``line`` and the field when any string in ``obj`` (a parsed JSON
+    value) holds a NUL or a lone surrogate."""
+    stack: list[tuple[str, Any]] = [(where, obj)]
+    while stack:
+        at, value = stack.pop()
+        if isinstance(value, str):
+            bad = _BAD_CHARS.search(value)
+            if bad is None:
+                continue
+            char = bad.group()  # json.loads joins escaped surrogate pairs: any surrogate left is a lone one
+            what = "a NUL character" if char == "\x00" else f"a lone surrogate U+{ord(char):04X} (not encodable as UTF-8)"
+            raise DataError(f"{(at or 'a string')[:200]}: holds {what}", path, line)
+        if isinstance(value, dict):
+            stack.extend((f"{at}.{k}" if at else str(k), v) for k, v in value.items())
+            stack.extend((f"{at}: key" if at else "key", k) for k in value)
+        elif isinstance(value, list):
+            stack.extend((f"{at}[{i}]", v) for i, v in enumerate(value))
+
+
+def _parse_json(text: str, path: Path, line: int | None) -> Any:
+    """``json.loads`` whose every failure is a DataError naming the file (and line): malformed JSON,
+    nesting too deep for the parser (RecursionError), NUL or lone surrogates in strings."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"invalid JSON ({exc.msg}, column {exc.colno})", path,
+                        exc.lineno if line is None else line) from None
+    except RecursionError:
+        raise DataError("JSON nested too deeply", path, line) from None
+    if _BAD_ESCAPE.search(text):
+        check_text(obj, path, line)
+    return obj
 
 
 def _lines(text: str) -> list[str]:
@@ -146,11 +192,7 @@ def _check_label(label: str, options: Mapping[str, Any], path: Path, line: int |
 
 
 def _load_json(path: Path) -> Any:
-    text = _read_text(path)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON ({exc.msg}, column {exc.colno})", path, exc.lineno) from None
+    return _parse_json(_read_text(path), path, None)
 
 
 def _jsonl(paths: Sequence[Path]) -> Iterable[tuple[Path, int, dict]]:
@@ -158,17 +200,14 @@ def _jsonl(paths: Sequence[Path]) -> Iterable[tuple[Path, int, dict]]:
     for path, number, line in _numbered_lines(paths):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"invalid JSON ({exc.msg}, column {exc.colno})", path, number) from None
+        obj = _parse_json(line, path, number)
         if not isinstance(obj, dict):
             raise DataError(f"expected a JSON object, got {type(obj).__name__}", path, number)
         yield path, number, obj
 
 
 def _field(obj: Mapping[str, Any], key: str, path: Path, line: int | None, kind: type | tuple = str) -> Any:
-    if key not in obj:
+    if not isinstance(obj, Mapping) or key not in obj:
         raise DataError(f"missing field {key!r}", path, line)
     value = obj[key]
     if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
@@ -242,9 +281,9 @@ def read_conll_tsv(paths: Sequence[Path], lang: str, options: Mapping[str, Any])
     return out
 
 
-_CONLLU_ID = re.compile(r"^\d+$")
-_CONLLU_RANGE = re.compile(r"^(\d+)-(\d+)$")  # multiword-token range "1-2"
-_CONLLU_EMPTY = re.compile(r"^\d+\.\d+$")  # empty node "1.1"
+_CONLLU_ID = re.compile(r"^[0-9]{1,9}$")  # ASCII digits, bounded: no huge ints
+_CONLLU_RANGE = re.compile(r"^([0-9]{1,9})-([0-9]{1,9})$")  # multiword-token range "1-2"
+_CONLLU_EMPTY = re.compile(r"^[0-9]+\.[0-9]+$")  # empty node "1.1"
 
 #: google-research/xtreme third_party/ud-conversion-tools/conllu_to_conll.py lines 28-33: the UPOS
 #: precedence that breaks ties between the highest words of a multiword token (``--lang`` = the
@@ -342,7 +381,7 @@ def read_conllu(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) ->
             elif cols[6] == "_":  # lib/conll.py parse_id: None, one shared parent node of every such word
                 heads.add(-1)
             if cols[8] != "_":  # lib/conll.py parse_deps (lines 24-28): integer heads of DEPS
-                heads.update(int(h) for h, *_ in (p.split(":") for p in cols[8].split("|")) if h.isdigit())
+                heads.update(int(h) for h, *_ in (p.split(":") for p in cols[8].split("|")) if _CONLLU_ID.match(h))
             words.append((cols[1], _check_label(cols[3].strip(), options, path, number)))
     return out
 
@@ -381,8 +420,9 @@ def read_squad_json(paths: Sequence[Path], lang: str, options: Mapping[str, Any]
             for p, para in enumerate(_json_field(article, "paragraphs", path, f"data[{a}]", list)):
                 where = f"data[{a}].paragraphs[{p}]"
                 context = _json_field(para, "context", path, where, str)
+                title = article.get("title")
                 for q, qa in enumerate(_json_field(para, "qas", path, where, list)):
-                    out.append(_squad_example(qa, context, article.get("title", ""), path, f"{where}.qas[{q}]"))
+                    out.append(_squad_example(qa, context, title if isinstance(title, str) else "", path, f"{where}.qas[{q}]"))
     _unique_ids(out, paths)
     return out
 
@@ -404,17 +444,33 @@ def _unique_ids(examples: Examples, paths: Sequence[Path]) -> None:
 def _json_field(obj: Any, key: str, path: Path, where: str, kind: type | tuple) -> Any:
     if not isinstance(obj, dict) or key not in obj:
         raise DataError(f"{where}: missing field {key!r}", path)
-    if not isinstance(obj[key], kind):
+    if not isinstance(obj[key], kind) or (isinstance(obj[key], bool) and bool not in _kinds(kind)):
         raise DataError(f"{where}.{key}: unexpected type {type(obj[key]).__name__}", path)
     return obj[key]
 
 
+def _kinds(kind: type | tuple) -> tuple:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
 def _squad_example(qa: Any, context: str, title: str, path: Path, where: str) -> dict[str, Any]:
-    answers = [] if qa.get("is_impossible") else _json_field(qa, "answers", path, where, list)
+    if not isinstance(qa, dict):
+        raise DataError(f"{where}: expected an object, got {type(qa).__name__}", path)
+    impossible = qa.get("is_impossible", False)
+    if not isinstance(impossible, bool):
+        raise DataError(f"{where}.is_impossible: unexpected type {type(impossible).__name__}", path)
+    answers = [] if impossible else _json_field(qa, "answers", path, where, list)
     texts, starts = [], []
     for i, ans in enumerate(answers):
-        texts.append(_json_field(ans, "text", path, f"{where}.answers[{i}]", str))
-        starts.append(_json_field(ans, "answer_start", path, f"{where}.answers[{i}]", int))
+        text = _json_field(ans, "text", path, f"{where}.answers[{i}]", str)
+        start = _json_field(ans, "answer_start", path, f"{where}.answers[{i}]", int)
+        # the span must lie inside the context: run_squad's SquadExample indexes char_to_word_offset with it
+        # (google-research/xtreme third_party/processors/squad.py l. 637-640, an IndexError there)
+        if text and not 0 <= start <= len(context) - len(text):
+            raise DataError(f"{where}.answers[{i}]: answer span {start}..{start + len(text)} lies outside the context "
+                            f"({len(context)} characters)", path)
+        texts.append(text)
+        starts.append(start)
     return {
         "id": str(_json_field(qa, "id", path, where, (str, int))),
         "title": title,
@@ -437,6 +493,8 @@ def read_xcopa_jsonl(paths: Sequence[Path], lang: str, options: Mapping[str, Any
         choices = [_field(obj, "choice1", path, number), _field(obj, "choice2", path, number)]
         label = _choice_label(_field(obj, "label", path, number, int), len(choices), path, number)
         idx = obj.get("idx", len(out))
+        if not isinstance(idx, (int, str)) or isinstance(idx, bool):
+            raise DataError(f"field 'idx' should be int or str, got {type(idx).__name__}", path, number)
         out.append({"id": f"{lang}-{idx}", "context": _field(obj, "premise", path, number),
                     "question": question, "choices": choices, "label": label})
     return out
@@ -467,7 +525,7 @@ def read_cosmosqa_csv(paths: Sequence[Path], lang: str, options: Mapping[str, An
     out: Examples = []
     for path in paths:
         for line, row in _csv_rows(path, cols):
-            if not row["label"].strip().isdigit():
+            if row["label"].strip() not in ("0", "1", "2", "3"):
                 raise DataError(f"label must be 0..3, got {row['label']!r}", path, line)
             choices = [row[f"answer{i}"] for i in range(4)]
             out.append({"id": row["id"], "context": row["context"], "question": row["question"],
@@ -532,7 +590,9 @@ def read_commonsenseqa_jsonl(paths: Sequence[Path], lang: str, options: Mapping[
     for path, number, obj in _jsonl(paths):
         question = _field(obj, "question", path, number, dict)
         choices = _field(question, "choices", path, number, list)
-        keys = [str(c.get("label")) for c in choices if isinstance(c, dict)]
+        if not choices or not all(isinstance(c, dict) for c in choices):
+            raise DataError("field 'choices' should be a non-empty list of {label, text} objects", path, number)
+        keys = [str(c.get("label")) for c in choices]
         answer = _field(obj, "answerKey", path, number)
         if answer not in keys:
             raise DataError(f"answerKey {answer!r} is not one of the choice labels {keys}", path, number)
@@ -547,6 +607,8 @@ def read_hellaswag_jsonl(paths: Sequence[Path], lang: str, options: Mapping[str,
     out: Examples = []
     for path, number, obj in _jsonl(paths):
         endings = _field(obj, "endings", path, number, list)
+        if not endings or not all(isinstance(e, str) for e in endings):
+            raise DataError("field 'endings' should be a non-empty list of strings", path, number)
         label = obj.get("label")
         if not isinstance(label, int) or isinstance(label, bool):
             raise DataError(f"label should be an int choice index, got {label!r}", path, number)
@@ -667,7 +729,7 @@ def _lareqa_language(path: Path, lang: str, data: RetrievalData, relevant: dict[
             number += 1
             where = f"data[{a}].paragraphs[{p}]"
             context = _json_field(para, "context", path, where, str)
-            spans = _json_field(para, "sentence_breaks", path, where, list)
+            spans = _spans(_json_field(para, "sentence_breaks", path, where, list), len(context), path, where)
             sentences = [context[s:e] for s, e in spans]
             ids = [f"{lang}_{number}_{i}" for i in range(len(spans))]
             data.candidate_ids.extend(ids)
@@ -841,6 +903,19 @@ def read_mewslix_pairs(paths: Sequence[Path], lang: str, options: Mapping[str, A
     return data
 
 
+def _spans(value: list, n: int, path: Path, where: str) -> list[tuple[int, int]]:
+    """XQuAD-R ``sentence_breaks``: ``[start, end]`` character offsets inside the context."""
+    out = []
+    for i, span in enumerate(value):
+        ok = (isinstance(span, list) and len(span) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in span)
+              and 0 <= span[0] <= span[1] <= n)
+        if not ok:
+            raise DataError(f"{where}.sentence_breaks[{i}]: expected [start, end] offsets inside the context "
+                            f"({n} characters), got {str(span)[:80]}", path)
+        out.append((span[0], span[1]))
+    return out
+
+
 def _companions(options: Mapping[str, Any], key: str) -> list[Path]:
     value = options.get(key)
     if value is None:
@@ -988,10 +1063,15 @@ def _hub_qa(rows: Iterable[Mapping[str, Any]], ctx: _HubContext) -> Examples:
         answers = _get(row, ctx.col("answers", row=row), ctx, i)
         if isinstance(answers, list):  # a list of {text, answer_start}
             answers = {"text": [a["text"] for a in answers], "answer_start": [a["answer_start"] for a in answers]}
+        context = _get(row, ctx.col("context", row=row), ctx, i)
+        texts, starts = list(answers["text"]), [int(s) for s in answers["answer_start"]]
+        for text, start in zip(texts, starts):  # as read_squad_json: the span lies inside the context
+            if text and not 0 <= start <= len(context) - len(text):
+                raise DataError(f"answer span {start}..{start + len(text)} lies outside the context "
+                                f"({len(context)} characters)", ctx.where, i + 1)
         out.append({"id": str(_get(row, ctx.col("id", row=row), ctx, i)), "title": row.get(ctx.col("title", row=row)) or "",
-                    "context": _get(row, ctx.col("context", row=row), ctx, i),
-                    "question": _get(row, ctx.col("question", row=row), ctx, i),
-                    "answers": {"text": list(answers["text"]), "answer_start": [int(s) for s in answers["answer_start"]]}})
+                    "context": context, "question": _get(row, ctx.col("question", row=row), ctx, i),
+                    "answers": {"text": texts, "answer_start": starts}})
     return out
 
 
@@ -1019,8 +1099,8 @@ def _mc_label(raw: Any, names: Sequence[str] | None, ctx: _HubContext, i: int) -
         if str(raw) not in names:
             raise DataError(f"label {raw!r} is not among label_names {tuple(names)}", ctx.where, i + 1)
         return list(names).index(str(raw))
-    if not str(raw).strip().isdigit():
-        raise DataError(f"label {raw!r} is not an index; set label_names", ctx.where, i + 1)
+    if not re.fullmatch(r"[0-9]{1,9}", str(raw).strip()):
+        raise DataError(f"label {str(raw)[:40]!r} is not an index; set label_names", ctx.where, i + 1)
     return int(raw)
 
 
@@ -1203,7 +1283,7 @@ def _copy(data: Loaded) -> Loaded:
 # ------------------------------------------------------------------------------------ public API
 
 
-_SPLIT_SLICE = re.compile(r"^(?P<name>\w+)(?:\[(?P<start>-?\d+%?)?:(?P<stop>-?\d+%?)?\])?$")
+_SPLIT_SLICE = re.compile(r"^(?P<name>\w+)(?:\[(?P<start>-?[0-9]{1,18}%?)?:(?P<stop>-?[0-9]{1,18}%?)?\])?$")
 
 
 def parse_split(text: str) -> tuple[str, tuple[str | None, str | None] | None]:
@@ -1343,11 +1423,27 @@ def _load_one_hub(spec: Any, hub: Any, split: str, lang: str, expected: str, roo
     where = f"hf://{hub.path}" + (f"/{_fill(hub.config, values, 'config')}" if hub.config else "") + f"[{hub_split}]"
     rows, features = _hub_rows(hub, values, hub_split, name, expected, root, spec, split, lang)
     rows = _hub_filter(rows, hub, values)
-    fmt = hub.format or spec.shape
+    return convert_hub_rows(rows, _HubContext(hub, spec, lang, where, features))
+
+
+def convert_hub_rows(rows: list[dict], ctx: _HubContext) -> Loaded:
+    """Hub rows -> normalised examples by the source's converter; rows of another shape than the converter
+    expects (a hostile or changed dataset) are one DataError naming the dataset, never a KeyError."""
+    fmt = ctx.source.format or ctx.spec.shape
     converter = HUB_CONVERTERS.get(fmt)
     if converter is None:
-        raise ConfigError(f"task {spec.name!r}: no Hub converter {fmt!r} (known: {', '.join(sorted(HUB_CONVERTERS))})")
-    return converter(rows, _HubContext(hub, spec, lang, where, features))
+        raise ConfigError(f"task {ctx.spec.name!r}: no Hub converter {fmt!r} (known: {', '.join(sorted(HUB_CONVERTERS))})")
+    try:
+        out = converter(rows, ctx)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # a dataset of another shape
+        raise DataError(f"rows of an unexpected shape ({type(exc).__name__}: {str(exc)[:160]}); set 'columns' in the "
+                        "hub source or use the original files with --data-dir", ctx.where) from None
+    if isinstance(out, list):  # NUL and lone surrogates, as in local files (row numbers from 1)
+        for i, ex in enumerate(out):
+            check_text(ex, ctx.where, i + 1)
+    else:
+        check_text([out.queries, out.candidates], ctx.where)
+    return out
 
 
 def _hub_rows(hub: Any, values: Mapping[str, str], hub_split: str, name: str, expected: str,

@@ -230,6 +230,47 @@ def encoder_fingerprint(name_or_path: str | os.PathLike = EMBEDDED, *,
     return recorded or _weights_fingerprint(path)
 
 
+#: model types whose position ids start after the padding index (RoBERTa's create_position_ids_from_input_ids)
+_OFFSET_POSITIONS = ("roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "xmod")
+
+
+def max_positions(encoder: Any) -> int | None:
+    """The longest input, in tokens with the special ones, that an encoder's absolute position embeddings
+    cover (512 for XLM-R: 514 positions minus the padding offset); None when its config names no limit.
+    ``encoder``: a loaded :class:`Encoder`, or a name/path (its ``config.json`` is read, nothing loaded)."""
+    if hasattr(encoder, "model"):
+        config = encoder.model.config.to_dict()
+    else:
+        _, path = resolve_encoder(str(encoder))
+        try:
+            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            return None
+    limit = config.get("max_position_embeddings") if isinstance(config, dict) else None
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+        return None
+    if config.get("position_embedding_type", "absolute") != "absolute":
+        return None
+    if config.get("model_type") in _OFFSET_POSITIONS:
+        pad = config.get("pad_token_id")
+        limit -= (pad + 1) if isinstance(pad, int) and not isinstance(pad, bool) and pad >= 0 else 0
+    return limit
+
+
+def check_max_length(encoder: Any, max_length: int | None, what: str = "--max-length") -> None:
+    """ConfigError naming the option when ``max_length`` exceeds what the encoder's positions cover: longer
+    inputs would index past the position embeddings (an IndexError, or a device assert on a GPU)."""
+    if max_length is None:
+        return
+    limit = max_positions(encoder)
+    if limit is not None and max_length > limit:
+        from .errors import ConfigError
+
+        name = getattr(encoder, "name", encoder)
+        raise ConfigError(f"{what} {max_length} is longer than encoder {name} can read ({limit} positions); "
+                          f"use at most {limit}")
+
+
 def _weights_fingerprint(path: Path) -> str:
     files = sorted(path.glob("*.safetensors"))
     if not files:
@@ -347,9 +388,10 @@ def embedded_dir(cache_dir: str | os.PathLike | None = None) -> Path:
 
 def _read_marker(path: Path) -> dict[str, Any]:
     try:
-        return json.loads((path / MARKER).read_text())
-    except (OSError, json.JSONDecodeError):
+        marker = json.loads((path / MARKER).read_text())
+    except (OSError, ValueError, RecursionError):
         return {}
+    return marker if isinstance(marker, dict) else {}
 
 
 def materialize_embedded(source: str | os.PathLike | None = None, *, cache_dir: str | os.PathLike | None = None,

@@ -12,7 +12,6 @@ unchanged to every language.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import EvalConfig, TrainConfig, config_hash, to_dict
-from .errors import ConfigError, DataError, XtaError
+from .errors import ConfigError, DataError, SetupError, XtaError
 from .results import LangResult, RecordKey, ResultStore, RunInfo, encoder_id
 from .setups import NO_SETUP, parse_setup, setup_id
 from .tasks import TaskSpec, get_task, target_tasks
@@ -45,14 +44,14 @@ def auto_adapter_name(task: str, model: str, artifacts_dir=None) -> str:
     then ``<task>__<encoder>`` (e.g. ``xnli__xlm_roberta_large``), so that encoders sharing an
     artifacts directory never load each other's adapters."""
     from .encoders import encoder_fingerprint
-    from .train import adapter_dir
+    from .train import adapter_dir, read_card_file
 
     card = adapter_dir(task, artifacts_dir) / "xta_card.json"
     if not card.is_file():
         return task
     try:
-        theirs = json.loads(card.read_text(encoding="utf-8")).get("encoder", {}).get("fingerprint")
-    except (OSError, ValueError):
+        theirs = (read_card_file(card).get("encoder") or {}).get("fingerprint")
+    except XtaError:
         return task  # a damaged card is reported where the adapter is loaded
     return task if theirs in (None, encoder_fingerprint(model)) else f"{task}__{encoder_slug(model)}"
 
@@ -97,6 +96,21 @@ def evaluate(cfg: EvalConfig, *, store: ResultStore | None = None, encoder=None,
     for spec in specs:
         if not spec.is_target:
             raise ConfigError(f"{spec.name!r} is an intermediate task; evaluate target tasks (xta tasks --benchmark xtreme-r)")
+    if cfg.max_length is not None:  # longer than the encoder's positions: one error, before any work
+        from .encoders import check_max_length
+
+        try:
+            loaded = encoder is not None and "model" in vars(encoder)  # a stand-in (matrix.LazyEncoder) stays unloaded
+            check_max_length(encoder if loaded else cfg.model, cfg.max_length)
+        except ConfigError:
+            raise
+        except XtaError:
+            pass  # an encoder that cannot be resolved is reported where it is loaded
+    from .io import clean_stale_temps
+    from .train import default_artifacts_dir
+
+    # an adapter whose replacement a kill interrupted is restored before anything looks for it
+    clean_stale_temps(Path(cfg.artifacts_dir or default_artifacts_dir()) / "adapters")
     ctx = _Context(cfg, store, encoder, on_language or (lambda *_: None), progress)
     runs = [ctx.run_task(spec) for spec in specs]
     return EvalRun(cfg, ctx.encoder_id, runs, store)
@@ -110,6 +124,8 @@ class _Context:
         self.encoder_id = encoder_id(cfg.model)
         self._fingerprint: str | None = encoder.fingerprint if encoder is not None else None
         self.retrieval_cache: dict = {}
+        self.foreign: dict[str, str] = {}  # adapters evaluated under --force although made for another encoder
+        self._checked: set[tuple[str, str]] = set()
 
     @property
     def encoder(self):
@@ -229,6 +245,9 @@ class _Context:
             _check_gold(spec, split, lang, examples, files=list(common["data_files"]))
             model = self.activate(setup.resolve(lang))
             common["evaluation"] = {"precision": self.precision}
+            foreign = {n: fp for n, fp in self.foreign.items() if n in adapter_hashes}
+            if foreign:  # --force: the record says which adapters were made for another encoder
+                common["evaluation"]["adapters_for_other_encoder"] = foreign
             metrics, n, predictions = self.predict_and_score(spec, model, setup, lang, examples,
                                                              record=common["evaluation"], split=split)
             from .report import main_score
@@ -328,14 +347,14 @@ class _Context:
 
     def is_dual_encoder(self, head: str | None) -> bool:
         """True when ``head`` is an adapter trained as a dual encoder (a retrieval-shape card)."""
-        from .train import CARD_NAME, adapter_dir
+        from .train import CARD_NAME, adapter_dir, read_card_file
 
         if not head:
             return False
         card = adapter_dir(head, self.cfg.artifacts_dir) / CARD_NAME
         try:
-            return card.is_file() and json.loads(card.read_text(encoding="utf-8")).get("shape") == "retrieval"
-        except (OSError, ValueError):
+            return card.is_file() and read_card_file(card).get("shape") == "retrieval"
+        except XtaError:
             return False
 
     def retrieval_dual_encoder(self, spec: TaskSpec, model, head: str, data):
@@ -371,9 +390,11 @@ class _Context:
         return oracle if parse_split(split)[0] == "dev" else tuned_on_dev
 
     def max_length(self, spec: TaskSpec) -> int:
-        if self.cfg.max_length:
-            return self.cfg.max_length
-        return 384 if spec.shape == "extractive_qa" else 128
+        from .encoders import check_max_length
+
+        length = self.cfg.max_length or (384 if spec.shape == "extractive_qa" else 128)
+        check_max_length(self.encoder, length)
+        return length
 
     # setups and adapters -------------------------------------------------------------------------
 
@@ -437,7 +458,33 @@ class _Context:
 
         path = adapter_dir(name, self.cfg.artifacts_dir)
         if (path / CARD_NAME).is_file():  # a missing adapter: load_trained_adapter says how to train it
-            check_adapter_dir(path, self.encoder)
+            card = check_adapter_dir(path, self.encoder)
+            self.check_encoder(name, path, card)
+
+    def check_encoder(self, name: str, path: Path, card: dict) -> None:
+        """Refuse an adapter whose card names another encoder (weights fingerprint) than the one in use
+        unless ``force`` (issue 18): the same shape is not the same encoder, and the score would look
+        plausible. Weights that hold inf/NaN are reported first (the more basic fault). Cards without a
+        fingerprint (adapters pulled from AdapterHub) cannot be checked."""
+        from .train import adapter_weights_hash, refuse_non_finite
+
+        key = (str(path), adapter_weights_hash(name, self.cfg.artifacts_dir))
+        if key not in self._checked:
+            refuse_non_finite(path)
+            self._checked.add(key)
+        encoder = card.get("encoder")
+        theirs = encoder.get("fingerprint") if isinstance(encoder, dict) else None
+        if not theirs or theirs == self.fingerprint:
+            self.foreign.pop(name, None)
+            return
+        made_for = f"{encoder.get('name')} ({theirs})"
+        if not self.cfg.force:
+            raise SetupError(f"{path / 'xta_card.json'}: adapter {name!r} was trained on encoder {made_for}, not on "
+                             f"{self.cfg.model} ({self.fingerprint}); evaluate it with that encoder (--model), or pass "
+                             "--force to evaluate it anyway (the record then says so)")
+        if name not in self.foreign:
+            log.warning("adapter %r was trained on encoder %s, evaluated on %s (--force)", name, made_for, self.cfg.model)
+        self.foreign[name] = theirs
 
     # splits --------------------------------------------------------------------------------------
 

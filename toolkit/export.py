@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .io import atomic_write_text, safe_name
 from .report import scores_from_store
 from .results import RecordKey, ResultStore, encoder_id
@@ -77,7 +77,11 @@ def export(store: ResultStore, model: str, setup: str, benchmark: str, out_dir: 
             if spec.shape not in EXTENSIONS and kind not in RETRIEVAL_EXTENSIONS:
                 result.skipped[where] = f"no submission format for {task}"
                 continue
-            stored = store.get_predictions(key, lang) if entry.status == "ok" else None
+            try:
+                stored = store.get_predictions(key, lang) if entry.status == "ok" else None
+            except DataError as exc:  # unreadable or malformed (toolkit.schemas.PREDICTIONS): not exported
+                result.skipped[where] = str(exc)
+                continue
             if stored is None:
                 result.skipped[where] = "no stored predictions (failed, or evaluated before predictions were stored)"
                 continue

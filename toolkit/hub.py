@@ -43,8 +43,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, DataUnavailable, EncoderError, SetupError, UnknownName, UnsafeFileError, XtaError
-from .io import atomic_dir, atomic_write_json, safe_name, safetensors_header, sha256_file, validate_repo_id
+from .errors import ConfigError, DataError, DataUnavailable, EncoderError, SetupError, UnknownName, UnsafeFileError, XtaError
+from .io import atomic_dir, atomic_write_json, clean_stale_temps, safe_name, safetensors_header, sha256_file, validate_repo_id
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ BASE_TAGS = ("adapter-transformers", "adapters", "xta")
 TRANSFER_TAG = "zero-shot-cross-lingual"
 DESCRIBE_COLUMNS = ("file in repo", "size", "from")
 _SETUP_NAME = re.compile(r"^[A-Za-z0-9_.]+$")  # adapter names usable in setups (toolkit.setups grammar)
-_LAYER = re.compile(r"\.layer\.(\d+)\.")
+_LAYER = re.compile(r"\.layer\.([0-9]{1,9})\.")
 
 # Hub license ids (https://huggingface.co/docs/hub/repositories-licenses) for the licenses task cards use
 _LICENSES = {
@@ -265,13 +265,9 @@ def _local_dir(name: str, artifacts: Path) -> Path:
 
 
 def _read_card(path: Path) -> dict[str, Any]:
-    try:
-        card = json.loads((path / CARD_NAME).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SetupError(f"{path / CARD_NAME}: unreadable xta card ({exc})") from None
-    if not isinstance(card, dict):
-        raise SetupError(f"{path / CARD_NAME}: an xta card must be a JSON object")
-    return card
+    from .train import read_card_file  # parsed and checked against toolkit.schemas.CARD
+
+    return read_card_file(path / CARD_NAME)
 
 
 def intermediates(name: str, artifacts_dir: str | os.PathLike | None = None) -> list[str]:
@@ -776,8 +772,12 @@ def encoder_shape(encoder) -> EncoderShape:
     from .encoders import resolve_encoder
 
     _, path = resolve_encoder(str(encoder))
-    cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    return EncoderShape(str(encoder), cfg["model_type"], int(cfg["hidden_size"]), int(cfg["num_hidden_layers"]))
+    try:
+        cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        return EncoderShape(str(encoder), str(cfg["model_type"]), int(cfg["hidden_size"]), int(cfg["num_hidden_layers"]))
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise EncoderError(f"{path / 'config.json'}: not a usable encoder config ({type(exc).__name__}: "
+                           f"{str(exc)[:120]})") from None
 
 
 def pull(
@@ -913,13 +913,18 @@ def _snapshot_card(snap: Path, repo_id: str) -> dict[str, Any]:
 
 
 def _json(path: Path) -> dict[str, Any]:
+    """An adapters-library config file, parsed and checked against :data:`toolkit.schemas.ADAPTER_CONFIG`."""
+    from .schemas import ADAPTER_CONFIG, check, parse_json
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SetupError(f"{path}: unreadable JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise SetupError(f"{path}: expected a JSON object")
-    return data
+        data = parse_json(path.read_bytes(), path, "adapter config")
+        if not isinstance(data, dict):
+            raise SetupError(f"{path}: expected a JSON object")
+        return check(data, ADAPTER_CONFIG, path, "adapter config")
+    except OSError as exc:
+        raise SetupError(f"{path}: unreadable JSON ({exc.strerror or exc})") from None
+    except DataError as exc:
+        raise SetupError(str(exc)) from None
 
 
 def _local_name(name: str | None, card: Mapping[str, Any], repo_id: str) -> str:
@@ -1018,7 +1023,8 @@ def check_adapter_dir(path: Path, encoder, *, intermediates: bool = True) -> dic
 def _leave_out(src: Path) -> set[int]:
     """Layers the adapter config leaves out (adapters' ``leave_out``): they have no weights."""
     path = src / "adapter_config.json"
-    return set((_json(path).get("config") or {}).get("leave_out") or []) if path.is_file() else set()
+    config = _json(path).get("config") if path.is_file() else None
+    return set((config.get("leave_out") or []) if isinstance(config, dict) else [])
 
 
 def _match(where: str, file: str, what: str, found: Any, want: Any, shape: EncoderShape) -> None:
@@ -1066,6 +1072,7 @@ def _pulled_card(card: Mapping[str, Any], target: str, hub: Mapping[str, str]) -
 
 def _register(src: Path, dest: Path, card: Mapping[str, Any]) -> None:
     """Copy one adapter's safetensors/JSON (heads/ included, intermediates not) atomically to ``dest``."""
+    clean_stale_temps(dest.parent)  # what a kill during an earlier save left behind
     with atomic_dir(dest) as tmp:
         for p in sorted(src.rglob("*")):
             rel = p.relative_to(src)

@@ -46,6 +46,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "atomic_dir",
+    "clean_stale_temps",
     "save_safetensors_atomic",
     "load_safetensors",
     "safetensors_header",
@@ -127,7 +128,23 @@ def atomic_write_text(path: PathLike, text: str, encoding: str = "utf-8") -> Pat
 def atomic_write_json(path: PathLike, obj: Any, *, indent: int | None = 2, sort_keys: bool = True) -> Path:
     """Serialise ``obj`` to JSON first (so a non-serialisable value leaves no file), then write atomically."""
     text = json.dumps(obj, indent=indent, sort_keys=sort_keys, ensure_ascii=False, allow_nan=True)
-    return atomic_write_text(path, text + "\n")
+    try:
+        data = (text + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a path of undecodable bytes, say): kept visible as \udcff text
+        text = json.dumps(_printable(obj), indent=indent, sort_keys=sort_keys, ensure_ascii=False, allow_nan=True)
+        data = (text + "\n").encode("utf-8")
+    return atomic_write_bytes(path, data)
+
+
+def _printable(obj: Any) -> Any:
+    """``obj`` with every lone surrogate in its strings (keys too) replaced by its ``\\udcff`` spelling."""
+    if isinstance(obj, str):
+        return obj.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(obj, Mapping):
+        return {_printable(k): _printable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_printable(v) for v in obj]
+    return obj
 
 
 @contextlib.contextmanager
@@ -146,7 +163,8 @@ def atomic_dir(final_dir: PathLike, *, overwrite: bool = True) -> Iterator[Path]
     if final.exists() and not overwrite:
         raise XtaError(f"{final} already exists; remove it or allow overwriting")
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    # the name says which process builds it, so that the next start can remove it once that process is gone
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{_owner()}.", suffix=".tmp", dir=final.parent))
     try:
         os.chmod(tmp, _default_mode(final, directory=True))
         yield tmp
@@ -169,7 +187,7 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
     """Rename ``tmp`` to ``final``; an existing ``final`` is renamed aside first and removed after."""
     old = None
     if final.exists():
-        old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+        old = final.with_name(f".{final.name}.old-{_owner()}-{uuid.uuid4().hex[:8]}")
         os.replace(final, old)
     try:
         os.replace(tmp, final)
@@ -179,6 +197,82 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _owner() -> str:
+    """``<host tag>-<pid>``: which process owns a temporary directory (the host as 6 hex digits)."""
+    return f"{_host_tag()}-{os.getpid()}"
+
+
+@functools.lru_cache(maxsize=1)
+def _host_tag() -> str:
+    import socket
+
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:6]
+
+
+_TEMP_DIR = re.compile(r"^\.(?P<name>.+)\.(?P<host>[0-9a-f]{6})-(?P<pid>[0-9]{1,10})\.[^./]+\.tmp$")
+_OLD_DIR = re.compile(r"^\.(?P<name>.+)\.old-(?:(?P<host>[0-9a-f]{6})-(?P<pid>[0-9]{1,10})-)?[0-9a-f]{8}$")
+_LEGACY_TEMP_DIR = re.compile(r"^\.(?P<name>.+)\.[^./]+\.tmp$")  # before owners were named: cleaned when old
+LEGACY_TEMP_AGE_S = 3600.0
+
+
+def _gone(host: str | None, pid: str | None, entry: Path, legacy_age_s: float) -> bool:
+    """Whether the process that made ``entry`` is gone: same host and no such pid; for names without an
+    owner, untouched for ``legacy_age_s`` (a save takes seconds). Other hosts' entries are left alone."""
+    if host is None:
+        try:
+            import time
+
+            return time.time() - entry.stat().st_mtime > legacy_age_s
+        except OSError:
+            return False
+    if host != _host_tag():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, ValueError, OSError):
+        return False
+    return False
+
+
+def clean_stale_temps(directory: PathLike, *, legacy_age_s: float = LEGACY_TEMP_AGE_S) -> list[str]:
+    """Remove what :func:`atomic_dir` leaves in ``directory`` when its process is killed mid-save (issue 18):
+    the half-built ``.<name>.<host>-<pid>.<random>.tmp`` folders of processes that are gone, and the
+    ``.<name>.old-...`` copy of a replaced folder; if the kill came between the two renames (no
+    ``<name>`` any more) that copy is the previous complete folder and is renamed back instead.
+    Folders of live processes and of other hosts are left alone. Returns what was done, for the log."""
+    directory = Path(directory)
+    done: list[str] = []
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError:
+        return done
+    for entry in entries:
+        if not entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
+            continue
+        m = _TEMP_DIR.match(entry.name)
+        if m is not None or (m := _LEGACY_TEMP_DIR.match(entry.name)) is not None and not _OLD_DIR.match(entry.name):
+            if _gone(m.groupdict().get("host"), m.groupdict().get("pid"), entry, legacy_age_s):
+                shutil.rmtree(entry, ignore_errors=True)
+                done.append(f"removed {entry.name} (a save interrupted by a kill)")
+            continue
+        m = _OLD_DIR.match(entry.name)
+        if m is not None and _gone(m["host"], m["pid"], entry, legacy_age_s if m["host"] is None else 0):
+            final = directory / m["name"]
+            if not final.exists():
+                os.replace(entry, final)
+                done.append(f"restored {m['name']} from {entry.name} (a replacement interrupted by a kill)")
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
+                done.append(f"removed {entry.name} (the replaced copy of {m['name']})")
+    for line in done:
+        log.info("%s: %s", directory, line)
+    return done
 
 
 # --------------------------------------------------------------------------------------------------
@@ -253,8 +347,18 @@ def _parse_header(raw: bytes, path: Path) -> dict[str, Any]:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"not a safetensors file or truncated (bad JSON header: {exc.msg if hasattr(exc, 'msg') else exc})", path) from None
+    except RecursionError:
+        raise DataError("not a safetensors file (its JSON header is nested too deeply)", path) from None
     if not isinstance(header, dict):
         raise DataError("not a safetensors file (its header is not a JSON object)", path)
+    from .data import check_text
+    from .schemas import SAFETENSORS_HEADER, check
+
+    try:  # dtype, shape, data_offsets of every tensor; metadata str -> str (issue 18)
+        check(header, SAFETENSORS_HEADER, path, "safetensors header")
+        check_text(header, path)
+    except DataError as exc:
+        raise DataError(f"not a safetensors file ({str(exc).removeprefix(f'{path}: ')})", path) from None
     return header
 
 
@@ -263,11 +367,8 @@ def _check_offsets(header: Mapping[str, Any], buffer_len: int, path: Path) -> No
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        try:
-            begin, stop = info["data_offsets"]
-        except (TypeError, KeyError, ValueError):
-            raise DataError(f"not a safetensors file (tensor {name!r} has no data_offsets)", path) from None
-        end = max(end, int(stop))
+        begin, stop = info["data_offsets"]  # checked by SAFETENSORS_HEADER: two ints, begin <= end
+        end = max(end, stop)
     if end > buffer_len:
         raise DataError(f"truncated safetensors file: tensors need {end} data bytes, only {buffer_len} present", path)
     if end < buffer_len:

@@ -43,7 +43,6 @@ examples, per layer: which intermediate task the model leans on, per language
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
@@ -58,7 +57,7 @@ import torch
 from . import __version__
 from .config import NOHASH, config_hash, hashed_fields
 from .errors import ConfigError, DataError, SetupError
-from .io import atomic_dir, atomic_write_json, safe_name, sha256_file
+from .io import atomic_dir, atomic_write_json, clean_stale_temps, safe_name, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -374,6 +373,7 @@ def train_language_adapter(cfg: LangAdapterConfig, encoder=None, artifacts_dir: 
     # a head are unchanged)
     cfg_hash = config_hash(cfg, encoder=encoder.fingerprint, text=text_hash, **({"mlm_head": "pretrained"} if pretrained else {}))
     out_dir = adapter_dir(cfg.name, artifacts)
+    clean_stale_temps(out_dir.parent)  # what a kill during an earlier final save left behind
     done = _finished(out_dir, cfg_hash)
     if done is not None and not force:
         log.info("language adapter %s already trained with this configuration", cfg.name)
@@ -528,8 +528,10 @@ def _register_local(src: Path, name: str, lang: str, encoder, artifacts_dir, for
     dest = adapter_dir(name, artifacts_dir)
     if dest.exists() and not force:
         raise SetupError(f"an adapter named {name!r} already exists in {dest.parent}; pass force=True (--force) to replace it")
-    saved = json.loads(config_path.read_text(encoding="utf-8"))
-    if not isinstance(saved, dict) or not saved.get("name"):
+    from .hub import _json
+
+    saved = _json(config_path)  # parsed and checked against toolkit.schemas.ADAPTER_CONFIG
+    if not saved.get("name"):
         raise SetupError(f"{config_path}: no adapter 'name' (load_adapter renames the weights from it)")
     card = {"name": name, "kind": "language", "language": lang, "task": None, "recipe": "none", "intermediate": [],
             "origin": {"path": str(src.resolve()), "saved_name": saved.get("name"),

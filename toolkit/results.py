@@ -176,8 +176,10 @@ def encoder_id(name: str) -> str:
     p = Path(name).expanduser()
     if name.startswith((".", "/", "~")) or (("/" in name or os.sep in name) and p.is_dir()):
         full = p.resolve()
-        digest = hashlib.sha256(str(full).encode()).hexdigest()[:8]
-        return safe_name(f"local--{full.name}-{digest}", "encoder id")
+        digest = hashlib.sha256(str(full).encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        # undecodable bytes in the folder's name (surrogate-escaped) would make records unwritable: '_'
+        base = "".join("_" if "\ud800" <= c <= "\udfff" else c for c in full.name)
+        return safe_name(f"local--{base}-{digest}", "encoder id")
     return safe_name(name.replace("/", "--"), "encoder id")
 
 
@@ -308,6 +310,11 @@ class Record:
                 f"{path}: result schema_version {version} was written by a newer xta"
                 f" (this one reads <= {SCHEMA_VERSION}); upgrade xta or use another results directory"
             )
+        from .data import check_text
+        from .schemas import RECORD, check
+
+        check(data, RECORD, path, "result record")  # types and shapes at every level (issue 18)
+        check_text(data, path)  # a lone surrogate could not be written back
         known = {f.name for f in fields(cls)} - {"path", "languages"}
         langs = data.get("languages") or {}
         try:
@@ -380,6 +387,8 @@ class ResultStore:
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 why = f"{exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else exc.reason
                 out.append((path, f"not valid JSON ({why})"))
+            except RecursionError:
+                out.append((path, "not valid JSON (nested too deeply)"))
             except DataError as exc:
                 out.append((path, str(exc).removeprefix(f"{path}: ")))
         return out
@@ -391,8 +400,8 @@ class ResultStore:
             return None
         try:
             return Record.from_json(json.loads(text), path)
-        except (json.JSONDecodeError, UnicodeDecodeError, DataError) as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        except (json.JSONDecodeError, UnicodeDecodeError, DataError, RecursionError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc) or "JSON nested too deeply"
             if quarantine:
                 aside = _move_aside(path)
                 log.warning("unreadable result record %s (%s); moved to %s, it will be recomputed", path, reason, aside.name)
@@ -456,13 +465,15 @@ class ResultStore:
         return ExampleRows.from_json(data["example_scores"])
 
     def get_predictions(self, key: RecordKey, lang: str) -> dict[str, Any] | None:
+        from .schemas import PREDICTIONS, load_json
+
         path = self.predictions_path(key, lang)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return load_json(path, "predictions file", PREDICTIONS)
         except FileNotFoundError:
             return None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"unreadable predictions file ({exc}); re-run xta eval to recompute it", path) from None
+        except DataError as exc:
+            raise DataError(f"{str(exc).removeprefix(f'{path}: ')}; re-run xta eval to recompute it", path) from None
 
     # writing ---------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ proportional to n_i^(1/T) (``temperature``, Arivazhagan et al. 2019).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -42,10 +43,10 @@ import torch
 
 from . import __version__
 from .config import TrainConfig, config_hash, to_dict
-from .errors import ConfigError, DataError, DataUnavailable, SetupError
+from .errors import ConfigError, DataError, DataUnavailable, SetupError, XtaError
 from .families import get_family, main_score
 from .families.base import Features, adapter_model, place, to_device
-from .io import atomic_dir, atomic_write_json, load_safetensors, safe_name, save_safetensors_atomic
+from .io import atomic_dir, atomic_write_json, clean_stale_temps, load_safetensors, safe_name, save_safetensors_atomic
 from .preflight import dev_source, training_sources  # noqa: F401 (defined there: checked before torch loads)
 
 log = logging.getLogger(__name__)
@@ -157,8 +158,22 @@ def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples:
     for src, examples in phases_examples:
         if not examples:
             raise DataError(f"task {src.name}: the English train split is empty")
+        skipped = 0
+        if src.shape == "extractive_qa":  # run_squad skips answers it cannot find (extractive_qa.answer_found)
+            from .families.extractive_qa import answer_found
+
+            kept = [ex for ex in examples if answer_found(ex)]
+            skipped, examples = len(examples) - len(kept), kept
+            if skipped:
+                log.warning("%s %s: skipped %d training example(s) whose answer text is not found at its "
+                            "answer_start (as XTREME's run_squad.py does)", src.name, cfg.train_split, skipped)
+            if not examples:
+                raise DataError(f"task {src.name}: no training example's answer is found at its answer_start "
+                                f"({skipped} skipped)")
         feats = family.featurize(examples, tokenizer, spec, cfg.max_length, train=True, labels=labels, **_featurize_options(src, cfg))
         prov = {"train": _provenance(src, cfg.train_split, cfg)}
+        if skipped:  # reported in the adapter's card
+            prov["train_skipped"] = {"count": skipped, "reason": "answer text not found at answer_start (run_squad.py)"}
         if dev_spec is not None:
             prov[f"dev:{dev_spec.name}"] = _provenance(dev_spec, cfg.dev_split, cfg)
         out.append(TaskData(spec, head, feats, dev, [s.name for s in sources], prov, labels))
@@ -493,7 +508,15 @@ class _Checkpointer:
         """Restore trainable tensors, RNG and loop state from a checkpoint of the same config."""
         if not self._state_file().is_file():
             return None
-        meta = json.loads(self._state_file().read_text(encoding="utf-8"))
+        from .schemas import Anything, MapOf, NonNegInt, Obj, Str, load_json
+
+        try:  # a damaged state file (edited, or from another version): start over rather than crash
+            meta = load_json(self._state_file(), "checkpoint state", Obj(
+                {"config_hash": Str, "step": NonNegInt, "optimizer": Anything, "scheduler": Anything,
+                 "loop": MapOf(Anything)}))
+        except DataError as exc:
+            log.warning("ignoring checkpoint %s (%s); starting from step 0", self.path, exc)
+            return None
         if meta.get("config_hash") != self.hash:
             log.warning("ignoring checkpoint %s of another configuration", self.path)
             return None
@@ -656,10 +679,14 @@ def train_adapter(
     encoder = encoder or load_encoder(cfg.model)
     cfg_hash = config_hash(cfg, encoder=encoder.fingerprint, max_dev_examples=max_dev_examples)
     out_dir = adapter_dir(cfg.name, artifacts)
+    clean_stale_temps(out_dir.parent)  # what a kill during an earlier final save left behind
     done = _finished(out_dir, cfg_hash)
     if done is not None and not force:
         log.info("adapter %s already trained with this configuration (%s); not redoing it", cfg.name, out_dir)
         return done
+    from .encoders import check_max_length
+
+    check_max_length(encoder, cfg.max_length)  # longer inputs would index past the position embeddings
     model = adapter_model(encoder)
     torch.manual_seed(cfg.seed)
     specs = [get_task(t) for t in cfg.all_tasks]
@@ -710,10 +737,14 @@ def _finished(out_dir: Path, cfg_hash: str) -> TrainResult | None:
     card_path = out_dir / CARD_NAME
     if not card_path.is_file():
         return None
-    card = json.loads(card_path.read_text(encoding="utf-8"))
+    try:
+        card = read_card_file(card_path)
+    except SetupError as exc:  # a damaged card: not a finished run; training again replaces the folder
+        log.warning("%s", exc)
+        return None
     if card.get("config_hash") != cfg_hash:
         return None
-    return TrainResult(card["name"], out_dir, card, card.get("dev_scores", {}), card.get("steps", 0), card.get("best_step"), skipped=True)
+    return TrainResult(card.get("name") or out_dir.name, out_dir, card, card.get("dev_scores", {}), card.get("steps", 0), card.get("best_step"), skipped=True)
 
 
 def _card(cfg: TrainConfig, cfg_hash: str, encoder, tasks: Sequence[TaskData], st: _State, total: int, artifacts: Path) -> dict[str, Any]:
@@ -785,12 +816,32 @@ def adapter_weights_hash(name: str, artifacts_dir: str | os.PathLike | None = No
 def read_card(name: str, artifacts_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """A trained adapter's ``xta_card.json``; SetupError naming the file when it is cut or not JSON."""
     path = _saved_dir(name, Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()) / CARD_NAME
+    return read_card_file(path)
+
+
+def read_card_file(path: Path) -> dict[str, Any]:
+    """An ``xta_card.json`` parsed and checked against :data:`toolkit.schemas.CARD` (types at every level,
+    intermediate names safe as folder names); SetupError naming the file and field otherwise."""
+    from .schemas import CARD, check, parse_json
+
     try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise SetupError(f"{path}: unreadable xta card ({exc.strerror or exc}); retrain or re-pull the adapter") from None
+    try:
+        card = parse_json(raw, path, "xta card")
+        if not isinstance(card, dict):
+            raise SetupError(f"{path}: an xta card must be a JSON object")
+        check(card, CARD, path, "xta card")
+        for inter in card.get("intermediate") or []:
+            safe_name(inter, "intermediate adapter")
+    except DataError as exc:
+        reason = str(exc).removeprefix(f"{path}: ").removeprefix("unreadable xta card: ")
+        raise SetupError(f"{path}: unreadable xta card ({reason}); retrain or re-pull the adapter") from None
+    except XtaError as exc:
+        if isinstance(exc, SetupError):
+            raise
         raise SetupError(f"{path}: unreadable xta card ({exc}); retrain or re-pull the adapter") from None
-    if not isinstance(card, dict):
-        raise SetupError(f"{path}: an xta card must be a JSON object")
     return card
 
 
@@ -812,21 +863,22 @@ def load_trained_adapter(encoder, name: str, artifacts_dir: str | os.PathLike | 
     for piece in (*card.get("intermediate", []), name):
         if piece not in loaded and piece not in model.adapters_config.fusions:
             refuse_non_finite(_saved_dir(piece, artifacts))
-    for inter in card.get("intermediate", []):
-        if inter not in loaded:
-            _load_saved(model, inter, artifacts, with_head=False)
-    if card["recipe"] == "fuse":
-        setup = fusion_block(card["intermediate"], name)
-        if name not in model.adapters_config.fusions:
-            model.load_adapter_fusion(str(path), load_as=name, with_head=True, use_safetensors=True, set_active=False)
-    else:
-        if name not in loaded:
-            model.load_adapter(str(path), load_as=name, with_head=True, use_safetensors=True)
-        setup = Stack(*card["intermediate"], name) if card["recipe"] == "stack" else name
-    heads_dir = path / HEADS_DIR
-    for sub in sorted(heads_dir.iterdir()) if heads_dir.is_dir() else []:
-        if sub.name not in model.heads:
-            model.load_head(str(sub), load_as=sub.name, use_safetensors=True)
+    with _library_errors(path):  # malformed-but-parseable configs: one SetupError naming the folder
+        for inter in card.get("intermediate", []):
+            if inter not in loaded:
+                _load_saved(model, inter, artifacts, with_head=False)
+        if card["recipe"] == "fuse":
+            setup = fusion_block(card["intermediate"], name)
+            if name not in model.adapters_config.fusions:
+                model.load_adapter_fusion(str(path), load_as=name, with_head=True, use_safetensors=True, set_active=False)
+        else:
+            if name not in loaded:
+                model.load_adapter(str(path), load_as=name, with_head=True, use_safetensors=True)
+            setup = Stack(*card["intermediate"], name) if card["recipe"] == "stack" else name
+        heads_dir = path / HEADS_DIR
+        for sub in sorted(heads_dir.iterdir()) if heads_dir.is_dir() else []:
+            if sub.name not in model.heads:
+                model.load_head(str(sub), load_as=sub.name, use_safetensors=True)
     for piece in (*card.get("intermediate", []), name):
         _sources(model)[piece] = _source(piece, artifacts)
     place(model, encoder)
@@ -836,6 +888,20 @@ def load_trained_adapter(encoder, name: str, artifacts_dir: str | os.PathLike | 
             model.active_head = name
     model.eval()
     return model
+
+
+@contextlib.contextmanager
+def _library_errors(path: Path):
+    """Turn what the adapters library raises on a malformed saved adapter (a config of the right JSON types
+    but values it cannot use: unknown architecture, wrong head type, missing keys) into a SetupError
+    naming the folder (issue 18); xta's own errors pass unchanged."""
+    try:
+        yield
+    except XtaError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a third-party loader fed an untrusted config (AssertionError, ...)
+        raise SetupError(f"{path}: the adapters library cannot load this adapter ({type(exc).__name__}: "
+                         f"{str(exc)[:200]}); retrain or re-pull it") from None
 
 
 def refuse_non_finite(path: Path) -> None:

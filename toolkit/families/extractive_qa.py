@@ -128,6 +128,44 @@ def answer_positions(example: dict, offsets: Sequence[tuple[int, int] | None]) -
     return start, end
 
 
+def _is_whitespace(c: str) -> bool:
+    """google-research/xtreme ``third_party/processors/squad.py`` l. 82-85 (``_is_whitespace``)."""
+    return c in (" ", "\t", "\r", "\n") or ord(c) == 0x202F
+
+
+def answer_found(example: dict) -> bool:
+    """Whether a training example's first answer is found at its ``answer_start``, by the rule XTREME's
+    ``run_squad.py`` trains with: ``SquadExample`` splits the context on whitespace and maps the answer's
+    first and last character to words (``third_party/processors/squad.py`` l. 617-640);
+    ``squad_convert_example_to_features`` then skips the example ("Could not find answer") unless the
+    whitespace-joined answer is a substring of those words joined by spaces (l. 90-100). Unanswerable
+    (empty) questions are always kept. The span itself lies inside the context (the readers check that)."""
+    answers = example["answers"]
+    if not answers["text"] or not answers["text"][0]:
+        return True
+    text, start = answers["text"][0], int(answers["answer_start"][0])
+    context = example["context"]
+    if not 0 <= start < len(context):
+        return False
+    doc_tokens: list[str] = []
+    char_to_word: list[int] = []
+    prev_is_whitespace = True
+    for c in context:
+        if _is_whitespace(c):
+            prev_is_whitespace = True
+        else:
+            if prev_is_whitespace:
+                doc_tokens.append(c)
+            else:
+                doc_tokens[-1] += c
+            prev_is_whitespace = False
+        char_to_word.append(len(doc_tokens) - 1)
+    first = char_to_word[start]
+    last = char_to_word[min(start + len(text) - 1, len(char_to_word) - 1)]
+    actual = " ".join(doc_tokens[max(first, 0) : last + 1])
+    return actual.find(" ".join(text.strip().split())) != -1
+
+
 def collate(items: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     batch = encode_inputs(items, pad_id)
     if all("start_position" in it for it in items):
