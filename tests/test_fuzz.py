@@ -163,7 +163,7 @@ def _read(fmt: str, content: bytes, options: dict | None = None, companions: dic
 def test_every_reader_is_fuzzed():
     from toolkit import data
 
-    covered = {*JSONL_READERS, *TEXT_READERS, "squad_json", "lareqa", "tatoeba", "bucc"}
+    covered = {*JSONL_READERS, *TEXT_READERS, "squad_json", "lareqa", "tatoeba", "bucc", "mewslix", "mewslix_pairs"}
     assert covered == set(data.READERS)
     assert set(HUB_SOURCES) | {"classification", "bucc", "lareqa"} == set(data.HUB_CONVERTERS)  # those two refuse
 
@@ -216,6 +216,25 @@ def test_bucc_reader(src, english, gold):
     _read("bucc", enc(src), companions={"english": enc(english), "gold": enc(gold)})
 
 
+MX_CONTEXT = {"document_title": "d", "document_url": "u", "document_id": "1", "language": "xx",
+              "text": "Smith went home. He slept.", "sentence_spans": [{"start": 0, "end": 16}, {"start": 17, "end": 26}]}
+MX_MENTIONS = {"context": MX_CONTEXT, "mentions": [{"example_id": "m1", "mention_span": {"start": 0, "end": 5, "text": "Smith"},
+                                                    "entity_id": "Q1"}]}
+MX_ENTITY = {"entity_id": "Q1", "title": "Smith", "description": "Smith is a name.", "sentence_spans": [{"start": 0, "end": 16}],
+             "description_language": "en", "description_url": "u"}
+MX_PAIR = {"contextual_mention": {"context": MX_CONTEXT, "mention": MX_MENTIONS["mentions"][0]}, "entity": MX_ENTITY}
+
+
+@pytest.mark.parametrize("fmt,seed", [("mewslix", MX_MENTIONS), ("mewslix_pairs", MX_PAIR)])
+@given(data=st.data())
+def test_mewslix_readers_survive_mutated_mentions_pairs_and_candidates(fmt, seed, data):
+    """The official schemas (utils_mewslix.py), each structurally mutated: a result or a DataError."""
+    lines = data.draw(st.lists(mutated(seed) | st.just(seed), min_size=1, max_size=3))
+    entities = data.draw(st.lists(mutated(MX_ENTITY) | st.just(MX_ENTITY), min_size=1, max_size=2))
+    body = b"\n".join(_dump(line) for line in lines) + b"\n"
+    _read(fmt, body, companions={"candidates": b"\n".join(_dump(e) for e in entities) + b"\n"})
+
+
 HUB_ROW = {"id": "1", "idx": 0, "title": "t", "premise": "p", "hypothesis": "h", "label": 0, "tokens": ["Berlin", "is"],
            "tags": [0, 1], "ner_tags": [0, 1], "pos_tags": [0, 1], "upos": [0, 1], "context": "Berlin is big.", "question": "q",
            "answers": {"text": ["big"], "answer_start": [10]}, "source_sentence": "s", "target_sentence": "t",
@@ -226,7 +245,8 @@ HUB_ROW = {"id": "1", "idx": 0, "title": "t", "premise": "p", "hypothesis": "h",
 HUB_SOURCES = {"pair_classification": ("xnli", "dev", "ar"), "multiple_choice": ("xcopa", "dev", "et"),
                "tagging": ("udpos", "train", "en"), "extractive_qa": ("xquad", "test", "en"), "tatoeba": ("tatoeba", "test", "ar"),
                "commonsenseqa": ("commonsenseqa", "train", "en"), "copa": ("copa", "train", "en"),
-               "cosmosqa": ("cosmosqa", "train", "en"), "hellaswag": ("hellaswag", "train", "en"), "siqa": ("siqa", "train", "en")}
+               "cosmosqa": ("cosmosqa", "train", "en"), "hellaswag": ("hellaswag", "train", "en"), "siqa": ("siqa", "train", "en"),
+               "ud_tagging": ("udpos", "test", "lt")}
 
 
 @pytest.mark.parametrize("fmt", sorted(HUB_SOURCES))
