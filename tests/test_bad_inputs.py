@@ -449,6 +449,8 @@ def model_path_with_undecodable_bytes(env: Env) -> Case:
 
 @case
 def train_max_length_beyond_positions(env: Env) -> Case:
+    env.write("copa_en_xtreme/train-en.jsonl", XCOPA_OK * 3)  # valid data: the length is the only fault
+    env.write("copa_en_xtreme/val-en.jsonl", XCOPA_OK)
     return Case(env.train("copa", "--max-length", "5000"), "--max-length 5000 is longer than encoder")
 
 
