@@ -211,7 +211,7 @@ def test_fusion_plan_includes_its_intermediate_adapters(artifacts, tmp_path):
 def test_push_refuses_bad_repo_ids_unknown_adapters_and_local_pickles(artifacts, tmp_path):
     with pytest.raises(XtaError, match="ORG/NAME"):
         push("panx", "no-namespace", artifacts_dir=artifacts, dry_run=True)
-    with pytest.raises(XtaError, match="'--' and '..'"):
+    with pytest.raises(XtaError, match=r"Cannot have -- or \.\."):  # huggingface_hub's own message
         push("panx", "org/a--b", artifacts_dir=artifacts, dry_run=True)
     with pytest.raises(XtaError, match="unknown trained adapter 'pnax'; did you mean 'panx'"):
         push("pnax", REPO_ID, artifacts_dir=artifacts, dry_run=True)
@@ -262,6 +262,24 @@ def test_the_model_card_shows_no_local_path(artifacts, results, tmp_path):
     plan = push("panx", REPO_ID, artifacts_dir=art, results_dir=tmp_path / "res", dry_run=True)
     assert "/home/alice" not in plan.readme and "alice" not in json.dumps(plan.metadata)
     assert "<local>/models/my-encoder" in plan.readme
+
+
+def test_truncated_or_mixed_results_are_flagged_in_the_card_and_kept_out_of_the_model_index(artifacts, tiny, tmp_path):
+    """Issue 18: a --max-eval-examples run (or languages of different configurations) is not a leaderboard number."""
+    from toolkit.setups import setup_id
+
+    store = ResultStore(tmp_path / "res")
+    for lang, cfg_hash, split in (("de", "h1", "test"), ("fr", "h2", "dev")):
+        run = RunInfo(task_version=1, encoder_name="tiny-bert", setup="panx", config={"max_eval_examples": 20},
+                      config_hash=cfg_hash, main_metric="seqeval_f1", encoder_fingerprint=tiny.fingerprint, environment={})
+        store.put_language(RecordKey("tiny-bert", setup_id("panx"), "panx"), lang,
+                           LangResult.ok({"seqeval_f1": 60.0}, 60.0, n_examples=20, split=split), run)
+    plan = push("panx", REPO_ID, artifacts_dir=artifacts, results_dir=tmp_path / "res", dry_run=True)
+    (table,) = plan.tables
+    assert table.caveat == ("truncated evaluation (first 20 examples per language); languages evaluated on different "
+                            "splits; languages computed under different configurations")
+    assert f"**Not comparable with published numbers: {table.caveat}.**" in plan.readme
+    assert "model-index" not in plan.metadata and "| de | 60.0 | 20 |" in plan.readme
 
 
 def test_push_uploads_the_plan_in_one_commit(artifacts, results, monkeypatch):

@@ -135,6 +135,9 @@ class ResultTable:
     average: float | None  # only when every language of the task is present and ok
     note: str = ""
     split: str = ""  # the evaluated split, as the record's config names it
+    # why these numbers are not comparable with published ones (truncated evaluation, mixed
+    # configurations); such tables are shown with the warning and kept out of the model-index
+    caveat: str = ""
 
 
 @dataclass(frozen=True)
@@ -383,7 +386,8 @@ def results_tables(name: str, card: Mapping[str, Any], store, artifacts_dir: str
                    if _involves(rec.setup.get("text", ""), lang, name) and _same_weights(rec, entry, name, weights)}
         if entries:
             splits = sorted({str(getattr(e, "split", "") or "") for e in entries.values()} - {""})
-            tables.append(replace(_table(rec, [_row(lang, e) for lang, e in entries.items()]), split="/".join(splits)))
+            tables.append(replace(_table(rec, [_row(lang, e) for lang, e in entries.items()]), split="/".join(splits),
+                                  caveat=_caveat(rec, entries)))
     return tables
 
 
@@ -414,6 +418,21 @@ def _row(lang: str, entry) -> LangRow:
     if entry.status == "ok":
         return LangRow(lang, "ok", entry.main, entry.n_examples)
     return LangRow(lang, entry.status, None, entry.n_examples, entry.error)
+
+
+def _caveat(rec, entries: Mapping[str, Any]) -> str:
+    """Why a record's numbers must not be read as leaderboard numbers (issue 18): a truncated evaluation,
+    several splits, or languages computed under different configurations."""
+    out = []
+    limit = (rec.config or {}).get("max_eval_examples")
+    if limit is not None:
+        out.append(f"truncated evaluation (first {limit} examples per language)")
+    ok = [e for e in entries.values() if getattr(e, "status", "") == "ok"]
+    if len({str(getattr(e, "split", "") or "") for e in ok}) > 1:
+        out.append("languages evaluated on different splits")
+    if len({getattr(e, "config_hash", None) for e in ok}) > 1:
+        out.append("languages computed under different configurations")
+    return "; ".join(out)
 
 
 def _table(rec, rows: list[LangRow]) -> ResultTable:
@@ -484,7 +503,7 @@ def _card_data(meta: dict[str, Any], tables: Sequence[ResultTable], name: str | 
                           dataset_type=(_hub_paths(_task_spec(t.task), None) or [t.task])[0],
                           dataset_name=f"{t.task} ({r.lang})", dataset_config=r.lang, dataset_split=t.split or None,
                           metric_type=t.metric, metric_value=round(float(r.main), 4))
-               for t in tables for r in t.rows if r.status == "ok" and r.main is not None]
+               for t in tables if not t.caveat for r in t.rows if r.status == "ok" and r.main is not None]
     data = ModelCardData(**meta, model_name=name if results else None, eval_results=results or None)
     return data.to_dict()
 
@@ -683,8 +702,10 @@ def _results(tables: Sequence[ResultTable]) -> str:
 def render_table(table: ResultTable) -> str:
     """One results table in Markdown: a row per language (failures shown, never dropped), then the
     average when the task's language set is complete."""
-    lines = [f"### {table.task} — setup `{table.setup}` ({table.encoder})", "",
-             f"| language | {table.metric} | examples |", "|---|---:|---:|"]
+    lines = [f"### {table.task} — setup `{table.setup}` ({table.encoder})", ""]
+    if table.caveat:
+        lines += [f"**Not comparable with published numbers: {table.caveat}.** Not listed in the model-index.", ""]
+    lines += [f"| language | {table.metric} | examples |", "|---|---:|---:|"]
     for r in table.rows:
         score = f"{r.main:.1f}" if r.main is not None else f"failed ({(r.error or '').split(':')[0]})"
         lines.append(f"| {r.lang} | {score} | {r.n_examples if r.n_examples is not None else ''} |")

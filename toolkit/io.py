@@ -402,7 +402,6 @@ def safetensors_metadata(path: PathLike) -> dict[str, str]:
 
 _FORBIDDEN_CHARS = set('/\\<>:"|?*')
 _MAX_NAME = 128
-_REPO_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
 
 def safe_name(name: str, kind: str = "name") -> str:
@@ -439,28 +438,26 @@ def _unsafe_reason(name: object) -> str | None:
 def validate_repo_id(repo_id: str, *, require_namespace: bool = True) -> str:
     """Check a Hugging Face Hub repository id ``ORG/NAME`` before any network call.
 
-    Rules as ``huggingface_hub.utils.validate_repo_id`` states them: each part uses ASCII letters,
-    digits, ``-``, ``_`` and ``.``, starts and ends with a letter or digit, the name has at most 96
-    characters; ``--`` and ``..`` are forbidden and the id cannot end with ``.git``. xta pushes to
-    a namespace, so ``ORG/`` is required unless ``require_namespace=False``.
+    The Hub's own rules decide (``huggingface_hub.utils.validate_repo_id``: letters, digits, ``-``, ``_``,
+    ``.``, no leading/trailing ``-``/``.``, at most 96 characters, no ``--``/``..``, no ``.git`` ending);
+    xta adds two of its own: a namespace (``ORG/``) is required, since xta pushes to one, unless
+    ``require_namespace=False``; and the id must be ASCII (the library's ``\\w`` admits non-ASCII letters,
+    which would also pass into file names of the local Hub cache).
     """
+    from huggingface_hub.utils import HFValidationError
+    from huggingface_hub.utils import validate_repo_id as hub_validate_repo_id
+
     if not isinstance(repo_id, str) or not repo_id:
         raise XtaError(f"invalid Hub repo id {repo_id!r}: expected 'ORG/NAME'")
     parts = repo_id.split("/")
     if len(parts) > 2 or (require_namespace and len(parts) != 2):
         raise XtaError(f"invalid Hub repo id {repo_id!r}: expected 'ORG/NAME' (one '/')")
-    for part in parts:
-        if not _REPO_PART.match(part):
-            raise XtaError(
-                f"invalid Hub repo id {repo_id!r}: {part!r} must use letters, digits, '-', '_' or '.',"
-                " and start and end with a letter or digit"
-            )
-    if len(parts[-1]) > 96:
-        raise XtaError(f"invalid Hub repo id {repo_id!r}: the name is longer than 96 characters")
-    if "--" in repo_id or ".." in repo_id:
-        raise XtaError(f"invalid Hub repo id {repo_id!r}: '--' and '..' are not allowed")
-    if repo_id.endswith(".git"):
-        raise XtaError(f"invalid Hub repo id {repo_id!r}: it cannot end with '.git'")
+    try:
+        hub_validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise XtaError(f"invalid Hub repo id {repo_id!r}: {exc}") from None
+    if not repo_id.isascii():
+        raise XtaError(f"invalid Hub repo id {repo_id!r}: only ASCII letters, digits, '-', '_' and '.'")
     return repo_id
 
 
