@@ -232,3 +232,19 @@ def test_evaluation_precision_is_named_and_separates_hashes(tmp_path, shared_dat
     fp32 = ctx.lang_hash(get_task("xnli"), "dev", {})
     monkeypatch.setattr(_Context, "precision", property(lambda self: "bf16"))
     assert ctx.lang_hash(get_task("xnli"), "dev", {}) != fp32  # a bf16 entry never stands in for an fp32 one
+
+
+def test_a_setup_whose_head_cannot_score_the_task_is_refused_by_name(tmp_path, shared_data, tiny_dir):
+    """Issue 18: a multiple-choice head on XNLI was a RuntimeError deep in the model; now one SetupError."""
+    from toolkit.config import TrainConfig
+    from toolkit.train import train_adapter
+
+    train_adapter(TrainConfig(task="copa", model=str(tiny_dir), max_steps=1, max_train_examples=8, batch_size=4,
+                              max_length=32, data_dir=str(shared_data)), artifacts_dir=tmp_path / "artifacts",
+                  progress=False, max_dev_examples=4)
+    run = evaluate(_cfg(tmp_path, shared_data, tiny_dir, tasks=("xnli",), langs=("de",), setup="copa", max_eval_examples=4))
+    why = run.tasks[0].failed["de"]
+    assert why.startswith("SetupError: setup 'copa': its head 'copa' was trained on copa (multiple choice)")
+    assert "cannot score xnli (pair classification with 3 labels)" in why
+    ok = evaluate(_cfg(tmp_path, shared_data, tiny_dir, tasks=("xcopa",), langs=("et",), setup="copa", max_eval_examples=4))
+    assert ok.tasks[0].computed == ["et"]  # the same head on the task it was trained for

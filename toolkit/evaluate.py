@@ -243,6 +243,7 @@ class _Context:
                     common["data_files"].update(_data_hashes(data.provenance(spec, "dev", lang, self.cfg.data_dir)))
             examples = data.load(spec, split, lang, data_dir=self.cfg.data_dir, max_examples=self.cfg.max_eval_examples)
             _check_gold(spec, split, lang, examples, files=list(common["data_files"]))
+            self.check_head(spec, setup.resolve(lang))
             model = self.activate(setup.resolve(lang))
             common["evaluation"] = {"precision": self.precision}
             foreign = {n: fp for n, fp in self.foreign.items() if n in adapter_hashes}
@@ -449,6 +450,32 @@ class _Context:
             self.check_adapter(name)
         model, _ = activate_setup(self.encoder, setup, self.cfg.artifacts_dir)
         return model
+
+    def check_head(self, spec: TaskSpec, setup) -> None:
+        """Refuse a setup whose prediction head cannot score ``spec`` (issue 18): the head's adapter was
+        trained on a task of another shape (a multiple-choice head for XNLI) or another label set (PAWS-X's
+        2 labels for XNLI's 3). Retrieval reads representations, not a head; adapters without an xta card,
+        or multi-task ones, are left to the adapters library."""
+        from .errors import UnknownTask
+        from .train import CARD_NAME, adapter_dir, read_card
+
+        head = getattr(setup, "head", None)
+        if spec.shape == "retrieval" or not head or not (adapter_dir(head, self.cfg.artifacts_dir) / CARD_NAME).is_file():
+            return
+        card = read_card(head, self.cfg.artifacts_dir)
+        trained = card.get("task")
+        if not isinstance(trained, str) or len(card.get("tasks") or {}) > 1:
+            return
+        try:
+            source = get_task(trained)
+        except UnknownTask:
+            return
+        same_shape = source.shape == spec.shape or {source.shape, spec.shape} <= {"classification", "pair_classification"}
+        if not same_shape or tuple(source.labels or ()) != tuple(spec.labels or ()):
+            what = lambda t: f"{t.shape.replace('_', ' ')}" + (f" with {len(t.labels)} labels" if t.labels else "")  # noqa: E731
+            raise SetupError(f"setup {setup.text if hasattr(setup, 'text') else head!r}: its head {head!r} was trained on "
+                             f"{trained} ({what(source)}) and cannot score {spec.name} ({what(spec)}); use an adapter "
+                             f"trained for {spec.name} (or --setup auto)")
 
     def check_adapter(self, name: str) -> None:
         """Refuse a damaged or foreign adapter directory with a one-line error naming the file (pickles,
