@@ -312,6 +312,16 @@ def test_stacked_setup_swaps_the_language_adapter_per_language(world):
     assert task.computed == ["et", "id"] and not task.failed
     assert set(record.languages["et"].adapters) == {"lang_et", "copa_madx"}
     assert set(record.languages["id"].adapters) == {"lang_id", "copa_madx"}
+    # issue 23: the record says the language adapters are xta-trained, with their budget, and reports say so
+    assert record.languages["et"].evaluation["language_adapters"] == {
+        "lang_et": {"trained_by": "xta", "steps": 3, "batch_size": 16}}
+    from toolkit.report import StoreScores, summarize
+
+    gathered = StoreScores({"xcopa": {l: e.main for l, e in record.languages.items()}}, {}, {"xcopa": record},
+                           {"xcopa": record.setup["id"]})
+    deviations = summarize("xtreme-r", gathered.scores, gathered=gathered, encoder="tiny").tasks["xcopa"].deviations
+    assert ("language adapters trained by xta: lang_et (3 steps at batch 16), lang_id (3 steps at batch 16); "
+            "MAD-X: 250k steps at batch 64") in deviations
     batch = _xcopa_batch(world, "et")
     logits = {}
     for lang in ("et", "id"):

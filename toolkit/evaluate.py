@@ -246,6 +246,9 @@ class _Context:
             self.check_head(spec, setup.resolve(lang))
             model = self.activate(setup.resolve(lang))
             common["evaluation"] = {"precision": self.precision}
+            lang_adapters = self.language_adapters(setup.resolve(lang))
+            if lang_adapters:
+                common["evaluation"]["language_adapters"] = lang_adapters
             foreign = {n: fp for n, fp in self.foreign.items() if n in adapter_hashes}
             if foreign:  # --force: the record says which adapters were made for another encoder
                 common["evaluation"]["adapters_for_other_encoder"] = foreign
@@ -450,6 +453,26 @@ class _Context:
             self.check_adapter(name)
         model, _ = activate_setup(self.encoder, setup, self.cfg.artifacts_dir)
         return model
+
+    def language_adapters(self, setup) -> dict[str, dict]:
+        """The MAD-X language adapters of a resolved setup and how they were trained (issue 23): xta-trained
+        ones with their budget (steps, batch size; MAD-X trains 250k steps at batch 64), registered ones
+        (AdapterHub) as such. Reports label scores that rest on xta-trained language adapters."""
+        from .train import CARD_NAME, adapter_dir, read_card, setup_artifacts
+
+        out = {}
+        for name in setup_artifacts(setup, self.cfg.artifacts_dir):
+            if not (adapter_dir(name, self.cfg.artifacts_dir) / CARD_NAME).is_file():
+                continue
+            card = read_card(name, self.cfg.artifacts_dir)
+            if card.get("kind") != "language":
+                continue
+            budget = card.get("budget") if isinstance(card.get("budget"), dict) else {}
+            if card.get("objective") or budget:  # trained by xta (train_language_adapter writes both)
+                out[name] = {"trained_by": "xta", "steps": card.get("steps"), "batch_size": budget.get("batch_size")}
+            else:
+                out[name] = {"trained_by": "registered"}
+        return out
 
     def check_head(self, spec: TaskSpec, setup) -> None:
         """Refuse a setup whose prediction head cannot score ``spec`` (issue 18): the head's adapter was

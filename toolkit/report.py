@@ -171,6 +171,11 @@ def _check_protocol(score: TaskScore, spec, benchmark: str, gathered: StoreScore
     deviation = setup_deviation(spec, benchmark, gathered.setups.get(spec.name), encoder)
     if deviation:
         out.append(deviation)
+    xta_trained = sorted({f"{name} ({info.get('steps')} steps at batch {info.get('batch_size')})"
+                          for e in entries.values() for name, info in ((e.evaluation or {}).get("language_adapters") or {}).items()
+                          if isinstance(info, dict) and info.get("trained_by") == "xta"})
+    if xta_trained:  # MAD-X's language adapters train 250k steps at batch 64 (Pfeiffer et al. 2020)
+        out.append(f"language adapters trained by xta: {', '.join(xta_trained)}; MAD-X: 250k steps at batch 64")
     truncated = (record.config or {}).get("max_eval_examples")
     if truncated:
         out.append(f"truncated evaluation (first {truncated} examples per language)")
