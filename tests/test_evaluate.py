@@ -17,8 +17,36 @@ def _cfg(tmp_path, shared_data, model, **kw):
     return EvalConfig(**{**base, **kw})
 
 
+def test_xtreme_r_tatoeba_is_scored_with_a_squad_adapter_and_says_so_when_it_cannot_train_one(tmp_path, shared_data, tiny_dir):
+    """Issue 16 item 4: XTREME-R's Tatoeba protocol is an encoder fine-tuned on SQuAD v1.1 (X-STILTs): --setup auto
+    trains and uses a squad_v1 adapter; offline there is no SQuAD, so the task fails with the reason and the
+    explicit alternative, never silently falling back to the bare encoder."""
+    run = evaluate(_cfg(tmp_path, shared_data, tiny_dir, tasks=("tatoeba",), langs=("de",), setup="auto"))
+    why = run.tasks[0].failed["de"]
+    assert "XTREME-R scores tatoeba with an encoder fine-tuned on SQuAD v1.1 (--setup auto trains adapter 'squad_v1')" in why
+    assert "squad_v1 train en" in why and "--setup none" in why and not run.tasks[0].computed
+
+
+def test_xtreme_r_tatoeba_reads_the_squad_adapter_when_there_is_one(tmp_path, shared_data, tiny_dir):
+    from toolkit.config import TrainConfig
+    from toolkit.train import train_adapter
+
+    train_adapter(TrainConfig(task="tydiqa", adapter_name="squad_v1", model=str(tiny_dir), max_steps=1, max_train_examples=8,
+                              batch_size=4, max_length=64, data_dir=str(shared_data)), artifacts_dir=tmp_path / "artifacts",
+                  progress=False, max_dev_examples=4)  # a stand-in SQuAD adapter (SQuAD is not in the shared data)
+    run = evaluate(_cfg(tmp_path, shared_data, tiny_dir, tasks=("tatoeba",), langs=("de",), setup="auto"))
+    assert run.tasks[0].setup == "squad_v1" and run.tasks[0].computed == ["de"]
+    from toolkit.report import scores_from_store, summarize
+
+    gathered = scores_from_store(ResultStore(tmp_path / "results"), str(tiny_dir), "auto", "xtreme-r")
+    assert gathered.setups["tatoeba"] == "squad_v1"
+    tatoeba = summarize("xtreme-r", gathered.scores, gathered=gathered, encoder=str(tiny_dir)).tasks["tatoeba"]
+    assert not any(d.startswith("setup") for d in tatoeba.deviations)  # the protocol setup
+
+
 def test_retrieval_without_training_writes_records_and_resumes(tmp_path, shared_data, tiny_dir, monkeypatch):
-    cfg = _cfg(tmp_path, shared_data, tiny_dir, tasks=("tatoeba",), langs=("de", "sw", "jv"), setup="auto")
+    # XTREME's Tatoeba protocol is the bare encoder (XTREME-R's is a SQuAD-trained one, tested above)
+    cfg = _cfg(tmp_path, shared_data, tiny_dir, tasks=("tatoeba",), langs=("de", "sw", "jv"), setup="auto", benchmark="xtreme")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     first = evaluate(cfg)
     (task,) = first.tasks

@@ -38,6 +38,14 @@ def encoder_slug(model: str) -> str:
     return (re.sub(r"[^A-Za-z0-9]+", "_", base).strip("_").lower() or "encoder")[:40]
 
 
+#: XTREME-R scores these retrieval tasks with a trained encoder, not the bare one (Ruder et al. 2021, sec. 3:
+#: Tatoeba with the SQuAD v1.1-fine-tuned model of Phang et al. 2020; LAReQA with a dual encoder trained on
+#: SQuAD v1.1, google-research/xtreme scripts/train_lareqa.sh; Mewsli-X with one trained on its Wikipedia
+#: pairs, scripts/train_mewslix.sh): the adapter ``--setup auto`` uses for them on ``--benchmark xtreme-r``
+#: (trained on the fly when missing). ``--setup none`` scores the bare encoder, labelled as not the protocol.
+XTREME_R_RETRIEVAL_ADAPTER = {"tatoeba": "squad_v1", "lareqa": "lareqa", "mewslix": "mewslix"}
+
+
 def auto_adapter_name(task: str, model: str, artifacts_dir=None) -> str:
     """The target adapter ``--setup auto`` uses for ``task`` on encoder ``model``: ``task`` itself, unless an
     adapter of that name exists for *another* encoder (another weights fingerprint) in the artifacts;
@@ -403,26 +411,43 @@ class _Context:
     # setups and adapters -------------------------------------------------------------------------
 
     def setup_for(self, spec: TaskSpec) -> str:
-        """``auto``: the task's own target adapter (trained if missing), or the bare encoder for tasks
-        that use sentence representations (retrieval without a trained dual-encoder adapter)."""
+        """``auto``: the task's own target adapter (trained if missing). Retrieval: on ``xtreme-r`` the
+        encoder XTREME-R scores it with (:data:`XTREME_R_RETRIEVAL_ADAPTER`: a SQuAD v1.1 adapter for
+        Tatoeba, trained dual encoders for LAReQA and Mewsli-X), trained if missing; elsewhere (XTREME's
+        Tatoeba and BUCC) the bare encoder's sentence representations."""
         if self.cfg.setup != "auto":
             return self.cfg.setup
         from .train import adapter_dir
 
-        name = auto_adapter_name(spec.name, self.cfg.model, self.cfg.artifacts_dir)
+        protocol = XTREME_R_RETRIEVAL_ADAPTER.get(spec.name) if self.cfg.benchmark == "xtreme-r" else None
+        if spec.shape == "retrieval" and protocol is None:
+            name = auto_adapter_name(spec.name, self.cfg.model, self.cfg.artifacts_dir)
+            return name if (adapter_dir(name, self.cfg.artifacts_dir) / "xta_card.json").is_file() else NO_SETUP
+        name = auto_adapter_name(protocol or spec.name, self.cfg.model, self.cfg.artifacts_dir)
         if (adapter_dir(name, self.cfg.artifacts_dir) / "xta_card.json").is_file():
             return name
-        if spec.shape == "retrieval":
-            return NO_SETUP
-        self.train_target(spec, name)
+        if protocol is None:
+            self.train_target(spec, name)
+            return name
+        from .report import XTREME_R_TRAINED_RETRIEVAL
+
+        try:
+            self.train_target(spec, name, task=protocol if protocol != spec.name else None)
+        except XtaError as exc:
+            raise SetupError(f"XTREME-R scores {spec.name} with {XTREME_R_TRAINED_RETRIEVAL[spec.name]} (--setup auto "
+                             f"trains adapter {name!r}), which failed: {exc} -- pass --setup none to score the bare "
+                             "encoder instead (reported as not the protocol)") from None
         return name
 
-    def train_target(self, spec: TaskSpec, name: str | None = None) -> None:
+    def train_target(self, spec: TaskSpec, name: str | None = None, task: str | None = None) -> None:
+        """Train the English adapter ``name`` for ``spec`` (on ``task``'s data when given, e.g. squad_v1
+        for XTREME-R's Tatoeba)."""
         from .train import train_adapter
 
         cfg = self.cfg
-        source, train_split, dev_split = cfg.train_sources.get(spec.name, (spec.name, cfg.train_split, cfg.train_dev_split))
-        if source != spec.name and get_task(source).shape != spec.shape:
+        default = (task or spec.name, cfg.train_split, cfg.train_dev_split)
+        source, train_split, dev_split = default if task else cfg.train_sources.get(spec.name, default)
+        if not task and source != spec.name and get_task(source).shape != spec.shape:
             raise ConfigError(f"train_from {spec.name}={source}: {source} is {get_task(source).shape}, "
                               f"{spec.name} needs {spec.shape}")
         tcfg = TrainConfig(

@@ -53,7 +53,7 @@ def setup_deviation(spec, benchmark: str, setup_id: str | None, encoder: str | N
     if setup_id == "none" and spec.shape == "retrieval":
         trained = XTREME_R_TRAINED_RETRIEVAL.get(spec.name) if benchmark == "xtreme-r" else None
         return f"setup: bare encoder (XTREME-R: {trained})" if trained else None
-    if setup_id in auto_setup_id(spec, encoder):
+    if setup_id in auto_setup_id(spec, encoder, benchmark):
         return None
     return f"setup: {setup_id} (not the task's own target adapter)"
 
@@ -262,13 +262,18 @@ class StoreScores:
     setups: dict[str, str]  # task -> setup id read
 
 
-def auto_setup_id(spec, encoder: str | None = None) -> tuple[str, ...]:
+def auto_setup_id(spec, encoder: str | None = None, benchmark: str | None = None) -> tuple[str, ...]:
     """Setup ids that ``--setup auto`` may have used for a task: its own target adapter (named like the
     task, or ``<task>__<encoder>`` when that name was taken by another encoder's adapter, see
-    :func:`toolkit.evaluate.auto_adapter_name`), else, for retrieval, the bare encoder."""
+    :func:`toolkit.evaluate.auto_adapter_name`); on XTREME-R, for Tatoeba the SQuAD v1.1 adapter first
+    (:data:`toolkit.evaluate.XTREME_R_RETRIEVAL_ADAPTER`); else, for retrieval, the bare encoder."""
     from .evaluate import encoder_slug
 
-    ids = (spec.name,) + ((f"{spec.name}__{encoder_slug(encoder)}",) if encoder else ())
+    from .evaluate import XTREME_R_RETRIEVAL_ADAPTER
+
+    names = dict.fromkeys(n for n in (XTREME_R_RETRIEVAL_ADAPTER.get(spec.name) if benchmark == "xtreme-r" else None,
+                                       spec.name) if n)
+    ids = tuple(i for n in names for i in (n, *((f"{n}__{encoder_slug(encoder)}",) if encoder else ())))
     return ids + ("none",) if spec.shape == "retrieval" else ids
 
 
@@ -281,7 +286,7 @@ def scores_from_store(store, encoder: str, setup: str, benchmark: str) -> StoreS
     enc = encoder_id(encoder)
     out = StoreScores({}, {}, {}, {})
     for spec in target_tasks(benchmark):
-        ids = auto_setup_id(spec, encoder) if setup == "auto" else (setup_id(setup),)
+        ids = auto_setup_id(spec, encoder, benchmark) if setup == "auto" else (setup_id(setup),)
         for sid in ids:
             rec = store.get(RecordKey(enc, sid, spec.name))
             if rec is not None:
