@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml $(LOCK)
 install: $(STAMP)
 
 test: $(STAMP)
-	$(OFFLINE) $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25
+	$(OFFLINE) $(BIN)/python -m pytest -q --durations=25
 
 test-fast: $(STAMP)
 	$(OFFLINE) $(BIN)/python -m pytest -q -m "not slow"

@@ -269,7 +269,7 @@ def test_multiple_choice_prompts_and_variable_choices(tiny, flex):
     feats = multiple_choice.featurize(examples, tiny.tokenizer, spec, 32, train=True)
     assert [len(it["input_ids"]) for it in feats.items] == [2, 3]
     text = tiny.tokenizer.decode(feats.items[1]["input_ids"][2])
-    assert text == "<s> It rained. What happened as a result?</s></s> The street got wet.</s>"
+    assert text == "<s> It rained. What was the effect?</s></s> The street got wet.</s>"  # run_xcopa.py l. 305
     multiple_choice.add_head(flex, "mc", spec)
     batch = multiple_choice.collate(feats.items, tiny.tokenizer.pad_token_id)
     with torch.no_grad():

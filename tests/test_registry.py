@@ -79,7 +79,10 @@ def test_ccg_card_says_it_is_ldc_licensed():
 
 
 def test_xcopa_declares_its_question_prompts():
-    assert get_task("xcopa").question_prompts["cause"] == "What was the cause?"
+    # google-research/xtreme third_party/run_xcopa.py l. 305: f"{context} What was the {question}?"
+    for question in ("cause", "effect"):
+        assert get_task("xcopa").question_prompts[question] == f"What was the {question}?"
+        assert get_task("copa").question_prompts[question] == f"What was the {question}?"  # its training source
     assert get_task("xcopa").train_from == ("siqa", "copa")
 
 

@@ -223,7 +223,7 @@ def _reference_choice_rows(context: str, question: str, endings: list[str]) -> l
 
 
 def _reference_copa_rows(premise: str, alternative1: str, alternative2: str, relation: str) -> list[tuple[str, str]]:
-    """The same file, l.103-118: COPAManager._build_inputs (prompts as xta's XCOPA_PROMPTS)."""
+    """The same file, l.103-118: COPAManager._build_inputs (its own prompts; xta's XCOPA ones are XTREME's)."""
     copa_dict = {"cause": "What was the cause?", "effect": "What happened as a result?"}
     return list(zip([premise, premise], [copa_dict[relation] + " " + alt for alt in [alternative1, alternative2]]))
 
@@ -242,8 +242,10 @@ def test_semb_rows_are_the_reference_model_inputs():
     xcopa = get_task("xcopa")
     ex = {"context": "The man turned on the faucet.", "question": "effect",
           "choices": ["The toilet filled with water.", "Water flowed from the spout."], "label": 1}
-    assert S.semb_rows(ex, "multiple_choice", xcopa.question_prompts) == _reference_copa_rows(
-        ex["context"], *ex["choices"], "effect")
+    reference_prompts = {"cause": "What was the cause?", "effect": "What happened as a result?"}  # COPAManager's
+    assert S.semb_rows(ex, "multiple_choice", reference_prompts) == _reference_copa_rows(ex["context"], *ex["choices"], "effect")
+    assert S.semb_rows(ex, "multiple_choice", xcopa.question_prompts)[0] == (  # xta embeds XTREME's XCOPA wording
+        ex["context"], "What was the effect? " + ex["choices"][0])
     # CommonsenseQA (no context): (question, choice), l.212-216
     assert S.semb_rows({"context": "", "question": "Where?", "choices": ["home", "work"]}, "multiple_choice") == [
         ("Where?", "home"), ("Where?", "work")]
@@ -552,7 +554,7 @@ def test_task_embedding_and_logme_features_with_a_tiny_encoder(encoder):
     copa = get_task("copa")
     mc = [{"id": "m", "context": "It rained.", "question": "effect", "choices": ["Floods.", "Sun."], "label": 0}]
     emb = S.embed_task(encoder, mc, copa, n=None, prefix="query: ")
-    rows = [("It rained.", "What happened as a result? Floods."), ("It rained.", "What happened as a result? Sun.")]
+    rows = [("It rained.", "What was the effect? Floods."), ("It rained.", "What was the effect? Sun.")]
     np.testing.assert_allclose(emb.vector, reference_vector(rows, "query: "), rtol=1e-5, atol=1e-6)
     assert emb.cost.forward_passes == 2 and emb.n_examples == 1
     assert not np.allclose(emb.vector, S.embed_task(encoder, mc, copa, n=None, prefix="").vector)

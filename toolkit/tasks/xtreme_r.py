@@ -35,7 +35,9 @@ TYDIQA_NAMES = {
     "ar": "arabic", "bn": "bengali", "en": "english", "fi": "finnish", "id": "indonesian", "ko": "korean",
     "ru": "russian", "sw": "swahili", "te": "telugu",
 }
-XCOPA_PROMPTS = {"cause": "What was the cause?", "effect": "What happened as a result?"}
+#: XTREME-R's XCOPA text: google-research/xtreme third_party/run_xcopa.py l. 303-306 builds
+#: f"{premise} What was the {question}?" (question = cause/effect) as the first segment, each choice the second
+XCOPA_PROMPTS = {"cause": "What was the cause?", "effect": "What was the effect?"}
 
 _XTREME_R = ("xtreme-r", "xtreme")
 
@@ -93,6 +95,7 @@ TARGET_TASKS: tuple[TaskSpec, ...] = (
         metrics=("accuracy",),
         train_from=("siqa", "copa"),  # XTREME-R: SIQA first, then COPA (Ponti et al. 2020)
         question_prompts=XCOPA_PROMPTS,
+        version=2,  # 2: XTREME's "What was the effect?" (1: "What happened as a result?")
         splits={
             "dev": split(local("xcopa/data/{lang}/val.{lang}.jsonl", "xcopa_jsonl"), hub=hub("cambridgeltl/xcopa", "{lang}", "validation")),
             "test": split(local("xcopa/data/{lang}/test.{lang}.jsonl", "xcopa_jsonl"), hub=hub("cambridgeltl/xcopa", "{lang}", "test")),
