@@ -253,15 +253,16 @@ HUB_SOURCES = {"pair_classification": ("xnli", "dev", "ar"), "multiple_choice": 
 @given(data=st.data())
 def test_hub_rows_of_any_shape(fmt, data):
     """Rows of a Hugging Face dataset that changed or is hostile: converted, or one DataError."""
-    from toolkit import data as D
+    from toolkit import hub_sources as H
     from toolkit.tasks import get_task
 
     task, split, lang = HUB_SOURCES[fmt]
     spec = get_task(task)
-    (source, *_) = D._hub_sources(spec.splits[split], lang)
+
+    (source, *_) = H._hub_sources(spec.splits[split], lang)
     rows = data.draw(st.lists(mutated(HUB_ROW) | st.just(HUB_ROW), max_size=3))
     rows = [json.loads(_dump(row)) if isinstance(row, dict) else row for row in rows]  # as JSON would give them
-    out = _ok_or_xta(D.convert_hub_rows, rows, D._HubContext(source, spec, lang, f"hf://{task}", {}))
+    out = _ok_or_xta(H.convert_hub_rows, rows, H._HubContext(source, spec, lang, f"hf://{task}", {}))
     if out is not None:
         _encodable(out if isinstance(out, list) else out.__dict__)
 

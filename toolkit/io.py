@@ -351,7 +351,7 @@ def _parse_header(raw: bytes, path: Path) -> dict[str, Any]:
         raise DataError("not a safetensors file (its JSON header is nested too deeply)", path) from None
     if not isinstance(header, dict):
         raise DataError("not a safetensors file (its header is not a JSON object)", path)
-    from .data import check_text
+    from .datafiles import check_text
     from .schemas import SAFETENSORS_HEADER, check
 
     try:  # dtype, shape, data_offsets of every tensor; metadata str -> str (issue 18)

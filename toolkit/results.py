@@ -310,7 +310,7 @@ class Record:
                 f"{path}: result schema_version {version} was written by a newer xta"
                 f" (this one reads <= {SCHEMA_VERSION}); upgrade xta or use another results directory"
             )
-        from .data import check_text
+        from .datafiles import check_text
         from .schemas import RECORD, check
 
         check(data, RECORD, path, "result record")  # types and shapes at every level (issue 18)

@@ -240,7 +240,7 @@ def check(value: Any, schema: Schema, path: object, what: str) -> Any:
 def parse_json(text: str | bytes, path: object, what: str = "JSON file") -> Any:
     """``json.loads`` whose every failure is a DataError naming ``path``: bytes that are not UTF-8, malformed
     JSON, nesting too deep for the parser, NUL or lone surrogates in a string."""
-    from .data import _BAD_ESCAPE, check_text
+    from .datafiles import _BAD_ESCAPE, check_text
 
     if isinstance(text, bytes):
         try:
