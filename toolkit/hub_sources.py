@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .datafiles import Examples, Loaded, RetrievalData, _choice_label, _expected_paths, _fill, _placeholders, check_text
+from .datafiles import (
+    Examples,
+    Loaded,
+    RetrievalData,
+    _choice_label,
+    _expected_paths,
+    _fill,
+    _placeholders,
+    check_text,
+)
 from .errors import ConfigError, DataError, DataUnavailable
 
 log = logging.getLogger(__name__)

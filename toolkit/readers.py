@@ -9,8 +9,23 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .datafiles import (Examples, Reader, RetrievalData, _check_label, _choice_label, _companions, _csv_rows, _field,
-                        _json_field, _jsonl, _lines, _load_json, _numbered_lines, _read_text, _spans)
+from .datafiles import (
+    Examples,
+    Reader,
+    RetrievalData,
+    _check_label,
+    _choice_label,
+    _companions,
+    _csv_rows,
+    _field,
+    _json_field,
+    _jsonl,
+    _lines,
+    _load_json,
+    _numbered_lines,
+    _read_text,
+    _spans,
+)
 from .errors import DataError
 from .readers_mewslix import read_mewslix, read_mewslix_pairs
 from .readers_ud import read_conllu

@@ -10,7 +10,6 @@ from typing import Any
 from .datafiles import RetrievalData, _companions, _field, _jsonl, _load_json
 from .errors import DataError
 
-
 _MEWSLIX_MARKUP = re.compile(r"\{(.*?)\}")  # utils_mewslix.py lines 20-24: "{" / "}" and their escape
 
 

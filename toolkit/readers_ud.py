@@ -11,7 +11,6 @@ from typing import Any
 from .datafiles import Examples, _check_label, _lines, _read_text
 from .errors import DataError
 
-
 _CONLLU_ID = re.compile(r"^[0-9]{1,9}$")  # ASCII digits, bounded: no huge ints
 
 
