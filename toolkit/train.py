@@ -913,6 +913,10 @@ def refuse_non_finite(path: Path) -> None:
     from .io import safetensors_header
 
     for file in sorted(path.rglob("*.safetensors")):
+        stat = file.stat()
+        seen = (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
+        if seen in _FINITE_FILES:  # evaluation checks before loading, loading checks again: read once
+            continue
         safetensors_header(file)  # a pickle under a safetensors name, a truncated file: refused unread
         try:
             with safe_open(str(file), framework="pt") as fh:
@@ -923,6 +927,11 @@ def refuse_non_finite(path: Path) -> None:
                                          "(retrain it, e.g. with a lower learning rate)")
         except SafetensorError as exc:
             raise SetupError(f"{file}: unreadable safetensors file ({exc})") from None
+        _FINITE_FILES.add(seen)
+
+
+#: safetensors files found finite, by (resolved path, size, mtime): a rewritten file is read again
+_FINITE_FILES: set[tuple[str, int, int]] = set()
 
 
 def _sources(model) -> dict[str, str]:
