@@ -8,6 +8,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := constraints.txt
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# pytest-xdist workers: one per core, at most 4 (each holds a torch process and its tiny encoders);
+# one file per worker at a time (--dist loadfile) so module fixtures are built once
+WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: install test test-fast demo bench lock clean
 
@@ -22,10 +25,10 @@ $(STAMP): pyproject.toml $(LOCK)
 install: $(STAMP)
 
 test: $(STAMP)
-	$(OFFLINE) $(BIN)/python -m pytest -q --durations=25
+	$(OFFLINE) $(BIN)/python -m pytest -q --durations=25 -n $(WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
-	$(OFFLINE) $(BIN)/python -m pytest -q -m "not slow"
+	$(OFFLINE) $(BIN)/python -m pytest -q -m "not slow" -n $(WORKERS) --dist loadfile
 
 demo: $(STAMP)
 	$(BIN)/xta demo

@@ -53,3 +53,22 @@ try:
     _hsettings.load_profile("ci")
 except ImportError:  # hypothesis is a test extra; only tests/test_fuzz.py needs it
     pass
+
+
+def _utf8_safe(text: str) -> str:
+    """Text as UTF-8 can carry it: lone surrogates (undecodable argv/path bytes) written as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Make every test report serialisable: tests of undecodable path bytes print lone surrogates, which
+    pytest-xdist's channel (execnet) cannot send to the controller, so `pytest -n 2` would crash the worker.
+    Captured sections (and a failure's text) get the surrogates escaped; nothing else changes."""
+    outcome = yield
+    report = outcome.get_result()
+    report.sections = [(name, _utf8_safe(text)) for name, text in report.sections]
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        text = str(report.longrepr)
+        if _utf8_safe(text) != text:
+            report.longrepr = _utf8_safe(text)
