@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import toolkit  # first: in a checkout whose editable install predates the `xta` name, this provides it
+import toolkit  # noqa: F401 (first: in a checkout whose editable install predates the `xta` name, this provides it)
 import xta
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -793,7 +793,6 @@ def taskemb_world(tiny_dir, tmp_path_factory):
 
 
 def test_taskemb_equals_the_reference_computation(taskemb_world):
-    import torch
     import torch.nn.functional as F
 
     from toolkit.data import load

@@ -65,7 +65,7 @@ import torch
 
 from .data import RetrievalData
 from .encoders import pool
-from .errors import ConfigError, EncoderError, UnknownTask
+from .errors import ConfigError, EncoderError
 from .metrics import BUCC_THRESHOLD_DEV, BUCC_THRESHOLD_ORACLE, map_at_k  # noqa: F401 (the labels, re-exported)
 from .metrics import score as score_metrics
 
