@@ -1,7 +1,8 @@
 """Data-parallel training across processes (``torchrun --nproc_per_node N -m xta train-adapter ...``).
 
 torchrun sets ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK``; when ``WORLD_SIZE > 1`` the training loop
-(:func:`toolkit.train.run_loop`) joins a process group (``gloo`` on CPU, ``nccl`` on CUDA), and:
+(:func:`toolkit.train.run_loop`) joins a process group (``gloo`` on CPU, ``nccl`` on CUDA with one GPU per
+process, ``cuda:$LOCAL_RANK``; ``$XTA_DIST_BACKEND`` overrides the backend), and:
 
 * the plan of optimizer steps is the one a single process would make with
   ``gradient_accumulation_steps * world_size`` micro-batches per step; rank ``r`` runs micro-batches
@@ -74,7 +75,8 @@ def init(device) -> bool:
 
         raise ConfigError("WORLD_SIZE > 1 but this torch build has no torch.distributed")
     if not dist.is_initialized():
-        backend = "nccl" if torch.device(device).type == "cuda" else "gloo"
+        # $XTA_DIST_BACKEND overrides: gloo lets two processes share one GPU (nccl refuses that)
+        backend = os.environ.get("XTA_DIST_BACKEND") or ("nccl" if torch.device(device).type == "cuda" else "gloo")
         if backend == "nccl":
             torch.cuda.set_device(torch.device(device))
         dist.init_process_group(backend=backend)
