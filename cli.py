@@ -96,6 +96,8 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what x
         logging.getLogger().setLevel(logging.INFO)
     # `xta tasks | grep commonsenseqa`: in a pipe nothing is cut to 80 columns (an explicit COLUMNS still wins)
     console.width = PIPE_WIDTH if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit() else None
+    # under torchrun only rank 0 reports (errors on stderr still come from every rank)
+    console.quiet = os.environ.get("RANK", "0") != "0" and os.environ.get("WORLD_SIZE", "1") not in ("", "1")
 
 
 def _print_json(obj) -> None:
@@ -224,6 +226,16 @@ def _use_device(device: Optional[str], eval_precision: Optional[str] = None) -> 
         check_precision(resolved)
 
 
+def _single_process(command: str) -> None:
+    """Only train-adapter, fuse and stack are data-parallel; the other commands would repeat their work
+    in every torchrun process and race on the same files."""
+    from toolkit.distributed import world_size
+
+    if world_size() > 1:
+        raise ConfigError(f"xta {command} runs in one process; launch it without torchrun "
+                          "(data-parallel: train-adapter, fuse, stack)")
+
+
 @app.command("train-adapter")
 @cli_errors
 def train_adapter_cmd(
@@ -339,6 +351,7 @@ def eval_cmd(
         overwrite=overwrite, force=force,
         bootstrap_resamples=bootstrap_resamples,
     )
+    _single_process("eval")
     _use_device(device, eval_precision)
     with counter("evaluating", console=err_console, unit="task-language") as tick:  # plain lines without a terminal
         run = evaluate(cfg, on_language=lambda task, lang, status: tick(f"{task} {lang} {status}"), progress=True)
@@ -758,6 +771,7 @@ def train_lang_adapter_cmd(
                      reduction_factor=reduction_factor, model=model, learning_rate=learning_rate, max_steps=max_steps,
                      batch_size=batch_size, max_length=max_length, seed=seed, max_sentences=max_sentences)
     cfg = from_dict(LangAdapterConfig, given, where="options")
+    _single_process("train-lang-adapter")
     _use_device(device)
     result = train_language_adapter(cfg, artifacts_dir=artifacts_dir, force=force)
     verb = "already trained (identical configuration); nothing recomputed" if result.skipped else f"trained {result.steps} steps"
@@ -951,6 +965,7 @@ def matrix_cmd(
     cfg = matrix_config_from_yaml(config, **flags) if config else from_dict(MatrixConfig, flags, where="options")
     plan = plan_matrix(cfg)
     if not dry_run:
+        _single_process("matrix")
         _use_device(device, eval_precision)  # this process's (the local executor's); Ray workers use $XTA_DEVICE
     if dry_run:
         _table("planned nodes", ["layer", "node", "needs"], [[str(n.layer), n.id, ", ".join(n.deps)] for n in plan.order()])

@@ -116,3 +116,13 @@ def test_bf16_eval_on_cpu_is_recorded_in_the_evaluation_metadata(monkeypatch, sh
     precisions = [lang.get("evaluation", {}).get("precision") for r in records for lang in (r.get("languages") or {}).values()
                   if isinstance(lang, dict)]
     assert precisions == ["bf16"], records
+
+
+def test_commands_that_are_not_data_parallel_refuse_torchrun(no_model_loads, monkeypatch, shared_data, tmp_path):
+    from cli import app
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    result = runner.invoke(app, ["eval", "--tasks", "xnli", "--langs", "de", "--setup", "none", "--data-dir", str(shared_data),
+                                 "--results-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "xta eval runs in one process; launch it without torchrun" in result.output, result.output
