@@ -104,6 +104,18 @@ def test_plans_are_seeded_and_cover_epochs():
     assert first_epoch == list(range(10))
     assert plan == plan_single([task(10)], cfg)
     assert plan != plan_single([task(10)], TrainConfig(task="panx", batch_size=4, epochs=2, seed=1))
+    accum = plan_single([task(10)], TrainConfig(task="panx", batch_size=4, epochs=2, gradient_accumulation_steps=2))
+    assert [len(step) for step in accum] == [2, 2, 2]  # 6 micro-batches, 3 optimizer steps
+    assert [b for step in accum for _, b in step] == [b for step in plan for _, b in step]  # same data order
+    from toolkit.train import _optimizer
+
+    opt, sched = _optimizer(torch.nn.Linear(2, 2), TrainConfig(task="panx", learning_rate=1.0, warmup_ratio=0.34), len(accum))
+    lrs = []
+    for _ in accum:  # the schedule counts optimizer steps: warm-up 1 step, linear decay to 0 at the last
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == [0.0, 1.0, 0.5] and opt.param_groups[0]["lr"] == 0.0
     mt = plan_multitask([task(40), task(10)], TrainConfig(task="panx", extra_tasks=("udpos",), batch_size=5, max_steps=200))
     share = sum(step[0][0] == 0 for step in mt) / len(mt)
     assert 0.7 < share < 0.9  # proportional: 40 / 50
