@@ -96,6 +96,8 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what x
         logging.getLogger().setLevel(logging.INFO)
     # `xta tasks | grep commonsenseqa`: in a pipe nothing is cut to 80 columns (an explicit COLUMNS still wins)
     console.width = PIPE_WIDTH if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit() else None
+    # under torchrun only rank 0 reports (errors on stderr still come from every rank)
+    console.quiet = os.environ.get("RANK", "0") != "0" and os.environ.get("WORLD_SIZE", "1") not in ("", "1")
 
 
 def _print_json(obj) -> None:
@@ -204,6 +206,36 @@ def _options(**kwargs) -> dict:
     return {k: v for k, v in kwargs.items() if v is not None}
 
 
+DeviceOpt = typer.Option(None, "--device", help="cpu | cuda | cuda:N | mps | auto (default: $XTA_DEVICE, else auto: cuda when a GPU is visible, else cpu); checked before any model loads.")
+GradAccumOpt = typer.Option(None, "--grad-accum", help="Gradient accumulation: micro-batches per optimizer step (default 1); effective batch = batch size x N x torchrun processes.")
+EvalPrecisionOpt = typer.Option(None, "--eval-precision", help="fp32 | bf16 | fp16: evaluation autocast (default: bf16 on a GPU that supports it, fp32 on CPU); bf16 also on CPU, fp16 only on a GPU. Recorded (and hashed) with each result.")
+
+
+def _use_device(device: Optional[str], eval_precision: Optional[str] = None) -> None:
+    """``--device`` (beats $XTA_DEVICE, which beats auto) and ``--eval-precision``, validated before any
+    model loads; they apply to this whole process (the encoder, adapters, on-the-fly training)."""
+    if device is None and eval_precision is None:
+        return
+    from toolkit.encoders import default_device, use_device
+
+    resolved = use_device(device) if device is not None else default_device()
+    if eval_precision is not None:
+        from toolkit.families.base import eval_precision as check_precision
+
+        os.environ["XTA_EVAL_PRECISION"] = eval_precision.strip().lower()
+        check_precision(resolved)
+
+
+def _single_process(command: str) -> None:
+    """Only train-adapter, fuse and stack are data-parallel; the other commands would repeat their work
+    in every torchrun process and race on the same files."""
+    from toolkit.distributed import world_size
+
+    if world_size() > 1:
+        raise ConfigError(f"xta {command} runs in one process; launch it without torchrun "
+                          "(data-parallel: train-adapter, fuse, stack)")
+
+
 @app.command("train-adapter")
 @cli_errors
 def train_adapter_cmd(
@@ -232,6 +264,8 @@ def train_adapter_cmd(
     train_split: Optional[str] = typer.Option(None, "--train-split", help="Split to train on (default train); slices allowed, e.g. 'dev[:80%]'."),
     dev_split: Optional[str] = typer.Option(None, "--dev-split", help="Split for model selection (default dev), e.g. 'dev[80%:]'."),
     precision: Optional[str] = typer.Option(None, "--precision", help="fp32 (default) | bf16 | fp16: autocast on a GPU (the adapter's weights stay fp32)."),
+    grad_accum: Optional[int] = GradAccumOpt,
+    device: Optional[str] = DeviceOpt,
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file with these options (flags override it)."),
     data_dir: Optional[Path] = DataDirOpt,
     artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Where adapters live (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),
@@ -248,12 +282,14 @@ def train_adapter_cmd(
         seed=seed, max_train_examples=max_train_examples, eval_every=eval_every, patience=patience, recipe=recipe,
         init_from=init_from, intermediate=intermediate, extra_tasks=extra_tasks, sampling=sampling,
         temperature=temperature, train_split=train_split, dev_split=dev_split, precision=precision,
+        gradient_accumulation_steps=grad_accum,
         data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
     )
     base_cfg = from_yaml(config, TrainConfig) if config else None  # its card defaults stay beneath the flags
     base = {k: v for k, v in to_dict(base_cfg).items() if k not in base_cfg.defaults_applied} if base_cfg else {}
     cfg = from_dict(TrainConfig, {**base, **given}, where="options")
     check_training(cfg, artifacts_dir, force=force)  # names and data, before torch and the encoder load
+    _use_device(device)
     from toolkit.train import train_adapter
 
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
@@ -294,6 +330,8 @@ def eval_cmd(
     bootstrap_resamples: int = typer.Option(1000, "--bootstrap-resamples", help="Bootstrap resamples of each language's 95% CI over its test examples (seeded with --seed); 0: no CI."),
     as_json: bool = JsonOpt,
     force: bool = typer.Option(False, "--force", help="Evaluate adapters trained on another encoder (another weights fingerprint) than --model; refused by default."),
+    device: Optional[str] = DeviceOpt,
+    eval_precision: Optional[str] = EvalPrecisionOpt,
 ):
     """Zero-shot evaluation: English-trained adapters applied unchanged to every language; resumable."""
     from toolkit.config import EvalConfig
@@ -313,6 +351,8 @@ def eval_cmd(
         overwrite=overwrite, force=force,
         bootstrap_resamples=bootstrap_resamples,
     )
+    _single_process("eval")
+    _use_device(device, eval_precision)
     with counter("evaluating", console=err_console, unit="task-language") as tick:  # plain lines without a terminal
         run = evaluate(cfg, on_language=lambda task, lang, status: tick(f"{task} {lang} {status}"), progress=True)
     if as_json:
@@ -655,6 +695,7 @@ def fuse_cmd(
     seed: Optional[int] = SeedOpt, max_train_examples: Optional[int] = ExamplesOpt,
     max_dev_examples: Optional[int] = DevExamplesOpt,
     train_split: Optional[str] = TrainSplitOpt, dev_split: Optional[str] = DevSplitOpt,
+    grad_accum: Optional[int] = GradAccumOpt, device: Optional[str] = DeviceOpt,
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
 ):
     """AdapterFusion (Pfeiffer et al. 2021): a fusion layer over trained adapters + a head for the target task."""
@@ -665,8 +706,10 @@ def fuse_cmd(
         task=target, recipe="fuse", intermediate=tasks, adapter_name=name or f"fuse_{target}", model=model,
         learning_rate=learning_rate, epochs=epochs, max_steps=max_steps, batch_size=batch_size, max_length=max_length,
         seed=seed, max_train_examples=max_train_examples, train_split=train_split, dev_split=dev_split, data_dir=data_dir,
+        gradient_accumulation_steps=grad_accum,
     )
     cfg = from_dict(TrainConfig, given, where="options")
+    _use_device(device)
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     _show_trained(result)
     console.print(escape(f"  evaluate with: xta eval --setup \"fuse:{','.join(cfg.intermediate)}>{cfg.name}\""), highlight=False)
@@ -685,6 +728,7 @@ def stack_cmd(
     seed: Optional[int] = SeedOpt, max_train_examples: Optional[int] = ExamplesOpt,
     max_dev_examples: Optional[int] = DevExamplesOpt,
     train_split: Optional[str] = TrainSplitOpt, dev_split: Optional[str] = DevSplitOpt,
+    grad_accum: Optional[int] = GradAccumOpt, device: Optional[str] = DeviceOpt,
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
 ):
     """MAD-X: train a task adapter stacked above frozen (language) adapters; swap them per language at eval."""
@@ -695,9 +739,10 @@ def stack_cmd(
         task=task, recipe="stack", intermediate=lang_adapter, adapter_name=name, adapter_config=adapter_config,
         reduction_factor=reduction_factor, model=model, learning_rate=learning_rate, epochs=epochs, max_steps=max_steps,
         batch_size=batch_size, max_length=max_length, seed=seed, max_train_examples=max_train_examples,
-        train_split=train_split, dev_split=dev_split, data_dir=data_dir,
+        train_split=train_split, dev_split=dev_split, data_dir=data_dir, gradient_accumulation_steps=grad_accum,
     )
     cfg = from_dict(TrainConfig, given, where="options")
+    _use_device(device)
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     _show_trained(result)
     console.print(escape(f"  evaluate with: xta eval --setup \"stack:lang_{{lang}},{cfg.name}\""), highlight=False)
@@ -715,6 +760,7 @@ def train_lang_adapter_cmd(
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps (default 1000)."),
     batch_size: Optional[int] = BatchOpt, max_length: Optional[int] = LengthOpt, seed: Optional[int] = SeedOpt,
     max_sentences: Optional[int] = typer.Option(None, "--max-sentences", help="Use only the first N lines."),
+    device: Optional[str] = DeviceOpt,
     artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
 ):
     """MAD-X language adapter: masked-LM training (15%, 80/10/10) on plain text, encoder frozen; resumable."""
@@ -725,6 +771,8 @@ def train_lang_adapter_cmd(
                      reduction_factor=reduction_factor, model=model, learning_rate=learning_rate, max_steps=max_steps,
                      batch_size=batch_size, max_length=max_length, seed=seed, max_sentences=max_sentences)
     cfg = from_dict(LangAdapterConfig, given, where="options")
+    _single_process("train-lang-adapter")
+    _use_device(device)
     result = train_language_adapter(cfg, artifacts_dir=artifacts_dir, force=force)
     verb = "already trained (identical configuration); nothing recomputed" if result.skipped else f"trained {result.steps} steps"
     console.print(f"[bold]{escape(result.name)}[/]: {verb}" + (f", resumed from step {result.resumed_from}" if result.resumed_from else ""))
@@ -897,6 +945,8 @@ def matrix_cmd(
     resamples: Optional[int] = typer.Option(None, "--resamples", help="Bootstrap resamples of every CI (scores and gains; default 1000; 0: none)."),
     permutations: Optional[int] = typer.Option(None, "--permutations", help="Approximate-randomization permutations of every paired test of a gain (default 1000; 0: none)."),
     correction: Optional[str] = typer.Option(None, "--correction", help="Multiple-comparison correction over the matrix's gains: holm (default) | bh (Benjamini-Hochberg) | none."),
+    device: Optional[str] = DeviceOpt,
+    eval_precision: Optional[str] = EvalPrecisionOpt,
 ):
     """Transfer matrix: intermediate sets x targets x languages; trains and evaluates only what is missing."""
     from toolkit.config import from_dict
@@ -914,6 +964,9 @@ def matrix_cmd(
     )
     cfg = matrix_config_from_yaml(config, **flags) if config else from_dict(MatrixConfig, flags, where="options")
     plan = plan_matrix(cfg)
+    if not dry_run:
+        _single_process("matrix")
+        _use_device(device, eval_precision)  # this process's (the local executor's); Ray workers use $XTA_DEVICE
     if dry_run:
         _table("planned nodes", ["layer", "node", "needs"], [[str(n.layer), n.id, ", ".join(n.deps)] for n in plan.order()])
         return

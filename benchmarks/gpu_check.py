@@ -11,7 +11,10 @@ PyTorch's SDPA (``attn_implementation="sdpa"``):
   each variant on a freshly built model;
 * evaluation: the model cast to bf16, ``torch.inference_mode``, batch 64 x 128: tokens per second, and
   forward FLOP/s (analytic BERT count, as ``benchmarks/flops.py``) as a fraction of a bf16 matmul peak
-  measured by this script.
+  measured by this script;
+* xta's data-parallel training and evaluation precision (:func:`distributed_check`, through
+  ``benchmarks/gpu_check_dist.py``, which imports xta): ``torchrun --nproc_per_node 2`` against one
+  process with 2 accumulation steps, and ``--eval-precision bf16`` against fp32. Skipped without CUDA.
 
 Prints a JSON summary, writes it to ``--out`` (default benchmarks/results/gpu_check.json) and rewrites
 the ``gpu_check`` section of ``--readme``. Depends only on torch, transformers and adapters (plus
@@ -175,6 +178,66 @@ def evaluate(plan: dict[str, Any], device) -> dict[str, Any]:
             "flops_per_s": flops, "bf16_matmul_peak_flops_per_s": peak, "fraction_of_matmul_peak": flops / peak}
 
 
+DIST_TOLERANCE = 1e-4
+DIST_CONFIG = dict(task="gpu_check_pairs", max_train_examples=64, max_steps=4, batch_size=8, max_length=64,
+                   learning_rate=1e-2, adapter_name="dist", eval_every=4)
+
+
+def _worker(args: list[str], env: dict[str, str], launcher: list[str] | None = None, timeout: int = 300) -> dict[str, Any]:
+    """Run ``benchmarks/gpu_check_dist.py`` (which uses xta) in a subprocess; its last JSON line."""
+    import subprocess
+
+    cmd = [*(launcher or [sys.executable]), str(Path(__file__).with_name("gpu_check_dist.py")), *args]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        return {"error": f"exit {proc.returncode}: {proc.stderr[-2000:]}"}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1]) if lines else {"error": "no JSON output"}
+
+
+def distributed_check(device) -> dict[str, Any]:
+    """xta's data-parallel training (``torchrun --nproc_per_node 2``) and ``--eval-precision bf16`` on CUDA.
+
+    A tiny random encoder (dropout off) on generated pairs: 2 processes of batch 8 (``nccl``, one GPU each,
+    on 2+ GPUs; ``gloo`` sharing GPU 0 on a single GPU) must end with the adapter one process makes with
+    batch 8 and 2 accumulation steps (max |diff| <= DIST_TOLERANCE), each rank on disjoint examples and
+    only rank 0 writing; then that adapter's dev predictions at fp32 and under bf16 autocast. Not run
+    without CUDA: the CPU (gloo) path is tests/test_train.py::test_accumulation_and_two_process_torchrun_match_the_doubled_batch."""
+    import os
+    import tempfile
+
+    import torch
+
+    if device.type != "cuda":
+        return {"skipped": "no CUDA (the 2-process gloo path on CPU is in tests/test_train.py)"}
+    started = time.perf_counter()
+    repo = str(Path(__file__).resolve().parents[1])
+    gpus = torch.cuda.device_count()
+    with tempfile.TemporaryDirectory(prefix="xta_gpu_check_") as tmp:
+        work = Path(tmp)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])),
+               "XTA_ZOO": str(work / "zoo"), "HF_HUB_OFFLINE": "1", "XTA_DEVICE": "cuda:0", "OMP_NUM_THREADS": "1"}
+        ddp_env = {**env, "XTA_DEVICE": "cuda"} if gpus >= 2 else {**env, "XTA_DIST_BACKEND": "gloo"}
+        out: dict[str, Any] = {"gpus": gpus, "backend": "nccl" if gpus >= 2 else "gloo (2 processes on GPU 0)", "world_size": 2,
+                               "config": DIST_CONFIG, "prepare": _worker(["prepare", str(work)], env)}
+        out["single"] = _worker(["train", str(work), str(work / "single"),
+                                 json.dumps({**DIST_CONFIG, "gradient_accumulation_steps": 2})], env)
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+        out["torchrun"] = _worker(["train", str(work), str(work / "ddp"), json.dumps(DIST_CONFIG)], ddp_env, launcher)
+        ranks = [json.loads(p.read_text()) for p in sorted((work / "ranks").glob("ddp-rank*.json"))]
+        out["ranks"] = [{k: v for k, v in r.items() if k != "seen"} for r in ranks]
+        disjoint = len(ranks) == 2 and all(
+            len(a) == len(b) and not set(a) & set(b) for a, b in zip(ranks[0]["seen"], ranks[1]["seen"]))
+        out["disjoint_shards"] = disjoint
+        out["only_rank0_wrote"] = [r.get("saved_adapter") for r in ranks] == [1, 0]
+        out["compare"] = _worker(["compare", str(work / "single" / "adapters" / "dist"), str(work / "ddp" / "adapters" / "dist")], env)
+        diff = out["compare"].get("max_abs_diff")
+        out["pass"] = bool(disjoint and out["only_rank0_wrote"] and diff is not None and diff <= DIST_TOLERANCE)
+        out["eval_precision"] = _worker(["eval", str(work), str(work / "single"), "dist"], env)
+    out["elapsed_s"] = time.perf_counter() - started
+    return out
+
+
 def device_info(device) -> dict[str, Any]:
     import adapters
     import torch
@@ -201,7 +264,8 @@ def run(plan: dict[str, Any], device, quick: bool) -> dict[str, Any]:
                "time_ratio": time_ratio, "memory_ratio": memory_ratio,
                "time_pass": time_ratio <= TARGET_TIME,
                "memory_pass": memory_ratio is not None and memory_ratio <= TARGET_MEMORY,
-               "eval": evaluate(plan, device)}
+               "eval": evaluate(plan, device),
+               "distributed": distributed_check(device)}
     results["elapsed_s"] = time.perf_counter() - started
     results["within_time_limit"] = results["elapsed_s"] < TIME_LIMIT_S
     return results
@@ -211,8 +275,15 @@ def verdicts(r: dict[str, Any]) -> list[str]:
     memory_target = f"adapter peak memory <= {TARGET_MEMORY:.2f}x full fine-tuning"
     memory = (common.verdict(memory_target, f"{r['memory_ratio']:.2f}x", r["memory_pass"]) if r["memory_ratio"] is not None
               else f"Target {memory_target}: NOT MEASURED (no CUDA memory statistics on {r['machine']['device']})")
+    dist = r.get("distributed") or {"skipped": "not run"}
+    if "skipped" in dist:
+        parallel = f"Target 2-process data-parallel training (torchrun): NOT RUN ({dist['skipped']})"
+    else:
+        diff = (dist.get("compare") or {}).get("max_abs_diff")
+        parallel = common.verdict(f"2-process torchrun adapter = 1 process x 2 accumulation steps (max |diff| <= {DIST_TOLERANCE:g}, "
+                                  "disjoint shards, rank 0 writes)", "n/a" if diff is None else f"{diff:.1e}", dist["pass"])
     return [common.verdict(f"adapter step time <= {TARGET_TIME:.2f}x full fine-tuning", f"{r['time_ratio']:.2f}x", r["time_pass"]),
-            memory,
+            memory, parallel,
             common.verdict(f"whole check under {TIME_LIMIT_S // 60} minutes", f"{r['elapsed_s']:.0f} s", r["within_time_limit"])]
 
 
@@ -238,6 +309,13 @@ def render(r: dict[str, Any]) -> str:
                   f"**{e['tokens_per_s']:,.0f} tokens/s**, {e['flops_per_s'] / 1e12:.1f} TFLOP/s = "
                   f"{e['fraction_of_matmul_peak']:.0%} of the bf16 matmul peak measured here "
                   f"({e['bf16_matmul_peak_flops_per_s'] / 1e12:.0f} TFLOP/s).\n\n")
+    dist = r.get("distributed") or {}
+    if "skipped" not in dist and dist:
+        ev = dist.get("eval_precision") or {}
+        evaluation += (f"Data parallel (xta, tiny encoder, {dist['backend']}): `torchrun --nproc_per_node 2` vs one process with "
+                       f"`--grad-accum 2`, max |diff| of the adapters {(dist.get('compare') or {}).get('max_abs_diff')}; "
+                       f"`--eval-precision bf16` recorded as {ev.get('recorded_precision')!r}, predictions agreeing with fp32: "
+                       f"{ev.get('agreement')}.\n\n")
     return head + table + evaluation + "\n".join(f"- {line}" for line in verdicts(r)) + "\n"
 
 

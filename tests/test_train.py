@@ -104,6 +104,18 @@ def test_plans_are_seeded_and_cover_epochs():
     assert first_epoch == list(range(10))
     assert plan == plan_single([task(10)], cfg)
     assert plan != plan_single([task(10)], TrainConfig(task="panx", batch_size=4, epochs=2, seed=1))
+    accum = plan_single([task(10)], TrainConfig(task="panx", batch_size=4, epochs=2, gradient_accumulation_steps=2))
+    assert [len(step) for step in accum] == [2, 2, 2]  # 6 micro-batches, 3 optimizer steps
+    assert [b for step in accum for _, b in step] == [b for step in plan for _, b in step]  # same data order
+    from toolkit.train import _optimizer
+
+    opt, sched = _optimizer(torch.nn.Linear(2, 2), TrainConfig(task="panx", learning_rate=1.0, warmup_ratio=0.34), len(accum))
+    lrs = []
+    for _ in accum:  # the schedule counts optimizer steps: warm-up 1 step, linear decay to 0 at the last
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == [0.0, 1.0, 0.5] and opt.param_groups[0]["lr"] == 0.0
     mt = plan_multitask([task(40), task(10)], TrainConfig(task="panx", extra_tasks=("udpos",), batch_size=5, max_steps=200))
     share = sum(step[0][0] == 0 for step in mt) / len(mt)
     assert 0.7 < share < 0.9  # proportional: 40 / 50
@@ -521,3 +533,75 @@ def test_qa_training_skips_answers_run_squad_cannot_find_and_reports_them(tmp_pa
     (phase,) = prepare_task(get_task("tydiqa"), "tydiqa", embedded_tokenizer(), cfg, None)
     assert [ex["id"] for ex in phase.train.examples] == ["ok"]
     assert phase.provenance["train_skipped"]["count"] == 2
+
+
+# ---------------------------------------------------------------------------------------- accumulation, torchrun
+
+_DDP = """
+import json, os, sys
+import toolkit.train as T
+from toolkit.config import TrainConfig
+from toolkit.encoders import tiny_encoder
+from toolkit.io import atomic_write_json
+seen, saved = [], []
+_micro, _save = T._micro_loss, T._save
+T._micro_loss = lambda model, tasks, micro, device, scale: seen.append(list(micro[1])) or _micro(model, tasks, micro, device, scale)
+T._save = lambda *a, **k: saved.append(1) or _save(*a, **k)
+cfg = TrainConfig(**json.loads(sys.argv[2]))
+r = T.train_adapter(cfg, tiny_encoder(seed=0, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0), sys.argv[1],
+                    progress=False, max_dev_examples=8)
+atomic_write_json(os.path.join(sys.argv[3], "rank%s.json" % os.environ["RANK"]),
+                  {"seen": seen, "saved": len(saved), "world": r.card["world_size"], "hash": r.card["config_hash"]})
+"""
+
+
+def _weights(path: Path) -> dict:
+    from toolkit.io import load_safetensors
+
+    return {f"{f.stem}/{k}": v for f in sorted(path.glob("*.safetensors")) for k, v in load_safetensors(f).items()}
+
+
+def test_accumulation_and_two_process_torchrun_match_the_doubled_batch(shared_data, tmp_path, zoo):
+    """Gradient accumulation and data parallelism are the same update as one bigger batch: with dropout
+    off, (batch 4, accumulation 2), (batch 8) and torchrun's 2 gloo processes of (batch 4) end with the
+    same adapter; a plain (batch 4) run, which sees half the data per step, does not. Sentence-level
+    losses (pair classification) are per-example means, so the mean of two equal micro-batch means is the
+    mean over their union."""
+    from toolkit.encoders import tiny_encoder
+
+    enc = tiny_encoder(seed=0, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    base = dict(task="nli_xnli_dev", max_train_examples=16, max_steps=2, max_length=32, learning_rate=1e-2,
+                data_dir=str(shared_data), adapter_name="acc")
+
+    def weights(sub: str, **kw) -> dict:
+        result = train_adapter(TrainConfig(**{**base, **kw}), enc, tmp_path / sub, progress=False, max_dev_examples=8)
+        return result, _weights(result.path)
+
+    accum, w_accum = weights("accum", batch_size=4, gradient_accumulation_steps=2)
+    _, w_big = weights("big", batch_size=8)
+    _, w_small = weights("small", batch_size=4)
+    assert accum.card["effective_batch_size"] == 8 and accum.card["world_size"] == 1
+    assert accum.card["hyperparameters"]["gradient_accumulation_steps"] == 2
+    for name in w_accum:
+        torch.testing.assert_close(w_accum[name], w_big[name], rtol=1e-4, atol=1e-5)
+    assert any(not torch.allclose(w_accum[n], w_small[n], atol=1e-4) for n in w_accum)
+
+    script = tmp_path / "ddp.py"
+    script.write_text(_DDP, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XTA_ZOO": str(zoo), "OMP_NUM_THREADS": "1", "XTA_DEVICE": "cpu"}
+    cfg = json.dumps({**base, "batch_size": 4})
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           str(script), str(tmp_path / "ddp"), cfg, str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["saved"] for r in ranks] == [1, 0]  # only rank 0 wrote the adapter
+    assert all(r["world"] == 2 for r in ranks) and ranks[0]["hash"] == accum.card["config_hash"]
+    assert len(ranks[0]["seen"]) == len(ranks[1]["seen"]) == 2  # one micro-batch per rank per step
+    for step in range(2):
+        a, b = set(ranks[0]["seen"][step]), set(ranks[1]["seen"][step])
+        assert len(a) == len(b) == 4 and not a & b  # disjoint shards of the step's 8 examples
+    w_ddp = _weights(tmp_path / "ddp" / "adapters" / "acc")
+    assert set(w_ddp) == set(w_accum)
+    for name in w_accum:
+        torch.testing.assert_close(w_ddp[name], w_accum[name], rtol=1e-4, atol=1e-5)

@@ -171,21 +171,54 @@ def _finish(name: str, path: Path | None, kind: str, model: Any, tokenizer: Any,
     return encoder
 
 
-def default_device() -> str:
-    """Where encoders run: ``$XTA_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ...) if set, else ``cuda`` when
-    a GPU is visible, else ``cpu``. SDPA attention is the transformers default for XLM-R / BERT."""
+DEVICE_CHOICES = "cpu, cuda, cuda:N, mps or auto"
+
+
+def resolve_device(wanted: str | None, *, source: str = "--device") -> str:
+    """The torch device string for ``wanted`` (``cpu``, ``cuda``, ``cuda:N``, ``mps``, ``auto``/None/empty:
+    ``cuda`` when a GPU is visible, else ``cpu``); an ``EncoderError`` naming ``source`` when it is not a
+    device or not available here. Under torchrun (``WORLD_SIZE > 1``) a bare ``cuda`` means
+    ``cuda:$LOCAL_RANK``: one GPU per process."""
     import torch
 
-    wanted = os.environ.get("XTA_DEVICE", "").strip()
-    if wanted:
-        try:
-            device = torch.device(wanted)
-        except RuntimeError:
-            raise EncoderError(f"XTA_DEVICE={wanted!r} is not a torch device (cpu, cuda, cuda:N)") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise EncoderError(f"XTA_DEVICE={wanted!r} but torch sees no CUDA device")
-        return str(device)
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    from . import distributed
+
+    wanted = (wanted or "").strip().lower()
+    if wanted in ("", "auto"):
+        wanted = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(wanted)
+    except (RuntimeError, ValueError):
+        raise EncoderError(f"{source}={wanted!r} is not a torch device ({DEVICE_CHOICES})") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise EncoderError(f"{source}={wanted!r} is not a device xta runs on ({DEVICE_CHOICES})")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise EncoderError(f"{source}={wanted!r} but torch sees no CUDA device (torch {torch.__version__}); use --device cpu")
+        if device.index is None and distributed.world_size() > 1:
+            device = torch.device("cuda", distributed.local_rank())
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise EncoderError(f"{source}={wanted!r} but torch sees {torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise EncoderError(f"{source}={wanted!r} but this torch build or machine has no MPS device")
+    return str(device)
+
+
+def use_device(wanted: str | None) -> str:
+    """Validate ``--device`` and make it this process's device (it beats ``$XTA_DEVICE``, which beats auto):
+    checked before any model loads. None leaves ``$XTA_DEVICE``/auto in charge. Returns the device."""
+    if wanted is None:
+        return default_device()
+    device = resolve_device(wanted)
+    os.environ["XTA_DEVICE"] = device
+    return device
+
+
+def default_device() -> str:
+    """Where encoders run: ``$XTA_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``, ...) if set (``--device``
+    sets it), else ``cuda`` when a GPU is visible, else ``cpu``. SDPA attention is the transformers default
+    for XLM-R / BERT."""
+    return resolve_device(os.environ.get("XTA_DEVICE", ""), source="XTA_DEVICE")
 
 
 # ----------------------------------------------------------------------------------------------

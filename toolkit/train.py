@@ -455,23 +455,33 @@ def _eval_steps(cfg: TrainConfig, tasks: Sequence[TaskData], total: int) -> int:
 
 
 def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: _Checkpointer, st: _State, hooks: _Hooks) -> _State:
-    """Optimizer steps ``st.step + 1 .. len(plan)``; evaluate, checkpoint, stop early as configured."""
+    """Optimizer steps ``st.step + 1 .. len(plan)``; evaluate, checkpoint, stop early as configured.
+
+    Each step's loss is the mean over its micro-batches (``scale``): ``accumulation`` micro-batches of
+    ``batch_size`` examples make one update, so the learning-rate schedule counts optimizer steps. Under
+    torchrun (``toolkit.distributed``) each rank runs its share of the step's micro-batches and the
+    trainable gradients are summed over the ranks before the update."""
+    from . import distributed
+
     device = next(model.parameters()).device
     opt, sched = _optimizer(model, cfg, len(plan))
     ckpt.restore_optimizer(opt, sched)
+    trainable = [p for group in opt.param_groups for p in group["params"]]
     eval_every = _eval_steps(cfg, tasks, len(plan))
     with hooks.progress(len(plan), st.step) as advance:
         while st.step < len(plan) and not st.stopped_early:
             model.train()
-            scale = 1.0 / len(plan[st.step])
+            scale = 1.0 / len(plan[st.step])  # all ranks' micro-batches of this step
             total_loss = 0.0
-            for micro in plan[st.step]:
+            for micro in distributed.shard(plan[st.step]):
                 with _autocast(cfg, device):
                     loss = _micro_loss(model, tasks, micro, device, scale)
                     if cfg.recipe == "fuse":
                         loss = loss + scale * _fusion_regularization(model)
                 loss.backward()
                 total_loss += float(loss.detach())
+            distributed.all_reduce_grads(trainable)
+            total_loss = distributed.sum_scalar(total_loss, device)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
@@ -479,6 +489,11 @@ def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: _Checkpointer, st: _Sta
             improved = False
             if st.step % eval_every == 0 or st.step == len(plan):
                 improved = _maybe_evaluate(model, tasks, st, cfg, hooks.eval_batch_size)
+                if distributed.active():  # every rank follows rank 0's selection and early stop
+                    synced = distributed.broadcast({"improved": improved, **dataclasses.asdict(st)})
+                    improved = synced.pop("improved")
+                    for key, value in synced.items():
+                        setattr(st, key, value)
             if improved:
                 ckpt.save_best(model)
             if st.step % ckpt.every == 0 and st.step < len(plan) and not st.stopped_early:
@@ -549,6 +564,10 @@ class _Checkpointer:
         sched.load_state_dict(sched_state)
 
     def save(self, model, opt, sched, st: _State) -> None:
+        from .distributed import is_main
+
+        if not is_main():  # every rank holds the same weights and optimizer state; rank 0 writes them
+            return
         self.path.mkdir(parents=True, exist_ok=True)
         save_safetensors_atomic(trainable_state(model), self.path / f"trainable-{st.step}.safetensors")
         sd = opt.state_dict()
@@ -567,6 +586,10 @@ class _Checkpointer:
                 p.unlink(missing_ok=True)
 
     def save_best(self, model) -> None:
+        from .distributed import is_main
+
+        if not is_main():
+            return
         save_safetensors_atomic(trainable_state(model), self.path / "best.safetensors")
 
     def best(self) -> dict[str, torch.Tensor] | None:
@@ -574,7 +597,10 @@ class _Checkpointer:
         return load_safetensors(path) if path.is_file() else None
 
     def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        from .distributed import is_main
+
+        if is_main():
+            shutil.rmtree(self.path, ignore_errors=True)
 
 
 def _load_trainable(model, tensors: dict[str, torch.Tensor]) -> None:
@@ -671,15 +697,21 @@ def train_adapter(
     loaded once per process). What this call adds to the encoder's model is removed again at the end;
     use :func:`load_trained_adapter` to use the result.
     """
-    from .encoders import load_encoder
+    from . import distributed
+    from .encoders import default_device, load_encoder, resolve_device
     from .tasks import get_task
 
     cfg.validate()
     artifacts = Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()
+    device = resolve_device(cfg.device, source="device") if cfg.device else default_device()  # before any model loads
+    if distributed.init(device):
+        cfg = _for_world(cfg, distributed.world_size())
     encoder = encoder or load_encoder(cfg.model)
     cfg_hash = config_hash(cfg, encoder=encoder.fingerprint, max_dev_examples=max_dev_examples)
     out_dir = adapter_dir(cfg.name, artifacts)
-    clean_stale_temps(out_dir.parent)  # what a kill during an earlier final save left behind
+    if distributed.is_main():
+        clean_stale_temps(out_dir.parent)  # what a kill during an earlier final save left behind
+    distributed.barrier()
     done = _finished(out_dir, cfg_hash)
     if done is not None and not force:
         log.info("adapter %s already trained with this configuration (%s); not redoing it", cfg.name, out_dir)
@@ -695,30 +727,45 @@ def train_adapter(
     ckpt = _Checkpointer(checkpoint_dir(cfg.name, artifacts), cfg_hash, checkpoint_every)
     if force:
         ckpt.remove()
+        distributed.barrier()  # rank 0 removed it before any rank looks for a checkpoint
     heads = list(dict.fromkeys(t.head for t in tasks))
     for piece in (cfg.name, *cfg.intermediate):  # loaded earlier in this process (e.g. by an evaluation)
         evict(model, piece)
     added = setup_model(model, cfg, tasks, artifacts)
     if cfg.device:
-        model.to(cfg.device)
+        model.to(device)
     else:
         place(model, encoder)  # new adapters and heads go where the encoder runs (a GPU when there is one)
     try:
         encoder.assert_frozen()
         st = _State()
         resumed = ckpt.load(model, st)
-        hooks = _Hooks(progress, on_step, eval_batch_size, f"train {cfg.name}")
+        hooks = _Hooks(progress and distributed.is_main(), on_step, eval_batch_size, f"train {cfg.name}")
         st = run_loop(model, tasks, plan, cfg, ckpt, st, hooks)
-        best = ckpt.best()
+        best = ckpt.best() if distributed.is_main() else None
         if best is not None and st.best_step != st.step:
             _load_trainable(model, best)
         encoder.assert_frozen()
         card = _card(cfg, cfg_hash, encoder, tasks, st, len(plan), artifacts)
-        _save(model, cfg, tasks, out_dir, card)
+        if distributed.is_main():  # the other ranks hold the same weights; one process writes them
+            _save(model, cfg, tasks, out_dir, card)
+        distributed.barrier()
     finally:
         _cleanup(model, added, heads, cfg.name if cfg.recipe == "fuse" else None)
     ckpt.remove()
     return TrainResult(cfg.name, out_dir, card, card["dev_scores"], st.step, st.best_step, resumed_from=resumed)
+
+
+def _for_world(cfg: TrainConfig, world: int) -> TrainConfig:
+    """The configuration a single process would run for ``world`` data-parallel processes: the same
+    per-process batch, ``accumulation * world`` micro-batches per optimizer step (toolkit.distributed).
+    It hashes, plans and trains like that single-process run, whose result it reproduces."""
+    if world <= 1:
+        return cfg
+    out = dataclasses.replace(cfg, gradient_accumulation_steps=cfg.gradient_accumulation_steps * world)
+    object.__setattr__(out, "_defaults_applied", cfg.defaults_applied)
+    object.__setattr__(out, "_world_size", world)
+    return out
 
 
 def _prepare_all(specs, cfg: TrainConfig, tokenizer, max_dev_examples) -> list[TaskData]:
@@ -768,6 +815,10 @@ def _card(cfg: TrainConfig, cfg_hash: str, encoder, tasks: Sequence[TaskData], s
         "intermediate": list(cfg.intermediate),
         "adapter": {"config": cfg.adapter_config, "reduction_factor": cfg.reduction_factor if cfg.uses_reduction_factor else None},
         "hyperparameters": hyper,
+        # examples per optimizer step: batch_size x accumulation (x processes under torchrun, already
+        # folded into gradient_accumulation_steps, see _for_world); the LR schedule counts these steps
+        "effective_batch_size": cfg.batch_size * cfg.gradient_accumulation_steps,
+        "world_size": getattr(cfg, "_world_size", 1),
         "hyperparameter_sources": cfg.defaults_applied,  # the values not given, and the card that gave them
         "featurization": _featurize_options(main, cfg),
         "seed": cfg.seed,

@@ -87,25 +87,41 @@ def place(model, encoder=None):
     return model
 
 
+EVAL_PRECISIONS = ("fp32", "bf16", "fp16")
+
+
 def eval_precision(device: torch.device | str) -> str:
-    """``bf16`` or ``fp32``: the precision evaluation runs at on ``device`` (recorded with each result):
-    bf16 autocast on a CUDA GPU that supports it unless ``XTA_EVAL_PRECISION=fp32``; fp32 elsewhere."""
+    """``fp32``, ``bf16`` or ``fp16``: the precision evaluation runs at on ``device`` (recorded with each
+    result, and hashed when not fp32). ``$XTA_EVAL_PRECISION`` (``xta eval --eval-precision`` sets it) asks
+    for one: ``bf16`` is autocast on a GPU that supports it and on CPU; ``fp16`` only on a GPU (refused on
+    CPU, where float16 matmuls are slow and lossy); ``fp32`` everywhere. Unset: bf16 on a CUDA GPU that
+    supports it, fp32 elsewhere (CPU stays the reproducible fp32 reference)."""
     import os
 
+    from ..errors import ConfigError
+
     device = torch.device(device)
-    if device.type == "cuda" and os.environ.get("XTA_EVAL_PRECISION", "bf16") == "bf16" and torch.cuda.is_bf16_supported():
-        return "bf16"
-    return "fp32"
+    wanted = os.environ.get("XTA_EVAL_PRECISION", "").strip().lower()
+    if not wanted:
+        return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    if wanted not in EVAL_PRECISIONS:
+        raise ConfigError(f"eval precision {wanted!r}: use one of {', '.join(EVAL_PRECISIONS)}")
+    if wanted == "fp16" and device.type == "cpu":
+        raise ConfigError("eval precision fp16 needs a GPU (float16 autocast is not supported for evaluation on CPU); "
+                          "use bf16 or fp32 on CPU")
+    if wanted == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError(f"eval precision bf16: the GPU {torch.cuda.get_device_name(device)} does not support bfloat16; use fp16 or fp32")
+    return wanted
 
 
 def eval_autocast(device: torch.device):
-    """bf16 autocast for evaluation where :func:`eval_precision` says so; a no-op context on CPU, where
-    evaluation stays fp32 (the reproducible reference)."""
+    """Autocast for evaluation at :func:`eval_precision`'s precision; a no-op context for fp32."""
     import contextlib
 
-    if eval_precision(device) == "bf16":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    precision = eval_precision(device)
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 
 def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
