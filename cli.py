@@ -199,6 +199,20 @@ def _human_bytes(n: int) -> str:
     return str(n)
 
 
+SeedsOpt = typer.Option(None, "--seeds", help="Several training seeds, e.g. 1,2,3: one adapter per seed (s<seed>_<name>, finished seeds reused); prints mean ± sd over seeds.")
+
+
+def _train_seeds(cfg, seeds: str, **kwargs) -> None:
+    """``--seeds`` of train-adapter, fuse and stack: one adapter per seed, English dev mean ± sd."""
+    from toolkit.seeds import train_seeds
+
+    st = train_seeds(cfg, seeds, **kwargs)
+    for result in st.results.values():
+        _show_trained(result)
+    header, rows = st.dev_rows()
+    _table(f"{cfg.name} over {len(st.results)} seeds (English dev; sd over seeds)", header, rows)
+
+
 def _options(**kwargs) -> dict:
     """Flags the user actually gave (None = not given, so the config's default applies)."""
     return {k: v for k, v in kwargs.items() if v is not None}
@@ -236,6 +250,7 @@ def train_adapter_cmd(
     data_dir: Optional[Path] = DataDirOpt,
     artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Where adapters live (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),
     force: bool = typer.Option(False, "--force", help="Retrain even if an identical finished run exists."),
+    seeds: Optional[str] = SeedsOpt,
 ):
     """Train an adapter (+ head) on a task's English data, on a frozen encoder; resumable."""
     from toolkit.config import TrainConfig, from_dict, from_yaml, to_dict
@@ -256,6 +271,8 @@ def train_adapter_cmd(
     check_training(cfg, artifacts_dir, force=force)  # names and data, before torch and the encoder load
     from toolkit.train import train_adapter
 
+    if seeds:
+        return _train_seeds(cfg, seeds, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     verb = "already trained (identical configuration); nothing recomputed" if result.skipped else f"trained {result.steps} steps"
     console.print(f"[bold]{escape(result.name)}[/]: {verb}" + (f", resumed from step {result.resumed_from}" if result.resumed_from else ""))
@@ -294,6 +311,7 @@ def eval_cmd(
     bootstrap_resamples: int = typer.Option(1000, "--bootstrap-resamples", help="Bootstrap resamples of each language's 95% CI over its test examples (seeded with --seed); 0: no CI."),
     as_json: bool = JsonOpt,
     force: bool = typer.Option(False, "--force", help="Evaluate adapters trained on another encoder (another weights fingerprint) than --model; refused by default."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="With --setup auto: target adapters trained once per seed, e.g. 1,2,3 (artifacts and results in <dir>-s<seed>, finished seeds reused); prints mean ± sd over seeds with a CI over seeds and examples."),
 ):
     """Zero-shot evaluation: English-trained adapters applied unchanged to every language; resumable."""
     from toolkit.config import EvalConfig
@@ -313,6 +331,8 @@ def eval_cmd(
         overwrite=overwrite, force=force,
         bootstrap_resamples=bootstrap_resamples,
     )
+    if seeds:
+        return _eval_seeds(cfg, seeds, as_json)
     with counter("evaluating", console=err_console, unit="task-language") as tick:  # plain lines without a terminal
         run = evaluate(cfg, on_language=lambda task, lang, status: tick(f"{task} {lang} {status}"), progress=True)
     if as_json:
@@ -320,6 +340,29 @@ def eval_cmd(
     _exit_if_nothing_succeeded(run)
     if not as_json:
         _print_eval(run, cfg, report_dir)
+
+
+def _eval_seeds(cfg, seeds: str, as_json: bool) -> None:
+    """``xta eval --seeds``: one evaluation per seed, then each task's mean over seeds."""
+    from toolkit.progress import counter
+    from toolkit.seeds import evaluate_seeds, parse_seeds, score_rows, seed_eval_config
+
+    for s in parse_seeds(seeds):
+        seed_eval_config(cfg, s)  # refuses a setup other than auto before any work
+    with counter("evaluating", console=err_console, unit="task-language") as tick:
+        se = evaluate_seeds(cfg, seeds, on_language=lambda task, lang, status: tick(f"{task} {lang} {status}"), progress=True)
+    scores = se.scores()
+    if as_json:
+        _print_json({"seeds": list(se.runs), "tasks": [
+            {"task": s.task, "languages": list(s.languages), "per_seed": {str(k): v for k, v in s.per_seed.items()},
+             "mean": s.mean, "sd": s.sd, "ci": None if s.low is None else {"low": s.low, "high": s.high, "level": 0.95,
+                                                                          "resamples": s.resamples}} for s in scores]})
+        return
+    for seed, run in se.runs.items():
+        console.print(f"seed {seed}: results in {escape(str(run.store.root))}")
+        _print_eval(run, run.config, None)
+    header, rows = score_rows(scores, list(se.runs))
+    _table(f"mean score over languages, over {len(se.runs)} seeds (± sd over seeds; 95% CI over seeds and examples)", header, rows)
 
 
 def _eval_json(run, cfg, report_dir: Optional[Path]) -> None:
@@ -656,6 +699,7 @@ def fuse_cmd(
     max_dev_examples: Optional[int] = DevExamplesOpt,
     train_split: Optional[str] = TrainSplitOpt, dev_split: Optional[str] = DevSplitOpt,
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
+    seeds: Optional[str] = SeedsOpt,
 ):
     """AdapterFusion (Pfeiffer et al. 2021): a fusion layer over trained adapters + a head for the target task."""
     from toolkit.config import TrainConfig, from_dict
@@ -667,6 +711,8 @@ def fuse_cmd(
         seed=seed, max_train_examples=max_train_examples, train_split=train_split, dev_split=dev_split, data_dir=data_dir,
     )
     cfg = from_dict(TrainConfig, given, where="options")
+    if seeds:
+        return _train_seeds(cfg, seeds, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     _show_trained(result)
     console.print(escape(f"  evaluate with: xta eval --setup \"fuse:{','.join(cfg.intermediate)}>{cfg.name}\""), highlight=False)
@@ -686,6 +732,7 @@ def stack_cmd(
     max_dev_examples: Optional[int] = DevExamplesOpt,
     train_split: Optional[str] = TrainSplitOpt, dev_split: Optional[str] = DevSplitOpt,
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
+    seeds: Optional[str] = SeedsOpt,
 ):
     """MAD-X: train a task adapter stacked above frozen (language) adapters; swap them per language at eval."""
     from toolkit.config import TrainConfig, from_dict
@@ -698,6 +745,8 @@ def stack_cmd(
         train_split=train_split, dev_split=dev_split, data_dir=data_dir,
     )
     cfg = from_dict(TrainConfig, given, where="options")
+    if seeds:
+        return _train_seeds(cfg, seeds, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     _show_trained(result)
     console.print(escape(f"  evaluate with: xta eval --setup \"stack:lang_{{lang}},{cfg.name}\""), highlight=False)
@@ -933,6 +982,7 @@ def _run_seeds(cfg, nodes_per_seed: int, report_dir: Optional[Path]) -> None:
     """``xta matrix --seeds``: one matrix per seed, then the gains over seeds."""
     from toolkit.io import atomic_write_text
     from toolkit.matrix import run_matrix_seeds, seed_gain_rows, seed_significance_note
+    from toolkit.report import to_markdown
 
     sr = run_matrix_seeds(cfg, on_event=_MatrixProgress(nodes_per_seed * len(cfg.seeds)), progress=cfg.executor == "local")
     lines = []
@@ -940,8 +990,7 @@ def _run_seeds(cfg, nodes_per_seed: int, report_dir: Optional[Path]) -> None:
         header, rows = seed_gain_rows(sr, recipe)
         title = f"transfer matrix ({recipe}) over {len(cfg.seeds)} seeds: mean gain over languages vs. no intermediate task (points)"
         _table(title, header, rows)
-        lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-                  *("| " + " | ".join(r) + " |" for r in rows), ""]
+        lines += [f"## {title}", "", to_markdown(header, rows)]
     note = seed_significance_note(sr)
     console.print(escape(note), soft_wrap=True)
     if report_dir:
