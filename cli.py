@@ -593,7 +593,7 @@ def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artif
                             semb_prefix=semb_prefix)
     if as_json:
         out = {"recipe": ev.recipe, "rows": ev.rows, "skipped": ev.skipped, "logme_data": ev.logme_data,
-               "diversity_points": ev.points}
+               "diversity_points": ev.points, "intervals": ev.intervals}
         if report_dir:
             from toolkit.plots import write_selection_report
 
@@ -602,6 +602,11 @@ def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artif
         return
     header, rows = selector_rows(ev.rows)
     _table(f"selectors vs. the measured matrix ({recipe}; ground truth from the results store)", header, rows)
+    if ev.intervals:
+        from toolkit.plots import selector_interval_rows
+
+        _table("with 95% bootstrap CIs (targets and languages resampled; vs. random: expected random Regret@k minus "
+               "the estimator's)", *selector_interval_rows(ev.intervals))
     for target, used in sorted(ev.logme_data.items()):
         console.print(f"LogME labels of {target}: English {used}", highlight=False)
     for key, why in sorted(ev.skipped.items()):

@@ -37,7 +37,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 __all__ = ["gain_heatmap", "language_heatmap", "resource_plot", "diversity_plot", "save_figure", "write_matrix_report",
-           "write_selection_report", "selector_rows", "RESOURCE_GROUPS"]
+           "write_selection_report", "selector_rows", "selector_interval_rows", "RESOURCE_GROUPS"]
 
 RESOURCE_GROUPS = ("low", "mid", "high")
 _CMAP = "RdBu"
@@ -287,6 +287,20 @@ def diversity_plot(points: Any, recipe: str) -> Figure:
     return fig
 
 
+def _interval_section(evaluation: Any) -> list[str]:
+    from .report import to_markdown
+
+    intervals = getattr(evaluation, "intervals", None)
+    if not intervals:
+        return []
+    header, rows = selector_interval_rows(intervals)
+    return ["\n## With 95% bootstrap confidence intervals\n",
+            "Per target: the group's languages resampled; `all targets`: targets resampled, then languages within "
+            "each (two-stage percentile bootstrap). `vs. random`: the expected Regret@k of a uniformly random "
+            "ranking of the same candidates minus the estimator's (> 0: better than random).\n",
+            to_markdown(header, rows)]
+
+
 def write_selection_report(evaluation: Any, out_dir: str | Path) -> dict[str, str]:
     """``selection.md`` (selector evaluation table, estimates, diversity points) and ``diversity_<recipe>.png``."""
     from .io import atomic_write_text
@@ -302,6 +316,7 @@ def write_selection_report(evaluation: Any, out_dir: str | Path) -> dict[str, st
           "the top k), NDCG with the measured target scores as relevance, Spearman between estimator scores and "
           "gains (Poth et al. 2021).\n",
           to_markdown(header, rows),
+          *_interval_section(evaluation),
           "\n## Estimates\n",
           to_markdown(["estimator", "target", "candidate", "score", "cost (s)"],
                       [[e.estimator, e.target, e.candidate, f"{e.score:.4f}", f"{e.cost.seconds:.2f}"]
@@ -317,6 +332,25 @@ def write_selection_report(evaluation: Any, out_dir: str | Path) -> dict[str, st
         md += ["\n## Skipped\n"] + [f"- {k}: {v}" for k, v in sorted(evaluation.skipped.items())]
     files["selection.md"] = str(atomic_write_text(out / "selection.md", "\n".join(md) + "\n"))
     return files
+
+
+def selector_interval_rows(rows: Any) -> tuple[list[str], list[list[str]]]:
+    """:func:`toolkit.selector_eval.selector_intervals` rows as ``value [lo, hi]`` cells ("all targets"
+    first within each estimator and group)."""
+    ks = sorted({int(k.split("@")[1]) for r in rows for k in r if k.startswith("regret@") and k[8:].isdigit()})
+    metrics = [*(f"regret@{k}" for k in ks), *(f"regret@{k}_vs_random" for k in ks), "ndcg", "spearman"]
+    header = ["estimator", "target", "group", *[m.replace("regret", "Regret").replace("_vs_random", " vs. random")
+                                               .replace("ndcg", "NDCG").replace("spearman", "Spearman") for m in metrics]]
+
+    def cell(r, m) -> str:
+        v, ci = r.get(m), r.get(f"{m}_ci")
+        if v is None:
+            return "-"
+        return f"{v:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+    order = sorted(rows, key=lambda r: (r["group"], r["estimator"].startswith("random (expected)"), r["estimator"],
+                                        r["target"] != "all targets", r["target"]))
+    return header, [[r["estimator"], r["target"], r["group"], *[cell(r, m) for m in metrics]] for r in order]
 
 
 def selector_rows(rows: Any) -> tuple[list[str], list[list[str]]]:
