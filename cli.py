@@ -611,9 +611,11 @@ def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artif
         console.print(f"LogME labels of {target}: English {used}", highlight=False)
     for key, why in sorted(ev.skipped.items()):
         console.print(f"  [yellow]skipped[/] {escape(str(key))}: {escape(str(why))}", highlight=False)
-    _table("gain vs. intermediate-set diversity", ["target", "entry", "diversity", "all", "low", "mid", "high"],
-           [[p.target, p.entry, f"{p.diversity:.3f}",
-             *[f"{p.gains[g]:+.2f}" if g in p.gains else "-" for g in ("all", "low", "mid", "high")]] for p in ev.points])
+    from toolkit.plots import diversity_rows, trend_lines
+
+    _table("gain [95% CI] vs. intermediate-set diversity", *diversity_rows(ev.points))
+    for line in trend_lines(ev.points):
+        console.print(f"  trend {line}", highlight=False, soft_wrap=True, markup=False)
     if report_dir:
         from toolkit.plots import write_selection_report
 

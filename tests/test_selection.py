@@ -641,7 +641,10 @@ def test_select_evaluate_ranks_estimators_against_the_measured_matrix(tmp_path, 
     assert points["copa"].diversity == 0.0 and points["cldr_kind+copa"].diversity > 0.0
     base, cell = run.baseline("cldr_continent"), run.scores[("cldr_continent", "sequential", "cldr_kind+copa")]
     assert points["cldr_kind+copa"].gains["all"] == pytest.approx(np.mean([cell[l] - base[l] for l in base]))
+    lo, hi = points["cldr_kind+copa"].intervals["all"]  # the gain's paired-bootstrap CI (issue 17)
+    assert lo <= points["cldr_kind+copa"].gains["all"] <= hi
     fig = diversity_plot(ev.points, "sequential")
+    assert fig.axes[0].containers  # the error bars
     assert [ax.get_xlabel() for ax in fig.axes] == ["set diversity (mean pairwise cosine distance)"] * 4
     assert fig.axes[0].get_ylabel() == "mean gain (points)"
     files = write_selection_report(ev, tmp_path / "report")
@@ -930,3 +933,26 @@ def test_selector_intervals_points_equal_the_metrics_and_random_is_the_exact_exp
     assert agg["ndcg_ci"][0] <= agg["ndcg"] <= agg["ndcg_ci"][1]
     assert any(r["estimator"].startswith("random (expected)") for r in rows)
     assert selector_intervals(measured, base, est, resamples=0) == []
+
+
+def test_fit_trend_is_ols_with_a_bootstrap_band():
+    from toolkit.diversity import fit_trend
+
+    x = [0.0, 0.0, 0.1, 0.2, 0.3, 0.4]
+    y = [1.0, -1.0, 0.5, 2.0, 1.5, 3.0]
+    t = fit_trend(x, y, resamples=400, seed=1)
+    slope, intercept = np.polyfit(x, y, 1)
+    assert (t.slope, t.intercept) == pytest.approx((slope, intercept))
+    assert t.slope_ci[0] < t.slope < t.slope_ci[1] and t.n == 6
+    line = t.intercept + t.slope * t.grid
+    assert np.all(t.band[0] <= line + 1e-9) and np.all(line <= t.band[1] + 1e-9)
+    assert fit_trend([0.0, 0.0, 0.0], [1, 2, 3]) is None and fit_trend([0.0, 1.0], [1, 2]) is None
+    from toolkit.plots import diversity_plot, trend_lines
+
+    pts = [S.DiversityPoint("t", f"e{i}", ("a",), xi, 0.0, {"all": yi}, {"all": (yi - 1, yi + 1)})
+           for i, (xi, yi) in enumerate(zip(x, y))]
+    fig = diversity_plot(pts, "sequential", resamples=100)
+    ax = fig.axes[0]
+    assert [l.get_gid() for l in ax.lines if l.get_gid() == "trend"] == ["trend"]
+    assert any(c.get_gid() == "trend-band" for c in ax.collections)
+    assert trend_lines(pts, resamples=100)[0].startswith("all: OLS slope")

@@ -159,6 +159,9 @@ class DiversityPoint:
     diversity: float  # mean pairwise cosine distance of the members' dataset vectors; 0 for one task
     shape_entropy: float
     gains: dict[str, float]  # language group -> mean gain (points) over that group's languages
+    # language group -> 95% paired-bootstrap CI of that gain (examples resampled within each language);
+    # empty where the store holds no per-example rows (or resamples 0)
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -275,6 +278,7 @@ def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "r
             estimates += _matrix_taskemb(target, cands, encoder, cfg, n, seed, skipped, fisher, taskemb_data)
     rows = evaluate_selectors({t: single[t] for t in single}, baseline, estimates, ks=ks)
     points = _diversity_points(entries, members, baseline, {k: v.vector for k, v in vectors.items()})
+    points = point_intervals(plan, recipe, points, getattr(cfg, "resamples", 1000), getattr(cfg, "seed", 0))
     intervals = selector_intervals({t: single[t] for t in single}, baseline, estimates, ks=ks,
                                    resamples=getattr(cfg, "resamples", 1000), seed=getattr(cfg, "seed", 0))
     return MatrixSelectorEvaluation(recipe, rows, estimates, single, baseline, points, skipped, logme_data, intervals)
@@ -358,6 +362,37 @@ def _diversity_points(entries: Mapping[str, Mapping[str, Mapping[str, float]]], 
             points.append(DiversityPoint(target, entry, tasks, float(div),
                                          shape_entropy([get_task(t).shape for t in tasks]), group_gains))
     return points
+
+
+def point_intervals(plan: Any, recipe: str, points: Sequence[DiversityPoint], resamples: int,
+                    seed: int = 0) -> list[DiversityPoint]:
+    """Each point's group gains with their 95% paired-bootstrap CI (:func:`toolkit.stats.compare_languages`
+    over the per-example rows the store keeps for the baseline and the entry)."""
+    import dataclasses
+
+    from .errors import DataError
+    from .matrix import BASELINE, collect_rows, collect_scores
+    from .stats import compare_languages, derived_seed
+
+    if resamples < 1 or not points:
+        return list(points)
+    scores, _ = collect_scores(plan)
+    rows = collect_rows(plan, scores)
+    out = []
+    for p in points:
+        base, cell = rows.get((p.target, BASELINE, BASELINE), {}), rows.get((p.target, recipe, p.entry), {})
+        intervals = {}
+        for group in p.gains:
+            langs = _group_languages(scores.get((p.target, BASELINE, BASELINE), {}), group)
+            if langs and all(lang in base and lang in cell for lang in langs):
+                try:
+                    c = compare_languages({lang: (base[lang], cell[lang]) for lang in langs}, resamples, 1,
+                                          seed=derived_seed(seed, "diversity", p.target, p.entry, group))
+                except DataError:
+                    continue
+                intervals[group] = (c.low, c.high)
+        out.append(dataclasses.replace(p, intervals=intervals))
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
