@@ -231,6 +231,24 @@ def estimate_cost(configs, data_dir: str, model: str, lengths: dict[str, float] 
             f"{NODE_OVERHEAD_S:.0f} s per node, a fusion step = 1 + 0.5 x fused adapters plain steps, one torch thread"}
 
 
+def calibrate(model: str) -> dict[str, Any] | None:
+    """The same cost model on the matrix the matrix_cost benchmark ran (its committed first run's wall
+    time), as a check of the model: ``factor`` = measured / estimated."""
+    import matrix_cost
+
+    path = common.RESULTS_DIR / "matrix_cost.json"
+    if not path.is_file():
+        return None
+    measured = json.loads(path.read_text())
+    if measured.get("quick"):
+        return None
+    cfg = matrix_cost.matrix_config(Path("unused"), model, measured["steps"], 40)
+    est = estimate_cost([dataclasses.replace(cfg, seeds=(cfg.seed,))], None, model)
+    wall = measured["first_run"]["wall_seconds"]
+    return {"estimated_seconds": est["total_seconds"], "measured_seconds": wall,
+            "factor": round(wall / max(est["total_seconds"], 1), 2)}
+
+
 # --------------------------------------------------------------------------------------------------
 # analysis
 # --------------------------------------------------------------------------------------------------
@@ -388,7 +406,9 @@ def render(results: dict[str, Any]) -> str:
               f"`{d['fusion']}`; {d['intermediate_steps']}/{d['target_steps']} steps (intermediate/target), lr "
               f"{d['learning_rate']}, batch {d['batch_size']}, {d['max_length']} tokens, at most "
               f"{d['max_eval_examples']} test examples per language. Wall time {results['wall_minutes']:.1f} min "
-              f"(cost model's estimate: {results['estimate']['total_minutes']:.1f} min).", ""]
+              f"(cost model's estimate: {results['estimate']['total_minutes']:.1f} min"
+              + (f", x{cal['factor']} after its check against matrix_cost" if (cal := results['estimate'].get('calibration')) else "")
+              + ").", ""]
     sig = [g for g in gains if g["significant"]]
     if not gains:
         lines += ["**No gain could be measured** (every cell failed or lacks per-example rows).", ""]
@@ -496,9 +516,14 @@ def main(argv: list[str] | None = None) -> int:
     model = tiny_model(workdir) if args.quick else "embedded"
     configs = study_configs(design, workdir, model, args.data_dir, resamples, resamples)
     estimate = estimate_cost(configs, args.data_dir, model)
+    estimate["calibration"] = cal = calibrate(model)
     print(f"{NAME}: {estimate['trainings']} trainings, {estimate['evaluations']} evaluations; cost model: "
           f"{estimate['total_minutes']:.1f} min on one thread ({estimate['train_seconds']} s training, "
           f"{estimate['eval_seconds']} s evaluation; rates from {estimate['rates']['source']}; {estimate['assumptions']})")
+    if cal:
+        print(f"  check: on matrix_cost's matrix the model estimates {cal['estimated_seconds']} s, its committed run took "
+              f"{cal['measured_seconds']} s (x{cal['factor']}): about {estimate['total_minutes'] * cal['factor']:.0f} min "
+              "for this study at that factor")
     if args.estimate:
         return 0
     from toolkit.encoders import load_encoder
