@@ -201,6 +201,20 @@ def _human_bytes(n: int) -> str:
     return str(n)
 
 
+SeedsOpt = typer.Option(None, "--seeds", help="Several training seeds, e.g. 1,2,3: one adapter per seed (s<seed>_<name>, finished seeds reused); prints mean ± sd over seeds.")
+
+
+def _train_seeds(cfg, seeds: str, **kwargs) -> None:
+    """``--seeds`` of train-adapter, fuse and stack: one adapter per seed, English dev mean ± sd."""
+    from toolkit.seeds import train_seeds
+
+    st = train_seeds(cfg, seeds, **kwargs)
+    for result in st.results.values():
+        _show_trained(result)
+    header, rows = st.dev_rows()
+    _table(f"{cfg.name} over {len(st.results)} seeds (English dev; sd over seeds)", header, rows)
+
+
 def _options(**kwargs) -> dict:
     """Flags the user actually gave (None = not given, so the config's default applies)."""
     return {k: v for k, v in kwargs.items() if v is not None}
@@ -270,6 +284,7 @@ def train_adapter_cmd(
     data_dir: Optional[Path] = DataDirOpt,
     artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Where adapters live (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),
     force: bool = typer.Option(False, "--force", help="Retrain even if an identical finished run exists."),
+    seeds: Optional[str] = SeedsOpt,
 ):
     """Train an adapter (+ head) on a task's English data, on a frozen encoder; resumable."""
     from toolkit.config import TrainConfig, from_dict, from_yaml, to_dict
@@ -292,6 +307,8 @@ def train_adapter_cmd(
     _use_device(device)
     from toolkit.train import train_adapter
 
+    if seeds:
+        return _train_seeds(cfg, seeds, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     verb = "already trained (identical configuration); nothing recomputed" if result.skipped else f"trained {result.steps} steps"
     console.print(f"[bold]{escape(result.name)}[/]: {verb}" + (f", resumed from step {result.resumed_from}" if result.resumed_from else ""))
@@ -332,6 +349,7 @@ def eval_cmd(
     force: bool = typer.Option(False, "--force", help="Evaluate adapters trained on another encoder (another weights fingerprint) than --model; refused by default."),
     device: Optional[str] = DeviceOpt,
     eval_precision: Optional[str] = EvalPrecisionOpt,
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="With --setup auto: target adapters trained once per seed, e.g. 1,2,3 (artifacts and results in <dir>-s<seed>, finished seeds reused); prints mean ± sd over seeds with a CI over seeds and examples."),
 ):
     """Zero-shot evaluation: English-trained adapters applied unchanged to every language; resumable."""
     from toolkit.config import EvalConfig
@@ -353,6 +371,8 @@ def eval_cmd(
     )
     _single_process("eval")
     _use_device(device, eval_precision)
+    if seeds:
+        return _eval_seeds(cfg, seeds, as_json)
     with counter("evaluating", console=err_console, unit="task-language") as tick:  # plain lines without a terminal
         run = evaluate(cfg, on_language=lambda task, lang, status: tick(f"{task} {lang} {status}"), progress=True)
     if as_json:
@@ -360,6 +380,29 @@ def eval_cmd(
     _exit_if_nothing_succeeded(run)
     if not as_json:
         _print_eval(run, cfg, report_dir)
+
+
+def _eval_seeds(cfg, seeds: str, as_json: bool) -> None:
+    """``xta eval --seeds``: one evaluation per seed, then each task's mean over seeds."""
+    from toolkit.progress import counter
+    from toolkit.seeds import evaluate_seeds, parse_seeds, score_rows, seed_eval_config
+
+    for s in parse_seeds(seeds):
+        seed_eval_config(cfg, s)  # refuses a setup other than auto before any work
+    with counter("evaluating", console=err_console, unit="task-language") as tick:
+        se = evaluate_seeds(cfg, seeds, on_language=lambda task, lang, status: tick(f"{task} {lang} {status}"), progress=True)
+    scores = se.scores()
+    if as_json:
+        _print_json({"seeds": list(se.runs), "tasks": [
+            {"task": s.task, "languages": list(s.languages), "per_seed": {str(k): v for k, v in s.per_seed.items()},
+             "mean": s.mean, "sd": s.sd, "ci": None if s.low is None else {"low": s.low, "high": s.high, "level": 0.95,
+                                                                          "resamples": s.resamples}} for s in scores]})
+        return
+    for seed, run in se.runs.items():
+        console.print(f"seed {seed}: results in {escape(str(run.store.root))}")
+        _print_eval(run, run.config, None)
+    header, rows = score_rows(scores, list(se.runs))
+    _table(f"mean score over languages, over {len(se.runs)} seeds (± sd over seeds; 95% CI over seeds and examples)", header, rows)
 
 
 def _eval_json(run, cfg, report_dir: Optional[Path]) -> None:
@@ -590,7 +633,7 @@ def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artif
                             semb_prefix=semb_prefix)
     if as_json:
         out = {"recipe": ev.recipe, "rows": ev.rows, "skipped": ev.skipped, "logme_data": ev.logme_data,
-               "diversity_points": ev.points}
+               "diversity_points": ev.points, "intervals": ev.intervals}
         if report_dir:
             from toolkit.plots import write_selection_report
 
@@ -599,13 +642,20 @@ def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artif
         return
     header, rows = selector_rows(ev.rows)
     _table(f"selectors vs. the measured matrix ({recipe}; ground truth from the results store)", header, rows)
+    if ev.intervals:
+        from toolkit.plots import selector_interval_rows
+
+        _table("with 95% bootstrap CIs (targets and languages resampled; vs. random: expected random Regret@k minus "
+               "the estimator's)", *selector_interval_rows(ev.intervals))
     for target, used in sorted(ev.logme_data.items()):
         console.print(f"LogME labels of {target}: English {used}", highlight=False)
     for key, why in sorted(ev.skipped.items()):
         console.print(f"  [yellow]skipped[/] {escape(str(key))}: {escape(str(why))}", highlight=False)
-    _table("gain vs. intermediate-set diversity", ["target", "entry", "diversity", "all", "low", "mid", "high"],
-           [[p.target, p.entry, f"{p.diversity:.3f}",
-             *[f"{p.gains[g]:+.2f}" if g in p.gains else "-" for g in ("all", "low", "mid", "high")]] for p in ev.points])
+    from toolkit.plots import diversity_rows, trend_lines
+
+    _table("gain [95% CI] vs. intermediate-set diversity", *diversity_rows(ev.points))
+    for line in trend_lines(ev.points):
+        console.print(f"  trend {line}", highlight=False, soft_wrap=True, markup=False)
     if report_dir:
         from toolkit.plots import write_selection_report
 
@@ -697,6 +747,7 @@ def fuse_cmd(
     train_split: Optional[str] = TrainSplitOpt, dev_split: Optional[str] = DevSplitOpt,
     grad_accum: Optional[int] = GradAccumOpt, device: Optional[str] = DeviceOpt,
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
+    seeds: Optional[str] = SeedsOpt,
 ):
     """AdapterFusion (Pfeiffer et al. 2021): a fusion layer over trained adapters + a head for the target task."""
     from toolkit.config import TrainConfig, from_dict
@@ -710,6 +761,8 @@ def fuse_cmd(
     )
     cfg = from_dict(TrainConfig, given, where="options")
     _use_device(device)
+    if seeds:
+        return _train_seeds(cfg, seeds, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     _show_trained(result)
     console.print(escape(f"  evaluate with: xta eval --setup \"fuse:{','.join(cfg.intermediate)}>{cfg.name}\""), highlight=False)
@@ -730,6 +783,7 @@ def stack_cmd(
     train_split: Optional[str] = TrainSplitOpt, dev_split: Optional[str] = DevSplitOpt,
     grad_accum: Optional[int] = GradAccumOpt, device: Optional[str] = DeviceOpt,
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
+    seeds: Optional[str] = SeedsOpt,
 ):
     """MAD-X: train a task adapter stacked above frozen (language) adapters; swap them per language at eval."""
     from toolkit.config import TrainConfig, from_dict
@@ -743,6 +797,8 @@ def stack_cmd(
     )
     cfg = from_dict(TrainConfig, given, where="options")
     _use_device(device)
+    if seeds:
+        return _train_seeds(cfg, seeds, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     _show_trained(result)
     console.print(escape(f"  evaluate with: xta eval --setup \"stack:lang_{{lang}},{cfg.name}\""), highlight=False)
@@ -986,6 +1042,7 @@ def _run_seeds(cfg, nodes_per_seed: int, report_dir: Optional[Path]) -> None:
     """``xta matrix --seeds``: one matrix per seed, then the gains over seeds."""
     from toolkit.io import atomic_write_text
     from toolkit.matrix import run_matrix_seeds, seed_gain_rows, seed_significance_note
+    from toolkit.report import to_markdown
 
     sr = run_matrix_seeds(cfg, on_event=_MatrixProgress(nodes_per_seed * len(cfg.seeds)), progress=cfg.executor == "local")
     lines = []
@@ -993,8 +1050,7 @@ def _run_seeds(cfg, nodes_per_seed: int, report_dir: Optional[Path]) -> None:
         header, rows = seed_gain_rows(sr, recipe)
         title = f"transfer matrix ({recipe}) over {len(cfg.seeds)} seeds: mean gain over languages vs. no intermediate task (points)"
         _table(title, header, rows)
-        lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-                  *("| " + " | ".join(r) + " |" for r in rows), ""]
+        lines += [f"## {title}", "", to_markdown(header, rows)]
     note = seed_significance_note(sr)
     console.print(escape(note), soft_wrap=True)
     if report_dir:

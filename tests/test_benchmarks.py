@@ -247,3 +247,30 @@ def test_matrix_cost_quick(tmp_path: Path, readme: Path):
     assert second["nodes_recomputed"] == 0 and second["trained_now"] == 0
     assert first["full_finetune_bytes"] == first["trainings"] * first["encoder_parameters"] * 4
     assert "<!-- matrix_cost:start -->" in readme.read_text()
+
+
+def test_transfer_study_quick(tmp_path: Path, shared_data: Path):
+    """The X-STILTs study's pipeline on a tiny encoder (issue 17): results, failed cells, the spliced
+    Findings section. Never the finding itself (the quick figures are meaningless)."""
+    import transfer_study
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n## Findings\n\n<!-- transfer_study:start -->\nplaceholder\n<!-- transfer_study:end -->\n\n"
+                      "## Status\n\nkept\n", encoding="utf-8")
+    out = tmp_path / "transfer_study.json"
+    assert transfer_study.main(["--quick", "--out", str(out), "--readme", str(readme), "--data-dir", str(shared_data)]) == 0
+    res = json.loads(out.read_text())
+    assert res["quick"] is True and res["estimate"]["trainings"] > 0 and res["estimate"]["total_seconds"] > 0
+    a = res["analysis"]
+    assert a["english_dev"] and {r["target"] for r in a["english_dev"]} == set(res["design"]["targets"])
+    failed = {(f["recipe"], f["target"], f["intermediate"]) for f in a["failed_cells"]}
+    for r in a["english_dev"]:  # every adapter below its threshold is a failed cell, and never a gain
+        if r["failed_seeds"]:
+            assert (r["recipe"], r["target"], r["intermediate"]) in failed
+    assert not {(g["recipe"], g["target"], g["intermediate"]) for g in a["gains"]} & failed
+    for g in a["gains"]:
+        assert g["low"] <= g["high"] and 0.0 <= g["p_holm"] <= 1.0 and g["group"] in ("all", "low", "mid", "high")
+    assert set(res["diversity"]["trends"]) == {"all", "low", "mid", "high"}
+    text = readme.read_text(encoding="utf-8")
+    assert "placeholder" not in text and text.endswith("## Status\n\nkept\n") and text.count("<!-- transfer_study:start -->") == 1
+    assert "`--quick` pipeline check" in text

@@ -641,13 +641,17 @@ def test_select_evaluate_ranks_estimators_against_the_measured_matrix(tmp_path, 
     assert points["copa"].diversity == 0.0 and points["cldr_kind+copa"].diversity > 0.0
     base, cell = run.baseline("cldr_continent"), run.scores[("cldr_continent", "sequential", "cldr_kind+copa")]
     assert points["cldr_kind+copa"].gains["all"] == pytest.approx(np.mean([cell[l] - base[l] for l in base]))
+    lo, hi = points["cldr_kind+copa"].intervals["all"]  # the gain's paired-bootstrap CI (issue 17)
+    assert lo <= points["cldr_kind+copa"].gains["all"] <= hi
     fig = diversity_plot(ev.points, "sequential")
+    assert fig.axes[0].containers  # the error bars
     assert [ax.get_xlabel() for ax in fig.axes] == ["set diversity (mean pairwise cosine distance)"] * 4
     assert fig.axes[0].get_ylabel() == "mean gain (points)"
     files = write_selection_report(ev, tmp_path / "report")
     with Image.open(files["diversity_sequential.png"]) as img:
         assert img.size[0] > 600 and img.size[1] > 200
     assert "Regret@1" in Path(files["selection.md"]).read_text()
+    assert ev.intervals and "With 95% bootstrap confidence intervals" in Path(files["selection.md"]).read_text()
     assert ev.logme_data == {"cldr_continent": "cldr_continent:dev"}  # its own English dev split
     assert "- cldr_continent: English cldr_continent:dev" in Path(files["selection.md"]).read_text()
 
@@ -899,3 +903,55 @@ def test_taskemb_of_every_task_shape(shared_data, tmp_path):
     pool, _ = S.english_examples("tatoeba", shared_data, n=20)
     with pytest.raises(ConfigError, match="no task loss"):
         S.taskemb_fisher(enc, "copa", pool, get_task("tatoeba"), artifacts_dir=tmp_path)
+
+
+def test_selector_intervals_points_equal_the_metrics_and_random_is_the_exact_expectation():
+    """Issue 17: Regret@k / NDCG / Spearman with bootstrap CIs over targets and languages; the point values
+    are evaluate_selectors' (ties included), and 'vs. random' uses the exact expectation over all orders."""
+    from itertools import permutations as perms
+
+    from toolkit.selector_eval import selector_intervals
+
+    measured = {"t": {c: {**v, "de": v["en"] - 7 * i} for i, (c, v) in enumerate(MEASURED["t"].items())},
+                "u": {c: {"en": 50 + 3 * i, "sw": 30 - i} for i, c in enumerate("abcd")}}
+    base = {"t": {**BASELINE["t"], "de": 60.0}, "u": {"en": 50.0, "sw": 30.0}}
+    est = [S.Estimate("fixed", t, c, s) for t in ("t", "u") for c, s in {"a": 4, "b": 3, "c": 3, "d": 1}.items()]
+    plain = {(r["target"], r["group"]): r for r in S.evaluate_selectors(measured, base, est)}
+    rows = selector_intervals(measured, base, est, resamples=300, seed=5)
+    assert rows == selector_intervals(measured, base, est, resamples=300, seed=5)  # seeded
+    per = {(r["target"], r["group"]): r for r in rows if r["estimator"] == "fixed"}
+    for key, r in plain.items():
+        for m in ("regret@1", "regret@3", "ndcg", "spearman"):
+            assert per[key][m] == pytest.approx(r[m], nan_ok=True)
+    vals = {c: np.mean(list(v.values())) for c, v in measured["u"].items()}
+    brute = np.mean([S.regret_at_k(list(o), vals, 1) for o in perms(vals)])
+    rnd = per[("u", "all")]["regret@1_vs_random"] + per[("u", "all")]["regret@1"]
+    assert rnd == pytest.approx(brute)
+    agg = per[("all targets", "all")]
+    assert agg["n_targets"] == 2 and agg["ndcg"] == pytest.approx(np.mean([plain[(t, "all")]["ndcg"] for t in "tu"]))
+    assert agg["ndcg_ci"][0] <= agg["ndcg"] <= agg["ndcg_ci"][1]
+    assert any(r["estimator"].startswith("random (expected)") for r in rows)
+    assert selector_intervals(measured, base, est, resamples=0) == []
+
+
+def test_fit_trend_is_ols_with_a_bootstrap_band():
+    from toolkit.diversity import fit_trend
+
+    x = [0.0, 0.0, 0.1, 0.2, 0.3, 0.4]
+    y = [1.0, -1.0, 0.5, 2.0, 1.5, 3.0]
+    t = fit_trend(x, y, resamples=400, seed=1)
+    slope, intercept = np.polyfit(x, y, 1)
+    assert (t.slope, t.intercept) == pytest.approx((slope, intercept))
+    assert t.slope_ci[0] < t.slope < t.slope_ci[1] and t.n == 6
+    line = t.intercept + t.slope * t.grid
+    assert np.all(t.band[0] <= line + 1e-9) and np.all(line <= t.band[1] + 1e-9)
+    assert fit_trend([0.0, 0.0, 0.0], [1, 2, 3]) is None and fit_trend([0.0, 1.0], [1, 2]) is None
+    from toolkit.plots import diversity_plot, trend_lines
+
+    pts = [S.DiversityPoint("t", f"e{i}", ("a",), xi, 0.0, {"all": yi}, {"all": (yi - 1, yi + 1)})
+           for i, (xi, yi) in enumerate(zip(x, y))]
+    fig = diversity_plot(pts, "sequential", resamples=100)
+    ax = fig.axes[0]
+    assert [l.get_gid() for l in ax.lines if l.get_gid() == "trend"] == ["trend"]
+    assert any(c.get_gid() == "trend-band" for c in ax.collections)
+    assert trend_lines(pts, resamples=100)[0].startswith("all: OLS slope")

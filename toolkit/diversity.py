@@ -98,3 +98,42 @@ def diversity(tasks: Sequence[str], embeddings: Mapping[str, np.ndarray] | None 
         distinct_shapes(shp) if shp is not None else None,
         shape_entropy(shp) if shp is not None else None,
     )
+
+
+@dataclass(frozen=True)
+class Trend:
+    """An OLS line gain = intercept + slope x diversity with a case-bootstrap 95% band (issue 17)."""
+
+    slope: float
+    intercept: float
+    slope_ci: tuple[float, float]
+    grid: np.ndarray  # diversity values the band is given at
+    band: tuple[np.ndarray, np.ndarray]  # lower, upper fitted gain at each grid value
+    n: int
+    resamples: int
+
+
+def fit_trend(x: Sequence[float], y: Sequence[float], resamples: int = 1000, seed: int = 0,
+              grid_points: int = 50) -> Trend | None:
+    """Least-squares line of ``y`` (gains) on ``x`` (set diversity) with its uncertainty: the points are
+    resampled with replacement (case bootstrap) ``resamples`` times and refitted; the slope's 95% CI and
+    the band (pointwise 2.5/97.5 percentiles of the refitted lines over a grid of ``x``) come from those
+    fits. Resamples whose ``x`` are all equal (no line) are left out. None with fewer than 3 points or
+    fewer than 2 distinct ``x``."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) < 3 or len(np.unique(x)) < 2 or resamples < 1:
+        return None
+    slope, intercept = np.polyfit(x, y, 1)
+    rng = np.random.default_rng(seed)
+    grid = np.linspace(float(x.min()), float(x.max()), grid_points)
+    idx = rng.integers(0, len(x), size=(resamples, len(x)))
+    xs, ys = x[idx], y[idx]
+    xm, ym = xs.mean(axis=1, keepdims=True), ys.mean(axis=1, keepdims=True)
+    sxx = ((xs - xm) ** 2).sum(axis=1)
+    ok = sxx > 1e-12
+    slopes = ((xs - xm) * (ys - ym)).sum(axis=1)[ok] / sxx[ok]
+    intercepts = ym[ok, 0] - slopes * xm[ok, 0]
+    lines = intercepts[:, None] + slopes[:, None] * grid[None, :]
+    lo, hi = np.percentile(slopes, [2.5, 97.5])
+    band = (np.percentile(lines, 2.5, axis=0), np.percentile(lines, 97.5, axis=0))
+    return Trend(float(slope), float(intercept), (float(lo), float(hi)), grid, band, len(x), int(ok.sum()))

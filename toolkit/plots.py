@@ -37,7 +37,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 __all__ = ["gain_heatmap", "language_heatmap", "resource_plot", "diversity_plot", "save_figure", "write_matrix_report",
-           "write_selection_report", "selector_rows", "RESOURCE_GROUPS"]
+           "write_selection_report", "selector_rows", "selector_interval_rows", "diversity_rows", "trend_lines", "RESOURCE_GROUPS"]
 
 RESOURCE_GROUPS = ("low", "mid", "high")
 _CMAP = "RdBu"
@@ -257,10 +257,15 @@ def write_matrix_report(run: Any, out_dir: str | Path, title: str = "xta transfe
 DIVERSITY_GROUPS = ("all", "low", "mid", "high")
 
 
-def diversity_plot(points: Any, recipe: str) -> Figure:
+def diversity_plot(points: Any, recipe: str, resamples: int = 1000, seed: int = 0) -> Figure:
     """Mean transfer gain (y) against the diversity of the intermediate set (x: mean pairwise cosine
     distance of its tasks' dataset vectors, 0 for a single task), one panel per language group
-    (all, then Joshi et al. low/mid/high), one marker per (target, intermediate entry), colour = target."""
+    (all, then Joshi et al. low/mid/high), one marker per (target, intermediate entry), colour = target.
+    Error bars: each gain's 95% paired-bootstrap CI (``point.intervals``, where known). Line: the OLS
+    trend over the panel's points with its 95% case-bootstrap band and slope CI
+    (:func:`toolkit.diversity.fit_trend`; at least 3 points and 2 distinct diversities)."""
+    from .diversity import fit_trend
+
     targets = sorted({p.target for p in points})
     colours = {t: plt.get_cmap("tab10")(k % 10) for k, t in enumerate(targets)}
     fig = Figure(figsize=(3.4 * len(DIVERSITY_GROUPS), 3.8), dpi=100, layout="constrained")
@@ -271,10 +276,22 @@ def diversity_plot(points: Any, recipe: str) -> Figure:
             mine = [p for p in shown if p.target == target]
             if mine:
                 ax.scatter([p.diversity for p in mine], [p.gains[group] for p in mine], color=colours[target],
-                           label=target, s=28)
+                           label=target, s=28, zorder=3)
                 for p in mine:
+                    ci = getattr(p, "intervals", {}).get(group)
+                    if ci is not None:
+                        g = p.gains[group]
+                        ax.errorbar([p.diversity], [g], yerr=[[max(g - ci[0], 0.0)], [max(ci[1] - g, 0.0)]],
+                                    color=colours[target], linewidth=0.9, capsize=2, zorder=2, gid="gain-ci")
                     ax.annotate(p.entry, (p.diversity, p.gains[group]), fontsize=6, xytext=(3, 2),
                                 textcoords="offset points")
+        trend = fit_trend([p.diversity for p in shown], [p.gains[group] for p in shown], resamples, seed)
+        if trend is not None:
+            ax.plot(trend.grid, trend.intercept + trend.slope * trend.grid, color="black", linewidth=1.0,
+                    linestyle="--", gid="trend",
+                    label=f"OLS slope {trend.slope:+.1f} [{trend.slope_ci[0]:+.1f}, {trend.slope_ci[1]:+.1f}]")
+            ax.fill_between(trend.grid, *trend.band, color="grey", alpha=0.2, linewidth=0, gid="trend-band")
+            ax.legend(fontsize=6, loc="best")
         ax.axhline(0.0, color="black", linewidth=0.8)
         ax.set_title(f"{group} languages" if group == "all" else f"{group}-resource", fontsize=9)
         ax.set_xlabel("set diversity (mean pairwise cosine distance)", fontsize=7)
@@ -283,8 +300,53 @@ def diversity_plot(points: Any, recipe: str) -> Figure:
     axes[0].set_ylabel("mean gain (points)")
     if points:
         axes[0].legend(fontsize=7)
-    fig.suptitle(f"transfer gain vs. intermediate-set diversity ({recipe})", fontsize=10)
+    fig.suptitle(f"transfer gain vs. intermediate-set diversity ({recipe}); bars: 95% CI; band: 95% bootstrap "
+                 "band of the OLS trend", fontsize=9)
     return fig
+
+
+def diversity_rows(points: Any) -> tuple[list[str], list[list[str]]]:
+    """Each diversity point's group gains, ``gain [lo, hi]`` where its CI is known."""
+    def cell(p, g) -> str:
+        if g not in p.gains:
+            return "-"
+        ci = getattr(p, "intervals", {}).get(g)
+        return f"{p.gains[g]:+.2f}" + (f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "")
+
+    return (["target", "entry", "diversity", *DIVERSITY_GROUPS],
+            [[p.target, p.entry, f"{p.diversity:.4f}", *[cell(p, g) for g in DIVERSITY_GROUPS]] for p in points])
+
+
+def trend_lines(points: Any, resamples: int = 1000, seed: int = 0) -> list[str]:
+    """One sentence per language group: the OLS slope of gain on diversity with its bootstrap 95% CI."""
+    from .diversity import fit_trend
+
+    out = []
+    for group in DIVERSITY_GROUPS:
+        shown = [p for p in points if group in p.gains]
+        trend = fit_trend([p.diversity for p in shown], [p.gains[group] for p in shown], resamples, seed)
+        if trend is None:
+            out.append(f"{group}: no trend ({len(shown)} points; needs 3 with 2 distinct diversities)")
+            continue
+        verdict = "no significant trend" if trend.slope_ci[0] <= 0.0 <= trend.slope_ci[1] else (
+            "gains rise with diversity" if trend.slope > 0 else "gains fall with diversity")
+        out.append(f"{group}: OLS slope {trend.slope:+.2f} points per unit of diversity, 95% bootstrap CI "
+                   f"[{trend.slope_ci[0]:+.2f}, {trend.slope_ci[1]:+.2f}] over {trend.n} points: {verdict}")
+    return out
+
+
+def _interval_section(evaluation: Any) -> list[str]:
+    from .report import to_markdown
+
+    intervals = getattr(evaluation, "intervals", None)
+    if not intervals:
+        return []
+    header, rows = selector_interval_rows(intervals)
+    return ["\n## With 95% bootstrap confidence intervals\n",
+            "Per target: the group's languages resampled; `all targets`: targets resampled, then languages within "
+            "each (two-stage percentile bootstrap). `vs. random`: the expected Regret@k of a uniformly random "
+            "ranking of the same candidates minus the estimator's (> 0: better than random).\n",
+            to_markdown(header, rows)]
 
 
 def write_selection_report(evaluation: Any, out_dir: str | Path) -> dict[str, str]:
@@ -302,21 +364,39 @@ def write_selection_report(evaluation: Any, out_dir: str | Path) -> dict[str, st
           "the top k), NDCG with the measured target scores as relevance, Spearman between estimator scores and "
           "gains (Poth et al. 2021).\n",
           to_markdown(header, rows),
+          *_interval_section(evaluation),
           "\n## Estimates\n",
           to_markdown(["estimator", "target", "candidate", "score", "cost (s)"],
                       [[e.estimator, e.target, e.candidate, f"{e.score:.4f}", f"{e.cost.seconds:.2f}"]
                        for e in evaluation.estimates]),
           f"\n## Gain vs. diversity\n\n![gain vs. diversity]({png})\n",
-          to_markdown(["target", "entry", "diversity", *DIVERSITY_GROUPS],
-                      [[p.target, p.entry, f"{p.diversity:.4f}",
-                        *[f"{p.gains[g]:+.2f}" if g in p.gains else "-" for g in DIVERSITY_GROUPS]]
-                       for p in evaluation.points])]
+          to_markdown(*diversity_rows(evaluation.points)),
+          "\n" + "\n".join(f"- {line}" for line in trend_lines(evaluation.points)) + "\n"]
     if getattr(evaluation, "logme_data", None):
         md += ["\n## LogME labels\n"] + [f"- {t}: English {u}" for t, u in sorted(evaluation.logme_data.items())]
     if evaluation.skipped:
         md += ["\n## Skipped\n"] + [f"- {k}: {v}" for k, v in sorted(evaluation.skipped.items())]
     files["selection.md"] = str(atomic_write_text(out / "selection.md", "\n".join(md) + "\n"))
     return files
+
+
+def selector_interval_rows(rows: Any) -> tuple[list[str], list[list[str]]]:
+    """:func:`toolkit.selector_eval.selector_intervals` rows as ``value [lo, hi]`` cells ("all targets"
+    first within each estimator and group)."""
+    ks = sorted({int(k.split("@")[1]) for r in rows for k in r if k.startswith("regret@") and k[8:].isdigit()})
+    metrics = [*(f"regret@{k}" for k in ks), *(f"regret@{k}_vs_random" for k in ks), "ndcg", "spearman"]
+    header = ["estimator", "target", "group", *[m.replace("regret", "Regret").replace("_vs_random", " vs. random")
+                                               .replace("ndcg", "NDCG").replace("spearman", "Spearman") for m in metrics]]
+
+    def cell(r, m) -> str:
+        v, ci = r.get(m), r.get(f"{m}_ci")
+        if v is None:
+            return "-"
+        return f"{v:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+    order = sorted(rows, key=lambda r: (r["group"], r["estimator"].startswith("random (expected)"), r["estimator"],
+                                        r["target"] != "all targets", r["target"]))
+    return header, [[r["estimator"], r["target"], r["group"], *[cell(r, m) for m in metrics]] for r in order]
 
 
 def selector_rows(rows: Any) -> tuple[list[str], list[list[str]]]:

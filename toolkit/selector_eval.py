@@ -5,6 +5,7 @@ relating each measured intermediate set's gain to its diversity."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,6 +159,9 @@ class DiversityPoint:
     diversity: float  # mean pairwise cosine distance of the members' dataset vectors; 0 for one task
     shape_entropy: float
     gains: dict[str, float]  # language group -> mean gain (points) over that group's languages
+    # language group -> 95% paired-bootstrap CI of that gain (examples resampled within each language);
+    # empty where the store holds no per-example rows (or resamples 0)
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -172,6 +176,7 @@ class MatrixSelectorEvaluation:
     points: list[DiversityPoint]
     skipped: dict[str, str]  # "estimator:target:candidate" or "estimator:target" -> why
     logme_data: dict[str, str] = field(default_factory=dict)  # target -> the "task:split" LogME's labels came from
+    intervals: list[dict[str, Any]] = field(default_factory=list)  # selector_intervals: the metrics with CIs
 
 
 def measured_matrix(plan: Any, recipe: str) -> tuple[dict, dict, dict]:
@@ -273,7 +278,10 @@ def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "r
             estimates += _matrix_taskemb(target, cands, encoder, cfg, n, seed, skipped, fisher, taskemb_data)
     rows = evaluate_selectors({t: single[t] for t in single}, baseline, estimates, ks=ks)
     points = _diversity_points(entries, members, baseline, {k: v.vector for k, v in vectors.items()})
-    return MatrixSelectorEvaluation(recipe, rows, estimates, single, baseline, points, skipped, logme_data)
+    points = point_intervals(plan, recipe, points, getattr(cfg, "resamples", 1000), getattr(cfg, "seed", 0))
+    intervals = selector_intervals({t: single[t] for t in single}, baseline, estimates, ks=ks,
+                                   resamples=getattr(cfg, "resamples", 1000), seed=getattr(cfg, "seed", 0))
+    return MatrixSelectorEvaluation(recipe, rows, estimates, single, baseline, points, skipped, logme_data, intervals)
 
 
 def _matrix_logme(plan: Any, target: str, cands: Sequence[str], encoder: Any, cfg: Any, n: int, seed: int,
@@ -354,3 +362,190 @@ def _diversity_points(entries: Mapping[str, Mapping[str, Mapping[str, float]]], 
             points.append(DiversityPoint(target, entry, tasks, float(div),
                                          shape_entropy([get_task(t).shape for t in tasks]), group_gains))
     return points
+
+
+def point_intervals(plan: Any, recipe: str, points: Sequence[DiversityPoint], resamples: int,
+                    seed: int = 0) -> list[DiversityPoint]:
+    """Each point's group gains with their 95% paired-bootstrap CI (:func:`toolkit.stats.compare_languages`
+    over the per-example rows the store keeps for the baseline and the entry)."""
+    import dataclasses
+
+    from .errors import DataError
+    from .matrix import BASELINE, collect_rows, collect_scores
+    from .stats import compare_languages, derived_seed
+
+    if resamples < 1 or not points:
+        return list(points)
+    scores, _ = collect_scores(plan)
+    rows = collect_rows(plan, scores)
+    out = []
+    for p in points:
+        base, cell = rows.get((p.target, BASELINE, BASELINE), {}), rows.get((p.target, recipe, p.entry), {})
+        intervals = {}
+        for group in p.gains:
+            langs = _group_languages(scores.get((p.target, BASELINE, BASELINE), {}), group)
+            if langs and all(lang in base and lang in cell for lang in langs):
+                try:
+                    c = compare_languages({lang: (base[lang], cell[lang]) for lang in langs}, resamples, 1,
+                                          seed=derived_seed(seed, "diversity", p.target, p.entry, group))
+                except DataError:
+                    continue
+                intervals[group] = (c.low, c.high)
+        out.append(dataclasses.replace(p, intervals=intervals))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# uncertainty of the selector metrics (issue 17): bootstrap CIs over targets and languages
+# --------------------------------------------------------------------------------------------------
+
+RANDOM_EXPECTED = "random (expected)"
+
+
+def _tie_ndcg(order_groups: Sequence[np.ndarray], rel: np.ndarray) -> np.ndarray:
+    """NDCG (linear gains, all positions) of a fixed ranking whose tied candidates form ``order_groups``
+    (index arrays in rank order), for every row of ``rel`` (draws x candidates): the DCG averages the
+    relevance over each tie group, as ``sklearn.metrics.ndcg_score`` (``_tie_averaged_dcg``) does."""
+    n = rel.shape[1]
+    disc = 1.0 / np.log2(np.arange(n) + 2.0)
+    dcg = np.zeros(rel.shape[0])
+    pos = 0
+    for group in order_groups:
+        dcg += rel[:, group].mean(axis=1) * disc[pos:pos + len(group)].sum()
+        pos += len(group)
+    ideal = (-np.sort(-rel, axis=1) * disc).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ideal > 0, dcg / ideal, np.nan)
+
+
+def _expected_random_top(values: np.ndarray, k: int) -> np.ndarray:
+    """E[best value among the first k of a uniformly random ranking], per row: with the values sorted
+    ascending, the i-th (1-based) is the top-k maximum with probability C(i-1, k-1) / C(n, k)."""
+    from math import comb
+
+    n = values.shape[1]
+    k = min(k, n)
+    p = np.array([comb(i - 1, k - 1) for i in range(1, n + 1)], dtype=np.float64) / comb(n, k)
+    return np.sort(values, axis=1) @ p
+
+
+def _selector_draws(scores: Mapping[str, float], cands: Sequence[str], V: np.ndarray, ks: Sequence[int],
+                    weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Each metric for every row of ``weights`` (draws x languages: how often each language is drawn);
+    ``V`` = candidates x languages of target scores. Gains differ from scores by a per-draw constant (the
+    baseline's mean), so Spearman against scores equals Spearman against gains."""
+    from scipy.stats import rankdata
+
+    values = (weights @ V.T) / weights.sum(axis=1, keepdims=True)  # draws x candidates
+    est = np.array([float(scores[c]) for c in cands])
+    order = sorted(range(len(cands)), key=lambda i: (-est[i], cands[i]))
+    best = values.max(axis=1)
+    out: dict[str, np.ndarray] = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for k in ks:
+            top = values[:, order[:k]].max(axis=1)
+            out[f"regret@{k}"] = np.where(best != 0, (best - top) / best * 100.0, np.nan)
+            rnd = _expected_random_top(values, k)
+            out[f"random_regret@{k}"] = np.where(best != 0, (best - rnd) / best * 100.0, np.nan)
+            out[f"regret@{k}_vs_random"] = out[f"random_regret@{k}"] - out[f"regret@{k}"]
+        levels = sorted(set(est), reverse=True)
+        groups = [np.array([i for i in order if est[i] == s]) for s in levels]
+        out["ndcg"] = _tie_ndcg(groups, values) if len(cands) > 1 else np.full(len(values), np.nan)
+        if len(cands) > 1 and len(levels) > 1:
+            r_est = rankdata(est)
+            r_val = rankdata(values, axis=1)
+            a = r_est - r_est.mean()
+            b = r_val - r_val.mean(axis=1, keepdims=True)
+            den = np.sqrt((a ** 2).sum() * (b ** 2).sum(axis=1))
+            out["spearman"] = np.where(den > 0, (b @ a) / den, np.nan)
+        else:
+            out["spearman"] = np.full(len(values), np.nan)
+    return out
+
+
+SELECTOR_METRICS = ("regret@{k}", "regret@{k}_vs_random", "ndcg", "spearman")
+
+
+def _ci(draws: np.ndarray, level: float = 0.95) -> tuple[float | None, float | None]:
+    ok = draws[~np.isnan(draws)]
+    if len(ok) < max(10, len(draws) // 2):
+        return None, None
+    tail = 100.0 * (1.0 - level) / 2.0
+    lo, hi = np.percentile(ok, [tail, 100.0 - tail])
+    return float(lo), float(hi)
+
+
+def selector_intervals(measured: Mapping[str, Mapping[str, Mapping[str, float]]],
+                       baseline: Mapping[str, Mapping[str, float]], estimates: Sequence[Estimate], *,
+                       ks: Sequence[int] = (1, 3), groups: Sequence[str] = LANGUAGE_GROUPS,
+                       resamples: int = 1000, seed: int = 0) -> list[dict[str, Any]]:
+    """Regret@k, NDCG and Spearman with 95% percentile-bootstrap CIs, per (estimator, group): one row per
+    target (languages of the group resampled with replacement; each candidate's value is its mean over the
+    drawn languages) and one row ``target = "all targets"`` averaging the targets (two-stage: targets drawn
+    with replacement, then languages within each, as :func:`toolkit.stats.compare_seeds` does with seeds).
+    ``regret@k_vs_random`` is the expected Regret@k of a uniformly random ranking of the same candidates
+    minus the estimator's (> 0: better than random; exact expectation, not a sampled random ranking); a
+    ``random (expected)`` row gives that expectation itself. Values are the point estimates on all
+    languages (equal to :func:`evaluate_selectors`'s); a CI is None when under half of the draws define the
+    metric (e.g. one candidate, or ties everywhere)."""
+    from .stats import _weights, derived_seed
+
+    if resamples < 1:
+        return []
+    metric_keys = [m.format(k=k) for m in SELECTOR_METRICS for k in (ks if "{k}" in m else (None,))]
+    per: dict[tuple[str, str], dict[str, dict[str, tuple[float, np.ndarray]]]] = {}
+    for (estimator, target), scores in sorted(_scores_by(estimates).items()):
+        base = baseline.get(target)
+        if target not in measured or base is None:
+            continue
+        for group in groups:
+            langs = _group_languages(base, group)
+            cands = sorted(c for c, v in measured[target].items() if c in scores and all(lang in v for lang in langs))
+            if not langs or not cands:
+                continue
+            V = np.array([[measured[target][c][lang] for lang in langs] for c in cands], dtype=np.float64)
+            rng = np.random.default_rng(derived_seed(seed, "selector", target, group))
+            boot = _selector_draws(scores, cands, V, ks, _weights(rng, len(langs), resamples))
+            point = _selector_draws(scores, cands, V, ks, np.ones((1, len(langs))))
+            entry = {m: (float(point[m][0]), boot[m]) for m in [*metric_keys, *(f"random_regret@{k}" for k in ks)]}
+            per.setdefault((estimator, group), {})[target] = entry
+    rows = []
+    for (estimator, group), targets in sorted(per.items()):
+        for target, entry in sorted(targets.items()):
+            rows.append(_interval_row(estimator, target, group, 1, {m: entry[m] for m in metric_keys}))
+        names = sorted(targets)
+        rng = np.random.default_rng(derived_seed(seed, "selector-targets", estimator, group))
+        picked = rng.integers(0, len(names), size=(resamples, len(names)))
+        agg = {}
+        for m in [*metric_keys, *(f"random_regret@{k}" for k in ks)]:
+            stack = np.stack([targets[t][m][1] for t in names])  # targets x draws
+            with np.errstate(invalid="ignore"), _quiet_nanmean():
+                point = float(np.nanmean([targets[t][m][0] for t in names]))
+                draws = np.nanmean(stack[picked, np.arange(resamples)[:, None]], axis=1)
+            agg[m] = (point, draws)
+        rows.append(_interval_row(estimator, "all targets", group, len(names), {m: agg[m] for m in metric_keys}))
+        rows.append(_interval_row(RANDOM_EXPECTED + f" [{estimator}'s candidates]", "all targets", group, len(names),
+                                  {f"regret@{k}": agg[f"random_regret@{k}"] for k in ks}))
+    return rows
+
+
+class _quiet_nanmean:
+    def __enter__(self):
+        import warnings
+
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        return self._w.__exit__(*exc)
+
+
+def _interval_row(estimator: str, target: str, group: str, n_targets: int,
+                  metrics: Mapping[str, tuple[float, np.ndarray]]) -> dict[str, Any]:
+    row: dict[str, Any] = {"estimator": estimator, "target": target, "group": group, "n_targets": n_targets}
+    for m, (point, draws) in metrics.items():
+        lo, hi = _ci(draws)
+        row[m] = None if math.isnan(point) else point
+        row[f"{m}_ci"] = None if lo is None or row[m] is None else [lo, hi]
+    return row
