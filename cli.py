@@ -496,7 +496,7 @@ def select(
     names = [c.strip() for c in candidates.split(",")] if candidates else [t.name for t in intermediate_tasks()]
     run = run_selection(target, names, budget=budget, objective=objective, estimator=estimator, encoder=enc,
                         data_dir=data, n=n or 500, seed=seed, diversity_weight=diversity_weight, combine=combine,
-                        artifacts_dir=artifacts_dir, semb_encoder=semb_enc, semb_prefix=semb_prefix)
+                        artifacts_dir=artifacts_dir, semb_encoder=semb_enc, semb_prefix=semb_prefix, model=model)
     if as_json:
         from toolkit.jsonout import selection_json
 
@@ -521,6 +521,10 @@ def select(
         console.print(f"LogME labels of {target}: English {run.logme_data}", highlight=False)
     for name, why in run.skipped.items():
         console.print(f"  [yellow]skipped[/] {escape(str(name))}: {escape(str(why))}", highlight=False)
+    for name, why in run.overlaps.items():
+        console.print(f"  [yellow]overlap[/] {escape(why)}", highlight=False)
+    for name, where in run.sizes.items():
+        console.print(f"  size of {escape(str(name))}: {escape(where)}", highlight=False)
     sel = run.selection
     console.print(f"chosen for {escape(str(target))} ({objective}): [bold]{escape(', '.join(sel.chosen))}[/]")
     if sel.diversity is not None and sel.diversity.mean_pairwise_cosine_distance is not None:
