@@ -370,7 +370,7 @@ def eval_cmd(
     from toolkit.evaluate import evaluate
     from toolkit.progress import counter
 
-    for flag, value in (("--tasks", tasks), ("--langs", langs)):
+    for flag, value in (("--targets", tasks), ("--langs", langs)):
         if value is not None and not value.replace(",", "").strip():  # `--langs ""` must not mean "all of them"
             raise ConfigError(f"{flag}: empty; leave it out for all, or name at least one")
     cfg = EvalConfig(
