@@ -209,7 +209,7 @@ def test_eval_json_is_the_only_thing_on_stdout(tmp_path, tiny_dir):
                            "reused": [], "failed": {}, "error": None}]
 
 
-def test_select_json(shared_data):
+def test_select_json(shared_data, tmp_path):
     out = _json_stdout(runner.invoke(app, ["select", "--target", "xcopa", "--candidates", "siqa,cosmosqa,anli,copa",
                                            "--estimator", "size", "--budget", "2", "--data-dir", str(shared_data), "--json"]))
     assert out["chosen"] == ["anli", "siqa"]
@@ -217,6 +217,18 @@ def test_select_json(shared_data):
     assert out["command"].startswith(f"xta train-adapter --task anli --train-split 'dev[:80%]' --dev-split 'dev[80%:]' "
                                      f"--data-dir {shared_data} && xta train-adapter --task siqa --train-split 'dev[:80%]'")
     _assert_parses(out["command"])
+    from toolkit.config import TrainConfig, from_dict
+    from toolkit.preflight import check_training
+
+    for part in out["command"].split(" && ")[:2]:  # the adapters' training: names and data load offline as printed
+        import shlex
+
+        import typer.main
+
+        sub = typer.main.get_command(app).get_command(None, "train-adapter")
+        p = sub.make_context("train-adapter", shlex.split(part)[2:]).params
+        check_training(from_dict(TrainConfig, {k: str(p[k]) for k in ("task", "train_split", "dev_split", "data_dir")},
+                                 where="printed command"), tmp_path)
     scores = {e["candidate"]: e["score"] for e in out["estimates"]}
     assert scores == {"anli": 162865.0, "siqa": 33410.0, "cosmosqa": 25262.0, "copa": 400.0}  # the cards' train_size
     assert all(out["sizes"][c].startswith("card: ") for c in scores)
