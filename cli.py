@@ -624,7 +624,7 @@ def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artif
                             semb_prefix=semb_prefix)
     if as_json:
         out = {"recipe": ev.recipe, "rows": ev.rows, "skipped": ev.skipped, "logme_data": ev.logme_data,
-               "diversity_points": ev.points}
+               "diversity_points": ev.points, "overlaps": ev.overlaps}
         if report_dir:
             from toolkit.plots import write_selection_report
 
@@ -637,6 +637,8 @@ def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artif
         console.print(f"LogME labels of {target}: English {used}", highlight=False)
     for key, why in sorted(ev.skipped.items()):
         console.print(f"  [yellow]skipped[/] {escape(str(key))}: {escape(str(why))}", highlight=False)
+    for key, why in sorted(ev.overlaps.items()):
+        console.print(f"  [yellow]overlap[/] {escape(why)}", highlight=False)
     _table("gain vs. intermediate-set diversity", ["target", "entry", "diversity", "all", "low", "mid", "high"],
            [[p.target, p.entry, f"{p.diversity:.3f}",
              *[f"{p.gains[g]:+.2f}" if g in p.gains else "-" for g in ("all", "low", "mid", "high")]] for p in ev.points])

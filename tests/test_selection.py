@@ -605,7 +605,10 @@ def test_semb_keeps_a_candidates_own_examples_out_of_the_target(shared_data, mon
         vec = np.mean([np.frombuffer(k, dtype=np.uint8).astype(float) - 127.5 for k in keys], axis=0)
         return S.TaskEmbedding(vec, len(keys), S.Cost(len(keys)))
 
+    from toolkit import semb as semb_module
+
     monkeypatch.setattr(S, "embed_task", fake_embed)
+    monkeypatch.setattr(semb_module, "embed_task", fake_embed)
     run = S.run_selection("xcopa", ["siqa", "copa"], estimator="semb", data_dir=shared_data, n=None,
                           semb_encoder=object(), seed=3)
     assert run.data_used["siqa"] == run.data_used["xcopa"] and run.data_used["xcopa"].startswith("siqa:")
@@ -664,6 +667,10 @@ def test_select_evaluate_ranks_estimators_against_the_measured_matrix(tmp_path, 
     measured = {"cldr_continent": {c: run.scores[("cldr_continent", "sequential", c)] for c in ("cldr_kind", "copa")}}
     assert ev.measured == measured and ev.baseline == {"cldr_continent": run.baseline("cldr_continent")}
     assert {e.estimator for e in ev.estimates} == {"semb", "logme", "taskemb", "size", "random"}
+    sizes = {e.candidate: e.score for e in ev.estimates if e.estimator == "size"}
+    kind_data, kind_used = S.english_examples("cldr_kind", shared_data)
+    assert sizes == {"copa": 400.0, "cldr_kind": float(len(kind_data))}  # copa's card; the demo task is counted
+    assert ev.overlaps == {}  # no candidate's data is cldr_continent's
     # TaskEmb: the target's no-intermediate adapter against each candidate's intermediate adapter
     fisher = {a: S.adapter_taskemb(tiny, a, cfg.artifacts_dir, cfg.data_dir, 32, 0)[0]
               for a in ("cldr_continent", "cldr_kind", "copa")}

@@ -49,7 +49,9 @@ logger = logging.getLogger(__name__)
 
 # the estimators, diversity and selector evaluation live in their own modules; re-exported here so that
 # `toolkit.selection` stays the one place to import selection from
+from .estimates import training_sizes  # noqa: E402
 from .estimates import COMBINATIONS, Cost, ESTIMATION_SPLITS, ESTIMATORS, Estimate, LANGUAGE_GROUPS, LabelledFeatures, OBJECTIVES, TaskEmbedding, cosine, english_examples, example_text, gains, random_estimates, sample_indices, size_estimates  # noqa: F401,E402
+from .semb import disjoint_halves, semb_estimates_apart  # noqa: F401,E402
 from .semb import E5_SEMB_PREFIX, SEMB_MODEL, _rows, embed_task, encode_rows, mean_embedding, semb_estimates, semb_prefix, semb_rows, task_embedding  # noqa: F401,E402
 from .logme import LOGME_EPSILON, LOGME_MAX_ITER, LOGME_TOL, _evidence_terms, _posterior_terms, _spectrum, log_evidence, logme, logme_estimates, logme_features, logme_target_data  # noqa: F401,E402
 from .taskemb import FisherEmbedding, TASKEMB_BATCH_SIZE, adapter_parameter_key, adapter_taskemb, taskemb_estimates, taskemb_fisher, taskemb_similarity  # noqa: F401,E402
@@ -239,19 +241,6 @@ class SelectionRun:
     sizes: dict[str, str] = field(default_factory=dict)
 
 
-def disjoint_halves(total: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Two disjoint halves of ``range(total)`` (a seeded permutation cut in the middle, each sorted): the
-    target's representation is computed on one, the overlapping candidate's on the other."""
-    if total < 2:
-        raise ConfigError(f"cannot split {total} example(s) into two disjoint halves")
-    perm = np.random.default_rng(seed).permutation(total)
-    return np.sort(perm[: total // 2]), np.sort(perm[total // 2:])
-
-
-def _subset(examples: Any, idx: np.ndarray) -> list:
-    return [examples[int(i)] for i in idx]
-
-
 def _split_flags(used: str | None) -> list[str]:
     """--train-split/--dev-split for a task whose English data loaded from ``used`` ("task:split"): none when
     its train split loaded, else an 80/20 slice of the split that did (e.g. SocialIQa offline: its dev set)."""
@@ -334,25 +323,10 @@ def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, ob
     overlaps: dict[str, str] = {}
     sizes: dict[str, str] = {}
     if estimator == "semb":
-        apart = [c for c in usable if c == target or used[c] == used[target]]
-        estimates = semb_estimates(target, embeddings[target], {c: embeddings[c] for c in usable if c not in apart})
-        for c in apart:
-            t_idx, c_idx = disjoint_halves(len(data[c]), seed)
-            spec = get_task(used[c].split(":")[0])
-            halves = [embed_task(semb_encoder, _subset(data[c], idx), spec, n=n, seed=seed, prefix=semb_prefix)
-                      for idx in (t_idx, c_idx)]
-            estimates += semb_estimates(target, halves[0], {c: halves[1]})
-            overlaps[c] = (f"{c}'s English data ({used[c]}) is {target}'s: the target is represented by a disjoint "
-                           f"half ({len(t_idx)} examples), {c} by the other ({len(c_idx)}); no example is in both")
-        estimates.sort(key=lambda e: usable.index(e.candidate))
+        estimates, overlaps = semb_estimates_apart(target, usable, embeddings, data, used, semb_encoder, n=n,
+                                                   seed=seed, prefix=semb_prefix)
     elif estimator == "size":
-        counts = {}
-        for c in usable:
-            card = get_task(c)
-            if card.train_size:
-                counts[c], sizes[c] = card.train_size, f"card: {card.train_size_source or 'train_size'}"
-            else:
-                counts[c], sizes[c] = len(data[c]), f"counted: {used[c]} (the card gives no train_size)"
+        counts, sizes = training_sizes(usable, data, used)
         estimates = size_estimates(target, counts)
     elif estimator == "logme":
         estimates, logme_data = _candidate_logme(target, usable, encoder, data_dir, artifacts_dir, n, seed, skipped)
