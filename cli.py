@@ -599,7 +599,9 @@ def select(
     console.print(f"chosen for {escape(str(target))} ({objective}): [bold]{escape(', '.join(sel.chosen))}[/]")
     if sel.diversity is not None and sel.diversity.mean_pairwise_cosine_distance is not None:
         console.print(f"  set diversity: mean pairwise cosine distance {sel.diversity.mean_pairwise_cosine_distance:.3f}")
-    console.print(f"train it with: {escape(sel.command)}", highlight=False)
+    console.print(f"train it with: {escape(sel.command)}", highlight=False, soft_wrap=True)  # never cut: it is pasted
+    if run.command_caveat:
+        console.print(f"  [yellow]note[/] {escape(run.command_caveat)}", highlight=False)
 
 
 def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artifacts_dir, results_dir, report_dir,

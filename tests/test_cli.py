@@ -40,7 +40,7 @@ def test_select_by_size_prints_the_command(shared_data):
     # the cards' full training sets (ANLI R1-R3 162,865; SocialIQa 33,410), not the dev sets that load offline
     assert "chosen for xcopa (mean): anli, siqa" in result.output
     assert "size of siqa: card: Sap et al. (2019)" in result.output
-    line = result.output.split("train it with: ", 1)[1].replace("\n", "")
+    line = result.output.split("train it with: ", 1)[1].split("\n")[0]  # one line, never wrapped
     assert line.endswith(f" && xta fuse --tasks anli,siqa --target xcopa --data-dir {shared_data}")
     _assert_parses(line)
 
@@ -232,6 +232,7 @@ def test_select_json(shared_data, tmp_path):
     scores = {e["candidate"]: e["score"] for e in out["estimates"]}
     assert scores == {"anli": 162865.0, "siqa": 33410.0, "cosmosqa": 25262.0, "copa": 400.0}  # the cards' train_size
     assert all(out["sizes"][c].startswith("card: ") for c in scores)
+    assert "siqa:dev was used" in out["command_caveat"]  # xcopa's fusion needs SocialIQa's train split (item 8)
 
 
 @pytest.mark.parametrize("argv", [["-v", "tasks", "show", "xnli"], ["tasks", "show", "xnli", "-v"],

@@ -185,6 +185,20 @@ def command_for(target: str, chosen: Sequence[str], combine: str = "fuse") -> st
     return f"xta train-adapter --task {chosen[0]} --extra-tasks {','.join(chosen[1:])}"
 
 
+def command_caveat(target: str, chosen: Sequence[str], combine: str, used: Mapping[str, str]) -> str | None:
+    """Why the fusion step of :func:`runnable_command` may still fail as printed, or None: a fusion trains its
+    head on the target's English training source, and where that source's train split did not load
+    (``used``: XCOPA offline is SocialIQa's dev set), ``xta fuse`` cannot yet be pointed at another split of
+    that source (issue 20 item 8)."""
+    if len(chosen) < 2 or combine != "fuse":
+        return None
+    source, _, split = (used.get(target) or "").partition(":")
+    if not source or source == target or split == "train":
+        return None
+    return (f"the fusion trains on {target}'s English training source {source}, whose train split did not load "
+            f"here ({used[target]} was used); xta fuse needs {source}'s train split (the Hub, or a local copy)")
+
+
 def select(target: str, candidates: Sequence[str], estimates: Sequence[Estimate] = (), budget: int = 1,
            objective: str = "mean", matrix: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None, *,
            estimator: str | None = None, diversity_weight: float = 0.0,
@@ -239,6 +253,7 @@ class SelectionRun:
     # candidate -> where its size came from (size estimator): the card's full training-set size and its source,
     # or the count of the split that loaded when the card gives none
     sizes: dict[str, str] = field(default_factory=dict)
+    command_caveat: str | None = None  # why the printed command may still fail as pasted (see command_caveat)
 
 
 def _split_flags(used: str | None) -> list[str]:
@@ -343,4 +358,5 @@ def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, ob
                  shapes={c: get_task(c).shape for c in usable}, combine=combine)
     sel = replace(sel, command=runnable_command(target, sel.chosen, combine, used=used, data_dir=data_dir,
                                                 artifacts_dir=artifacts_dir, model=model))
-    return SelectionRun(sel, estimates, used, skipped, logme_data, overlaps, sizes)
+    return SelectionRun(sel, estimates, used, skipped, logme_data, overlaps, sizes,
+                        command_caveat(target, sel.chosen, combine, used))
