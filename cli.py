@@ -22,6 +22,33 @@ from toolkit.errors import ConfigError, XtaError
 
 VERBOSE_FLAGS = ("-v", "--verbose")
 
+#: Old spellings still accepted (issue 20 item 5), hidden from --help: command -> {old: the one spelling}.
+#: The vocabulary (README "CLI vocabulary"): --task one task trained, --tasks a list of input tasks, --target the
+#: one target a command works for, --targets the target tasks evaluated; --artifacts-dir adapters, --results-dir
+#: records, --report-dir reports, --home a root holding all three, --out a single output file; --lr everywhere.
+LEGACY_SPELLINGS = {
+    "eval": {"--tasks": "--targets", "--train-lr": "--lr"},
+    "report": {"--out": "--report-dir"},
+    "demo": {"--out": "--home"},
+}
+
+
+def _modern_spellings(args: list[str]) -> list[str]:
+    """The subcommand's old option spellings (:data:`LEGACY_SPELLINGS`) rewritten to the current ones,
+    ``--old=value`` included; nothing after ``--`` is touched."""
+    command = next((a for a in args if a in LEGACY_SPELLINGS or not a.startswith("-")), None)
+    table = LEGACY_SPELLINGS.get(command or "")
+    if not table:
+        return args
+    start, out = args.index(command) + 1, list(args)
+    for i in range(start, len(out)):
+        if out[i] == "--":
+            break
+        name, eq, value = out[i].partition("=")
+        if name in table:
+            out[i] = table[name] + eq + value
+    return out
+
 
 class _VerboseAnywhere(TyperGroup):
     """``-v``/``--verbose`` after the subcommand too (``xta eval ... -v``), not only before it."""
@@ -31,6 +58,7 @@ class _VerboseAnywhere(TyperGroup):
             head = args.index("--") if "--" in args else len(args)
             if any(a in VERBOSE_FLAGS for a in args[:head]):
                 args = ["--verbose", *(a for i, a in enumerate(args) if i >= head or a not in VERBOSE_FLAGS)]
+            args = _modern_spellings(args)
         return super().parse_args(ctx, args)
 
 
@@ -48,6 +76,37 @@ console = Console()
 err_console = Console(stderr=True)
 
 DataDirOpt = typer.Option(None, "--data-dir", help="Local mirror of the original benchmark files (default: $XTA_DATA_DIR).")
+
+
+def _config_defaults(ctx: typer.Context, param: typer.CallbackParam, value: Optional[Path]) -> Optional[Path]:
+    """``--config FILE``: a YAML (or JSON) mapping of this command's options (``max_steps: 100`` or
+    ``max-steps: 100``) that become its defaults (click's ``default_map``), so flags given explicitly win."""
+    if value is None:
+        return value
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(value).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise typer.BadParameter(f"{value}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    if not isinstance(data, dict):
+        raise typer.BadParameter(f"{value}: expected a mapping of option names to values")
+    legacy = LEGACY_SPELLINGS.get(ctx.info_name or "", {})
+    names = {}
+    for p in ctx.command.params:
+        if p.name in ("config", "help"):
+            continue
+        for spelling in (p.name, *p.opts, *(old for old, new in legacy.items() if new in p.opts)):
+            names[spelling.lstrip("-").replace("-", "_")] = p.name
+    unknown = sorted(str(k) for k in data if str(k).lstrip("-").replace("-", "_") not in names)
+    if unknown:
+        raise typer.BadParameter(f"{value}: unknown option(s) {', '.join(unknown)} (allowed: {', '.join(sorted(set(names.values())))})")
+    ctx.default_map = {**(ctx.default_map or {}), **{names[str(k).lstrip("-").replace("-", "_")]: v for k, v in data.items()}}
+    return value
+
+
+ConfigOpt = typer.Option(None, "--config", is_eager=True, callback=_config_defaults,
+                         help="YAML or JSON file of this command's options (e.g. max_steps: 100); flags given explicitly override it.")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout instead of tables (progress and errors stay on stderr).")
 PIPE_WIDTH = 4096  # piped/redirected stdout: tables as wide as their content, never cut at 80 columns
 
@@ -89,8 +148,18 @@ def cli_errors(fn):
     return wrapper
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from toolkit import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
-def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what xta does.")):
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what xta does."),
+         show_version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                           help="Print xta's version and exit (as xta version).")):
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if verbose:  # basicConfig does nothing when logging was set up before (a second command in one process)
         logging.getLogger().setLevel(logging.INFO)
@@ -321,7 +390,7 @@ def train_adapter_cmd(
 @cli_errors
 def eval_cmd(
     benchmark: str = typer.Option("xtreme-r", "--benchmark", help="xtreme-r | xtreme | demo (the built-in CLDR tasks)."),
-    tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated target tasks (default: all of the benchmark)."),
+    tasks: Optional[str] = typer.Option(None, "--targets", help="Comma-separated target tasks (default: all of the benchmark)."),
     langs: Optional[str] = typer.Option(None, "--langs", help="Comma-separated languages (default: all of each task)."),
     setup: str = typer.Option("auto", "--setup", help="auto (each task's target adapter) | none | NAME | stack:a,b | fuse:a,b>target."),
     model: str = typer.Option("embedded", "--model", help="Encoder (see xta encoders)."),
@@ -335,7 +404,7 @@ def eval_cmd(
     train_steps: Optional[int] = typer.Option(None, "--train-steps", help="Steps for target adapters trained on the fly."),
     train_examples: Optional[int] = typer.Option(None, "--train-examples", help="English training examples for those adapters."),
     train_dev_examples: Optional[int] = typer.Option(None, "--train-dev-examples", help="English dev examples they select their best checkpoint on (default: all)."),
-    train_lr: Optional[float] = typer.Option(None, "--train-lr", help="Learning rate for those adapters (default: the card's of their training source, else 1e-4)."),
+    train_lr: Optional[float] = typer.Option(None, "--lr", "--learning-rate", help="Learning rate for those adapters (default: the card's of their training source, else 1e-4)."),
     train_split: str = typer.Option("train", "--train-split", help="Their training split (slices allowed: 'dev[:80%]')."),
     train_dev_split: str = typer.Option("dev", "--train-dev-split", help="Their model-selection split."),
     train_from: Optional[str] = typer.Option(None, "--train-from", help="TARGET=SOURCE(/TRAIN_SPLIT(/DEV_SPLIT)),... e.g. xquad=tydiqa,xnli=xnli/dev\\[:80%]/dev\\[80%:]: train a target's adapter on other English data or splits (same head shape)."),
@@ -350,13 +419,14 @@ def eval_cmd(
     device: Optional[str] = DeviceOpt,
     eval_precision: Optional[str] = EvalPrecisionOpt,
     seeds: Optional[str] = typer.Option(None, "--seeds", help="With --setup auto: target adapters trained once per seed, e.g. 1,2,3 (artifacts and results in <dir>-s<seed>, finished seeds reused); prints mean ± sd over seeds with a CI over seeds and examples."),
+    config: Optional[Path] = ConfigOpt,
 ):
     """Zero-shot evaluation: English-trained adapters applied unchanged to every language; resumable."""
     from toolkit.config import EvalConfig
     from toolkit.evaluate import evaluate
     from toolkit.progress import counter
 
-    for flag, value in (("--tasks", tasks), ("--langs", langs)):
+    for flag, value in (("--targets", tasks), ("--langs", langs)):
         if value is not None and not value.replace(",", "").strip():  # `--langs ""` must not mean "all of them"
             raise ConfigError(f"{flag}: empty; leave it out for all, or name at least one")
     cfg = EvalConfig(
@@ -481,7 +551,7 @@ def report(
     model: str = typer.Option("embedded", "--model"),
     setup: str = typer.Option("auto", "--setup"),
     results_dir: Optional[Path] = typer.Option(None, "--results-dir"),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write summary.csv, languages.csv and report.md here."),
+    out: Optional[Path] = typer.Option(None, "--report-dir", help="Write summary.csv, languages.csv and report.md here."),
     as_json: bool = JsonOpt,
 ):
     """Aggregate the results store by the XTREME-R rules: per task, per category, overall (both definitions)."""
@@ -579,7 +649,7 @@ def select(
     names = [c.strip() for c in candidates.split(",")] if candidates else [t.name for t in intermediate_tasks()]
     run = run_selection(target, names, budget=budget, objective=objective, estimator=estimator, encoder=enc,
                         data_dir=data, n=n or 500, seed=seed, diversity_weight=diversity_weight, combine=combine,
-                        artifacts_dir=artifacts_dir, semb_encoder=semb_enc, semb_prefix=semb_prefix)
+                        artifacts_dir=artifacts_dir, semb_encoder=semb_enc, semb_prefix=semb_prefix, model=model)
     if as_json:
         from toolkit.jsonout import selection_json
 
@@ -604,11 +674,17 @@ def select(
         console.print(f"LogME labels of {target}: English {run.logme_data}", highlight=False)
     for name, why in run.skipped.items():
         console.print(f"  [yellow]skipped[/] {escape(str(name))}: {escape(str(why))}", highlight=False)
+    for name, why in run.overlaps.items():
+        console.print(f"  [yellow]overlap[/] {escape(why)}", highlight=False)
+    for name, where in run.sizes.items():
+        console.print(f"  size of {escape(str(name))}: {escape(where)}", highlight=False)
     sel = run.selection
     console.print(f"chosen for {escape(str(target))} ({objective}): [bold]{escape(', '.join(sel.chosen))}[/]")
     if sel.diversity is not None and sel.diversity.mean_pairwise_cosine_distance is not None:
         console.print(f"  set diversity: mean pairwise cosine distance {sel.diversity.mean_pairwise_cosine_distance:.3f}")
-    console.print(f"train it with: {escape(sel.command)}", highlight=False)
+    console.print(f"train it with: {escape(sel.command)}", highlight=False, soft_wrap=True)  # never cut: it is pasted
+    if run.command_caveat:
+        console.print(f"  [yellow]note[/] {escape(run.command_caveat)}", highlight=False)
 
 
 def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artifacts_dir, results_dir, report_dir,
@@ -633,7 +709,7 @@ def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artif
                             semb_prefix=semb_prefix)
     if as_json:
         out = {"recipe": ev.recipe, "rows": ev.rows, "skipped": ev.skipped, "logme_data": ev.logme_data,
-               "diversity_points": ev.points, "intervals": ev.intervals}
+               "diversity_points": ev.points, "intervals": ev.intervals, "overlaps": ev.overlaps}
         if report_dir:
             from toolkit.plots import write_selection_report
 
@@ -651,6 +727,8 @@ def _select_evaluate(config, estimators, recipe, model, n, seed, data_dir, artif
         console.print(f"LogME labels of {target}: English {used}", highlight=False)
     for key, why in sorted(ev.skipped.items()):
         console.print(f"  [yellow]skipped[/] {escape(str(key))}: {escape(str(why))}", highlight=False)
+    for key, why in sorted(ev.overlaps.items()):
+        console.print(f"  [yellow]overlap[/] {escape(why)}", highlight=False)
     from toolkit.plots import diversity_rows, trend_lines
 
     _table("gain [95% CI] vs. intermediate-set diversity", *diversity_rows(ev.points))
@@ -674,6 +752,7 @@ def push(
     base_model: Optional[str] = typer.Option(None, "--base-model", help="Hub id of the encoder (default: from the adapter's card)."),
     artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir"),
     results_dir: Optional[Path] = typer.Option(None, "--results-dir", help="Results store whose per-language scores go into the card."),
+    config: Optional[Path] = ConfigOpt,
 ):
     """Upload an adapter (weights, config, head, xta card, README model card with results) to the Hub."""
     from toolkit.hub import DESCRIBE_COLUMNS, describe, push as push_adapter
@@ -748,6 +827,7 @@ def fuse_cmd(
     grad_accum: Optional[int] = GradAccumOpt, device: Optional[str] = DeviceOpt,
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
     seeds: Optional[str] = SeedsOpt,
+    config: Optional[Path] = ConfigOpt,
 ):
     """AdapterFusion (Pfeiffer et al. 2021): a fusion layer over trained adapters + a head for the target task."""
     from toolkit.config import TrainConfig, from_dict
@@ -784,6 +864,7 @@ def stack_cmd(
     grad_accum: Optional[int] = GradAccumOpt, device: Optional[str] = DeviceOpt,
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
     seeds: Optional[str] = SeedsOpt,
+    config: Optional[Path] = ConfigOpt,
 ):
     """MAD-X: train a task adapter stacked above frozen (language) adapters; swap them per language at eval."""
     from toolkit.config import TrainConfig, from_dict
@@ -818,6 +899,7 @@ def train_lang_adapter_cmd(
     max_sentences: Optional[int] = typer.Option(None, "--max-sentences", help="Use only the first N lines."),
     device: Optional[str] = DeviceOpt,
     artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
+    config: Optional[Path] = ConfigOpt,
 ):
     """MAD-X language adapter: masked-LM training (15%, 80/10/10) on plain text, encoder frozen; resumable."""
     from toolkit.config import from_dict
@@ -867,6 +949,7 @@ def fusion_attention_cmd(
     batch_size: int = typer.Option(32, "--batch-size"),
     model: str = typer.Option("embedded", "--model"),
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt,
+    config: Optional[Path] = ConfigOpt,
 ):
     """AdapterFusion attention per layer and language: which fused adapter the model leans on."""
     from toolkit.encoders import load_encoder
@@ -1061,13 +1144,14 @@ def _run_seeds(cfg, nodes_per_seed: int, report_dir: Optional[Path]) -> None:
 @app.command("demo")
 @cli_errors
 def demo_cmd(
-    out: Optional[Path] = typer.Option(None, "--out", help="Where results, adapters and the report go (default $XTA_HOME/demo or ./xta_demo)."),
+    out: Optional[Path] = typer.Option(None, "--home", help="Root folder of results, adapters and the report, like $XTA_HOME (default $XTA_HOME/demo or ./xta_demo)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Run real XTREME-R tasks (XNLI, XCOPA, Tatoeba; ANLI, CosmosQA, SIQA) from these local files instead of the built-in CLDR tasks."),
     model: str = typer.Option("embedded", "--model"),
     seed: int = typer.Option(42, "--seed"),
     steps: Optional[int] = typer.Option(None, "--steps", help="Optimizer steps per adapter (default 60; 40 with --data-dir)."),
     max_eval_examples: Optional[int] = typer.Option(None, "--max-eval-examples", help="Examples per language (default 40; 100 with --data-dir)."),
     per_language: bool = typer.Option(False, "--per-language", help="Also print the gains per language."),
+    config: Optional[Path] = ConfigOpt,
 ):
     """A transfer matrix in minutes on a CPU: English intermediate adapters, zero-shot in ~48 languages, report + heatmaps."""
     import time

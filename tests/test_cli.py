@@ -37,8 +37,27 @@ def test_select_by_size_prints_the_command(shared_data):
                                  "--estimator", "size", "--budget", "2", "--data-dir", str(shared_data)],
                            env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "chosen for xcopa (mean): anli, cosmosqa" in result.output  # 3198 and 2985 English examples
-    assert "xta fuse --tasks anli,cosmosqa --target xcopa" in result.output
+    # the cards' full training sets (ANLI R1-R3 162,865; SocialIQa 33,410), not the dev sets that load offline
+    assert "chosen for xcopa (mean): anli, siqa" in result.output
+    assert "size of siqa: card: Sap et al. (2019)" in result.output
+    line = result.output.split("train it with: ", 1)[1].split("\n")[0]  # one line, never wrapped
+    assert line.endswith(f" && xta fuse --tasks anli,siqa --target xcopa --data-dir {shared_data}")
+    _assert_parses(line)
+
+
+def _assert_parses(command: str) -> None:
+    """Every ``&&``-joined xta command line parses with the CLI (no run: click's own argument parsing)."""
+    import shlex
+
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for part in command.split(" && "):
+        words = shlex.split(part)
+        assert words[0] == "xta", part
+        sub = group.get_command(None, words[1])
+        assert sub is not None, part
+        sub.make_context(words[1], words[2:])  # raises click.UsageError on an unknown option or bad value
 
 
 def test_select_by_dataset_embedding_on_a_local_encoder(shared_data, tmp_path):
@@ -190,12 +209,30 @@ def test_eval_json_is_the_only_thing_on_stdout(tmp_path, tiny_dir):
                            "reused": [], "failed": {}, "error": None}]
 
 
-def test_select_json(shared_data):
+def test_select_json(shared_data, tmp_path):
     out = _json_stdout(runner.invoke(app, ["select", "--target", "xcopa", "--candidates", "siqa,cosmosqa,anli,copa",
                                            "--estimator", "size", "--budget", "2", "--data-dir", str(shared_data), "--json"]))
-    assert out["chosen"] == ["anli", "cosmosqa"] and out["command"].startswith("xta fuse --tasks anli,cosmosqa")
-    assert [e["candidate"] for e in out["estimates"]][:2] == ["anli", "cosmosqa"]
-    assert out["estimates"][0]["score"] >= out["estimates"][1]["score"]
+    assert out["chosen"] == ["anli", "siqa"]
+    # SocialIQa offline: its dev set, sliced 80/20 for training and model selection
+    assert out["command"].startswith(f"xta train-adapter --task anli --train-split 'dev[:80%]' --dev-split 'dev[80%:]' "
+                                     f"--data-dir {shared_data} && xta train-adapter --task siqa --train-split 'dev[:80%]'")
+    _assert_parses(out["command"])
+    from toolkit.config import TrainConfig, from_dict
+    from toolkit.preflight import check_training
+
+    for part in out["command"].split(" && ")[:2]:  # the adapters' training: names and data load offline as printed
+        import shlex
+
+        import typer.main
+
+        sub = typer.main.get_command(app).get_command(None, "train-adapter")
+        p = sub.make_context("train-adapter", shlex.split(part)[2:]).params
+        check_training(from_dict(TrainConfig, {k: str(p[k]) for k in ("task", "train_split", "dev_split", "data_dir")},
+                                 where="printed command"), tmp_path)
+    scores = {e["candidate"]: e["score"] for e in out["estimates"]}
+    assert scores == {"anli": 162865.0, "siqa": 33410.0, "cosmosqa": 25262.0, "copa": 400.0}  # the cards' train_size
+    assert all(out["sizes"][c].startswith("card: ") for c in scores)
+    assert "siqa:dev was used" in out["command_caveat"]  # xcopa's fusion needs SocialIQa's train split (item 8)
 
 
 @pytest.mark.parametrize("argv", [["-v", "tasks", "show", "xnli"], ["tasks", "show", "xnli", "-v"],

@@ -204,7 +204,7 @@ def test_fusion_plan_includes_its_intermediate_adapters(artifacts, tmp_path):
                            "model_adapter_fusion.safetensors", "model_head.safetensors", "xta_card.json"]
                           + [f"adapters/inter2/{f}" for f in per_adapter] + [f"adapters/panx/{f}" for f in per_adapter])
     assert "model.load_adapter_fusion(path, with_head=True, use_safetensors=True)" in plan.readme
-    assert 'xta eval --setup "fuse:panx,inter2>fz" --tasks panx' in plan.readme
+    assert 'xta eval --setup "fuse:panx,inter2>fz" --targets panx' in plan.readme
     assert 'model.active_head = "fz"' in plan.readme
 
 

@@ -593,6 +593,45 @@ def test_a_retrieval_target_is_estimated_on_its_english_side(shared_data):
         S.english_examples("tatoeba", shared_data / "nothing-here")
 
 
+def test_semb_keeps_a_candidates_own_examples_out_of_the_target(shared_data, monkeypatch):
+    """XCOPA's English data is SocialIQa's: candidate siqa must not be scored against its own examples."""
+    import hashlib
+
+    calls = []
+
+    def fake_embed(encoder, examples, spec, *, n=None, seed=0, prefix=None, **kw):
+        keys = [hashlib.sha256(repr(sorted(ex.items())).encode()).digest() for ex in examples]
+        calls.append(set(keys))
+        vec = np.mean([np.frombuffer(k, dtype=np.uint8).astype(float) - 127.5 for k in keys], axis=0)
+        return S.TaskEmbedding(vec, len(keys), S.Cost(len(keys)))
+
+    from toolkit import semb as semb_module
+
+    monkeypatch.setattr(S, "embed_task", fake_embed)
+    monkeypatch.setattr(semb_module, "embed_task", fake_embed)
+    run = S.run_selection("xcopa", ["siqa", "copa"], estimator="semb", data_dir=shared_data, n=None,
+                          semb_encoder=object(), seed=3)
+    assert run.data_used["siqa"] == run.data_used["xcopa"] and run.data_used["xcopa"].startswith("siqa:")
+    assert list(run.overlaps) == ["siqa"] and "no example is in both" in run.overlaps["siqa"]
+    target_half, siqa_half = calls[-2], calls[-1]  # the two halves embedded for siqa, after the full sets
+    assert target_half and siqa_half and not target_half & siqa_half
+    assert target_half | siqa_half == calls[0]  # together: the target's whole English data
+    scores = {e.candidate: e.score for e in run.estimates}
+    assert scores["siqa"] < 0.999  # no longer the trivial cosine 1.0 of a set against itself
+    whole = S.cosine(fake_embed(None, S.english_examples("xcopa", shared_data)[0], None).vector,
+                     fake_embed(None, S.english_examples("siqa", shared_data)[0], None).vector)
+    assert whole == pytest.approx(1.0)  # what it was before
+    a, b = S.disjoint_halves(11, seed=1)
+    assert len(a) == 5 and len(b) == 6 and not set(a) & set(b) and set(a) | set(b) == set(range(11))
+
+
+def test_runnable_command_names_the_data_and_splits():
+    cmd = S.runnable_command("xcopa", ["siqa"], used={"siqa": "siqa:dev"}, data_dir="/d x", model="embedded")
+    assert cmd == "xta train-adapter --task siqa --train-split 'dev[:80%]' --dev-split 'dev[80%:]' --data-dir '/d x' --model embedded"
+    assert S.runnable_command("xnli", ["mnli"], used={"mnli": "mnli:train"}) == "xta train-adapter --task mnli"
+    assert S.runnable_command("t", ["a", "b"], "multitask", data_dir="/d") == "xta train-adapter --task a --extra-tasks b --data-dir /d"
+
+
 def test_diversity_needs_every_embedding():
     with pytest.raises(ConfigError, match="no task embedding for b"):
         S.diversity(["a", "b"], {"a": E1})
@@ -628,6 +667,10 @@ def test_select_evaluate_ranks_estimators_against_the_measured_matrix(tmp_path, 
     measured = {"cldr_continent": {c: run.scores[("cldr_continent", "sequential", c)] for c in ("cldr_kind", "copa")}}
     assert ev.measured == measured and ev.baseline == {"cldr_continent": run.baseline("cldr_continent")}
     assert {e.estimator for e in ev.estimates} == {"semb", "logme", "taskemb", "size", "random"}
+    sizes = {e.candidate: e.score for e in ev.estimates if e.estimator == "size"}
+    kind_data, kind_used = S.english_examples("cldr_kind", shared_data)
+    assert sizes == {"copa": 400.0, "cldr_kind": float(len(kind_data))}  # copa's card; the demo task is counted
+    assert ev.overlaps == {}  # no candidate's data is cldr_continent's
     # TaskEmb: the target's no-intermediate adapter against each candidate's intermediate adapter
     fisher = {a: S.adapter_taskemb(tiny, a, cfg.artifacts_dir, cfg.data_dir, 32, 0)[0]
               for a in ("cldr_continent", "cldr_kind", "copa")}

@@ -122,6 +122,22 @@ def size_estimates(target: str, sizes: Mapping[str, int]) -> list[Estimate]:
     return [Estimate("size", target, name, float(n)) for name, n in sizes.items()]
 
 
+def training_sizes(candidates: Iterable[str], data: Mapping[str, Any], used: Mapping[str, str]) -> tuple[dict[str, int], dict[str, str]]:
+    """Each candidate's training-set size for the size control, and where it comes from: the card's
+    ``train_size`` (the full English training set, cited in ``train_size_source``), else the count of the
+    split that loaded (``data``/``used``), which offline may be a dev set, and says so."""
+    from .tasks import get_task
+
+    counts, sources = {}, {}
+    for c in candidates:
+        card = get_task(c)
+        if card.train_size:
+            counts[c], sources[c] = card.train_size, f"card: {card.train_size_source or 'train_size'}"
+        else:
+            counts[c], sources[c] = len(data[c]), f"counted: {used[c]} (the card gives no train_size)"
+    return counts, sources
+
+
 def random_estimates(target: str, candidates: Iterable[str], seed: int = 0) -> list[Estimate]:
     """A random ranking, reproducible: the same (seed, target, candidate set) gives the same scores
     whatever the order of ``candidates`` (the generator is seeded from a hash of seed and target)."""

@@ -65,4 +65,6 @@ def selection_json(run: Any, target: str, estimator: str) -> dict[str, Any]:
                  for e in sorted(run.estimates, key=lambda e: -e.score)]
     return {"target": target, "estimator": estimator, "objective": sel.objective, "target_data": run.data_used.get(target),
             "estimates": estimates, "skipped": run.skipped, "chosen": list(sel.chosen), "ranking": list(sel.ranking),
-            "diversity": sel.diversity, "logme_data": run.logme_data, "command": sel.command}
+            "diversity": sel.diversity, "logme_data": run.logme_data, "command": sel.command,
+            "overlaps": getattr(run, "overlaps", {}), "sizes": getattr(run, "sizes", {}),
+            "command_caveat": getattr(run, "command_caveat", None)}

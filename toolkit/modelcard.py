@@ -342,7 +342,7 @@ def _usage(name: str, repo_id: str, card: Mapping[str, Any], metadata: Mapping[s
     base = metadata.get("base_model") or (card.get("encoder") or {}).get("name", "ENCODER")
     task = card.get("task")
     xta = (f"## How to use\n\n### With xta\n\n```bash\nxta pull {repo_id}                # registers it as `{name}`\n"
-           f"xta eval --setup \"{_setup_text(name, card)}\" --tasks {_eval_tasks(task)}\n```\n\n"
+           f"xta eval --setup \"{_setup_text(name, card)}\" --targets {_eval_tasks(task)}\n```\n\n"
            f"```python\nfrom toolkit.hub import pull\npull(\"{repo_id}\")  # -> <artifacts>/adapters/{name}/\n```")
     return xta + "\n\n### With the `adapters` library\n\n" + _plain_usage(name, repo_id, card, base, inters)
 

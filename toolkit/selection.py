@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -49,7 +49,9 @@ logger = logging.getLogger(__name__)
 
 # the estimators, diversity and selector evaluation live in their own modules; re-exported here so that
 # `toolkit.selection` stays the one place to import selection from
+from .estimates import training_sizes  # noqa: E402
 from .estimates import COMBINATIONS, Cost, ESTIMATION_SPLITS, ESTIMATORS, Estimate, LANGUAGE_GROUPS, LabelledFeatures, OBJECTIVES, TaskEmbedding, cosine, english_examples, example_text, gains, random_estimates, sample_indices, size_estimates  # noqa: F401,E402
+from .semb import disjoint_halves, semb_estimates_apart  # noqa: F401,E402
 from .semb import E5_SEMB_PREFIX, SEMB_MODEL, _rows, embed_task, encode_rows, mean_embedding, semb_estimates, semb_prefix, semb_rows, task_embedding  # noqa: F401,E402
 from .logme import LOGME_EPSILON, LOGME_MAX_ITER, LOGME_TOL, _evidence_terms, _posterior_terms, _spectrum, log_evidence, logme, logme_estimates, logme_features, logme_target_data  # noqa: F401,E402
 from .taskemb import FisherEmbedding, TASKEMB_BATCH_SIZE, adapter_parameter_key, adapter_taskemb, taskemb_estimates, taskemb_fisher, taskemb_similarity  # noqa: F401,E402
@@ -183,6 +185,20 @@ def command_for(target: str, chosen: Sequence[str], combine: str = "fuse") -> st
     return f"xta train-adapter --task {chosen[0]} --extra-tasks {','.join(chosen[1:])}"
 
 
+def command_caveat(target: str, chosen: Sequence[str], combine: str, used: Mapping[str, str]) -> str | None:
+    """Why the fusion step of :func:`runnable_command` may still fail as printed, or None: a fusion trains its
+    head on the target's English training source, and where that source's train split did not load
+    (``used``: XCOPA offline is SocialIQa's dev set), ``xta fuse`` cannot yet be pointed at another split of
+    that source (issue 20 item 8)."""
+    if len(chosen) < 2 or combine != "fuse":
+        return None
+    source, _, split = (used.get(target) or "").partition(":")
+    if not source or source == target or split == "train":
+        return None
+    return (f"the fusion trains on {target}'s English training source {source}, whose train split did not load "
+            f"here ({used[target]} was used); xta fuse needs {source}'s train split (the Hub, or a local copy)")
+
+
 def select(target: str, candidates: Sequence[str], estimates: Sequence[Estimate] = (), budget: int = 1,
            objective: str = "mean", matrix: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None, *,
            estimator: str | None = None, diversity_weight: float = 0.0,
@@ -231,12 +247,57 @@ class SelectionRun:
     data_used: dict[str, str]  # task -> "source:split"
     skipped: dict[str, str]  # candidate -> why it could not be estimated
     logme_data: str | None = None  # LogME: the labelled English data of the target ("task:split")
+    # candidate -> how its own examples were kept out of the target's representation (SEmb), e.g. XCOPA's
+    # English data is SocialIQa's, so candidate siqa would otherwise score cosine 1.0 against itself
+    overlaps: dict[str, str] = field(default_factory=dict)
+    # candidate -> where its size came from (size estimator): the card's full training-set size and its source,
+    # or the count of the split that loaded when the card gives none
+    sizes: dict[str, str] = field(default_factory=dict)
+    command_caveat: str | None = None  # why the printed command may still fail as pasted (see command_caveat)
+
+
+def _split_flags(used: str | None) -> list[str]:
+    """--train-split/--dev-split for a task whose English data loaded from ``used`` ("task:split"): none when
+    its train split loaded, else an 80/20 slice of the split that did (e.g. SocialIQa offline: its dev set)."""
+    split = (used or "").split(":", 1)[1] if used and ":" in used else "train"
+    if split == "train":
+        return []
+    return ["--train-split", f"{split}[:80%]", "--dev-split", f"{split}[80%:]"]
+
+
+def runnable_command(target: str, chosen: Sequence[str], combine: str = "fuse", *, used: Mapping[str, str] | None = None,
+                     data_dir=None, artifacts_dir=None, model: str | None = None) -> str:
+    """The :func:`command_for` command as it runs when pasted: with the ``--data-dir``, ``--artifacts-dir`` and
+    ``--model`` the selection used, the splits the tasks' data loaded from (:func:`_split_flags`), and, for a
+    fusion, the training of each chosen adapter first (``&&``-joined, shell-quoted)."""
+    import shlex
+
+    used = used or {}
+    common = [*(["--data-dir", str(data_dir)] if data_dir else []),
+              *(["--artifacts-dir", str(artifacts_dir)] if artifacts_dir else []),
+              *(["--model", str(model)] if model else [])]
+
+    def line(words: list[str]) -> str:
+        return " ".join(shlex.quote(w) for w in ["xta", *words, *common])
+
+    base = command_for(target, chosen, combine)  # validates combine
+    if len(chosen) == 1:
+        return line(["train-adapter", "--task", chosen[0], *_split_flags(used.get(chosen[0]))])
+    if combine == "multitask":
+        return line(base.split()[1:])
+    steps = [line(["train-adapter", "--task", c, *_split_flags(used.get(c))]) for c in chosen]
+    # the target's own splits only: a target trained through its train_from source (xcopa: siqa) is item 8 of
+    # issue 20 (fuse cannot name that source's splits), so its fusion keeps the defaults
+    own = (used.get(target) or "").split(":")[0] == target
+    steps.append(line(["fuse", "--tasks", ",".join(chosen), "--target", target, *(_split_flags(used.get(target)) if own else [])]))
+    return " && ".join(steps)
 
 
 def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, objective: str = "mean",
                   estimator: str = "semb", encoder: Any = None, data_dir=None, n: int = 500, seed: int = 0,
                   diversity_weight: float = 0.0, combine: str = "fuse", matrix=None,
-                  artifacts_dir=None, semb_encoder: Any = None, semb_prefix: str | None = None) -> SelectionRun:
+                  artifacts_dir=None, semb_encoder: Any = None, semb_prefix: str | None = None,
+                  model: str | None = None) -> SelectionRun:
     """Estimate every candidate for ``target`` with ``estimator`` and select.
 
     SEmb (and the diversity bonus) embed with ``semb_encoder``, a sentence-embedding model (None: load
@@ -246,6 +307,13 @@ def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, ob
     ``artifacts_dir`` (``xta train-adapter --task CANDIDATE``); TaskEmb needs those and the target's trained
     adapter, named like the target (``xta train-adapter --task TARGET``). Candidates whose English data or
     adapter is missing are skipped and reported, never silently dropped.
+
+    SEmb never compares a candidate with its own examples: where a candidate's English data is the target's
+    (XCOPA is represented by SocialIQa's data, its English training source), the shared examples are cut in
+    two disjoint halves (:func:`disjoint_halves`), the target represented by one and the candidate by the
+    other, and ``overlaps`` says so. ``size`` ranks by the cards' full training-set sizes (``train_size``),
+    not by whichever split loads offline. The selection's ``command`` is :func:`runnable_command` (``model``:
+    the encoder name to pass on).
     """
     from .tasks import get_task
 
@@ -267,10 +335,14 @@ def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, ob
             # the spec of the data actually loaded (lareqa's English data is SQuAD's, a QA task)
             embeddings[name] = embed_task(semb_encoder, data[name], get_task(used[name].split(":")[0]), n=n,
                                           seed=seed, prefix=semb_prefix)
+    overlaps: dict[str, str] = {}
+    sizes: dict[str, str] = {}
     if estimator == "semb":
-        estimates = semb_estimates(target, embeddings[target], {c: embeddings[c] for c in usable})
+        estimates, overlaps = semb_estimates_apart(target, usable, embeddings, data, used, semb_encoder, n=n,
+                                                   seed=seed, prefix=semb_prefix)
     elif estimator == "size":
-        estimates = size_estimates(target, {c: len(data[c]) for c in usable})
+        counts, sizes = training_sizes(usable, data, used)
+        estimates = size_estimates(target, counts)
     elif estimator == "logme":
         estimates, logme_data = _candidate_logme(target, usable, encoder, data_dir, artifacts_dir, n, seed, skipped)
         usable = [c for c in usable if c not in skipped]
@@ -284,4 +356,7 @@ def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, ob
     sel = select(target, usable, estimates, budget=budget, objective=objective, matrix=matrix, estimator=estimator,
                  diversity_weight=diversity_weight, embeddings=vectors or None,
                  shapes={c: get_task(c).shape for c in usable}, combine=combine)
-    return SelectionRun(sel, estimates, used, skipped, logme_data)
+    sel = replace(sel, command=runnable_command(target, sel.chosen, combine, used=used, data_dir=data_dir,
+                                                artifacts_dir=artifacts_dir, model=model))
+    return SelectionRun(sel, estimates, used, skipped, logme_data, overlaps, sizes,
+                        command_caveat(target, sel.chosen, combine, used))

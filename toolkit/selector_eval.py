@@ -22,10 +22,11 @@ from .estimates import (
     english_examples,
     random_estimates,
     size_estimates,
+    training_sizes,
 )
 from .languages import get as get_language
 from .logme import logme_estimates, logme_features, logme_target_data
-from .semb import _semb_encoder, embed_task, semb_estimates
+from .semb import _semb_encoder, embed_task, semb_estimates, semb_estimates_apart  # noqa: F401
 from .taskemb import FisherEmbedding, _fisher_of, taskemb_estimates
 
 logger = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ class MatrixSelectorEvaluation:
     skipped: dict[str, str]  # "estimator:target:candidate" or "estimator:target" -> why
     logme_data: dict[str, str] = field(default_factory=dict)  # target -> the "task:split" LogME's labels came from
     intervals: list[dict[str, Any]] = field(default_factory=list)  # selector_intervals: the metrics with CIs
+    overlaps: dict[str, str] = field(default_factory=dict)  # "semb:target:candidate" -> how its own examples were kept apart
 
 
 def measured_matrix(plan: Any, recipe: str) -> tuple[dict, dict, dict]:
@@ -259,6 +261,7 @@ def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "r
                 vectors[name] = embed_task(semb_encoder, data[name], get_task(used[name].split(":")[0]), n=n,
                                            seed=seed, prefix=semb_prefix)
     estimates: list[Estimate] = []
+    overlaps: dict[str, str] = {}
     logme_data: dict[str, str] = {}
     fisher: dict[str, FisherEmbedding | str] = {}  # adapter -> its TaskEmb, or why there is none
     taskemb_data = {name: (data[name], used[name]) for name in data}
@@ -266,10 +269,13 @@ def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "r
         cands = [c for c in single.get(target, {}) if c in data]
         for c in set(single.get(target, {})) - set(cands):
             skipped[f"all:{target}:{c}"] = "no English data to estimate with"
-        if "semb" in estimators and target in vectors:
-            estimates += semb_estimates(target, vectors[target], {c: vectors[c] for c in cands if c in vectors})
-        if "size" in estimators:
-            estimates += size_estimates(target, {c: len(data[c]) for c in cands})
+        if "semb" in estimators and target in vectors:  # never a candidate against its own examples
+            found, apart = semb_estimates_apart(target, [c for c in cands if c in vectors], vectors, data, used,
+                                                semb_encoder, n=n, seed=seed, prefix=semb_prefix)
+            estimates += found
+            overlaps.update({f"semb:{target}:{c}": why for c, why in apart.items()})
+        if "size" in estimators:  # the cards' full training-set sizes, not the split that loads offline
+            estimates += size_estimates(target, training_sizes(cands, data, used)[0])
         if "random" in estimators:
             estimates += random_estimates(target, cands, seed=seed)
         if "logme" in estimators:
@@ -281,7 +287,8 @@ def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "r
     points = point_intervals(plan, recipe, points, getattr(cfg, "resamples", 1000), getattr(cfg, "seed", 0))
     intervals = selector_intervals({t: single[t] for t in single}, baseline, estimates, ks=ks,
                                    resamples=getattr(cfg, "resamples", 1000), seed=getattr(cfg, "seed", 0))
-    return MatrixSelectorEvaluation(recipe, rows, estimates, single, baseline, points, skipped, logme_data, intervals)
+    return MatrixSelectorEvaluation(recipe, rows, estimates, single, baseline, points, skipped, logme_data,
+                                    intervals=intervals, overlaps=overlaps)
 
 
 def _matrix_logme(plan: Any, target: str, cands: Sequence[str], encoder: Any, cfg: Any, n: int, seed: int,

@@ -191,6 +191,40 @@ def semb_estimates(target: str, target_embedding: np.ndarray | TaskEmbedding,
     return out
 
 
+def disjoint_halves(total: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint halves of ``range(total)`` (a seeded permutation cut in the middle, each sorted): the
+    target's representation is computed on one, the overlapping candidate's on the other."""
+    if total < 2:
+        raise ConfigError(f"cannot split {total} example(s) into two disjoint halves")
+    perm = np.random.default_rng(seed).permutation(total)
+    return np.sort(perm[: total // 2]), np.sort(perm[total // 2:])
+
+
+def semb_estimates_apart(target: str, candidates: Sequence[str], embeddings: Mapping[str, Any], data: Mapping[str, Any],
+                         used: Mapping[str, str], encoder: Any, *, n: int | None, seed: int = 0,
+                         prefix: str | None = None) -> tuple[list[Estimate], dict[str, str]]:
+    """SEmb of every candidate, never against its own examples: a candidate whose English data is the
+    target's (same "task:split" in ``used``; XCOPA's English side is SocialIQa's, so candidate siqa would
+    score cosine 1.0 against itself) is scored on two disjoint halves of those examples
+    (:func:`disjoint_halves`), the target embedded from one and the candidate from the other. Returns the
+    estimates (in ``candidates`` order) and, per such candidate, a sentence saying what was done."""
+    from .tasks import get_task
+
+    apart = [c for c in candidates if c == target or used[c] == used[target]]
+    estimates = semb_estimates(target, embeddings[target], {c: embeddings[c] for c in candidates if c not in apart})
+    overlaps = {}
+    for c in apart:
+        t_idx, c_idx = disjoint_halves(len(data[c]), seed)
+        spec = get_task(used[c].split(":")[0])
+        halves = [embed_task(encoder, [data[c][int(i)] for i in idx], spec, n=n, seed=seed, prefix=prefix)
+                  for idx in (t_idx, c_idx)]
+        estimates += semb_estimates(target, halves[0], {c: halves[1]})
+        overlaps[c] = (f"{c}'s English data ({used[c]}) is {target}'s: the target is represented by a disjoint "
+                       f"half ({len(t_idx)} examples), {c} by the other ({len(c_idx)}); no example is in both")
+    order = list(candidates)
+    return sorted(estimates, key=lambda e: order.index(e.candidate)), overlaps
+
+
 def _semb_encoder(given: Any) -> Any:
     """The SEmb model: ``given``, or the default sentence-embedding model :data:`SEMB_MODEL`."""
     if given is not None:

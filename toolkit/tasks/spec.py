@@ -144,6 +144,10 @@ class TaskSpec:
     training: Mapping[str, Any] = field(default_factory=dict)
     requires_local_path: bool = False
     card_path: str | None = None
+    # the full English training set's size (examples) and where that number comes from (dataset card or
+    # paper): the ``size`` estimator of ``xta select`` ranks by it, whatever split loads offline
+    train_size: int | None = None
+    train_size_source: str = ""
 
     def __post_init__(self):
         if self.shape not in SHAPES:
