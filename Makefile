@@ -12,7 +12,7 @@ OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 # one file per worker at a time (--dist loadfile) so module fixtures are built once
 WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 
-.PHONY: install test test-fast lint demo bench lock clean
+.PHONY: install test test-fast lint ruff demo bench lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,12 @@ test-fast: $(STAMP)
 	$(OFFLINE) $(BIN)/python -m pytest -q -m "not slow" -n $(WORKERS) --dist loadfile
 
 # ruff (pyflakes, pycodestyle, complexity, argument counts) and pyright (basic); configs in pyproject.toml
-lint: $(STAMP)
-	$(BIN)/ruff check .
+lint: ruff
 	$(BIN)/pyright
+
+# the part of lint CI enforces (pyright is not clean yet: see README's Code map)
+ruff: $(STAMP)
+	$(BIN)/ruff check .
 
 demo: $(STAMP)
 	$(BIN)/xta demo

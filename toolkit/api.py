@@ -170,7 +170,7 @@ def read_results(results_dir: PathLike | None = None, *, model: str | None = Non
     return rows
 
 
-def select(target: str, candidates: Sequence[str] | str | None = None, *, estimator: str = "semb", budget: int = 1,
+def select(target: str, candidates: Sequence[str] | str | None = None, *, estimator: str = "semb", budget: int = 1,  # noqa: PLR0913 (keyword-only: `xta select`'s flags)
            objective: str = "mean", data_dir: PathLike | None = None, n: int = 500, seed: int = 0,
            model: str | None = None, semb_model: str | None = None, semb_prefix: str | None = None,
            diversity_weight: float = 0.0, combine: str = "fuse", artifacts_dir: PathLike | None = None,

@@ -293,10 +293,10 @@ def runnable_command(target: str, chosen: Sequence[str], combine: str = "fuse", 
     return " && ".join(steps)
 
 
-def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, objective: str = "mean",
+def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, objective: str = "mean",  # noqa: PLR0913 (keyword-only: `xta select`'s flags)
                   estimator: str = "semb", encoder: Any = None, data_dir=None, n: int = 500, seed: int = 0,
                   diversity_weight: float = 0.0, combine: str = "fuse", matrix=None,
-                  artifacts_dir=None, semb_encoder: Any = None, semb_prefix: str | None = None,
+                  artifacts_dir=None, semb_encoder: Any = None, semb_prefix: str | None = None,  # noqa: F811 (the flag's name; the function is re-exported above)
                   model: str | None = None) -> SelectionRun:
     """Estimate every candidate for ``target`` with ``estimator`` and select.
 

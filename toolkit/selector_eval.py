@@ -214,7 +214,7 @@ def measured_matrix(plan: Any, recipe: str) -> tuple[dict, dict, dict]:
     return single, entries, baseline
 
 
-def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "random"), *, recipe: str = "sequential",
+def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "random"), *, recipe: str = "sequential",  # noqa: C901, PLR0913 (one pass over the estimator kinds; keyword-only options)
                        encoder: Any = None, n: int = 200, seed: int = 0, ks: Sequence[int] = (1, 3),
                        semb_encoder: Any = None, semb_prefix: str | None = None) -> MatrixSelectorEvaluation:
     """Rank the matrix's single-task intermediate entries for each target with every estimator and score
