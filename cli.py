@@ -49,6 +49,8 @@ err_console = Console(stderr=True)
 
 DataDirOpt = typer.Option(None, "--data-dir", help="Local mirror of the original benchmark files (default: $XTA_DATA_DIR).")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout instead of tables (progress and errors stay on stderr).")
+LoggingStepsOpt = typer.Option(None, "--logging-steps", help="Write a train_log.jsonl line (mean loss, learning rate, speed) every N optimizer steps (default 10).")
+ReportToOpt = typer.Option(None, "--report-to", help="Also send the log to: tensorboard | wandb (offline unless WANDB_MODE is set) | none; comma list allowed. Needs pip install 'xta[tensorboard]' / 'xta[wandb]'.")
 PIPE_WIDTH = 4096  # piped/redirected stdout: tables as wide as their content, never cut at 80 columns
 
 
@@ -232,6 +234,7 @@ def train_adapter_cmd(
     train_split: Optional[str] = typer.Option(None, "--train-split", help="Split to train on (default train); slices allowed, e.g. 'dev[:80%]'."),
     dev_split: Optional[str] = typer.Option(None, "--dev-split", help="Split for model selection (default dev), e.g. 'dev[80%:]'."),
     precision: Optional[str] = typer.Option(None, "--precision", help="fp32 (default) | bf16 | fp16: autocast on a GPU (the adapter's weights stay fp32)."),
+    logging_steps: Optional[int] = LoggingStepsOpt, report_to: Optional[str] = ReportToOpt,
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file with these options (flags override it)."),
     data_dir: Optional[Path] = DataDirOpt,
     artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Where adapters live (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),
@@ -248,6 +251,7 @@ def train_adapter_cmd(
         seed=seed, max_train_examples=max_train_examples, eval_every=eval_every, patience=patience, recipe=recipe,
         init_from=init_from, intermediate=intermediate, extra_tasks=extra_tasks, sampling=sampling,
         temperature=temperature, train_split=train_split, dev_split=dev_split, precision=precision,
+        logging_steps=logging_steps, report_to=report_to,
         data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
     )
     base_cfg = from_yaml(config, TrainConfig) if config else None  # its card defaults stay beneath the flags
@@ -333,7 +337,7 @@ def _eval_json(run, cfg, report_dir: Optional[Path]) -> None:
     out["run"] = [{"task": t.task, "setup": t.setup, "split": t.split, "computed": t.computed, "reused": t.reused,
                    "failed": t.failed, "error": t.error} for t in run.tasks]
     if report_dir:
-        out["report"] = str(write_report(summary, gathered, report_dir)["report.md"])
+        out["report"] = str(write_report(summary, gathered, report_dir, cfg.artifacts_dir)["report.md"])
     _print_json(out)
 
 
@@ -367,7 +371,7 @@ def _print_eval(run, cfg, report_dir: Optional[Path]) -> None:
     for where, why in list(failed.items())[:20]:
         console.print(f"  [red]failed[/] {escape(where)}: {escape(str(why))}", highlight=False, soft_wrap=True)
     if report_dir:
-        files = write_report(summary, gathered, report_dir)
+        files = write_report(summary, gathered, report_dir, cfg.artifacts_dir)
         console.print(f"report: {escape(str(files['report.md']))}")
 
 
@@ -399,6 +403,7 @@ def report(
     setup: str = typer.Option("auto", "--setup"),
     results_dir: Optional[Path] = typer.Option(None, "--results-dir"),
     out: Optional[Path] = typer.Option(None, "--out", help="Write summary.csv, languages.csv and report.md here."),
+    artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Adapters whose training logs --out plots as training_curves.png (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),
     as_json: bool = JsonOpt,
 ):
     """Aggregate the results store by the XTREME-R rules: per task, per category, overall (both definitions)."""
@@ -418,7 +423,7 @@ def report(
         summary = summarize(benchmark, gathered.scores, gathered.failed)
         result = summary_json(benchmark, model, setup, gathered, summary)
         if out:
-            result["report"] = str(write_report(summary, gathered, out)["report.md"])
+            result["report"] = str(write_report(summary, gathered, out, artifacts_dir)["report.md"])
         _print_json(result)
         return
     header, rows = language_rows(gathered, by=_orientation(gathered))
@@ -426,7 +431,7 @@ def report(
     summary = summarize(benchmark, gathered.scores, gathered.failed, gathered=gathered, encoder=model)
     _table("summary (no average over missing languages or tasks)", SUMMARY_HEADER, summary_rows(summary))
     if out:
-        files = write_report(summary, gathered, out)
+        files = write_report(summary, gathered, out, artifacts_dir)
         console.print(f"report: {escape(str(files['report.md']))}")
 
 
@@ -655,6 +660,7 @@ def fuse_cmd(
     seed: Optional[int] = SeedOpt, max_train_examples: Optional[int] = ExamplesOpt,
     max_dev_examples: Optional[int] = DevExamplesOpt,
     train_split: Optional[str] = TrainSplitOpt, dev_split: Optional[str] = DevSplitOpt,
+    logging_steps: Optional[int] = LoggingStepsOpt, report_to: Optional[str] = ReportToOpt,
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
 ):
     """AdapterFusion (Pfeiffer et al. 2021): a fusion layer over trained adapters + a head for the target task."""
@@ -665,6 +671,7 @@ def fuse_cmd(
         task=target, recipe="fuse", intermediate=tasks, adapter_name=name or f"fuse_{target}", model=model,
         learning_rate=learning_rate, epochs=epochs, max_steps=max_steps, batch_size=batch_size, max_length=max_length,
         seed=seed, max_train_examples=max_train_examples, train_split=train_split, dev_split=dev_split, data_dir=data_dir,
+        logging_steps=logging_steps, report_to=report_to,
     )
     cfg = from_dict(TrainConfig, given, where="options")
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
@@ -685,6 +692,7 @@ def stack_cmd(
     seed: Optional[int] = SeedOpt, max_train_examples: Optional[int] = ExamplesOpt,
     max_dev_examples: Optional[int] = DevExamplesOpt,
     train_split: Optional[str] = TrainSplitOpt, dev_split: Optional[str] = DevSplitOpt,
+    logging_steps: Optional[int] = LoggingStepsOpt, report_to: Optional[str] = ReportToOpt,
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
 ):
     """MAD-X: train a task adapter stacked above frozen (language) adapters; swap them per language at eval."""
@@ -695,7 +703,7 @@ def stack_cmd(
         task=task, recipe="stack", intermediate=lang_adapter, adapter_name=name, adapter_config=adapter_config,
         reduction_factor=reduction_factor, model=model, learning_rate=learning_rate, epochs=epochs, max_steps=max_steps,
         batch_size=batch_size, max_length=max_length, seed=seed, max_train_examples=max_train_examples,
-        train_split=train_split, dev_split=dev_split, data_dir=data_dir,
+        train_split=train_split, dev_split=dev_split, data_dir=data_dir, logging_steps=logging_steps, report_to=report_to,
     )
     cfg = from_dict(TrainConfig, given, where="options")
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)

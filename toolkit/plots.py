@@ -37,7 +37,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 __all__ = ["gain_heatmap", "language_heatmap", "resource_plot", "diversity_plot", "save_figure", "write_matrix_report",
-           "write_selection_report", "selector_rows", "RESOURCE_GROUPS"]
+           "write_selection_report", "selector_rows", "RESOURCE_GROUPS", "training_curves", "write_training_curves"]
 
 RESOURCE_GROUPS = ("low", "mid", "high")
 _CMAP = "RdBu"
@@ -209,6 +209,47 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     fig.savefig(buf, format="png")
     plt.close(fig)
     return atomic_write_bytes(Path(path), buf.getvalue())
+
+
+# --------------------------------------------------------------------------------------------------
+# training curves (train_log.jsonl, toolkit.tracking)
+# --------------------------------------------------------------------------------------------------
+
+TRAINING_CURVES = "training_curves.png"
+
+
+def training_curves(logs: dict[str, list[dict[str, Any]]]) -> Figure:
+    """Training loss (mean over each logging window) and learning rate against the optimizer step, one line
+    per adapter (``{name: the lines of its train_log.jsonl}``)."""
+    fig, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name, lines in logs.items():
+        train = sorted((r["step"], r["loss"], r.get("learning_rate")) for r in lines if isinstance(r.get("loss"), (int, float)))
+        if not train:
+            continue
+        steps = [t[0] for t in train]
+        ax_loss.plot(steps, [t[1] for t in train], marker="." if len(train) < 50 else None, label=name)
+        rates = [(t[0], t[2]) for t in train if isinstance(t[2], (int, float))]
+        if rates:
+            ax_lr.plot([r[0] for r in rates], [r[1] for r in rates], label=name)
+    for ax, ylabel, title in ((ax_loss, "training loss (window mean)", "Training loss"),
+                              (ax_lr, "learning rate", "Learning rate schedule")):
+        ax.set_xlabel("optimizer step", fontsize=11)
+        ax.set_ylabel(ylabel, fontsize=11)
+        ax.set_title(title, fontsize=12)
+        ax.grid(True, alpha=0.3)
+    ax_lr.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+    if ax_loss.get_lines():
+        ax_loss.legend(fontsize=9, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def write_training_curves(logs: dict[str, list[dict[str, Any]]], out_dir: str | Path) -> Path | None:
+    """``training_curves.png`` in ``out_dir`` when any log holds a loss line, else ``None`` (nothing written)."""
+    logs = {name: lines for name, lines in logs.items() if any(isinstance(r.get("loss"), (int, float)) for r in lines)}
+    if not logs:
+        return None
+    return save_figure(training_curves(logs), Path(out_dir) / TRAINING_CURVES)
 
 
 # --------------------------------------------------------------------------------------------------
