@@ -723,6 +723,7 @@ def train_lang_adapter_cmd(
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps (default 1000)."),
     batch_size: Optional[int] = BatchOpt, max_length: Optional[int] = LengthOpt, seed: Optional[int] = SeedOpt,
     max_sentences: Optional[int] = typer.Option(None, "--max-sentences", help="Use only the first N lines."),
+    logging_steps: Optional[int] = LoggingStepsOpt, report_to: Optional[str] = ReportToOpt,
     artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
 ):
     """MAD-X language adapter: masked-LM training (15%, 80/10/10) on plain text, encoder frozen; resumable."""
@@ -731,7 +732,8 @@ def train_lang_adapter_cmd(
 
     given = _options(lang=lang, text=str(text), adapter_name=name, adapter_config=adapter_config,
                      reduction_factor=reduction_factor, model=model, learning_rate=learning_rate, max_steps=max_steps,
-                     batch_size=batch_size, max_length=max_length, seed=seed, max_sentences=max_sentences)
+                     batch_size=batch_size, max_length=max_length, seed=seed, max_sentences=max_sentences,
+                     logging_steps=logging_steps, report_to=report_to)
     cfg = from_dict(LangAdapterConfig, given, where="options")
     result = train_language_adapter(cfg, artifacts_dir=artifacts_dir, force=force)
     verb = "already trained (identical configuration); nothing recomputed" if result.skipped else f"trained {result.steps} steps"
