@@ -73,12 +73,14 @@ class TrainLog:
         self.path = Path(path)
 
     def start(self, resumed_step: int) -> None:
-        """Keep the lines up to ``resumed_step`` (0: a fresh run, an empty log), rewritten atomically."""
+        """Keep the lines up to ``resumed_step``, rewritten atomically (0: a fresh run, no log until its first
+        line, so a run that fails before it leaves no folder behind)."""
+        if not resumed_step:
+            self.path.unlink(missing_ok=True)
+            return
         kept = [r for r in read_jsonl(self.path) if isinstance(r, dict) and isinstance(r.get("step"), int)
-                and r["step"] <= resumed_step] if resumed_step else []
-        if kept or self.path.exists():
-            text = "".join(_line(r) for r in kept)
-            atomic_write_text(self.path, text)
+                and r["step"] <= resumed_step]
+        atomic_write_text(self.path, "".join(_line(r) for r in kept))
 
     def log(self, record: Mapping[str, Any]) -> None:
         append_jsonl(self.path, dict(record))
