@@ -180,7 +180,7 @@ def test_save_then_load_in_a_fresh_process_reproduces_logits(tiny, shared_data, 
     cfg = _cfg(shared_data, max_steps=3)
     result = train_adapter(cfg, tiny, tmp_path, progress=False)
     files = sorted(p.name for p in result.path.iterdir())
-    assert files == ["adapter.safetensors", "adapter_config.json", "head_config.json", "model_head.safetensors", CARD_NAME]
+    assert files == ["adapter.safetensors", "adapter_config.json", "head_config.json", "model_head.safetensors", "train_log.jsonl", CARD_NAME]
     assert not list(result.path.rglob("*.bin"))  # no pickle
     card = json.loads((result.path / CARD_NAME).read_text())
     assert card["encoder"]["fingerprint"] == tiny.fingerprint and card["seed"] == 42 and card["task"] == "panx"
