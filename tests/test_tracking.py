@@ -176,3 +176,31 @@ def test_report_plots_training_curves(tmp_path):
     # no logs: no figure and no section
     empty = write_report(summarize("xtreme-r", {}), StoreScores({}, {}, {}, {}), tmp_path / "r2", artifacts)
     assert "training_curves.png" not in empty and not (tmp_path / "r2" / "training_curves.png").exists()
+
+
+def test_matrix_report_plots_the_curves_of_the_adapters_it_trained(tmp_path):
+    from toolkit.matrix import Outcome, plan_matrix
+    from toolkit.matrix_config import MatrixConfig
+    from toolkit.matrix_results import Cost, MatrixRun
+    from toolkit.plots import write_matrix_report
+
+    cfg = MatrixConfig(targets=("cldr_continent", "cldr_kind"), intermediates=("cldr_kind", "cldr_continent"),
+                       benchmark="demo", langs=("de", "sw"), artifacts_dir=str(tmp_path / "artifacts"))
+    plan = plan_matrix(cfg)
+    trained = {n.id: n.train.name for n in plan.trainings}
+    for name in trained.values():
+        log = TrainLog(tmp_path / "artifacts" / "adapters" / name / LOG_NAME)
+        for step in (10, 20):
+            log.log({"step": step, "loss": 1.0 / step, "learning_rate": 1e-4})
+    scores = {("cldr_continent", "none", "none"): {"de": 50.0, "sw": 40.0},
+              ("cldr_continent", "sequential", "cldr_kind"): {"de": 54.0, "sw": 41.0},
+              ("cldr_kind", "none", "none"): {"de": 70.0, "sw": 60.0},
+              ("cldr_kind", "sequential", "cldr_continent"): {"de": 68.0, "sw": 60.0}}
+    cost = Cost(4, 4, 240, 240, 10.0, 5.0, 16.0, 4_000_000, 117_000_000, 4 * 117_000_000 * 4)
+    untrained = write_matrix_report(MatrixRun(plan, {}, scores, {}, cost), tmp_path / "r0")
+    assert "training_curves.png" not in untrained  # no node ran: no adapter of this matrix to show
+    outcomes = {node: Outcome(node, "trained") for node in trained}
+    files = write_matrix_report(MatrixRun(plan, outcomes, scores, {}, cost), tmp_path / "r1")
+    assert (tmp_path / "r1" / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert "![training curves](training_curves.png)" in (tmp_path / "r1" / "report.md").read_text()
+    assert files["training_curves.png"] == str(tmp_path / "r1" / "training_curves.png")

@@ -238,10 +238,25 @@ def training_curves(logs: dict[str, list[dict[str, Any]]]) -> Figure:
         ax.set_title(title, fontsize=12)
         ax.grid(True, alpha=0.3)
     ax_lr.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-    if ax_loss.get_lines():
-        ax_loss.legend(fontsize=9, loc="best")
+    n = len(ax_loss.get_lines())
+    if n:
+        ax_loss.legend(fontsize=9 if n <= 6 else 7, loc="best", ncol=1 if n <= 6 else 2)
     fig.tight_layout()
     return fig
+
+
+def _training_curves_section(run: Any, out: Path, files: dict[str, str]) -> list[str]:
+    """The matrix's trained adapters' curves (their train_log.jsonl), when any log is at hand."""
+    from .tracking import adapter_logs
+
+    names = [node.train.name for node_id, node in run.plan.nodes.items()  # trained now, or found trained
+             if node.train is not None and getattr(run.outcomes.get(node_id), "status", None) in ("trained", "skipped")]
+    path = write_training_curves(adapter_logs(names, run.config.artifacts_dir), out)
+    if path is None:
+        return []
+    files[TRAINING_CURVES] = str(path)
+    return ["\n## Training curves\n", "Loss and learning rate per optimizer step of the adapters this matrix trained "
+            "(each adapter's `train_log.jsonl`).\n", f"![training curves]({TRAINING_CURVES})\n"]
 
 
 def write_training_curves(logs: dict[str, list[dict[str, Any]]], out_dir: str | Path) -> Path | None:
@@ -287,6 +302,7 @@ def write_matrix_report(run: Any, out_dir: str | Path, title: str = "xta transfe
             if missing:
                 md.append(f"\nNo baseline score (failed or not run): {' '.join(missing)}\n")
     md += ["\n## Cost\n", to_markdown(["", "value"], cost_rows(run.cost))]
+    md += _training_curves_section(run, out, files)
     files["report.md"] = str(atomic_write_text(out / "report.md", "\n".join(md)))
     return files
 

@@ -371,24 +371,7 @@ def write_report(summary: BenchmarkSummary, gathered: StoreScores, out_dir, arti
 def training_logs(gathered: StoreScores, artifacts_dir=None) -> dict[str, list[dict]]:
     """``{adapter: its train_log.jsonl lines}`` for the adapters the gathered records name (their setup's
     ``adapter_hashes``) whose folder under ``<artifacts>/adapters/`` holds a training log."""
-    import os
-    from pathlib import Path
+    from .tracking import adapter_logs
 
-    from .errors import XtaError
-    from .io import safe_name
-    from .tracking import read_train_log
-
-    if artifacts_dir is None:  # toolkit.train.default_artifacts_dir, without importing torch
-        home = os.environ.get("XTA_HOME")
-        artifacts_dir = Path(home) / "artifacts" if home else Path("xta_runs") / "artifacts"
-    names = dict.fromkeys(name for rec in gathered.records.values()
-                          for name in ((getattr(rec, "setup", None) or {}).get("adapter_hashes") or {}))
-    logs = {}
-    for name in names:
-        try:
-            lines = read_train_log(Path(artifacts_dir) / "adapters" / safe_name(name, "adapter"))
-        except XtaError:  # a name no folder can have
-            continue
-        if lines:
-            logs[name] = lines
-    return logs
+    return adapter_logs((name for rec in gathered.records.values()
+                         for name in ((getattr(rec, "setup", None) or {}).get("adapter_hashes") or {})), artifacts_dir)

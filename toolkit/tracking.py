@@ -103,6 +103,26 @@ def read_train_log(path: str | os.PathLike) -> list[dict[str, Any]]:
     return [r for r in read_jsonl(path) if isinstance(r, dict)]
 
 
+def adapter_logs(names: Iterable[str], artifacts_dir: str | os.PathLike | None = None) -> dict[str, list[dict[str, Any]]]:
+    """``{adapter: its train_log.jsonl lines}`` for those of ``names`` whose folder under
+    ``<artifacts>/adapters/`` holds a training log (default artifacts: as :func:`toolkit.train.default_artifacts_dir`,
+    without importing torch)."""
+    from .io import safe_name
+
+    if artifacts_dir is None:
+        home = os.environ.get("XTA_HOME")
+        artifacts_dir = Path(home) / "artifacts" if home else Path("xta_runs") / "artifacts"
+    logs = {}
+    for name in dict.fromkeys(names):
+        try:
+            lines = read_train_log(Path(artifacts_dir) / "adapters" / safe_name(name, "adapter"))
+        except XtaError:  # a name no folder can have
+            continue
+        if lines:
+            logs[name] = lines
+    return logs
+
+
 def flat_scalars(record: Mapping[str, Any]) -> dict[str, float]:
     """A log line's numbers under tracker names: ``train/loss``, ``train/learning_rate``, ``dev/<task>/<metric>``."""
     out: dict[str, float] = {}
