@@ -204,3 +204,18 @@ def test_matrix_report_plots_the_curves_of_the_adapters_it_trained(tmp_path):
     assert (tmp_path / "r1" / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
     assert "![training curves](training_curves.png)" in (tmp_path / "r1" / "report.md").read_text()
     assert files["training_curves.png"] == str(tmp_path / "r1" / "training_curves.png")
+
+
+def test_matrix_passes_logging_steps_and_trackers_to_its_trainings(monkeypatch):
+    import toolkit.tracking
+    from toolkit.matrix import plan_matrix
+    from toolkit.matrix_config import MatrixConfig
+
+    cfg = MatrixConfig(targets=("cldr_continent",), intermediates=("cldr_kind",), benchmark="demo", logging_steps=5,
+                       report_to="wandb")
+    monkeypatch.setattr(toolkit.tracking.importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(TrackerUnavailable, match="wandb"):
+        plan_matrix(cfg)  # before the matrix loads its encoder
+    monkeypatch.setattr(toolkit.tracking.importlib.util, "find_spec", lambda name, *a: object())
+    plan = plan_matrix(cfg)
+    assert plan.trainings and {(n.train.logging_steps, n.train.report_to) for n in plan.trainings} == {(5, ("wandb",))}
