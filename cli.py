@@ -108,6 +108,8 @@ def _config_defaults(ctx: typer.Context, param: typer.CallbackParam, value: Opti
 ConfigOpt = typer.Option(None, "--config", is_eager=True, callback=_config_defaults,
                          help="YAML or JSON file of this command's options (e.g. max_steps: 100); flags given explicitly override it.")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout instead of tables (progress and errors stay on stderr).")
+LoggingStepsOpt = typer.Option(None, "--logging-steps", help="Write a train_log.jsonl line (mean loss, learning rate, speed) every N optimizer steps (default 10).")
+ReportToOpt = typer.Option(None, "--report-to", help="Also send the log to: tensorboard | wandb (offline unless WANDB_MODE is set) | none; comma list allowed. Needs pip install 'xta[tensorboard]' / 'xta[wandb]'.")
 PIPE_WIDTH = 4096  # piped/redirected stdout: tables as wide as their content, never cut at 80 columns
 
 
@@ -349,6 +351,7 @@ def train_adapter_cmd(
     precision: Optional[str] = typer.Option(None, "--precision", help="fp32 (default) | bf16 | fp16: autocast on a GPU (the adapter's weights stay fp32)."),
     grad_accum: Optional[int] = GradAccumOpt,
     device: Optional[str] = DeviceOpt,
+    logging_steps: Optional[int] = LoggingStepsOpt, report_to: Optional[str] = ReportToOpt,
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file with these options (flags override it)."),
     data_dir: Optional[Path] = DataDirOpt,
     artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Where adapters live (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),
@@ -367,6 +370,7 @@ def train_adapter_cmd(
         init_from=init_from, intermediate=intermediate, extra_tasks=extra_tasks, sampling=sampling,
         temperature=temperature, train_split=train_split, dev_split=dev_split, precision=precision,
         gradient_accumulation_steps=grad_accum,
+        logging_steps=logging_steps, report_to=report_to,
         data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
     )
     base_cfg = from_yaml(config, TrainConfig) if config else None  # its card defaults stay beneath the flags
@@ -486,7 +490,7 @@ def _eval_json(run, cfg, report_dir: Optional[Path]) -> None:
     out["run"] = [{"task": t.task, "setup": t.setup, "split": t.split, "computed": t.computed, "reused": t.reused,
                    "failed": t.failed, "error": t.error} for t in run.tasks]
     if report_dir:
-        out["report"] = str(write_report(summary, gathered, report_dir)["report.md"])
+        out["report"] = str(write_report(summary, gathered, report_dir, cfg.artifacts_dir)["report.md"])
     _print_json(out)
 
 
@@ -520,7 +524,7 @@ def _print_eval(run, cfg, report_dir: Optional[Path]) -> None:
     for where, why in list(failed.items())[:20]:
         console.print(f"  [red]failed[/] {escape(where)}: {escape(str(why))}", highlight=False, soft_wrap=True)
     if report_dir:
-        files = write_report(summary, gathered, report_dir)
+        files = write_report(summary, gathered, report_dir, cfg.artifacts_dir)
         console.print(f"report: {escape(str(files['report.md']))}")
 
 
@@ -552,6 +556,7 @@ def report(
     setup: str = typer.Option("auto", "--setup"),
     results_dir: Optional[Path] = typer.Option(None, "--results-dir"),
     out: Optional[Path] = typer.Option(None, "--report-dir", help="Write summary.csv, languages.csv and report.md here."),
+    artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Adapters whose training logs --report-dir plots as training_curves.png (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),
     as_json: bool = JsonOpt,
 ):
     """Aggregate the results store by the XTREME-R rules: per task, per category, overall (both definitions)."""
@@ -571,7 +576,7 @@ def report(
         summary = summarize(benchmark, gathered.scores, gathered.failed)
         result = summary_json(benchmark, model, setup, gathered, summary)
         if out:
-            result["report"] = str(write_report(summary, gathered, out)["report.md"])
+            result["report"] = str(write_report(summary, gathered, out, artifacts_dir)["report.md"])
         _print_json(result)
         return
     header, rows = language_rows(gathered, by=_orientation(gathered))
@@ -579,7 +584,7 @@ def report(
     summary = summarize(benchmark, gathered.scores, gathered.failed, gathered=gathered, encoder=model)
     _table("summary (no average over missing languages or tasks)", SUMMARY_HEADER, summary_rows(summary))
     if out:
-        files = write_report(summary, gathered, out)
+        files = write_report(summary, gathered, out, artifacts_dir)
         console.print(f"report: {escape(str(files['report.md']))}")
 
 
@@ -825,6 +830,7 @@ def fuse_cmd(
     max_dev_examples: Optional[int] = DevExamplesOpt,
     train_split: Optional[str] = TrainSplitOpt, dev_split: Optional[str] = DevSplitOpt,
     grad_accum: Optional[int] = GradAccumOpt, device: Optional[str] = DeviceOpt,
+    logging_steps: Optional[int] = LoggingStepsOpt, report_to: Optional[str] = ReportToOpt,
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
     seeds: Optional[str] = SeedsOpt,
     config: Optional[Path] = ConfigOpt,
@@ -838,6 +844,7 @@ def fuse_cmd(
         learning_rate=learning_rate, epochs=epochs, max_steps=max_steps, batch_size=batch_size, max_length=max_length,
         seed=seed, max_train_examples=max_train_examples, train_split=train_split, dev_split=dev_split, data_dir=data_dir,
         gradient_accumulation_steps=grad_accum,
+        logging_steps=logging_steps, report_to=report_to,
     )
     cfg = from_dict(TrainConfig, given, where="options")
     _use_device(device)
@@ -862,6 +869,7 @@ def stack_cmd(
     max_dev_examples: Optional[int] = DevExamplesOpt,
     train_split: Optional[str] = TrainSplitOpt, dev_split: Optional[str] = DevSplitOpt,
     grad_accum: Optional[int] = GradAccumOpt, device: Optional[str] = DeviceOpt,
+    logging_steps: Optional[int] = LoggingStepsOpt, report_to: Optional[str] = ReportToOpt,
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
     seeds: Optional[str] = SeedsOpt,
     config: Optional[Path] = ConfigOpt,
@@ -875,6 +883,7 @@ def stack_cmd(
         reduction_factor=reduction_factor, model=model, learning_rate=learning_rate, epochs=epochs, max_steps=max_steps,
         batch_size=batch_size, max_length=max_length, seed=seed, max_train_examples=max_train_examples,
         train_split=train_split, dev_split=dev_split, data_dir=data_dir, gradient_accumulation_steps=grad_accum,
+        logging_steps=logging_steps, report_to=report_to,
     )
     cfg = from_dict(TrainConfig, given, where="options")
     _use_device(device)
@@ -898,6 +907,7 @@ def train_lang_adapter_cmd(
     batch_size: Optional[int] = BatchOpt, max_length: Optional[int] = LengthOpt, seed: Optional[int] = SeedOpt,
     max_sentences: Optional[int] = typer.Option(None, "--max-sentences", help="Use only the first N lines."),
     device: Optional[str] = DeviceOpt,
+    logging_steps: Optional[int] = LoggingStepsOpt, report_to: Optional[str] = ReportToOpt,
     artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
     config: Optional[Path] = ConfigOpt,
 ):
@@ -907,7 +917,8 @@ def train_lang_adapter_cmd(
 
     given = _options(lang=lang, text=str(text), adapter_name=name, adapter_config=adapter_config,
                      reduction_factor=reduction_factor, model=model, learning_rate=learning_rate, max_steps=max_steps,
-                     batch_size=batch_size, max_length=max_length, seed=seed, max_sentences=max_sentences)
+                     batch_size=batch_size, max_length=max_length, seed=seed, max_sentences=max_sentences,
+                     logging_steps=logging_steps, report_to=report_to)
     cfg = from_dict(LangAdapterConfig, given, where="options")
     _single_process("train-lang-adapter")
     _use_device(device)

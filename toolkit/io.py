@@ -136,6 +136,39 @@ def atomic_write_json(path: PathLike, obj: Any, *, indent: int | None = 2, sort_
     return atomic_write_bytes(path, data)
 
 
+def append_jsonl(path: PathLike, obj: Any) -> Path:
+    """Append ``obj`` as one JSON line to ``path`` (created if needed), flushed and fsync'd.
+
+    Not atomic as a whole file, by design (a log grows during a run): each call writes one complete line
+    with one ``write``; a kill mid-write can leave at most a partial last line, which :func:`read_jsonl`
+    drops and a resumed training rewrites away (atomically) before appending again.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(obj, sort_keys=True, ensure_ascii=False, allow_nan=True) + "\n").encode("utf-8")
+    with open(path, "ab") as fh:
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return path
+
+
+def read_jsonl(path: PathLike) -> list[Any]:
+    """The JSON lines of ``path`` ([] when it does not exist); a partial or damaged line is skipped."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # what a kill mid-append leaves: the line is lost, the others stand
+            continue
+    return out
+
+
 def _printable(obj: Any) -> Any:
     """``obj`` with every lone surrogate in its strings (keys too) replaced by its ``\\udcff`` spelling."""
     if isinstance(obj, str):

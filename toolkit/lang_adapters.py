@@ -43,10 +43,13 @@ examples, per layer: which intermediate task the model leans on, per language
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
 import platform
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +60,7 @@ import torch
 from . import __version__
 from .config import NOHASH, config_hash, hashed_fields
 from .errors import ConfigError, DataError, SetupError
-from .io import atomic_dir, atomic_write_json, clean_stale_temps, safe_name, sha256_file
+from .io import atomic_dir, atomic_write_json, atomic_write_text, clean_stale_temps, safe_name, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -113,16 +116,21 @@ class LangAdapterConfig:
     max_sentences: int | None = None
     heldout_sentences: int = 200  # the last N lines (at most 10% of the file) score the trained adapter
     device: str | None = field(default=None, metadata=NOHASH)
+    logging_steps: int = field(default=10, metadata=NOHASH)  # train_log.jsonl, as toolkit.train
+    report_to: tuple[str, ...] = field(default=(), metadata=NOHASH)
 
     def __post_init__(self):
         from .config import ADAPTER_CONFIG_NAMES, _choice, _coerce_fields, _positive
 
         _coerce_fields(self)
+        from .tracking import parse_report_to
+
+        object.__setattr__(self, "report_to", parse_report_to(self.report_to))
         safe_name(self.lang, "language")
         if self.adapter_name is not None:
             safe_name(self.adapter_name, "adapter")
         _choice("adapter_config", self.adapter_config, ADAPTER_CONFIG_NAMES)
-        _positive(self, "reduction_factor", "learning_rate", "max_steps", "batch_size", "max_length")
+        _positive(self, "reduction_factor", "learning_rate", "max_steps", "batch_size", "max_length", "logging_steps")
         _positive(self, "max_sentences", allow_none=True)
         if not 0.0 < self.mlm_probability < 1.0:
             raise ConfigError(f"mlm_probability: must be in (0, 1), got {self.mlm_probability}")
@@ -354,16 +362,20 @@ def _heldout_scores(model, text: _Text, tokenizer, cfg: LangAdapterConfig, devic
 
 
 def train_language_adapter(cfg: LangAdapterConfig, encoder=None, artifacts_dir: str | os.PathLike | None = None, *,
-                           force: bool = False, checkpoint_every: int = 50, log_every: int = 10,
+                           force: bool = False, checkpoint_every: int = 50, log_every: int | None = None,
                            on_step: Callable[[int], None] | None = None):
     """Train ``cfg``'s language adapter and save it under ``<artifacts>/adapters/<lang_xx>/`` (AdapterHub
     layout + ``xta_card.json``); resumable, and not redone when an identical run finished. Returns a
     :class:`toolkit.train.TrainResult` (``dev_scores["mlm"]``: held-out masked-LM loss and accuracy).
-    ``on_step(step)`` runs after each optimizer step (tests interrupt a run there)."""
+    ``on_step(step)`` runs after each optimizer step (tests interrupt a run there). The loss is logged every
+    ``log_every`` steps (default ``cfg.logging_steps``) to ``train_log.jsonl`` and ``cfg.report_to``'s trackers."""
     from .encoders import load_encoder
     from .families.base import adapter_model
-    from .train import TrainResult, _Checkpointer, _finished, _State, adapter_dir, checkpoint_dir, default_artifacts_dir
+    from .tracking import check_report_to
+    from .train import (TrainResult, _Checkpointer, _finished, _open_hooks, _State, adapter_dir, checkpoint_dir,
+                        default_artifacts_dir)
 
+    check_report_to(cfg.report_to)  # a missing tracker package: said before the encoder loads
     artifacts = Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()
     encoder = encoder or load_encoder(cfg.model)
     text_hash = sha256_file(cfg.text) if Path(cfg.text).is_file() else None
@@ -395,45 +407,63 @@ def train_language_adapter(cfg: LangAdapterConfig, encoder=None, artifacts_dir: 
         encoder.assert_frozen()
         st = _State()
         resumed = ckpt.load(model, st)
-        st = _loop(model, text, encoder.tokenizer, cfg, ckpt, st, log_every, on_step or (lambda step: None))
-        encoder.assert_frozen()
-        device = next(model.parameters()).device
-        heldout = _heldout_scores(model, text, encoder.tokenizer, cfg, device)
+        hooks = _open_hooks(cfg, ckpt, artifacts, resumed or 0, False, on_step, 0)
+        try:
+            st = _loop(model, text, encoder.tokenizer, cfg, ckpt, st, log_every or cfg.logging_steps, hooks)
+            encoder.assert_frozen()
+            device = next(model.parameters()).device
+            heldout = _heldout_scores(model, text, encoder.tokenizer, cfg, device)
+            if heldout:
+                hooks.record({"step": st.step, "dev": {"mlm": heldout}})
+        finally:
+            hooks.close()
         card = _card(cfg, cfg_hash, encoder, text, text_hash, st, heldout, pretrained[1] if pretrained else None)
-        _save(model, cfg, out_dir, card)
+        card["logging_steps"] = log_every or cfg.logging_steps  # loss_history's (and train_log.jsonl's) interval
+        _save(model, cfg, out_dir, card, hooks.train_log)
     finally:
         _cleanup(model, cfg.name)
     ckpt.remove()
     return TrainResult(cfg.name, out_dir, card, card["dev_scores"], st.step, None, resumed_from=resumed)
 
 
-def _loop(model, text: _Text, tokenizer, cfg: LangAdapterConfig, ckpt, st, log_every: int, on_step: Callable[[int], None]):
+def _loop(model, text: _Text, tokenizer, cfg: LangAdapterConfig, ckpt, st, log_every: int, hooks):
     from .train import _optimizer
 
     plan = _plan(len(text.train), cfg)
     device = next(model.parameters()).device
     opt, sched = _optimizer(model, cfg, len(plan))
     ckpt.restore_optimizer(opt, sched)
-    running = []
+    per_epoch = max(1, math.ceil(len(text.train) / cfg.batch_size))
     while st.step < len(plan):
+        started = time.perf_counter()
         model.train()
         ids, attention, special = _batch([text.train[i] for i in plan[st.step]], tokenizer)
         inputs, labels = mask_tokens(ids, special, tokenizer.mask_token_id, text.vocab_size,
                                      _step_generator(cfg, st.step), cfg.mlm_probability)
         loss, _ = _mlm_forward(model, inputs.to(device), attention.to(device), labels.to(device))
         loss.backward()
+        lr = float(opt.param_groups[0]["lr"])  # the rate this step used
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
         st.step += 1
-        running.append(float(loss.detach()))
+        spent = time.perf_counter() - started
+        # the open window is part of the checkpointed state: a resumed run logs the same means
+        st.elapsed_s, st.window_s = st.elapsed_s + spent, st.window_s + spent
+        st.window_loss += float(loss.detach())
+        st.window_steps += 1
+        st.window_examples += len(plan[st.step - 1])
         if st.step % log_every == 0 or st.step == len(plan):
-            st.history.append({"step": st.step, "loss": sum(running) / len(running)})
-            log.info("%s step %d mlm loss %.4f", cfg.name, st.step, st.history[-1]["loss"])
-            running = []
+            mean = st.window_loss / st.window_steps
+            st.history.append({"step": st.step, "loss": mean})
+            log.info("%s step %d mlm loss %.4f", cfg.name, st.step, mean)
+            hooks.record({"step": st.step, "epoch": round(st.step / per_epoch, 4), "loss": mean, "learning_rate": lr,
+                          "examples_per_s": round(st.window_examples / max(st.window_s, 1e-9), 3),
+                          "elapsed_s": round(st.elapsed_s, 3)})
+            st.window_loss, st.window_steps, st.window_examples, st.window_s = 0.0, 0, 0, 0.0
         if st.step % ckpt.every == 0 and st.step < len(plan):
             ckpt.save(model, opt, sched, st)
-        on_step(st.step)
+        hooks.on_step(st.step)
     return st
 
 
@@ -474,9 +504,13 @@ def _card(cfg: LangAdapterConfig, cfg_hash: str, encoder, text: _Text, text_hash
     }
 
 
-def _save(model, cfg: LangAdapterConfig, out_dir: Path, card: dict[str, Any]) -> None:
+def _save(model, cfg: LangAdapterConfig, out_dir: Path, card: dict[str, Any], train_log=None) -> None:
+    from .tracking import LOG_NAME
+
     with atomic_dir(out_dir) as tmp:
         model.save_adapter(str(tmp), cfg.name, with_head=False, use_safetensors=True)
+        if train_log is not None:
+            atomic_write_text(tmp / LOG_NAME, "".join(json.dumps(r, sort_keys=True) + "\n" for r in train_log.records()))
         atomic_write_json(tmp / "xta_card.json", card)
         pickles = [p.name for p in tmp.rglob("*.bin")]
         if pickles:

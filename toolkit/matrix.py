@@ -128,6 +128,9 @@ class Plan:
 def plan_matrix(cfg: MatrixConfig) -> Plan:
     """Every node and cell of the matrix; tasks, languages and recipes checked before any model loads."""
     from .tasks import get_task
+    from .tracking import check_report_to
+
+    check_report_to(cfg.report_to)  # a tracker asked for but not installed
 
     nodes: dict[str, Node] = {}
     for entry in cfg.intermediates:
@@ -166,7 +169,8 @@ def _train_config(cfg: MatrixConfig, task: str, name: str, steps: int | None, ov
         task=task, model=cfg.model, adapter_name=name, seed=cfg.seed, max_steps=override.max_steps or steps,
         max_train_examples=override.max_train_examples or cfg.train_examples, batch_size=cfg.batch_size,
         learning_rate=override.learning_rate or cfg.learning_rate, max_length=cfg.max_length, train_split=override.train_split,
-        dev_split=override.dev_split, data_dir=cfg.data_dir, **recipe,
+        dev_split=override.dev_split, data_dir=cfg.data_dir, logging_steps=cfg.logging_steps, report_to=cfg.report_to,
+        **recipe,
     )
 
 

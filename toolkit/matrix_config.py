@@ -118,6 +118,9 @@ class MatrixConfig:
     # ``<prefix>s<seed>_...`` and trained with that seed (finished seeds are reused like any cell);
     # empty: one matrix at ``seed``
     seeds: tuple[int, ...] = field(default=(), metadata=NOHASH)
+    # every adapter's train_log.jsonl interval and trackers (TrainConfig.logging_steps / report_to)
+    logging_steps: int = field(default=10, metadata=NOHASH)
+    report_to: tuple[str, ...] = field(default=(), metadata=NOHASH)
 
     def __post_init__(self):
         overrides = self.overrides
@@ -151,7 +154,10 @@ class MatrixConfig:
             safe_name(self.prefix + "x", "prefix")
             if not all(c.isalnum() or c == "_" for c in self.prefix):
                 raise ConfigError(f"prefix: {self.prefix!r} may only hold letters, digits and '_' (adapter names become module names)")
-        _positive(self, "eval_batch_size", "num_cpus", "ray_cpus")
+        _positive(self, "eval_batch_size", "num_cpus", "ray_cpus", "logging_steps")
+        from .tracking import parse_report_to
+
+        object.__setattr__(self, "report_to", parse_report_to(self.report_to))
         from .stats import CORRECTIONS
 
         _choice("correction", self.correction, CORRECTIONS)

@@ -37,7 +37,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 __all__ = ["gain_heatmap", "language_heatmap", "resource_plot", "diversity_plot", "save_figure", "write_matrix_report",
-           "write_selection_report", "selector_rows", "selector_interval_rows", "diversity_rows", "trend_lines", "RESOURCE_GROUPS"]
+           "write_selection_report", "selector_rows", "selector_interval_rows", "diversity_rows", "trend_lines", "RESOURCE_GROUPS",
+           "training_curves", "write_training_curves"]
 
 RESOURCE_GROUPS = ("low", "mid", "high")
 _CMAP = "RdBu"
@@ -212,6 +213,62 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
 
 
 # --------------------------------------------------------------------------------------------------
+# training curves (train_log.jsonl, toolkit.tracking)
+# --------------------------------------------------------------------------------------------------
+
+TRAINING_CURVES = "training_curves.png"
+
+
+def training_curves(logs: dict[str, list[dict[str, Any]]]) -> Figure:
+    """Training loss (mean over each logging window) and learning rate against the optimizer step, one line
+    per adapter (``{name: the lines of its train_log.jsonl}``)."""
+    fig, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name, lines in logs.items():
+        train = sorted((r["step"], r["loss"], r.get("learning_rate")) for r in lines if isinstance(r.get("loss"), (int, float)))
+        if not train:
+            continue
+        steps = [t[0] for t in train]
+        ax_loss.plot(steps, [t[1] for t in train], marker="." if len(train) < 50 else None, label=name)
+        rates = [(t[0], t[2]) for t in train if isinstance(t[2], (int, float))]
+        if rates:
+            ax_lr.plot([r[0] for r in rates], [r[1] for r in rates], label=name)
+    for ax, ylabel, title in ((ax_loss, "training loss (window mean)", "Training loss"),
+                              (ax_lr, "learning rate", "Learning rate schedule")):
+        ax.set_xlabel("optimizer step", fontsize=11)
+        ax.set_ylabel(ylabel, fontsize=11)
+        ax.set_title(title, fontsize=12)
+        ax.grid(True, alpha=0.3)
+    ax_lr.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+    n = len(ax_loss.get_lines())
+    if n:
+        ax_loss.legend(fontsize=9 if n <= 6 else 7, loc="best", ncol=1 if n <= 6 else 2)
+    fig.tight_layout()
+    return fig
+
+
+def _training_curves_section(run: Any, out: Path, files: dict[str, str]) -> list[str]:
+    """The matrix's trained adapters' curves (their train_log.jsonl), when any log is at hand."""
+    from .tracking import adapter_logs
+
+    names = [node.train.name for node_id, node in run.plan.nodes.items()  # trained now, or found trained
+             if node.train is not None and getattr(run.outcomes.get(node_id), "status", None) in ("trained", "skipped")]
+    path = write_training_curves(adapter_logs(names, run.config.artifacts_dir), out)
+    if path is None:
+        return []
+    files[TRAINING_CURVES] = str(path)
+    return ["\n## Training curves\n", "Loss and learning rate per optimizer step of the adapters this matrix trained "
+            "(each adapter's `train_log.jsonl`).\n", f"![training curves]({TRAINING_CURVES})\n"]
+
+
+def write_training_curves(logs: dict[str, list[dict[str, Any]]], out_dir: str | Path) -> Path | None:
+    """``training_curves.png`` in ``out_dir`` when any log holds a loss line, else ``None`` (nothing written)."""
+    logs = {name: lines for name, lines in logs.items() if any(isinstance(r.get("loss"), (int, float)) for r in lines)}
+    if not logs:
+        return None
+    return save_figure(training_curves(logs), Path(out_dir) / TRAINING_CURVES)
+
+
+# --------------------------------------------------------------------------------------------------
 # the matrix report
 # --------------------------------------------------------------------------------------------------
 
@@ -246,6 +303,7 @@ def write_matrix_report(run: Any, out_dir: str | Path, title: str = "xta transfe
             if missing:
                 md.append(f"\nNo baseline score (failed or not run): {' '.join(missing)}\n")
     md += ["\n## Cost\n", to_markdown(["", "value"], cost_rows(run.cost))]
+    md += _training_curves_section(run, out, files)
     files["report.md"] = str(atomic_write_text(out / "report.md", "\n".join(md)))
     return files
 

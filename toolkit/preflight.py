@@ -61,7 +61,10 @@ def check_training(cfg, artifacts_dir=None, *, force: bool = False) -> None:
     from .data import load
     from .tasks import get_task
 
+    from .tracking import check_report_to
+
     cfg.validate()
+    check_report_to(cfg.report_to)  # a tracker asked for but not installed: said before any data or model work
     if not force and _finished_card(cfg.name, artifacts_dir).is_file():
         return
     for task in cfg.all_tasks:

@@ -332,8 +332,9 @@ def ci_rows(gathered: StoreScores) -> list[list[str]]:
     return rows
 
 
-def write_report(summary: BenchmarkSummary, gathered: StoreScores, out_dir) -> dict[str, str]:
-    """Write summary.csv, languages.csv and report.md into ``out_dir`` (atomically); return their paths."""
+def write_report(summary: BenchmarkSummary, gathered: StoreScores, out_dir, artifacts_dir=None) -> dict[str, str]:
+    """Write summary.csv, languages.csv and report.md into ``out_dir`` (atomically); return their paths.
+    With the adapters' training logs in ``artifacts_dir``, also training_curves.png (:func:`training_logs`)."""
     import csv
     import io
     from pathlib import Path
@@ -355,5 +356,22 @@ def write_report(summary: BenchmarkSummary, gathered: StoreScores, out_dir) -> d
     intervals = ci_rows(gathered)
     if intervals:
         md += ["\n## Per language: 95% percentile bootstrap CI over the test examples\n", to_markdown(CI_HEADER, intervals)]
+    logs = training_logs(gathered, artifacts_dir)
+    if logs:
+        from .plots import TRAINING_CURVES, write_training_curves
+
+        if write_training_curves(logs, out) is not None:
+            files[TRAINING_CURVES] = str(out / TRAINING_CURVES)
+            md += ["\n## Training curves\n", f"Loss and learning rate per optimizer step of {', '.join(f'`{n}`' for n in logs)} "
+                   "(each adapter's `train_log.jsonl`).\n", f"![training curves]({TRAINING_CURVES})\n"]
     files["report.md"] = str(atomic_write_text(out / "report.md", "\n".join(md)))
     return files
+
+
+def training_logs(gathered: StoreScores, artifacts_dir=None) -> dict[str, list[dict]]:
+    """``{adapter: its train_log.jsonl lines}`` for the adapters the gathered records name (their setup's
+    ``adapter_hashes``) whose folder under ``<artifacts>/adapters/`` holds a training log."""
+    from .tracking import adapter_logs
+
+    return adapter_logs((name for rec in gathered.records.values()
+                         for name in ((getattr(rec, "setup", None) or {}).get("adapter_hashes") or {})), artifacts_dir)

@@ -46,7 +46,7 @@ from .config import TrainConfig, config_hash, to_dict
 from .errors import ConfigError, DataError, DataUnavailable, SetupError, XtaError
 from .families import get_family, main_score
 from .families.base import Features, adapter_model, place, to_device
-from .io import atomic_dir, atomic_write_json, clean_stale_temps, load_safetensors, safe_name, save_safetensors_atomic
+from .io import atomic_dir, atomic_write_json, atomic_write_text, clean_stale_temps, load_safetensors, safe_name, save_safetensors_atomic
 from .preflight import dev_source, training_sources  # noqa: F401 (defined there: checked before torch loads)
 
 log = logging.getLogger(__name__)
@@ -375,6 +375,13 @@ class _State:
     history: list[dict[str, Any]] = field(default_factory=list)
     bad_evals: int = 0
     stopped_early: bool = False
+    # the training log's open window (steps since its last line) and the training time so far: checkpointed,
+    # so a resumed run writes the same lines as an uninterrupted one (toolkit.tracking)
+    window_loss: float = 0.0
+    window_steps: int = 0
+    window_examples: int = 0
+    window_s: float = 0.0
+    elapsed_s: float = 0.0
 
 
 def _optimizer(model, cfg: TrainConfig, total_steps: int):
@@ -454,8 +461,27 @@ def _eval_steps(cfg: TrainConfig, tasks: Sequence[TaskData], total: int) -> int:
     return max(1, min(per_epoch, total))
 
 
+def _steps_per_epoch(cfg: TrainConfig, tasks: Sequence[TaskData]) -> int | None:
+    """Optimizer steps per epoch of a one-task, one-phase run (``None`` otherwise: no single epoch count)."""
+    if len(tasks) != 1 or cfg.extra_tasks:
+        return None
+    return max(1, math.ceil(math.ceil(len(tasks[0].train.items) / cfg.batch_size) / cfg.gradient_accumulation_steps))
+
+
+def _log_step(st: _State, cfg: TrainConfig, total: int, lr: float, per_epoch: int | None, hooks: _Hooks, evaluated: bool) -> None:
+    """The training log's lines for the step just done (module doc of toolkit.tracking)."""
+    epoch = round(st.step / per_epoch, 4) if per_epoch else None
+    if st.window_steps and (st.step % cfg.logging_steps == 0 or st.step == total or st.stopped_early):
+        hooks.record({"step": st.step, "epoch": epoch, "loss": st.window_loss / st.window_steps, "learning_rate": lr,
+                      "examples_per_s": round(st.window_examples / max(st.window_s, 1e-9), 3),
+                      "elapsed_s": round(st.elapsed_s, 3)})
+        st.window_loss, st.window_steps, st.window_examples, st.window_s = 0.0, 0, 0, 0.0
+    if evaluated:
+        hooks.record({"step": st.step, "epoch": epoch, "dev": st.history[-1]["dev"]})
+
+
 def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: _Checkpointer, st: _State, hooks: _Hooks) -> _State:
-    """Optimizer steps ``st.step + 1 .. len(plan)``; evaluate, checkpoint, stop early as configured.
+    """Optimizer steps ``st.step + 1 .. len(plan)``; evaluate, log, checkpoint, stop early as configured.
 
     Each step's loss is the mean over its micro-batches (``scale``): ``accumulation`` micro-batches of
     ``batch_size`` examples make one update, so the learning-rate schedule counts optimizer steps. Under
@@ -468,8 +494,10 @@ def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: _Checkpointer, st: _Sta
     ckpt.restore_optimizer(opt, sched)
     trainable = [p for group in opt.param_groups for p in group["params"]]
     eval_every = _eval_steps(cfg, tasks, len(plan))
+    per_epoch = _steps_per_epoch(cfg, tasks)
     with hooks.progress(len(plan), st.step) as advance:
         while st.step < len(plan) and not st.stopped_early:
+            started = time.perf_counter()
             model.train()
             scale = 1.0 / len(plan[st.step])  # all ranks' micro-batches of this step
             total_loss = 0.0
@@ -482,11 +510,19 @@ def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: _Checkpointer, st: _Sta
                 total_loss += float(loss.detach())
             distributed.all_reduce_grads(trainable)
             total_loss = distributed.sum_scalar(total_loss, device)
+            lr = float(opt.param_groups[0]["lr"])  # the rate this step used (the scheduler moves it next)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
             st.step += 1
+            spent = time.perf_counter() - started
+            st.elapsed_s += spent
+            st.window_s += spent
+            st.window_loss += total_loss
+            st.window_steps += 1
+            st.window_examples += sum(len(micro[1]) for micro in plan[st.step - 1])
             improved = False
+            evaluations = len(st.history)
             if st.step % eval_every == 0 or st.step == len(plan):
                 improved = _maybe_evaluate(model, tasks, st, cfg, hooks.eval_batch_size)
                 if distributed.active():  # every rank follows rank 0's selection and early stop
@@ -494,6 +530,7 @@ def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: _Checkpointer, st: _Sta
                     improved = synced.pop("improved")
                     for key, value in synced.items():
                         setattr(st, key, value)
+            _log_step(st, cfg, len(plan), lr, per_epoch, hooks, evaluated=len(st.history) > evaluations)
             if improved:
                 ckpt.save_best(model)
             if st.step % ckpt.every == 0 and st.step < len(plan) and not st.stopped_early:
@@ -616,8 +653,25 @@ def _load_trainable(model, tensors: dict[str, torch.Tensor]) -> None:
 class _Hooks:
     """Progress display and the per-step callback (tests use it to kill a run at a step boundary)."""
 
-    def __init__(self, show: bool, on_step: Callable[[int], None] | None, eval_batch_size: int, label: str):
+    def __init__(self, show: bool, on_step: Callable[[int], None] | None, eval_batch_size: int, label: str,
+                 train_log=None, trackers: Sequence[Any] = ()):
         self.show, self._on_step, self.eval_batch_size, self.label = show, on_step, eval_batch_size, label
+        self.train_log, self.trackers = train_log, list(trackers)
+
+    def record(self, line: dict[str, Any]) -> None:
+        """One line of the training log, also sent to the trackers (``--report-to``)."""
+        from .tracking import flat_scalars
+
+        line = {k: v for k, v in line.items() if v is not None}
+        if self.train_log is not None:
+            self.train_log.log(line)
+        scalars = flat_scalars(line)
+        for tracker in self.trackers:
+            tracker.log(line["step"], scalars)
+
+    def close(self) -> None:
+        for tracker in self.trackers:
+            tracker.close()
 
     def on_step(self, step: int) -> None:
         if self._on_step is not None:
@@ -701,7 +755,10 @@ def train_adapter(
     from .encoders import default_device, load_encoder, resolve_device
     from .tasks import get_task
 
+    from .tracking import check_report_to
+
     cfg.validate()
+    check_report_to(cfg.report_to)  # a missing tracker package: said before the encoder loads
     artifacts = Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()
     device = resolve_device(cfg.device, source="device") if cfg.device else default_device()  # before any model loads
     if distributed.init(device):
@@ -740,15 +797,18 @@ def train_adapter(
         encoder.assert_frozen()
         st = _State()
         resumed = ckpt.load(model, st)
-        hooks = _Hooks(progress and distributed.is_main(), on_step, eval_batch_size, f"train {cfg.name}")
-        st = run_loop(model, tasks, plan, cfg, ckpt, st, hooks)
+        hooks = _open_hooks(cfg, ckpt, artifacts, resumed or 0, progress, on_step, eval_batch_size)
+        try:
+            st = run_loop(model, tasks, plan, cfg, ckpt, st, hooks)
+        finally:
+            hooks.close()
         best = ckpt.best() if distributed.is_main() else None
         if best is not None and st.best_step != st.step:
             _load_trainable(model, best)
         encoder.assert_frozen()
         card = _card(cfg, cfg_hash, encoder, tasks, st, len(plan), artifacts)
         if distributed.is_main():  # the other ranks hold the same weights; one process writes them
-            _save(model, cfg, tasks, out_dir, card)
+            _save(model, cfg, tasks, out_dir, card, hooks.train_log)
         distributed.barrier()
     finally:
         _cleanup(model, added, heads, cfg.name if cfg.recipe == "fuse" else None)
@@ -766,6 +826,21 @@ def _for_world(cfg: TrainConfig, world: int) -> TrainConfig:
     object.__setattr__(out, "_defaults_applied", cfg.defaults_applied)
     object.__setattr__(out, "_world_size", world)
     return out
+
+
+def _open_hooks(cfg: TrainConfig, ckpt: _Checkpointer, artifacts: Path, resumed: int, progress: bool,
+                on_step, eval_batch_size: int) -> _Hooks:
+    """The run's training log (in the checkpoint folder, cut back to the resumed step) and its trackers."""
+    from . import distributed
+    from .tracking import LOG_NAME, TrainLog, open_trackers
+
+    if not distributed.is_main():  # one process logs and reports: rank 0 (it holds the summed loss too)
+        return _Hooks(False, on_step, eval_batch_size, f"train {cfg.name}")
+    train_log = TrainLog(ckpt.path / LOG_NAME)
+    train_log.start(resumed)
+    hyper = {k: v for k, v in to_dict(cfg).items() if k not in ("data_dir", "output_dir", "device", "report_to")}
+    trackers = open_trackers(cfg.report_to, artifacts, safe_name(cfg.name, "adapter"), hyper, resumed)
+    return _Hooks(progress, on_step, eval_batch_size, f"train {cfg.name}", train_log, trackers)
 
 
 def _prepare_all(specs, cfg: TrainConfig, tokenizer, max_dev_examples) -> list[TaskData]:
@@ -800,7 +875,7 @@ def _card(cfg: TrainConfig, cfg_hash: str, encoder, tasks: Sequence[TaskData], s
     import transformers
 
     main = tasks[0].spec
-    hyper = {k: v for k, v in to_dict(cfg).items() if k not in ("data_dir", "output_dir", "device")}
+    hyper = {k: v for k, v in to_dict(cfg).items() if k not in ("data_dir", "output_dir", "device", "report_to")}
     return {
         "name": cfg.name,
         "task": main.name,
@@ -835,9 +910,13 @@ def _card(cfg: TrainConfig, cfg_hash: str, encoder, tasks: Sequence[TaskData], s
     }
 
 
-def _save(model, cfg: TrainConfig, tasks: Sequence[TaskData], out_dir: Path, card: dict[str, Any]) -> None:
-    """Adapter (or fusion) + main head, extra heads under ``heads/<task>/``, then the card; atomically."""
+def _save(model, cfg: TrainConfig, tasks: Sequence[TaskData], out_dir: Path, card: dict[str, Any], train_log=None) -> None:
+    """Adapter (or fusion) + main head, extra heads under ``heads/<task>/``, the training log, then the card; atomically."""
+    from .tracking import LOG_NAME
+
     with atomic_dir(out_dir) as tmp:
+        if train_log is not None:
+            atomic_write_text(tmp / LOG_NAME, "".join(json.dumps(r, sort_keys=True) + "\n" for r in train_log.records()))
         if cfg.recipe == "fuse":
             model.save_adapter_fusion(str(tmp), fusion_block(cfg.intermediate, cfg.name), with_head=cfg.name, use_safetensors=True)
         else:
