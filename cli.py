@@ -558,6 +558,7 @@ def report(
     out: Optional[Path] = typer.Option(None, "--report-dir", help="Write summary.csv, languages.csv and report.md here."),
     artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Adapters whose training logs --report-dir plots as training_curves.png (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),
     as_json: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
 ):
     """Aggregate the results store by the XTREME-R rules: per task, per category, overall (both definitions)."""
     from toolkit.errors import DataError
