@@ -511,3 +511,16 @@ def test_fusion_and_madx_on_the_embedded_encoder(shared_data, tmp_path):
         enc.assert_frozen()
     finally:
         reset_adapters(enc)
+
+
+def test_a_missing_english_training_set_says_which_data_and_what_to_pass():
+    from toolkit.preflight import training_hint, training_sources
+    from toolkit.tasks import get_task
+
+    xcopa = get_task("xcopa")
+    sources = training_sources(xcopa, "train")
+    assert [s.name for s in sources] == ["siqa", "copa"]  # XTREME-R: SIQA, then COPA
+    train = training_hint(xcopa, sources, "train", "train")
+    assert "siqa train then copa train" in train and "--train-task TASK (e.g. copa)" in train
+    evaluate = training_hint(xcopa, sources, "train", "eval")
+    assert "--train-from xcopa=SOURCE" in evaluate and "xcopa=copa" in evaluate and "--setup none" in evaluate
