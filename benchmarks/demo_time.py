@@ -68,7 +68,7 @@ def run_demo(out: Path, threads: int, extra: list[str]) -> dict[str, Any]:
         "user_s": round(user, 1), "system_s": round(system, 1),
         "train_wall_s": float(phases.group(1)) if phases else None, "eval_wall_s": float(phases.group(2)) if phases else None,
         "significance_sentence": sentence, "figures": sorted(p.name for p in report.glob("*.png")) if report.is_dir() else [],
-        "output_tail": (text + proc.stderr)[-3000:] if proc.returncode else text[-1500:],
+        "output_tail": (text + proc.stderr)[-3000:] if proc.returncode else text[-5000:],
     }
 
 
