@@ -521,6 +521,6 @@ def test_a_missing_english_training_set_says_which_data_and_what_to_pass():
     sources = training_sources(xcopa, "train")
     assert [s.name for s in sources] == ["siqa", "copa"]  # XTREME-R: SIQA, then COPA
     train = training_hint(xcopa, sources, "train", "train")
-    assert "siqa train then copa train" in train and "--train-task TASK (e.g. copa)" in train
+    assert "siqa train then copa train" in train and "--train-task copa" in train and "train-adapter --task copa" in train
     evaluate = training_hint(xcopa, sources, "train", "eval")
     assert "--train-from xcopa=SOURCE" in evaluate and "xcopa=copa" in evaluate and "--setup none" in evaluate

@@ -84,8 +84,10 @@ def training_hint(spec, sources: Sequence[Any], split: str, flag: str) -> str:
         return (f"{needs}; train it on English data at hand with --train-from {spec.name}=SOURCE[/TRAIN_SPLIT[/DEV_SPLIT]] "
                 f"(e.g. {_example_source(spec)}), evaluate a trained adapter with --setup NAME, or the bare "
                 "encoder with --setup none")
-    return (f"{needs}; train on English data at hand with --train-task TASK (e.g. {_example_source(spec).split('=')[1]}) "
-            "or on a slice of a split that is here, e.g. --train-split 'dev[:80%]' --dev-split 'dev[80%:]'")
+    other = _example_source(spec).split("=")[1]
+    return (f"{needs}; train on English data at hand: another task's (xta fuse/stack --train-task TASK, e.g. "
+            f"--train-task {other}; xta train-adapter --task {other}) or a slice of a split that is here, e.g. "
+            "--train-split 'dev[:80%]' --dev-split 'dev[80%:]'")
 
 
 def _example_source(spec) -> str:
