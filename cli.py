@@ -815,6 +815,7 @@ TrainSplitOpt = typer.Option(None, "--train-split", help="Split to train on (def
 DevSplitOpt = typer.Option(None, "--dev-split", help="Split for model selection (default dev), e.g. 'dev[80%:]'.")
 ModelOpt = typer.Option(None, "--model", help="Encoder: 'embedded' (default), a Hub id or a local path.")
 ArtifactsOpt = typer.Option(None, "--artifacts-dir", help="Where adapters live (default $XTA_HOME/artifacts or ./xta_runs/artifacts).")
+TrainTaskOpt = typer.Option(None, "--train-task", help="English task whose data trains it, when the target's own English training data is not at hand (e.g. copa for xcopa, whose card trains on SIQA's Hub-only train split, then COPA); as the matrix's train_task.")
 ForceOpt = typer.Option(False, "--force", help="Retrain even if an identical finished run exists.")
 DevExamplesOpt = typer.Option(None, "--max-dev-examples", help="English dev examples for model selection (default: all).")
 
@@ -835,19 +836,22 @@ def fuse_cmd(
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
     seeds: Optional[str] = SeedsOpt,
     config: Optional[Path] = ConfigOpt,
+    train_task: Optional[str] = TrainTaskOpt,
 ):
     """AdapterFusion (Pfeiffer et al. 2021): a fusion layer over trained adapters + a head for the target task."""
     from toolkit.config import TrainConfig, from_dict
+    from toolkit.preflight import check_training
     from toolkit.train import train_adapter
 
     given = _train_options(
-        task=target, recipe="fuse", intermediate=tasks, adapter_name=name or f"fuse_{target}", model=model,
+        task=train_task or target, recipe="fuse", intermediate=tasks, adapter_name=name or f"fuse_{target}", model=model,
         learning_rate=learning_rate, epochs=epochs, max_steps=max_steps, batch_size=batch_size, max_length=max_length,
         seed=seed, max_train_examples=max_train_examples, train_split=train_split, dev_split=dev_split, data_dir=data_dir,
         gradient_accumulation_steps=grad_accum,
         logging_steps=logging_steps, report_to=report_to,
     )
     cfg = from_dict(TrainConfig, given, where="options")
+    check_training(cfg, artifacts_dir, force=force)  # names and data, before the encoder loads
     _use_device(device)
     if seeds:
         return _train_seeds(cfg, seeds, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
@@ -874,19 +878,22 @@ def stack_cmd(
     data_dir: Optional[Path] = DataDirOpt, artifacts_dir: Optional[Path] = ArtifactsOpt, force: bool = ForceOpt,
     seeds: Optional[str] = SeedsOpt,
     config: Optional[Path] = ConfigOpt,
+    train_task: Optional[str] = TrainTaskOpt,
 ):
     """MAD-X: train a task adapter stacked above frozen (language) adapters; swap them per language at eval."""
     from toolkit.config import TrainConfig, from_dict
+    from toolkit.preflight import check_training
     from toolkit.train import train_adapter
 
     given = _train_options(
-        task=task, recipe="stack", intermediate=lang_adapter, adapter_name=name, adapter_config=adapter_config,
+        task=train_task or task, recipe="stack", intermediate=lang_adapter, adapter_name=name or (task if train_task else None), adapter_config=adapter_config,
         reduction_factor=reduction_factor, model=model, learning_rate=learning_rate, epochs=epochs, max_steps=max_steps,
         batch_size=batch_size, max_length=max_length, seed=seed, max_train_examples=max_train_examples,
         train_split=train_split, dev_split=dev_split, data_dir=data_dir, gradient_accumulation_steps=grad_accum,
         logging_steps=logging_steps, report_to=report_to,
     )
     cfg = from_dict(TrainConfig, given, where="options")
+    check_training(cfg, artifacts_dir, force=force)  # names and data, before the encoder loads
     _use_device(device)
     if seeds:
         return _train_seeds(cfg, seeds, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)

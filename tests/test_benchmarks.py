@@ -274,3 +274,22 @@ def test_transfer_study_quick(tmp_path: Path, shared_data: Path):
     text = readme.read_text(encoding="utf-8")
     assert "placeholder" not in text and text.endswith("## Status\n\nkept\n") and text.count("<!-- transfer_study:start -->") == 1
     assert "`--quick` pipeline check" in text
+
+
+def test_demo_time_quick_runs_the_demo_and_judges_only_an_idle_machine(tmp_path: Path, readme: Path):
+    import demo_time
+
+    out = tmp_path / "demo_time.json"
+    assert demo_time.main(["--quick", "--out", str(out), "--readme", str(readme)]) == 0
+    results = json.loads(out.read_text())
+    run = results["run"]
+    assert run["exit_code"] == 0 and run["cpu_s"] > 0 and run["wall_s"] > 0 and run["train_wall_s"] is not None
+    assert run["significance_sentence"] and "significant" in run["significance_sentence"]
+    assert {"gains_sequential.png", "languages_sequential.png", "resource_sequential.png"} <= set(run["figures"])
+    assert "<!-- demo_time:start -->" in readme.read_text()
+    idle = {**results, "machine": {**results["machine"], "cpus": 2, "load_average": [0.1, 0.1, 0.1]},
+            "load_average_end": [1.0, 0.5, 0.2], "run": {**run, "wall_s": 250.0}}
+    assert "PASS" in demo_time.render(idle)
+    assert "MISS" in demo_time.render({**idle, "run": {**run, "wall_s": 400.0}})
+    loaded = demo_time.render({**idle, "load_average_end": [5.0, 4.0, 3.0]})
+    assert "MISS" in loaded and "not an idle-machine figure" in loaded

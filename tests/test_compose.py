@@ -459,12 +459,20 @@ def test_cli_commands_train_and_export(world, tmp_path):
     assert sum(attn["et"]["0"].values()) == pytest.approx(1.0)
     common = ["--model", str(enc_dir), "--max-steps", "1", "--max-train-examples", "16", "--batch-size", "8",
               "--max-length", "32", "--data-dir", str(world["data"]), "--artifacts-dir", str(world["art"])]
-    out = runner.invoke(app, ["fuse", "--tasks", "copa,siqa", "--target", "copa", "--name", "fuse_cli", *common])
+    # XCOPA's card trains on SIQA's train split (Hub only) then COPA: offline, the fusion is refused before
+    # any model work, naming the English data it needs and --train-task; --train-task copa trains it here
+    out = runner.invoke(app, ["fuse", "--tasks", "copa,siqa", "--target", "xcopa", "--name", "fuse_cli", *common])
+    assert out.exit_code == 1 and "siqa train" in out.output and "--train-task" in out.output, out.output
+    out = runner.invoke(app, ["fuse", "--tasks", "copa,siqa", "--target", "xcopa", "--train-task", "copa",
+                              "--name", "fuse_cli", *common])
     assert out.exit_code == 0, out.output
     assert 'xta eval --setup "fuse:copa,siqa>fuse_cli"' in out.output
-    out = runner.invoke(app, ["stack", "--lang-adapter", "lang_en", "--task", "copa", "--name", "copa_cli", *common])
+    assert json.loads((world["art"] / "adapters" / "fuse_cli" / "xta_card.json").read_text())["task"] == "copa"
+    out = runner.invoke(app, ["stack", "--lang-adapter", "lang_en", "--task", "xcopa", "--train-task", "copa",
+                              "--name", "copa_cli", *common])
     assert out.exit_code == 0, out.output
-    assert json.loads((world["art"] / "adapters" / "copa_cli" / "xta_card.json").read_text())["intermediate"] == ["lang_en"]
+    card = json.loads((world["art"] / "adapters" / "copa_cli" / "xta_card.json").read_text())
+    assert card["intermediate"] == ["lang_en"] and card["task"] == "copa"
     for setup in ("fuse:copa,siqa>fuse_cli", "stack:lang_{lang},copa_cli"):
         out = runner.invoke(app, ["eval", "--setup", setup, "--tasks", "xcopa", "--langs", "et", "--split", "test",
                                   "--max-eval-examples", "8", "--model", str(enc_dir), "--data-dir", str(world["data"]),
@@ -513,3 +521,16 @@ def test_fusion_and_madx_on_the_embedded_encoder(shared_data, tmp_path):
         enc.assert_frozen()
     finally:
         reset_adapters(enc)
+
+
+def test_a_missing_english_training_set_says_which_data_and_what_to_pass():
+    from toolkit.preflight import training_hint, training_sources
+    from toolkit.tasks import get_task
+
+    xcopa = get_task("xcopa")
+    sources = training_sources(xcopa, "train")
+    assert [s.name for s in sources] == ["siqa", "copa"]  # XTREME-R: SIQA, then COPA
+    train = training_hint(xcopa, sources, "train", "train")
+    assert "siqa train then copa train" in train and "--train-task copa" in train and "train-adapter --task copa" in train
+    evaluate = training_hint(xcopa, sources, "train", "eval")
+    assert "--train-from xcopa=SOURCE" in evaluate and "xcopa=copa" in evaluate and "--setup none" in evaluate

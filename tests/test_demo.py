@@ -52,12 +52,35 @@ def test_gain_heatmap_axes_and_values():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["cldr_continent", "cldr_kind"]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["cldr_kind", "cldr_continent"]
     texts = sorted(t.get_text() for t in ax.texts)
-    assert texts == ["+0.3", "+3.7"]  # the self cells are blank
+    assert texts == ["+0.3", "+3.7", "n/a", "n/a"]  # the self cells: no gain, hatched and labelled, not a zero
+    assert len([p for p in ax.patches if p.get_gid() == "not-applicable"]) == 2
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("target task", "intermediate task")
     fig = language_heatmap(run, "sequential")
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["de", "sw", "yo"]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["cldr_continent <- cldr_kind", "cldr_kind <- cldr_continent"]
     assert sorted(t.get_text() for t in ax.texts) == sorted(["+4.0", "+1.0", "+6.0", "-2.0", "+0.0", "+3.0"])
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("language", "target <- intermediate task")
+
+
+def test_language_heatmap_of_many_languages_is_a_legible_column_not_a_strip(tmp_path):
+    """The demo's ~49 languages: one row per language (labels legible), "n/a" where a target has no score."""
+    langs = ("af", "ar", "bg", "de", "el", "es", "et", "eu", "fa", "fi", "fr", "he", "hi", "hu", "id", "it", "ja", "sw")
+    cfg = MatrixConfig(targets=("cldr_continent", "cldr_kind"), intermediates=("cldr_kind", "cldr_continent"),
+                       benchmark="demo", langs=langs)
+    scores = {("cldr_continent", "none", "none"): dict.fromkeys(langs, 50.0),
+              ("cldr_continent", "sequential", "cldr_kind"): dict.fromkeys(langs, 52.0),
+              ("cldr_kind", "none", "none"): dict.fromkeys(langs[:-1], 60.0),
+              ("cldr_kind", "sequential", "cldr_continent"): dict.fromkeys(langs[:-1], 60.0)}
+    run = MatrixRun(plan_matrix(cfg), {}, scores, {}, Cost(4, 4, 8, 8, 1.0, 1.0, 1.0, 1, 1, 1))
+    fig = language_heatmap(run, "sequential")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == sorted(langs)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("target <- intermediate task", "language")
+    texts = [t.get_text() for t in ax.texts]
+    assert texts.count("n/a") == 1 and texts.count("+0.0") == len(langs) - 1  # sw has no cldr_kind score
+    height, width = mpimg.imread(save_figure(fig, tmp_path / "l.png")).shape[:2]
+    assert height > width and width <= 1000 and height / len(langs) >= 20  # pixels per language row
 
 
 def test_resource_plot_groups_languages_by_joshi_class():
@@ -70,6 +93,8 @@ def test_resource_plot_groups_languages_by_joshi_class():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["low-resource", "mid-resource", "high-resource"]
     heights = sorted(round(p.get_height(), 3) for p in ax.patches)
     assert heights == sorted([3.5, 0.0, 4.0, 1.5, 0.0, -2.0])
+    assert [t.get_text() for t in ax.texts] == ["n/a", "n/a"]  # no mid-resource language: not a zero gain
+    assert ax.get_xlabel().startswith("language resource level") and ax.get_ylabel() == "mean gain (points)"
 
 
 def test_saved_pngs_are_images_and_the_report_links_them(tmp_path):

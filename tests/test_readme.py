@@ -10,6 +10,11 @@ How a command runs (nothing in the README is skipped; a command no rule below co
   is a tiny random XLM-R in a real Hub cache (huggingface_hub's own offline ``snapshot_download`` finds
   it), English training sets come in their Hub schema from the real files in ../shared/data, a push lands
   in the cache, and ``AdapterHub/id-wiki-adapter`` is a language adapter trained here for a step.
+* **Offline commands run without the stand-in.** Every command that claims to work offline -- an ``xta``
+  command with ``--data-dir`` or ``--config matrix.yaml`` (whose ``data_dir`` is ../shared/data), and
+  ``make demo`` (built-in data) -- runs with ``datasets.load_dataset`` refusing every request as the
+  unreachable Hub does (:func:`offline`), so it must work on a fresh clone with only ../shared/data. The
+  other commands (Hub encoders, Hub-only training sets, push/pull) run against the stand-in.
 * ```yaml blocks whose first line is ``# NAME`` are written to NAME first (matrix.yaml, paper.yaml).
 * ``for V in A B; do ...; done`` loops run once per value; ``export K=V`` sets the environment.
 * ``make TARGET``: ``make -n TARGET`` shows the recipe (``make test`` is this suite itself, CI runs it);
@@ -54,6 +59,22 @@ SCALE_DOWN = [
     (r"^xta select --target tydiqa", ["--candidates", "mnli,squad_v1,hellaswag,cosmosqa"],
      "four candidates instead of every card"),
 ]
+
+
+def offline(argv: list[str]) -> bool:
+    """Whether a README command claims to run offline from local files (see the module docstring)."""
+    return argv[0] == "xta" and ("--data-dir" in argv or "matrix.yaml" in argv or argv[1:2] == ["demo"])
+
+
+class NoHub:
+    """``datasets.load_dataset`` for offline commands: every request fails as the unreachable Hub does."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, path, name=None, split=None, **kwargs):
+        self.calls.append((path, name, split))
+        raise ConnectionError(f"no Hub for an offline README command: dataset {path} ({name}) split {split}")
 
 
 @dataclass
@@ -158,6 +179,14 @@ def _override(argv: list[str], extra: list[str]) -> list[str]:
     return out
 
 
+def test_offline_commands_are_those_with_local_data():
+    assert offline(["xta", "fuse", "--tasks", "copa,siqa", "--target", "xcopa", "--data-dir", "../shared/data"])
+    assert offline(["xta", "matrix", "--config", "matrix.yaml"]) and offline(["xta", "demo"])
+    assert not offline(["xta", "eval", "--benchmark", "xtreme-r", "--model", "FacebookAI/xlm-roberta-large"])
+    with pytest.raises(ConnectionError, match="no Hub"):
+        NoHub()("allenai/social_i_qa", split="train")
+
+
 def test_budgets_are_capped_and_added():
     opts = {"--max-steps", "--max-eval-examples", "--epochs"}
     assert budgeted(["xta", "train-adapter", "--max-steps", "1000", "--epochs", "2"], opts) == [
@@ -225,17 +254,27 @@ def _language_adapter_repo(cache: Path, tmp_path: Path) -> None:
     fakehub.hf_cache(cache, "AdapterHub/id-wiki-adapter", {f.path_in_repo: f.read_bytes() for f in plan.files})
 
 
-def _run_xta(argv: list[str]) -> tuple[int, str]:
+def _run_xta(argv: list[str], hub: bool = True) -> tuple[int, str]:
+    """Run one xta command in-process; ``hub=False``: with no Hub datasets at all (:class:`NoHub`)."""
+    import datasets
     from typer.testing import CliRunner
 
     from cli import app
 
-    result = CliRunner().invoke(app, argv[1:], catch_exceptions=True)
+    saved = datasets.load_dataset
+    no_hub = NoHub()
+    datasets.load_dataset = saved if hub else no_hub
+    try:
+        result = CliRunner().invoke(app, argv[1:], catch_exceptions=True)
+    finally:
+        datasets.load_dataset = saved
     output = result.output
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         import traceback
 
         output += "".join(traceback.format_exception(result.exception))
+    if no_hub.calls and result.exit_code == 0:  # an offline command that asked the Hub and went on anyway
+        return 1, output + f"\noffline command requested Hub datasets: {no_hub.calls}"
     return result.exit_code, output
 
 
@@ -281,7 +320,7 @@ def test_every_readme_command_runs(world, tmp_path, monkeypatch, capsys):
             assert expected in out, f"README line {cmd.line}: make -n {argv[1]} does not run {expected!r}:\n{out}"
             if argv[1] == "demo":  # the recipe's own xta command, run like the others
                 demo = shlex.split(next(line for line in out.splitlines() if "xta demo" in line))
-                code, out = _run_xta(budgeted(["xta", *demo[1:]], _options_of(app, ["xta", "demo"])))
+                code, out = _run_xta(budgeted(["xta", *demo[1:]], _options_of(app, ["xta", "demo"])), hub=False)
                 assert code == 0, f"README line {cmd.line}: make demo's {demo}\n{out[-3000:]}"
         elif argv[0] == "source":
             activate = REPO_ROOT / argv[1]
@@ -301,9 +340,10 @@ def test_every_readme_command_runs(world, tmp_path, monkeypatch, capsys):
         elif argv[0] == "xta":
             run = budgeted(argv, _options_of(app, argv))
             start = time.perf_counter()
-            code, out = _run_xta(run)
+            code, out = _run_xta(run, hub=not offline(argv))
             with capsys.disabled():
-                print(f"\n[README:{cmd.line}] {' '.join(run)} -> exit {code} ({time.perf_counter() - start:.1f} s)")
+                print(f"\n[README:{cmd.line}] {'offline ' if offline(argv) else ''}{' '.join(run)} -> exit {code} "
+                      f"({time.perf_counter() - start:.1f} s)")
             if code != 0:
                 failures.append(f"README line {cmd.line}: {cmd.text}\nran: {run}\n{out[-3000:]}")
         else:

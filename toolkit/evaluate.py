@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import EvalConfig, TrainConfig, config_hash, to_dict
-from .errors import ConfigError, DataError, SetupError, XtaError
+from .errors import ConfigError, DataError, DataUnavailable, SetupError, XtaError
 from .results import LangResult, RecordKey, ResultStore, RunInfo, encoder_id
 from .setups import NO_SETUP, parse_setup, setup_id
 from .tasks import TaskSpec, get_task, target_tasks
@@ -458,8 +458,16 @@ class _Context:
             data_dir=cfg.data_dir,
         )
         log.info("training the English target adapter for %s on %s", spec.name, source)
-        train_adapter(tcfg, encoder=self.encoder, artifacts_dir=cfg.artifacts_dir, progress=self.progress,
-                      max_dev_examples=cfg.train_dev_examples)
+        try:
+            train_adapter(tcfg, encoder=self.encoder, artifacts_dir=cfg.artifacts_dir, progress=self.progress,
+                          max_dev_examples=cfg.train_dev_examples)
+        except DataUnavailable as exc:
+            if task:  # the protocol's own source (e.g. squad_v1 for Tatoeba): the caller says what to do
+                raise
+            from .preflight import training_hint, training_sources
+
+            hint = training_hint(spec, training_sources(get_task(source), train_split), train_split, "eval")
+            raise DataUnavailable(f"{exc}{hint}") from None
 
     def adapter_hashes(self, setup) -> dict[str, str]:
         """Weights hash of every trained piece of a resolved setup: adapters and trained fusions

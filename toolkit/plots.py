@@ -51,33 +51,51 @@ def _limit(values: np.ndarray) -> float:
 
 
 def _heatmap(values: np.ndarray, rows: list[str], cols: list[str], title: str, annotate: bool,
-             significant: np.ndarray | None = None) -> Figure:
+             significant: np.ndarray | None = None, xlabel: str = "", ylabel: str = "") -> Figure:
     """``significant``: per cell 1 (significant after correction: annotated with ``*``), 0 (not: greyed
-    out) or NaN (not tested: drawn as it is)."""
+    out) or NaN (not tested: drawn as it is). A NaN value (no gain: not applicable or not scored) is hatched
+    and labelled ``n/a``, never drawn as the white of a zero gain. ``xlabel``/``ylabel``: the axis titles."""
     tilt = len(cols) > 6 or max((len(c) for c in cols), default=0) > 8  # long names would overlap flat
     longest = max((len(r) for r in rows), default=0)  # row labels such as mt_anli_and_siqa need room
-    fig = Figure(figsize=(max(5.5, 0.55 * len(cols) + 3.0 + 0.065 * longest), max(3.0, 0.45 * len(rows) + 2.0)),
+    row_inches = 0.45 if len(rows) <= 16 else 0.24  # many rows (one per language): 9-point labels still fit
+    fig = Figure(figsize=(max(5.5, 0.55 * len(cols) + 3.0 + 0.065 * longest), max(3.0, row_inches * len(rows) + 2.2)),
                  dpi=100, layout="constrained")
     ax = fig.add_subplot()
+    if len(rows) > 16:
+        ax.tick_params(axis="y", labelsize=8)
     lim = _limit(values)
     image = ax.imshow(np.ma.masked_invalid(values), cmap=_CMAP, vmin=-lim, vmax=lim, aspect="auto")
     ax.set_xticks(range(len(cols)), labels=cols, rotation=35 if tilt else 0, ha="right" if tilt else "center")
     ax.set_yticks(range(len(rows)), labels=rows)
     ax.set_title("\n".join(textwrap.wrap(title, 48)), fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     fig.colorbar(image, ax=ax, label="gain (points)")
     sig = np.full(values.shape, np.nan) if significant is None else significant
     for (i, j), flag in np.ndenumerate(sig):
         if flag == 0 and math.isfinite(values[i, j]):  # tested, not significant: grey over the colour
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=_GREY, edgecolor="white", linewidth=0.5,
                                    gid="not-significant"))
+    for (i, j), v in np.ndenumerate(values):
+        if not math.isfinite(v):  # no gain here: hatched, unlike a zero gain (white in the diverging map)
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="white", edgecolor="0.55", hatch="///",
+                                   linewidth=0.0, gid="not-applicable"))
+            if annotate:
+                ax.text(j, i, "n/a", ha="center", va="center", fontsize=7, color="0.3",
+                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
     if annotate:
         for (i, j), v in np.ndenumerate(values):
             if math.isfinite(v):
                 grey = sig[i, j] == 0
                 ax.text(j, i, f"{v:+.1f}" + ("*" if sig[i, j] == 1 else ""), ha="center", va="center", fontsize=8,
                         color="black" if grey or abs(v) <= 0.6 * lim else "white")  # readable on dark cells
+    notes = []
     if np.isfinite(sig).any():
-        ax.set_xlabel("* significant after correction; grey: not significant", fontsize=7)
+        notes.append("* significant after correction; grey: not significant")
+    if not np.isfinite(values).all():
+        notes.append("hatched (n/a): no gain (not applicable or not scored)")
+    if notes:
+        fig.supxlabel("; ".join(notes), fontsize=7)
     return fig
 
 
@@ -95,7 +113,7 @@ def gain_heatmap(run: Any, recipe: str) -> Figure:
             test = tests.cells.get((target, recipe, inter)) if tests else None
             significant[i, j] = np.nan if test is None else float(test.significant)
     return _heatmap(values, rows, cols, f"mean gain over the no-intermediate baseline ({recipe})", annotate=True,
-                    significant=significant)
+                    significant=significant, xlabel="target task", ylabel="intermediate task")
 
 
 def _tests(run: Any):
@@ -121,8 +139,12 @@ def language_heatmap(run: Any, recipe: str) -> Figure:
         for j, lang in enumerate(cols):
             test = tests.languages.get((target, recipe, inter, lang)) if tests else None
             significant[i, j] = np.nan if test is None else float(test.significant)
-    return _heatmap(values, rows, cols, f"gain per language ({recipe})", annotate=len(cols) <= 16,
-                    significant=significant)
+    title = f"gain per language ({recipe})"
+    if len(cols) > 16:  # many languages: one row each (a tall, legible figure instead of a 3000-pixel strip)
+        return _heatmap(values.T, cols, rows, title, annotate=len(rows) <= 8, significant=significant.T,
+                        xlabel="target <- intermediate task", ylabel="language")
+    return _heatmap(values, rows, cols, title, annotate=True, significant=significant, xlabel="language",
+                    ylabel="target <- intermediate task")
 
 
 def resource_gains(run: Any, recipe: str) -> dict[str, dict[str, float | None]]:
@@ -191,13 +213,18 @@ def resource_plot(run: Any, recipe: str) -> Figure:
         if any(c is not None for c in ci):
             yerr = np.array([[h - c.low if c else 0.0 for h, c in zip(heights, ci)],
                              [c.high - h if c else 0.0 for h, c in zip(heights, ci)]]).clip(min=0.0)
-        ax.bar(x + (k - (len(data) - 1) / 2) * width, heights, width, label=inter, yerr=yerr, capsize=3)
+        at = x + (k - (len(data) - 1) / 2) * width
+        ax.bar(at, heights, width, label=inter, yerr=yerr, capsize=3)
+        for pos, g in zip(at, RESOURCE_GROUPS):
+            if groups[g] is None:  # no language of the group: say so, not a zero-height bar that reads as no gain
+                ax.text(pos, 0.0, "n/a", ha="center", va="bottom", fontsize=7, color="0.35", rotation=90)
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xticks(x, labels=[f"{g}-resource" for g in RESOURCE_GROUPS])
+    ax.set_xlabel("language resource level (Joshi et al. 2020 classes: low 0-2, mid 3, high 4-5)", fontsize=8)
     ax.set_ylabel("mean gain (points)")
-    ax.set_title(f"gain by language resource level ({recipe}; Joshi et al. 2020 classes)")
+    ax.set_title(f"gain by language resource level ({recipe})", fontsize=10)
     if data:
-        ax.legend(fontsize=8)
+        ax.legend(title="intermediate task", fontsize=8, title_fontsize=8)
     fig.tight_layout()
     return fig
 

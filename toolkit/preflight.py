@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, DataUnavailable
 from .io import safe_name
 
 CARD_NAME = "xta_card.json"  # == toolkit.train.CARD_NAME (not imported: train pulls in torch)
@@ -68,5 +68,31 @@ def check_training(cfg, artifacts_dir=None, *, force: bool = False) -> None:
     if not force and _finished_card(cfg.name, artifacts_dir).is_file():
         return
     for task in cfg.all_tasks:
-        for src in training_sources(get_task(task), cfg.train_split):
-            load(src, cfg.train_split, "en", data_dir=cfg.data_dir, max_examples=cfg.max_train_examples)
+        spec = get_task(task)
+        sources = training_sources(spec, cfg.train_split)
+        for src in sources:
+            try:
+                load(src, cfg.train_split, "en", data_dir=cfg.data_dir, max_examples=cfg.max_train_examples)
+            except DataUnavailable as exc:
+                raise DataUnavailable(f"{exc}{training_hint(spec, sources, cfg.train_split, 'train')}") from None
+
+
+def training_hint(spec, sources: Sequence[Any], split: str, flag: str) -> str:
+    """What English data training ``spec`` needs and how to do without it (appended to a data error):
+    ``flag`` ``train`` for train-adapter/fuse/stack (``--train-task``), ``eval`` for eval's on-the-fly
+    target adapters (``--train-from`` / ``--setup none``)."""
+    names = " then ".join(f"{s.name} {split}" for s in sources)
+    needs = f" -- {spec.name}'s adapter trains on English {names}"
+    if flag == "eval":
+        return (f"{needs}; train it on English data at hand with --train-from {spec.name}=SOURCE[/TRAIN_SPLIT[/DEV_SPLIT]] "
+                f"(e.g. {_example_source(spec)}), evaluate a trained adapter with --setup NAME, or the bare "
+                "encoder with --setup none")
+    other = _example_source(spec).split("=")[1]
+    return (f"{needs}; train on English data at hand: another task's (xta fuse/stack --train-task TASK, e.g. "
+            f"--train-task {other}; xta train-adapter --task {other}) or a slice of a split that is here, e.g. "
+            "--train-split 'dev[:80%]' --dev-split 'dev[80%:]'")
+
+
+def _example_source(spec) -> str:
+    """``TARGET=SOURCE`` for the hint: the last of the card's training sources (XCOPA: copa), else itself."""
+    return f"{spec.name}={spec.train_from[-1] if spec.train_from else spec.name}"

@@ -110,7 +110,13 @@ def _now() -> str:
 
 
 def library_versions() -> dict[str, str | None]:
-    """Installed versions of Python, xta and the libraries that change numbers (no heavy imports)."""
+    """Installed versions of Python, xta and the libraries that change numbers (no heavy imports); read
+    once per process (every language record asks: reading package metadata cost the demo ~4 s)."""
+    return dict(_library_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _library_versions() -> tuple[tuple[str, str | None], ...]:
     from . import __version__
 
     out: dict[str, str | None] = {"python": platform.python_version(), "xta": __version__}
@@ -119,7 +125,7 @@ def library_versions() -> dict[str, str | None]:
             out[lib] = metadata.version(lib)
         except metadata.PackageNotFoundError:
             out[lib] = None
-    return out
+    return tuple(out.items())
 
 
 @functools.lru_cache(maxsize=1)
