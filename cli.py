@@ -232,6 +232,9 @@ def train_adapter_cmd(
     train_split: Optional[str] = typer.Option(None, "--train-split", help="Split to train on (default train); slices allowed, e.g. 'dev[:80%]'."),
     dev_split: Optional[str] = typer.Option(None, "--dev-split", help="Split for model selection (default dev), e.g. 'dev[80%:]'."),
     precision: Optional[str] = typer.Option(None, "--precision", help="fp32 (default) | bf16 | fp16: autocast on a GPU (the adapter's weights stay fp32)."),
+    mlm_text: Optional[str] = typer.Option(None, "--mlm-text", help="Comma-separated plain-text files (one sentence per line): a masked-LM loss on them is mixed into training (the seed paper's multilingual MLM alternative)."),
+    mlm_weight: Optional[float] = typer.Option(None, "--mlm-weight", help="Weight of the masked-LM loss (default 1)."),
+    train_langs: Optional[str] = typer.Option(None, "--train-langs", help="Languages of the training data, e.g. en,de,fr: the task's translated data (translate-train; default en)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file with these options (flags override it)."),
     data_dir: Optional[Path] = DataDirOpt,
     artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Where adapters live (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),
@@ -248,6 +251,7 @@ def train_adapter_cmd(
         seed=seed, max_train_examples=max_train_examples, eval_every=eval_every, patience=patience, recipe=recipe,
         init_from=init_from, intermediate=intermediate, extra_tasks=extra_tasks, sampling=sampling,
         temperature=temperature, train_split=train_split, dev_split=dev_split, precision=precision,
+        mlm_text=mlm_text, mlm_weight=mlm_weight, train_langs=train_langs,
         data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
     )
     base_cfg = from_yaml(config, TrainConfig) if config else None  # its card defaults stay beneath the flags
