@@ -148,3 +148,21 @@ def test_matrix_plans_reports_and_reuses_both_alternatives(shared_data, text, ti
     with pytest.raises(ConfigError, match="beyond English"):
         plan_matrix(MatrixConfig(targets=("pawsx",), intermediates=("xnli+tt",), langs=("de",)))
     json.dumps(first.config.__dict__, default=str)
+
+
+@pytest.mark.slow
+def test_both_alternatives_train_on_the_embedded_encoder(shared_data, text, tmp_path):
+    """One short run on the embedded encoder (real files): translated XNLI data in en+de plus the masked-LM
+    loss on German/French text; the loss is finite and the card records both."""
+    import math
+
+    from toolkit.encoders import load_encoder
+
+    enc = load_encoder("embedded")
+    cfg = TrainConfig(task="xnli", train_split="dev[:16]", dev_split="dev[-16:]", max_steps=4, batch_size=8, max_length=32,
+                      learning_rate=1e-3, train_langs="en,de", mlm_text=str(text), data_dir=str(shared_data),
+                      adapter_name="xnli_tt_mlm")
+    run = train_adapter(cfg, enc, tmp_path, progress=False)
+    assert run.steps == 4 and run.card["train_langs"] == ["en", "de"]
+    assert run.card["mlm"]["loss_history"] and all(math.isfinite(v) for _, v in run.card["mlm"]["loss_history"])
+    assert "no MLM head" in run.card["mlm"]["head"]  # the embedded e5 bundle ships the encoder only
