@@ -166,3 +166,21 @@ def test_both_alternatives_train_on_the_embedded_encoder(shared_data, text, tmp_
     assert run.steps == 4 and run.card["train_langs"] == ["en", "de"]
     assert run.card["mlm"]["loss_history"] and all(math.isfinite(v) for _, v in run.card["mlm"]["loss_history"])
     assert "no MLM head" in run.card["mlm"]["head"]  # the embedded e5 bundle ships the encoder only
+
+
+def test_cli_writes_mlm_text_without_the_scored_sentences_and_train_adapter_takes_the_flags(shared_data, tmp_path):
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    out = tmp_path / "de.txt"
+    res = CliRunner().invoke(app, ["mlm-text", "--task", "pawsx", "--split", "dev[:2%]", "--langs", "de",
+                                   "--scored-split", "dev[50%:]", "--out", str(out), "--data-dir", str(shared_data)])
+    assert res.exit_code == 0, res.output
+    mlm_text.refuse_overlap([out], "pawsx", "dev[50%:]", ["de"], shared_data)
+    # the flags reach the configuration; missing translated data or text is refused before any model loads
+    common = ["train-adapter", "--task", "pawsx", "--train-split", "dev[:8]", "--dev-split", "dev[-8:]", "--data-dir", str(shared_data)]
+    res = CliRunner().invoke(app, [*common, "--train-langs", "en,sw"], env={"COLUMNS": "300"})
+    assert res.exit_code != 0 and "sw" in res.output, res.output
+    res = CliRunner().invoke(app, [*common, "--mlm-text", str(tmp_path / "none.txt")], env={"COLUMNS": "300"})
+    assert res.exit_code != 0 and "masked-LM text file not found" in res.output, res.output

@@ -66,4 +66,11 @@ def check_training(cfg, artifacts_dir=None, *, force: bool = False) -> None:
         return
     for task in cfg.all_tasks:
         for src in training_sources(get_task(task), cfg.train_split):
-            load(src, cfg.train_split, "en", data_dir=cfg.data_dir, max_examples=cfg.max_train_examples)
+            # every training language: the translated data of --train-langs too (issue 21)
+            for lang in getattr(cfg, "languages", ("en",)):
+                load(src, cfg.train_split, lang, data_dir=cfg.data_dir, max_examples=cfg.max_train_examples)
+    for path in getattr(cfg, "mlm_text", ()):
+        if not Path(path).is_file():
+            from .errors import DataError
+
+            raise DataError("masked-LM text file not found (--mlm-text: one sentence per line, UTF-8)", path)
