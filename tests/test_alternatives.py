@@ -84,9 +84,21 @@ def test_mlm_uses_the_checkpoints_pretrained_head_frozen(shared_data, text, tmp_
     enc = load_encoder(tmp_path / "xlmr")
     cfg = TrainConfig(task="xnli", model=str(tmp_path / "xlmr"), train_split="dev[:8]", dev_split="dev[-8:]", max_steps=2,
                       batch_size=8, max_length=32, mlm_text=str(text), data_dir=str(shared_data), adapter_name="xnli_mlm")
-    run = train_adapter(cfg, enc, tmp_path / "art", progress=False)
+    from toolkit.families.base import adapter_model
+    from toolkit.lang_adapters import MLM_HEAD, pretrained_mlm_head
+
+    checkpoint, _ = pretrained_mlm_head(enc)
+    seen = []
+
+    def frozen_and_unchanged(step):  # during training: the checkpoint's head, frozen, after each optimizer step
+        head = dict(adapter_model(enc).heads[MLM_HEAD].named_parameters())
+        seen.append(all(not p.requires_grad for p in head.values())
+                    and all(torch.equal(head[k].detach().cpu(), v) for k, v in checkpoint.items()))
+
+    run = train_adapter(cfg, enc, tmp_path / "art", progress=False, on_step=frozen_and_unchanged)
+    assert seen == [True, True]
     assert "pre-trained MLM head from model.safetensors" in run.card["mlm"]["head"] and "frozen" in run.card["mlm"]["head"]
-    assert "xta_mlm" not in enc.model.heads if hasattr(enc.model, "heads") else True  # removed after the run
+    assert MLM_HEAD not in adapter_model(enc).heads  # removed after the run
 
 
 def test_translate_train_adapter_records_its_languages_and_is_labelled(shared_data, tiny, tmp_path):
@@ -137,6 +149,14 @@ def test_matrix_plans_reports_and_reuses_both_alternatives(shared_data, text, ti
     assert rec.languages["de"].evaluation["train_langs"] == {"xnli_tt": ["en", "de"]}
     plain = ResultStore(cfg.results_dir).get(RecordKey(encoder_id(cfg.model), "pawsx__after__xnli", "pawsx"))
     assert "train_langs" not in (plain.languages["de"].evaluation or {})
+    from toolkit.report import scores_from_store, summarize
+
+    def deviations(setup):
+        gathered = scores_from_store(ResultStore(cfg.results_dir), cfg.model, setup, "xtreme")
+        return summarize("xtreme", gathered.scores, gathered=gathered, encoder=cfg.model).tasks["pawsx"].deviations
+
+    assert f"{TRANSLATE_TRAIN}: adapters trained on translated data: xnli_tt (en+de)" in deviations("pawsx__after__xnli_tt")
+    assert not any(TRANSLATE_TRAIN in d for d in deviations("pawsx__after__xnli"))
     again = run_matrix(cfg)  # zero recomputation
     assert not again.work_done and {o.status for o in again.outcomes.values()} == {"skipped", "reused"}
     assert again.scores == first.scores and again.cost.steps_now == 0
