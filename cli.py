@@ -724,7 +724,7 @@ def mlm_text_cmd(
     where = str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR")
     exclude = mlm_text.scored_keys(task, scored_split, codes, where) if scored_split else None
     lines = mlm_text.extract_text(task, split, codes, where, exclude=exclude)
-    mlm_text.write_text(lines, out)
+    mlm_text.save_lines(lines, out)
     console.print(f"{len(lines)} sentences of {escape(task)} {escape(split)} ({', '.join(codes)}) -> {escape(str(out))}")
 
 

@@ -28,7 +28,7 @@ def text(shared_data, tmp_path_factory) -> Path:
     """German/French PAWS-X sentences from dev[:2%], none of them a sentence of the scored dev[50%:]."""
     scored = mlm_text.scored_keys("pawsx", "dev[50%:]", ["de", "fr"], shared_data)
     lines = mlm_text.extract_text("pawsx", "dev[:2%]", ["de", "fr"], shared_data, exclude=scored)
-    return mlm_text.write_text(lines, tmp_path_factory.mktemp("mlm") / "pawsx_de_fr.txt")
+    return mlm_text.save_lines(lines, tmp_path_factory.mktemp("mlm") / "pawsx_de_fr.txt")
 
 
 def test_mlm_text_is_taken_from_a_disjoint_slice_and_overlap_is_refused(shared_data, text, tmp_path):
@@ -43,14 +43,14 @@ def test_mlm_text_is_taken_from_a_disjoint_slice_and_overlap_is_refused(shared_d
         mlm_text.refuse_overlap([text], "pawsx", "dev[:50%]", ["de"], shared_data)
     # PAWS-X reuses sentences across pairs: a disjoint slice of items is not disjoint in sentences
     raw = mlm_text.extract_text("pawsx", "dev[:2%]", ["de"], shared_data)
-    assert mlm_text.overlap([mlm_text.write_text(raw, tmp_path / "raw.txt")],
+    assert mlm_text.overlap([mlm_text.save_lines(raw, tmp_path / "raw.txt")],
                             mlm_text.scored_keys("pawsx", "dev[50%:]", ["de"], shared_data))
     with pytest.raises(DataError, match="drop 'en'"):
         mlm_text.extract_text("pawsx", "dev[:1%]", ["en"], shared_data)
 
 
 def test_mlm_during_intermediate_training_lowers_the_mlm_loss(shared_data, text, tiny, tmp_path):
-    small = mlm_text.write_text(text.read_text(encoding="utf-8").splitlines()[:16], tmp_path / "small.txt")
+    small = mlm_text.save_lines(text.read_text(encoding="utf-8").splitlines()[:16], tmp_path / "small.txt")
     cfg = TrainConfig(task="xnli", model="tiny", train_split="dev[:8]", dev_split="dev[-8:]", max_steps=24, batch_size=8,
                       learning_rate=5e-2, max_length=32, mlm_text=str(small), mlm_weight=0.5, data_dir=str(shared_data),
                       adapter_name="xnli_mlm")

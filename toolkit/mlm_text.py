@@ -64,7 +64,7 @@ def extract_text(task: str, split: str, langs: Sequence[str], data_dir: str | os
     return list(seen.values())
 
 
-def write_text(lines: Iterable[str], path: str | os.PathLike) -> Path:
+def save_lines(lines: Iterable[str], path: str | os.PathLike) -> Path:
     """One sentence per line, UTF-8, written atomically."""
     path = Path(path)
     atomic_write_text(path, "".join(line + "\n" for line in lines))
