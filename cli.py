@@ -352,6 +352,9 @@ def train_adapter_cmd(
     grad_accum: Optional[int] = GradAccumOpt,
     device: Optional[str] = DeviceOpt,
     logging_steps: Optional[int] = LoggingStepsOpt, report_to: Optional[str] = ReportToOpt,
+    mlm_text: Optional[str] = typer.Option(None, "--mlm-text", help="Comma-separated plain-text files (one sentence per line): a masked-LM loss on them is mixed into training (the seed paper's multilingual MLM alternative)."),
+    mlm_weight: Optional[float] = typer.Option(None, "--mlm-weight", help="Weight of the masked-LM loss (default 1)."),
+    train_langs: Optional[str] = typer.Option(None, "--train-langs", help="Languages of the training data, e.g. en,de,fr: the task's translated data (translate-train; default en)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file with these options (flags override it)."),
     data_dir: Optional[Path] = DataDirOpt,
     artifacts_dir: Optional[Path] = typer.Option(None, "--artifacts-dir", help="Where adapters live (default $XTA_HOME/artifacts or ./xta_runs/artifacts)."),
@@ -371,6 +374,7 @@ def train_adapter_cmd(
         temperature=temperature, train_split=train_split, dev_split=dev_split, precision=precision,
         gradient_accumulation_steps=grad_accum,
         logging_steps=logging_steps, report_to=report_to,
+        mlm_text=mlm_text, mlm_weight=mlm_weight, train_langs=train_langs,
         data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
     )
     base_cfg = from_yaml(config, TrainConfig) if config else None  # its card defaults stay beneath the flags
@@ -902,6 +906,27 @@ def stack_cmd(
     console.print(escape(f"  evaluate with: xta eval --setup \"stack:lang_{{lang}},{cfg.name}\""), highlight=False)
 
 
+@app.command("mlm-text")
+@cli_errors
+def mlm_text_cmd(
+    task: str = typer.Option(..., "--task", help="Task whose non-English sides give the text, e.g. pawsx, xnli, tatoeba."),
+    split: str = typer.Option(..., "--split", help="The slice to take it from, e.g. 'dev[:50%]' (never the scored slice)."),
+    langs: str = typer.Option(..., "--langs", help="Comma-separated non-English languages, e.g. de,fr."),
+    out: Path = typer.Option(..., "--out", help="Text file to write (one sentence per line)."),
+    scored_split: Optional[str] = typer.Option(None, "--scored-split", help="The split the matrix scores, e.g. 'dev[50%:]': its sentences are left out (PAWS-X reuses sentences across pairs)."),
+    data_dir: Optional[Path] = DataDirOpt,
+):
+    """Write masked-LM text (for --mlm-text) from a slice of a task's non-English data, disjoint from the scored items."""
+    from toolkit import mlm_text
+
+    codes = [c.strip() for c in langs.split(",") if c.strip()]
+    where = str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR")
+    exclude = mlm_text.scored_keys(task, scored_split, codes, where) if scored_split else None
+    lines = mlm_text.extract_text(task, split, codes, where, exclude=exclude)
+    mlm_text.save_lines(lines, out)
+    console.print(f"{len(lines)} sentences of {escape(task)} {escape(split)} ({', '.join(codes)}) -> {escape(str(out))}")
+
+
 @app.command("train-lang-adapter")
 @cli_errors
 def train_lang_adapter_cmd(
@@ -1072,7 +1097,7 @@ def _render_matrix(run, per_language: bool) -> None:
 def matrix_cmd(
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file with the matrix options (flags override it)."),
     targets: Optional[str] = typer.Option(None, "--targets", help="Comma-separated target tasks, e.g. xnli,xcopa,tatoeba."),
-    intermediate: Optional[list[str]] = typer.Option(None, "--intermediate", "-i", help="An intermediate set (repeatable): CARD, CARD+CARD (one multi-task adapter) or CARD,CARD (a set to stack/fuse). The 'none' baseline is always included."),
+    intermediate: Optional[list[str]] = typer.Option(None, "--intermediate", "-i", help="An intermediate set (repeatable): CARD, CARD+CARD (one multi-task adapter), CARD+mlm (with the --mlm-text masked-LM loss), CARD+tt (translated data, --train-langs) or CARD,CARD (a set to stack/fuse). The 'none' baseline is always included."),
     recipes: Optional[str] = typer.Option(None, "--recipes", help="Comma-separated: sequential, stack, fuse (default sequential)."),
     langs: Optional[str] = typer.Option(None, "--langs", help="all (default) | local (languages with local files) | comma-separated codes."),
     benchmark: Optional[str] = typer.Option(None, "--benchmark", help="xtreme-r (default) | xtreme | demo."),
@@ -1088,8 +1113,11 @@ def matrix_cmd(
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Training and evaluation length (default: each task card's for training; 384 for QA, 128 otherwise, for evaluation)."),
     max_dev_examples: Optional[int] = typer.Option(None, "--max-dev-examples"),
     max_eval_examples: Optional[int] = typer.Option(None, "--max-eval-examples", help="First N examples per language."),
-    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Per-task data, repeatable: TASK.KEY=VALUE with KEY train_split, dev_split, train_task, langs, max_steps, max_train_examples, eval_split, retrieval_layer (e.g. anli.train_split='dev[:80%]', xcopa.train_task=copa)."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Per-task data, repeatable: TASK.KEY=VALUE with KEY train_split, dev_split, train_task, langs, max_steps, max_train_examples, eval_split, retrieval_layer, train_langs (e.g. anli.train_split='dev[:80%]', xcopa.train_task=copa)."),
     prefix: Optional[str] = typer.Option(None, "--prefix", help="Prefix of every adapter name of this matrix."),
+    mlm_text: Optional[str] = typer.Option(None, "--mlm-text", help="Comma-separated plain-text files of the masked-LM loss of CARD+mlm entries (checked against the scored items)."),
+    mlm_weight: Optional[float] = typer.Option(None, "--mlm-weight", help="Weight of that masked-LM loss (default 1)."),
+    train_langs: Optional[str] = typer.Option(None, "--train-langs", help="Languages of CARD+tt entries (translate-train) whose task has no train_langs override, e.g. en,de,fr."),
     executor: Optional[str] = typer.Option(None, "--executor", help="local (default: in-process, one encoder) | ray (a Ray task per node)."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: a local Ray instance)."),
     num_cpus: Optional[int] = typer.Option(None, "--num-cpus", help="CPUs per Ray task (default 1)."),
@@ -1116,6 +1144,7 @@ def matrix_cmd(
         target_steps=target_steps, train_examples=train_examples, batch_size=batch_size, learning_rate=learning_rate,
         max_length=max_length, max_dev_examples=max_dev_examples, max_eval_examples=max_eval_examples,
         overrides=parse_overrides(overrides) if overrides else None, prefix=prefix, executor=executor,
+        mlm_text=mlm_text, mlm_weight=mlm_weight, train_langs=train_langs,
         address=address, num_cpus=num_cpus, ray_cpus=ray_cpus, resamples=resamples, permutations=permutations,
         correction=correction, data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
         results_dir=str(results_dir) if results_dir else None, artifacts_dir=str(artifacts_dir) if artifacts_dir else None,

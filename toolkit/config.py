@@ -240,6 +240,14 @@ class TrainConfig:
     dev_split: str = field(default="dev", metadata={"omit_if_default": True})
     # layers without the adapter, e.g. "0-11": AdapterDrop (Rücklé et al. 2021) -- backward stops above them
     leave_out: str = field(default="", metadata={"omit_if_default": True})
+    # issue 21, the seed paper's alternatives to English intermediate training. ``mlm_text``: plain-text
+    # files (one sentence per line) whose masked-LM loss, times ``mlm_weight``, is mixed into training as
+    # one more multi-task "task" (the files' contents are hashed, not their paths). ``train_langs``: the
+    # languages of the training data (default English only); others read the task's translated data
+    # (translate-train), and the adapter is then not zero-shot in them.
+    mlm_text: tuple[str, ...] = field(default=(), metadata={"omit_if_default": True, "hash": False})
+    mlm_weight: float = field(default=1.0, metadata={"omit_if_default": True})
+    train_langs: tuple[str, ...] = field(default=(), metadata={"omit_if_default": True})
     data_dir: str | None = field(default=None, metadata=NOHASH)
     output_dir: str | None = field(default=None, metadata=NOHASH)
     device: str | None = field(default=None, metadata=NOHASH)
@@ -252,6 +260,8 @@ class TrainConfig:
         from .tracking import parse_report_to
 
         object.__setattr__(self, "report_to", parse_report_to(self.report_to))
+        if self.train_langs in (("en",), ["en"]):
+            object.__setattr__(self, "train_langs", ())  # English only is the default: the same hash
         self._apply_training_defaults()
         _names("task", (self.task, *self.extra_tasks))
         _names("adapter", self.intermediate + ((self.adapter_name,) if self.adapter_name else ()))
@@ -311,6 +321,13 @@ class TrainConfig:
             raise ConfigError(f"extra_tasks repeat a task: {', '.join(all_tasks)}")
         if self.extra_tasks and self.recipe == "fuse":
             raise ConfigError("a fusion is trained for one target task; drop extra_tasks or use recipe 'none'")
+        if self.mlm_text and self.recipe == "fuse":
+            raise ConfigError("mlm_text trains the adapter with a masked-LM loss; a fusion has no adapter of its own to train")
+        if self.mlm_weight <= 0:
+            raise ConfigError(f"mlm_weight: must be positive, got {self.mlm_weight}")
+        _names("language", self.train_langs)
+        if len(set(self.train_langs)) != len(self.train_langs):
+            raise ConfigError(f"train_langs repeats a language: {', '.join(self.train_langs)}")
 
     @property
     def all_tasks(self) -> tuple[str, ...]:
@@ -321,6 +338,11 @@ class TrainConfig:
     def name(self) -> str:
         """The name of the trained adapter (or of the fusion, for recipe 'fuse')."""
         return self.adapter_name or self.task
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages the adapter's training data is in (``("en",)`` unless ``train_langs`` says more)."""
+        return self.train_langs or ("en",)
 
     @property
     def uses_reduction_factor(self) -> bool:

@@ -257,6 +257,9 @@ class _Context:
             lang_adapters = self.language_adapters(setup.resolve(lang))
             if lang_adapters:
                 common["evaluation"]["language_adapters"] = lang_adapters
+            translated = self.translated_adapters(setup.resolve(lang))
+            if translated:  # issue 21: trained beyond English, so not zero-shot: reports say translate-train
+                common["evaluation"]["train_langs"] = translated
             foreign = {n: fp for n, fp in self.foreign.items() if n in adapter_hashes}
             if foreign:  # --force: the record says which adapters were made for another encoder
                 common["evaluation"]["adapters_for_other_encoder"] = foreign
@@ -505,6 +508,27 @@ class _Context:
                 out[name] = {"trained_by": "xta", "steps": card.get("steps"), "batch_size": budget.get("batch_size")}
             else:
                 out[name] = {"trained_by": "registered"}
+        return out
+
+    def translated_adapters(self, setup) -> dict[str, list[str]]:
+        """``{adapter: its training languages}`` for the setup's adapters trained beyond English (their
+        cards' ``train_langs``, issue 21): a score that rests on one is translate-train, not zero-shot."""
+        from .train import CARD_NAME, adapter_dir, read_card, setup_artifacts
+
+        out = {}
+        todo = list(setup_artifacts(setup, self.cfg.artifacts_dir))
+        seen: set[str] = set()
+        while todo:  # a sequential adapter's init_from carries what it started from (STILTs)
+            name = todo.pop(0)
+            if name in seen or not (adapter_dir(name, self.cfg.artifacts_dir) / CARD_NAME).is_file():
+                continue
+            seen.add(name)
+            card = read_card(name, self.cfg.artifacts_dir)
+            langs = card.get("train_langs")
+            if isinstance(langs, list) and langs and langs != ["en"]:
+                out[name] = [str(x) for x in langs]
+            if isinstance(card.get("init_from"), str):
+                todo.append(card["init_from"])
         return out
 
     def check_head(self, spec: TaskSpec, setup) -> None:

@@ -291,10 +291,17 @@ def _setup(model, cfg: LangAdapterConfig, pretrained: dict[str, torch.Tensor] | 
         config = config.replace(reduction_factor=cfg.reduction_factor)
     model.add_adapter(cfg.name, config=config)
     model.add_masked_lm_head(MLM_HEAD, overwrite_ok=True)
+    model.train_adapter(cfg.name)
+    tie_mlm_head(model, pretrained)
+
+
+def tie_mlm_head(model, pretrained: dict[str, torch.Tensor] | None = None) -> None:
+    """The ``MLM_HEAD`` already added to ``model``: decoder tied to the frozen word embeddings; with
+    ``pretrained`` it holds the checkpoint's head weights, frozen, else its other parameters train (also
+    used by :mod:`toolkit.train` for the masked-LM loss mixed into intermediate training, issue 21)."""
     head = model.heads[MLM_HEAD]
     decoder = head.get_output_embeddings()
     decoder.weight = model.get_input_embeddings().weight  # tied: the frozen word embeddings
-    model.train_adapter(cfg.name)
     params = dict(head.named_parameters())
     if pretrained is not None:
         with torch.no_grad():

@@ -146,7 +146,23 @@ def plan_matrix(cfg: MatrixConfig) -> Plan:
         for entry in cfg.intermediates:
             for recipe in (BASELINE,) if entry == BASELINE else cfg.recipes:
                 cells.append(_cell(cfg, spec, entry, recipe, languages[target], nodes))
+    if any(m.mlm for e in cfg.intermediates for m in parse_intermediate(e)):
+        _check_mlm_text(cfg, languages)
     return Plan(cfg, nodes, tuple(cells), languages)
+
+
+def _check_mlm_text(cfg: MatrixConfig, languages: Mapping[str, tuple[str, ...]]) -> None:
+    """The ``+mlm`` text holds no sentence a target scores (:func:`toolkit.mlm_text.refuse_overlap`; split
+    ``auto`` is checked as ``test``, or ``dev`` for a target without a test split)."""
+    from .mlm_text import refuse_overlap
+    from .tasks import get_task
+
+    for target, langs in languages.items():
+        spec = get_task(target)
+        split = cfg.override(target).eval_split or cfg.split
+        if split == "auto":
+            split = "test" if "test" in spec.splits else "dev"
+        refuse_overlap(cfg.mlm_text, target, split, [lang for lang in langs if lang != "en"], cfg.data_dir)
 
 
 def _add(nodes: dict[str, Node], node: Node) -> Node:
@@ -179,8 +195,18 @@ def _intermediate_node(cfg: MatrixConfig, member: Member) -> Node:
     if len(overrides) > 1:
         raise ConfigError(f"multi-task adapter {'+'.join(member.tasks)}: its tasks have different overrides; "
                           "one adapter trains with one train_split/dev_split")
-    tcfg = _train_config(cfg, member.tasks[0], member.name, cfg.intermediate_steps, overrides.pop(),
-                         extra_tasks=member.tasks[1:])
+    override = overrides.pop()
+    extra: dict[str, Any] = {}
+    if member.mlm:  # the seed paper's multilingual-MLM alternative (issue 21)
+        extra.update(mlm_text=cfg.mlm_text, mlm_weight=cfg.mlm_weight)
+    if member.translated:  # translate-train intermediate data (issue 21)
+        langs = override.train_langs or cfg.train_langs
+        if not langs or tuple(langs) == ("en",):
+            raise ConfigError(f"intermediate {member.name}: +tt needs languages beyond English (train_langs, or "
+                              f"overrides.{member.tasks[0]}.train_langs)")
+        extra["train_langs"] = langs
+    tcfg = _train_config(cfg, member.tasks[0], member.name, cfg.intermediate_steps, override,
+                         extra_tasks=member.tasks[1:], **extra)
     return Node(f"train:{member.name}", "train", (), train=tcfg, layer=0)
 
 
@@ -257,16 +283,17 @@ def _target_training(cfg: MatrixConfig, target: str, recipe: str, names: Sequenc
     """The target adapter of one cell: its name, the setup that evaluates it, its TrainConfig."""
     override = cfg.override(target)
     task = override.train_task or target
+    tt = {"train_langs": override.train_langs} if override.train_langs else {}  # translate-train target (issue 21)
     if not names:
         name = cfg.prefix + target
-        return name, name, _train_config(cfg, task, name, cfg.target_steps, override)
+        return name, name, _train_config(cfg, task, name, cfg.target_steps, override, **tt)
     name = f"{cfg.prefix}{target}__{_VERB[recipe]}__{_label([Member((n,)) for n in names])}"
     if recipe == "sequential":
-        return name, name, _train_config(cfg, task, name, cfg.target_steps, override, recipe="sequential", init_from=names[0])
+        return name, name, _train_config(cfg, task, name, cfg.target_steps, override, recipe="sequential", init_from=names[0], **tt)
     if recipe == "stack":
-        tcfg = _train_config(cfg, task, name, cfg.target_steps, override, recipe="stack", intermediate=tuple(names))
+        tcfg = _train_config(cfg, task, name, cfg.target_steps, override, recipe="stack", intermediate=tuple(names), **tt)
         return name, "stack:" + ",".join([*names, name]), tcfg
-    tcfg = _train_config(cfg, task, name, cfg.target_steps, override, recipe="fuse", intermediate=tuple(names))
+    tcfg = _train_config(cfg, task, name, cfg.target_steps, override, recipe="fuse", intermediate=tuple(names), **tt)
     return name, f"fuse:{','.join(names)}>{name}", tcfg
 
 

