@@ -855,8 +855,8 @@ def fuse_cmd(
         logging_steps=logging_steps, report_to=report_to,
     )
     cfg = from_dict(TrainConfig, given, where="options")
+    _use_device(device)  # a device that is not there: said first (cheapest)
     check_training(cfg, artifacts_dir, force=force)  # names and data, before the encoder loads
-    _use_device(device)
     if seeds:
         return _train_seeds(cfg, seeds, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
@@ -897,8 +897,8 @@ def stack_cmd(
         logging_steps=logging_steps, report_to=report_to,
     )
     cfg = from_dict(TrainConfig, given, where="options")
+    _use_device(device)  # a device that is not there: said first (cheapest)
     check_training(cfg, artifacts_dir, force=force)  # names and data, before the encoder loads
-    _use_device(device)
     if seeds:
         return _train_seeds(cfg, seeds, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
     result = train_adapter(cfg, artifacts_dir=artifacts_dir, force=force, max_dev_examples=max_dev_examples)
