@@ -72,6 +72,31 @@ def test_search_hand_case_and_k_capped():
         search(np.zeros((1, 2)), np.zeros((3, 2)), 1, metric="dot")
 
 
+def test_search_threads_leave_torch_thread_count_alone(monkeypatch):
+    """faiss and torch share libgomp: a search's thread count must not stay behind as torch's (it made every
+    pytest-xdist worker run two spinning compute threads on a two-core machine)."""
+    from toolkit import retrieval
+
+    before = torch.get_num_threads()
+    cands = np.random.default_rng(0).random((64, 8), dtype=np.float32)
+    try:
+        torch.set_num_threads(1)
+        assert retrieval.set_search_threads(3) == 3
+        search(cands[:4], cands, 2)
+        assert torch.get_num_threads() == 1
+        retrieval.set_search_threads(None)
+        monkeypatch.setenv("XTA_SEARCH_THREADS", "2")
+        assert retrieval.search_thread_count() == 2
+        monkeypatch.delenv("XTA_SEARCH_THREADS")
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        assert retrieval.search_thread_count() == 1  # the process's budget, not every CPU
+        search(cands[:4], cands, 2)
+        assert torch.get_num_threads() == 1
+    finally:
+        retrieval.set_search_threads(None)
+        torch.set_num_threads(before)
+
+
 # --------------------------------------------------------------------------------------- encoding
 
 

@@ -120,7 +120,8 @@ def encoder_layers(encoder: Any) -> int:
 #: (benchmarks/retrieval.py), single-threaded it is as fast; the score buffer is nq x 16384 floats.
 FAISS_DATABASE_BLOCK = 16384
 
-_threads_set = False
+#: faiss's OpenMP threads for :func:`search` set by :func:`set_search_threads` (None: :func:`search_thread_count`)
+_search_threads: int | None = None
 
 
 # --------------------------------------------------------------------------------------- encoding
@@ -271,14 +272,38 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
 
 
 def set_search_threads(n: int | None = None) -> int:
-    """Set faiss's OpenMP threads (default: ``XTA_SEARCH_THREADS`` or the CPUs this process may use)
-    and its BLAS database block (:data:`FAISS_DATABASE_BLOCK`). Returns the number of threads."""
-    global _threads_set
-    n = n or int(os.environ.get("XTA_SEARCH_THREADS", 0)) or available_cpus()
-    faiss.omp_set_num_threads(n)
+    """Choose faiss's OpenMP threads for :func:`search` (default: :func:`search_thread_count`) and its BLAS
+    database block (:data:`FAISS_DATABASE_BLOCK`). Returns the number of threads.
+
+    The count applies only while a search runs. faiss and torch load the same ``libgomp.so.1``, so
+    ``faiss.omp_set_num_threads`` is also torch's intra-op thread count (ATen reads ``omp_get_max_threads``):
+    set for good it would silently override the process's ``OMP_NUM_THREADS`` / ``torch.set_num_threads``
+    for all later model work (two pytest-xdist workers on two cores each ran 2 spinning threads, ~2.5x slower).
+    """
+    global _search_threads
+    _search_threads = n or None
     faiss.cvar.distance_compute_blas_database_bs = FAISS_DATABASE_BLOCK
-    _threads_set = True
-    return n
+    return n or search_thread_count()
+
+
+def search_thread_count() -> int:
+    """``XTA_SEARCH_THREADS``, else ``OMP_NUM_THREADS`` (the process's thread budget), else the usable CPUs."""
+    for var in ("XTA_SEARCH_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return available_cpus()
+
+
+@contextmanager
+def _omp_threads(n: int) -> Iterator[None]:
+    """OpenMP threads ``n`` for the block, then the calling thread's previous count again (torch's too)."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def available_cpus() -> int:
@@ -298,11 +323,12 @@ def search(queries: np.ndarray, candidates: np.ndarray, k: int, metric: str = "i
     k = min(int(k), c.shape[0])
     if k < 1 or q.shape[0] == 0:
         return np.zeros((q.shape[0], max(k, 0)), np.float32), np.zeros((q.shape[0], max(k, 0)), np.int64)
-    if not _threads_set:
-        set_search_threads()
+    faiss.cvar.distance_compute_blas_database_bs = FAISS_DATABASE_BLOCK
+    threads = _search_threads or search_thread_count()
     index = faiss.IndexFlatL2(c.shape[1]) if metric == "l2" else faiss.IndexFlatIP(c.shape[1])
-    index.add(c)
-    scores, indices = index.search(q, k)
+    with _omp_threads(threads):
+        index.add(c)
+        scores, indices = index.search(q, k)
     return scores, indices
 
 
