@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 LOCK := constraints.txt
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 # pytest-xdist workers: one per core, at most 4 (each holds a torch process and its tiny encoders);
-# one file per worker at a time (--dist loadfile) so module fixtures are built once
+# one file per worker at a time (--dist loadfile) so module fixtures are built once, the longest files first
+# (--no-loadscope-reorder keeps tests/conftest.py's LONGEST_FIRST order)
 WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: install test test-fast lint ruff demo bench lock clean
@@ -25,10 +26,10 @@ $(STAMP): pyproject.toml $(LOCK)
 install: $(STAMP)
 
 test: $(STAMP)
-	$(OFFLINE) $(BIN)/python -m pytest -q --durations=25 -n $(WORKERS) --dist loadfile
+	$(OFFLINE) $(BIN)/python -m pytest -q --durations=25 -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast: $(STAMP)
-	$(OFFLINE) $(BIN)/python -m pytest -q -m "not slow" -n $(WORKERS) --dist loadfile
+	$(OFFLINE) $(BIN)/python -m pytest -q -m "not slow" -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 # ruff (pyflakes, pycodestyle, complexity, argument counts) and pyright (basic); configs in pyproject.toml
 lint: ruff
