@@ -66,7 +66,7 @@ def train(work: Path, artifacts: Path, cfg_json: str) -> dict:
     seen: list[list[int]] = []
     saves: list[int] = []
     micro, save = T._micro_loss, T._save
-    T._micro_loss = lambda model, tasks, m, device, scale: seen.append(list(m[1])) or micro(model, tasks, m, device, scale)
+    T._micro_loss = lambda model, tasks, m, device, scale, *mlm: seen.append(list(m[1])) or micro(model, tasks, m, device, scale, *mlm)
     T._save = lambda *a, **k: saves.append(1) or save(*a, **k)
     cfg = TrainConfig(**{**json.loads(cfg_json), "data_dir": str(work / "data")})
     start = time.perf_counter()
