@@ -192,14 +192,16 @@ def rss_bytes() -> int | None:
 def reset_peak_rss() -> bool:
     """Reset the RSS high-water mark to the current RSS (``echo 5 > /proc/self/clear_refs``, Linux >= 4.0).
 
-    Returns False where that is not possible; the peak then still includes everything before.
+    Returns False where that is not possible or did not take (the high-water mark read back is still above the
+    current RSS plus 16 MiB, as on some VM kernels); the peak then still includes everything before.
     """
     try:
         with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
             fh.write("5")
-        return True
     except OSError:
         return False
+    hwm, rss = _status_kib("VmHWM"), _status_kib("VmRSS")
+    return hwm is not None and rss is not None and hwm <= rss + 16 * 1024
 
 
 def peak_rss_bytes() -> int | None:
