@@ -28,6 +28,16 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="module")
+def tiny(request):
+    """The tiny random encoder (toolkit.encoders.tiny_encoder; its tokenizer is the embedded encoder's, converted
+    once and cached on disk). One per test module, since tests add adapters and heads to it; a module picks the
+    seed with ``TINY_SEED = 3`` (default 0)."""
+    from toolkit.encoders import tiny_encoder
+
+    return tiny_encoder(seed=getattr(request.module, "TINY_SEED", 0))
+
+
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
     """A tiny random encoder (toolkit.encoders.tiny_encoder, seed 3) saved as a normal local encoder

@@ -16,11 +16,7 @@ from toolkit.errors import ConfigError, DataError
 from toolkit.train import train_adapter
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    from toolkit.encoders import tiny_encoder
-
-    return tiny_encoder(seed=3)
+TINY_SEED = 3  # the seed of conftest's `tiny` encoder for this module
 
 
 @pytest.fixture(scope="module")

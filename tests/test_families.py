@@ -16,13 +16,6 @@ from toolkit.families.base import Features, adapter_model
 from toolkit.tasks import get_task
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    from toolkit.encoders import tiny_encoder
-
-    return tiny_encoder(seed=0)
-
-
 @pytest.fixture()
 def flex(tiny):
     """The tiny encoder's flex-head model with an active adapter ``t``; removed again afterwards."""

@@ -35,13 +35,6 @@ def no_network(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    from toolkit.encoders import tiny_encoder
-
-    return tiny_encoder(seed=0)
-
-
-@pytest.fixture(scope="module")
 def artifacts(tiny, shared_data, tmp_path_factory) -> Path:
     """Trained on the tiny encoder: ``panx`` (tagging), ``inter2``, and ``fz`` = fuse(panx, inter2)."""
     from toolkit.train import train_adapter

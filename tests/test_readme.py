@@ -19,7 +19,9 @@ How a command runs (nothing in the README is skipped; a command no rule below co
 * ``for V in A B; do ...; done`` loops run once per value; ``export K=V`` sets the environment.
 * ``make TARGET``: ``make -n TARGET`` shows the recipe (``make test`` is this suite itself, CI runs it);
   ``make demo``'s xta command then runs like any other. ``source .venv/bin/activate`` is sourced in bash.
-* ``.venv/bin/python benchmarks/NAME.py``: the script with ``--quick``, writing to a scratch JSON and README.
+* ``.venv/bin/python benchmarks/NAME.py``: each benchmark script runs once in the suite (issue 19): a README line
+  that is the bare script is covered by the test that runs it with ``--quick`` and checks its output
+  (:func:`quick_test_of`, found by name in tests/); one with options (``--require-gpu``) runs here.
 """
 
 from __future__ import annotations
@@ -283,6 +285,18 @@ def _run_make(target: str) -> tuple[int, str]:
     return proc.returncode, proc.stdout + proc.stderr
 
 
+def quick_test_of(script: str) -> str | None:
+    """The test file that runs ``benchmarks/<script>`` with ``--quick`` (a subprocess of the script's path or its
+    ``main([\"--quick\", ...])``), or None."""
+    stem = Path(script).stem
+    patterns = (rf"{stem}\.py\"\)?,? *\[?\"--quick\"", rf"\b{stem}\.main\(\[\"--quick\"")
+    for test in sorted((REPO_ROOT / "tests").glob("test_*.py")):
+        text = test.read_text(encoding="utf-8")
+        if any(re.search(pattern, text) for pattern in patterns):
+            return test.name
+    return None
+
+
 def _run_benchmark(argv: list[str], scratch: Path) -> tuple[int, str]:
     script = REPO_ROOT / argv[1]
     name = script.stem
@@ -331,6 +345,9 @@ def test_every_readme_command_runs(world, tmp_path, monkeypatch, capsys):
         elif argv[0] == "export":
             key, _, value = argv[1].partition("=")
             monkeypatch.setenv(key, value)
+        elif argv[0].endswith("python") and argv[1].startswith("benchmarks/") and len(argv) == 2:
+            assert (REPO_ROOT / argv[1]).is_file(), f"README line {cmd.line}: {argv[1]} missing"
+            assert quick_test_of(argv[1]), f"README line {cmd.line}: no test runs {argv[1]} --quick; add one"
         elif argv[0].endswith("python") and argv[1].startswith("benchmarks/"):
             code, out = _run_benchmark(argv, scratch)
             if "--require-gpu" in argv and not torch.cuda.is_available():

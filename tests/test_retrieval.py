@@ -100,11 +100,7 @@ def test_search_threads_leave_torch_thread_count_alone(monkeypatch):
 # --------------------------------------------------------------------------------------- encoding
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    from toolkit.encoders import tiny_encoder
-
-    return tiny_encoder(seed=3)
+TINY_SEED = 3  # the seed of conftest's `tiny` encoder for this module
 
 
 SENTENCES = [

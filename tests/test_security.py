@@ -138,11 +138,7 @@ def test_the_payload_really_runs_when_unpickled(tmp_path):
     assert marker.exists()
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    from toolkit.encoders import tiny_encoder
-
-    return tiny_encoder(seed=3)
+TINY_SEED = 3  # the seed of conftest's `tiny` encoder for this module
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,6 @@ from toolkit.tracking import LOG_NAME, TrackerUnavailable, TrainLog, flat_scalar
 TRACKER_MODULES = ("wandb", "tensorboard", "torch.utils.tensorboard")
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    from toolkit.encoders import tiny_encoder
-
-    return tiny_encoder(seed=0)
-
-
 def _cfg(shared_data, **kw) -> TrainConfig:
     base = dict(task="panx", max_train_examples=16, max_steps=3, batch_size=8, max_length=32, learning_rate=1e-3,
                 data_dir=str(shared_data), eval_every=3, logging_steps=2)

@@ -64,13 +64,6 @@ def zoo(tmp_path_factory):
     clear_registry()
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    from toolkit.encoders import tiny_encoder
-
-    return tiny_encoder(seed=0)
-
-
 def _cfg(shared_data, **kw) -> TrainConfig:
     base = dict(task="panx", max_train_examples=48, max_steps=4, batch_size=8, max_length=48,
                 learning_rate=1e-3, data_dir=str(shared_data))
