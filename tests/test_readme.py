@@ -4,8 +4,8 @@ How a command runs (nothing in the README is skipped; a command no rule below co
 
 * ``xta ...``: in-process through Typer's CliRunner (one process: the encoder loads once), in a scratch
   working directory beside a ``../shared/data`` link, so relative paths work as written. Budgets are
-  capped (:data:`BUDGET`: optimizer steps, examples per language, ...) on every command that has the
-  option; nothing else changes, except the documented scale-downs of :data:`SCALE_DOWN`.
+  capped (:data:`BUDGET`: optimizer steps, examples per language, batch size 8 and 64 tokens, ...) on every
+  command that has the option; nothing else changes, except the documented scale-downs of :data:`SCALE_DOWN`.
 * The Hugging Face Hub is the offline stand-in of ``tests/fakehub.py``: ``FacebookAI/xlm-roberta-large``
   is a tiny random XLM-R in a real Hub cache (huggingface_hub's own offline ``snapshot_download`` finds
   it), English training sets come in their Hub schema from the real files in ../shared/data, a push lands
@@ -44,7 +44,7 @@ README = REPO_ROOT / "README.md"
 #: option -> cap; applied to every xta command that has the option (added when absent)
 BUDGET = {"--max-steps": 2, "--steps": 2, "--train-steps": 2, "--train-examples": 32, "--train-dev-examples": 16, "--intermediate-steps": 2, "--target-steps": 2,
           "--max-eval-examples": 6, "--max-train-examples": 32, "--max-dev-examples": 16, "--n": 16,
-          "--max-sentences": 64}
+          "--max-sentences": 64, "--batch-size": 8, "--max-length": 64}
 #: options whose value is capped only when the README gives them (adding them would change the command)
 CAP_ONLY = {"--epochs": 1}
 
