@@ -7,7 +7,8 @@
   in their Hub schema, built from real English files in ../shared/data through xta's own local readers
   (first ``rows`` rows); a dataset it does not serve fails the way the offline Hub does. Some are
   stand-ins of the same shape (HellaSwag and CommonsenseQA rows come from CosmosQA and SocialIQa; SNLI
-  and MNLI rows from XNLI's English dev set): they exercise loading and training code, never results.
+  and MNLI rows from XNLI's English dev set; the translate-train sets of XNLI and PAWS-X from the dev set
+  of the same language): they exercise loading and training code, never results.
 """
 
 from __future__ import annotations
@@ -79,10 +80,10 @@ class FakeHfApi:
 # ------------------------------------------------------------------------------------------ datasets
 
 
-def _local(task: str, split: str, data_dir: Path, rows: int) -> list[dict]:
+def _local(task: str, split: str, data_dir: Path, rows: int, lang: str = "en") -> list[dict]:
     from toolkit.data import load
 
-    return load(task, split, "en", data_dir=data_dir, max_examples=rows)
+    return load(task, split, lang, data_dir=data_dir, max_examples=rows)
 
 
 def _nli(task: str, split: str) -> Callable[[Path, int], list[dict]]:
@@ -147,6 +148,22 @@ SERVED: dict[tuple[str, str | None], Callable[[Path, int], list[dict]]] = {
 }
 
 
+def _translated(task: str, columns: tuple[str, str], label: Callable[[str], int]):
+    """Translated training rows (``train`` split, a non-English config) in the Hub schema, from the local
+    dev set of that language: stand-ins of the right language and shape, not the machine translations."""
+    def build(data_dir: Path, rows: int, lang: str) -> list[dict]:
+        return [{columns[0]: e["text"], columns[1]: e["text_pair"], "label": label(e["label"])}
+                for e in _local(task, "dev", data_dir, rows, lang)]
+    return build
+
+
+#: path -> builder(data_dir, rows, config): the translate-train sets (train split of a non-English config)
+TRANSLATED: dict[str, Callable[[Path, int, str], list[dict]]] = {
+    "facebook/xnli": _translated("xnli", ("premise", "hypothesis"), NLI.index),
+    "google-research-datasets/paws-x": _translated("pawsx", ("sentence1", "sentence2"), int),
+}
+
+
 class FakeDatasets:
     """``datasets.load_dataset`` serving :data:`SERVED` (first ``rows`` rows); anything else raises
     ``ConnectionError`` as an unreachable Hub does. ``calls`` records every request."""
@@ -158,6 +175,8 @@ class FakeDatasets:
         import datasets
 
         self.calls.append((path, name, split))
+        if path in TRANSLATED and split == "train" and name not in (None, "en"):
+            return datasets.Dataset.from_list(TRANSLATED[path](self.data_dir, self.rows, name))
         build = SERVED.get((path, name))
         if build is None:
             raise ConnectionError(f"fake Hub: dataset {path} ({name}) is not served offline")

@@ -116,6 +116,62 @@ def test_translate_train_adapter_records_its_languages_and_is_labelled(shared_da
                       tiny, tmp_path, progress=False)
 
 
+def test_translate_train_reads_the_targets_translated_training_set_for_other_languages():
+    """A task that trains from another card (XNLI from MNLI) reads its own translate_train split for the
+    other languages, sliced like English; one with translated data in its own split reads that."""
+    from toolkit.errors import DataUnavailable
+    from toolkit.preflight import training_phases
+    from toolkit.tasks import TRANSLATE_TRAIN, get_task
+
+    xnli, mnli = get_task("xnli"), get_task("mnli")
+    phases = training_phases(xnli, "train[:10%]", ("en", "de", "sw"))
+    assert [(src.name, split, lang) for src, split, lang in phases] == [
+        ("mnli", "train[:10%]", "en"), ("xnli", f"{TRANSLATE_TRAIN}[:10%]", "de"), ("xnli", f"{TRANSLATE_TRAIN}[:10%]", "sw")]
+    assert phases[0][0] is mnli
+    assert [(s.name, sp, lang) for s, sp, lang in training_phases(xnli, "dev[:70%]", ("en", "de"))] == [
+        ("xnli", "dev[:70%]", "en"), ("xnli", "dev[:70%]", "de")]
+    assert [(s.name, sp) for s, sp, _ in training_phases(get_task("pawsx"), "train", ("ja",))] == [("pawsx", TRANSLATE_TRAIN)]
+    with pytest.raises(DataUnavailable, match="no translated training data"):  # XQuAD from SQuAD: none on the Hub
+        training_phases(get_task("xquad"), "train", ("en", "de"))
+    with pytest.raises(ConfigError, match="phases"):
+        training_phases(get_task("xcopa"), "train", ("en", "et"))
+
+
+def test_translate_train_from_the_hub_trains_on_xnli_mt_and_records_it(shared_data, tiny, tmp_path, monkeypatch):
+    """--train-langs en,de on XNLI's default split: English from MNLI, German from facebook/xnli's
+    machine-translated train split (the offline stand-in serves German rows of that schema)."""
+    import dataclasses
+
+    import datasets
+
+    from fakehub import FakeDatasets
+    from toolkit.data import load
+    from toolkit.errors import DataUnavailable
+    from toolkit.preflight import check_training
+
+    fake = FakeDatasets(shared_data, rows=12)
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    cfg = TrainConfig(task="xnli", model="tiny", train_split="train[:8]", dev_split="dev[-8:]", max_steps=2, batch_size=4,
+                      max_length=32, train_langs="en,de", data_dir=str(shared_data), adapter_name="xnli_mt")
+    check_training(cfg, tmp_path, force=True)
+    de = load("xnli", "translate_train", "de", data_dir=shared_data)
+    assert len(de) == 12 and de[0]["label"] in ("entailment", "neutral", "contradiction")
+    assert de[0]["text"] == load("xnli", "dev", "de", data_dir=shared_data)[0]["text"]  # the stand-in's German rows
+    run = train_adapter(cfg, tiny, tmp_path, progress=False)
+    assert run.card["train_langs"] == ["en", "de"]
+    german = [v for v in run.card["data"].values() if v.get("train_lang") == "de"]
+    assert len(german) == 1 and "facebook/xnli" in json.dumps(german[0]["train"])
+    assert ("facebook/xnli", "de", "train") in fake.calls and ("nyu-mll/glue", "mnli", "train") in fake.calls
+    # without the Hub the translated set is missing data, said before any model work
+    def no_hub(path, name=None, **kwargs):
+        raise ConnectionError(f"offline: {path} {name}")
+
+    monkeypatch.setattr(datasets, "load_dataset", no_hub)
+    with pytest.raises(DataUnavailable, match="facebook/xnli") as err:
+        check_training(dataclasses.replace(cfg, train_langs=("de",), adapter_name="xnli_de"), tmp_path, force=True)
+    assert "translate_train" in str(err.value) and " de" in str(err.value)
+
+
 def test_matrix_plans_reports_and_reuses_both_alternatives(shared_data, text, tiny_dir, tmp_path):
     from toolkit.matrix import MatrixConfig, gain_rows, parse_intermediate, plan_matrix, run_matrix
     from toolkit.report import TRANSLATE_TRAIN

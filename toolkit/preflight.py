@@ -35,6 +35,42 @@ def training_sources(spec, train_split: str = "train") -> list[Any]:
     return [get_task(name) for name in spec.train_from]
 
 
+def training_phases(spec, train_split: str = "train", langs: Sequence[str] = ("en",)) -> list[tuple[Any, str, str]]:
+    """``(source, split, lang)`` for each phase training ``spec`` reads: every training source (see
+    :func:`training_sources`) in every language of ``langs`` (``--train-langs``, issue 21).
+
+    English reads the source's split as given. Another language reads the source's split in that
+    language when the source has it (XNLI's translated dev slices, ``dev[:70%]``); a task that trains from
+    another card (XNLI from MNLI, PAWS-X from PAWS) reads instead its own :data:`TRANSLATE_TRAIN` split,
+    sliced the same way (``train[:10%]`` -> ``translate_train[:10%]``): XTREME's translate-train setting,
+    in which the target's model trains on the English training set machine-translated into the target
+    languages (Hu et al. 2020; google-research/xtreme third_party/run_classify.py l. 426-427). A task
+    that trains from another card and has no such split (XQuAD from SQuAD: XTREME's translations have no
+    Hub id) or trains in phases from several cards (XCOPA: SIQA then COPA) is refused."""
+    from .data import parse_split
+    from .tasks import TRANSLATE_TRAIN
+
+    sources = training_sources(spec, train_split)
+    translated = [lang for lang in langs if lang != "en"]
+    if translated and len(sources) > 1:
+        raise ConfigError(f"train_langs: {spec.name} trains in phases from {', '.join(s.name for s in sources)}; "
+                          "translated data is read for a task with its own training split (e.g. --train-split 'dev[:70%]')")
+    base = parse_split(train_split)[0]
+    phases = []
+    for src in sources:
+        for lang in langs:
+            if lang == "en" or src is spec:
+                phases.append((src, train_split, lang))
+            elif TRANSLATE_TRAIN not in spec.splits:
+                raise DataUnavailable(f"train_langs: {spec.name} trains from {src.name} {train_split}, which is English "
+                                      f"only, and has no translated training data ({TRANSLATE_TRAIN} split) for {lang}; "
+                                      "train on a slice of a split that has the language, e.g. --train-split "
+                                      "'dev[:70%]' --dev-split 'dev[70%:80%]'")
+            else:  # the target's translated copy of its English training source
+                phases.append((spec, TRANSLATE_TRAIN + train_split.strip()[len(base):], lang))
+    return phases
+
+
 def dev_source(spec, sources: Sequence[Any], dev_split: str = "dev"):
     """English dev data for model selection: the task's own dev split (``dev_split``'s base) when it has
     English, else the last training source's; None when there is none."""
@@ -70,13 +106,13 @@ def check_training(cfg, artifacts_dir=None, *, force: bool = False) -> None:
     for task in cfg.all_tasks:
         spec = get_task(task)
         sources = training_sources(spec, cfg.train_split)
-        for src in sources:
-            # every training language: the translated data of --train-langs too (issue 21)
-            for lang in getattr(cfg, "languages", ("en",)):
-                try:
-                    load(src, cfg.train_split, lang, data_dir=cfg.data_dir, max_examples=cfg.max_train_examples)
-                except DataUnavailable as exc:
-                    raise DataUnavailable(f"{exc}{training_hint(spec, sources, cfg.train_split, 'train')}") from None
+        # every training language: the translated data of --train-langs too (issue 21)
+        for src, split, lang in training_phases(spec, cfg.train_split, getattr(cfg, "languages", ("en",))):
+            try:
+                load(src, split, lang, data_dir=cfg.data_dir, max_examples=cfg.max_train_examples)
+            except DataUnavailable as exc:
+                hint = training_hint(spec, sources, cfg.train_split, "train") if lang == "en" else ""
+                raise DataUnavailable(f"{exc}{hint}") from None
     for path in getattr(cfg, "mlm_text", ()):
         if not Path(path).is_file():
             from .errors import DataError

@@ -56,7 +56,7 @@ from .errors import ConfigError, DataError, DataUnavailable, SetupError, XtaErro
 from .families import get_family, main_score
 from .families.base import Features, adapter_model, place, to_device
 from .io import atomic_dir, atomic_write_json, atomic_write_text, clean_stale_temps, load_safetensors, safe_name, save_safetensors_atomic
-from .preflight import dev_source, training_sources  # noqa: F401 (defined there: checked before torch loads)
+from .preflight import dev_source, training_phases, training_sources  # noqa: F401 (defined there: checked before torch loads)
 
 log = logging.getLogger(__name__)
 
@@ -198,13 +198,12 @@ def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples:
 
     family = get_family(spec)
     sources = training_sources(spec, cfg.train_split)
-    if cfg.train_langs and len(sources) > 1:
-        raise ConfigError(f"train_langs: {spec.name} trains in phases from {', '.join(s.name for s in sources)}; "
-                          "translated data is read for a task with its own training split (e.g. --train-split 'dev[:70%]')")
     # one phase per (source, language): English as before, the other languages the task's translated data
-    phases_examples = [(src, _load_examples(src, cfg.train_split, cfg, cfg.max_train_examples, lang), lang)
-                       for src in sources for lang in cfg.languages]
-    labels = _open_labels(spec, [(src, ex) for src, ex, _ in phases_examples])
+    # (its translate_train split where it trains from another card: preflight.training_phases)
+    phases = training_phases(spec, cfg.train_split, cfg.languages)
+    phases_examples = [(src, _load_examples(src, split, cfg, cfg.max_train_examples, lang), lang, split)
+                       for src, split, lang in phases]
+    labels = _open_labels(spec, [(src, ex) for src, ex, _, _ in phases_examples])
     dev_spec = dev_source(spec, sources, cfg.dev_split)
     dev = None
     if dev_spec is not None:
@@ -218,9 +217,9 @@ def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples:
         except DataUnavailable as exc:
             log.warning("no English dev data for %s (%s); no model selection", spec.name, exc)
     out = []
-    for src, examples, lang in phases_examples:
+    for src, examples, lang, split in phases_examples:
         if not examples:
-            raise DataError(f"task {src.name}: the {lang} train split is empty")
+            raise DataError(f"task {src.name}: the {lang} {split} split is empty")
         skipped = 0
         if src.shape == "extractive_qa":  # run_squad skips answers it cannot find (extractive_qa.answer_found)
             from .families.extractive_qa import answer_found
@@ -234,7 +233,7 @@ def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples:
                 raise DataError(f"task {src.name}: no training example's answer is found at its answer_start "
                                 f"({skipped} skipped)")
         feats = family.featurize(examples, tokenizer, spec, cfg.max_length, train=True, labels=labels, **_featurize_options(src, cfg))
-        prov = {"train": _provenance(src, cfg.train_split, cfg, lang)}
+        prov = {"train": _provenance(src, split, cfg, lang)}
         if lang != "en":
             prov["train_lang"] = lang
         if skipped:  # reported in the adapter's card

@@ -9,13 +9,13 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..errors import ConfigError, UnknownName, UnknownTask
-from .spec import CATEGORIES, SHAPES, SPLITS, HubSource, LocalSource, SplitSource, TaskSpec
+from .spec import CATEGORIES, SHAPES, SPLITS, TRANSLATE_TRAIN, HubSource, LocalSource, SplitSource, TaskSpec
 from .demo import DEMO_TASKS
 from .xtreme_r import TARGET_TASKS
 from .zoo import load_zoo
 
 __all__ = [
-    "CATEGORIES", "SHAPES", "SPLITS", "HubSource", "LocalSource", "SplitSource", "TaskSpec",
+    "CATEGORIES", "SHAPES", "SPLITS", "TRANSLATE_TRAIN", "HubSource", "LocalSource", "SplitSource", "TaskSpec",
     "all_tasks", "get_task", "intermediate_tasks", "target_tasks", "clear_registry",
 ]
 

@@ -27,7 +27,10 @@ from ..errors import ConfigError
 
 SHAPES = ("classification", "pair_classification", "multiple_choice", "extractive_qa", "tagging", "retrieval")
 CATEGORIES = ("classification", "structured_prediction", "qa", "retrieval")
-SPLITS = ("train", "dev", "test")
+#: Translated training data (issue 21, ``--train-langs``): for a language other than English, training
+#: reads this split in place of the English source the card trains from (``train_from``: MNLI for XNLI).
+TRANSLATE_TRAIN = "translate_train"
+SPLITS = ("train", "dev", "test", TRANSLATE_TRAIN)
 METRICS = (
     "accuracy",
     "token_accuracy",

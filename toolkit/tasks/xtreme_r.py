@@ -8,7 +8,7 @@ their revisions are pinned in ``toolkit/tasks/hub_revisions.py``.
 
 from __future__ import annotations
 
-from .spec import TaskSpec, hub, local, split
+from .spec import TRANSLATE_TRAIN, TaskSpec, hub, local, split
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 PARAPHRASE_LABELS = ("0", "1")
@@ -41,6 +41,13 @@ XCOPA_PROMPTS = {"cause": "What was the cause?", "effect": "What was the effect?
 
 _XTREME_R = ("xtreme-r", "xtreme")
 
+# The TRANSLATE_TRAIN splits of xnli and pawsx (issue 21, ``--train-langs``). XTREME reads
+# its own translations (google-research/xtreme third_party/processors/xnli.py l. 62-76 and pawsx.py
+# l. 53-71, files from its xtreme_translations bucket, which has no Hub id); the Hub ids below are the
+# dataset authors' machine translations, a documented deviation (README, "translate-train").
+_XNLI_MT = tuple("ar bg de el es fr hi ru sw th tr ur vi zh".split())  # facebook/xnli configs but en (= MNLI)
+_PAWSX_MT = tuple("de es fr ja ko zh".split())  # paws-x configs but en (= PAWS-Wiki)
+
 _xnli_hub = dict(columns={"text": "premise", "text_pair": "hypothesis", "label": "label"}, label_names=NLI_LABELS)
 _pawsx_hub = dict(columns={"text": "sentence1", "text_pair": "sentence2", "label": "label"}, label_names=PARAPHRASE_LABELS)
 _panx_hub = dict(columns={"tokens": "tokens", "tags": "ner_tags"}, label_names=PANX_LABELS)
@@ -66,6 +73,8 @@ TARGET_TASKS: tuple[TaskSpec, ...] = (
         splits={
             "dev": split(local("xnli/dev-{lang}.tsv", "xtreme_tsv_pair"), hub=hub("facebook/xnli", "{lang}", "validation", **_xnli_hub)),
             "test": split(local("xnli/test-{lang}.tsv", "xtreme_tsv_pair"), hub=hub("facebook/xnli", "{lang}", "test", **_xnli_hub)),
+            # machine-translated MNLI train (XNLI-MT 1.0, Conneau et al. 2018), read for --train-langs
+            TRANSLATE_TRAIN: split(hub=hub("facebook/xnli", "{lang}", "train", **_xnli_hub), languages=_XNLI_MT),
         },
         citation="Conneau et al. (2018). XNLI: Evaluating Cross-lingual Sentence Representations. EMNLP.",
         license="CC BY-NC 4.0",
@@ -82,6 +91,8 @@ TARGET_TASKS: tuple[TaskSpec, ...] = (
         splits={
             "dev": split(local("pawsx/dev-{lang}.tsv", "xtreme_tsv_pair"), hub=hub("google-research-datasets/paws-x", "{lang}", "validation", **_pawsx_hub)),
             "test": split(local("pawsx/test-{lang}.tsv", "xtreme_tsv_pair"), hub=hub("google-research-datasets/paws-x", "{lang}", "test", **_pawsx_hub)),
+            # the PAWS-X release's machine-translated PAWS-Wiki train (Yang et al. 2019), read for --train-langs
+            TRANSLATE_TRAIN: split(hub=hub("google-research-datasets/paws-x", "{lang}", "train", **_pawsx_hub), languages=_PAWSX_MT),
         },
         citation="Yang et al. (2019). PAWS-X: A Cross-lingual Adversarial Dataset for Paraphrase Identification. EMNLP.",
         license="Google (free for any purpose)",
