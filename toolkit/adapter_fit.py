@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .artifacts import HEADS_DIR
 from .errors import DataError, EncoderError, SetupError
 from .io import safetensors_header
 
-CARD_NAME = "xta_card.json"  # == toolkit.train.CARD_NAME (not imported: train pulls in torch)
 
 
-HEADS_DIR = "heads"  # == toolkit.train.HEADS_DIR
 
 
 INTERMEDIATE_DIR = "adapters"

@@ -20,6 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .artifacts import (
+    CARD_NAME,
+    activate_setup,
+    adapter_dir,
+    adapter_weights_hash,
+    adapters_root,
+    read_card,
+    read_card_file,
+    refuse_non_finite,
+    setup_artifacts,
+)
 from .config import EvalConfig, TrainConfig, config_hash, to_dict
 from .errors import ConfigError, DataError, DataUnavailable, SetupError, XtaError
 from .results import LangResult, RecordKey, ResultStore, RunInfo, encoder_id
@@ -52,9 +63,8 @@ def auto_adapter_name(task: str, model: str, artifacts_dir=None) -> str:
     then ``<task>__<encoder>`` (e.g. ``xnli__xlm_roberta_large``), so that encoders sharing an
     artifacts directory never load each other's adapters."""
     from .encoders import encoder_fingerprint
-    from .train import adapter_dir, read_card_file
 
-    card = adapter_dir(task, artifacts_dir) / "xta_card.json"
+    card = adapter_dir(task, artifacts_dir) / CARD_NAME
     if not card.is_file():
         return task
     try:
@@ -115,10 +125,8 @@ def evaluate(cfg: EvalConfig, *, store: ResultStore | None = None, encoder=None,
         except XtaError:
             pass  # an encoder that cannot be resolved is reported where it is loaded
     from .io import clean_stale_temps
-    from .train import default_artifacts_dir
-
     # an adapter whose replacement a kill interrupted is restored before anything looks for it
-    clean_stale_temps(Path(cfg.artifacts_dir or default_artifacts_dir()) / "adapters")
+    clean_stale_temps(adapters_root(cfg.artifacts_dir))
     ctx = _Context(cfg, store, encoder, on_language or (lambda *_: None), progress)
     runs = [ctx.run_task(spec) for spec in specs]
     return EvalRun(cfg, ctx.encoder_id, runs, store)
@@ -362,8 +370,6 @@ class _Context:
 
     def is_dual_encoder(self, head: str | None) -> bool:
         """True when ``head`` is an adapter trained as a dual encoder (a retrieval-shape card)."""
-        from .train import CARD_NAME, adapter_dir, read_card_file
-
         if not head:
             return False
         card = adapter_dir(head, self.cfg.artifacts_dir) / CARD_NAME
@@ -420,14 +426,12 @@ class _Context:
         Tatoeba and BUCC) the bare encoder's sentence representations."""
         if self.cfg.setup != "auto":
             return self.cfg.setup
-        from .train import adapter_dir
-
         protocol = XTREME_R_RETRIEVAL_ADAPTER.get(spec.name) if self.cfg.benchmark == "xtreme-r" else None
         if spec.shape == "retrieval" and protocol is None:
             name = auto_adapter_name(spec.name, self.cfg.model, self.cfg.artifacts_dir)
-            return name if (adapter_dir(name, self.cfg.artifacts_dir) / "xta_card.json").is_file() else NO_SETUP
+            return name if (adapter_dir(name, self.cfg.artifacts_dir) / CARD_NAME).is_file() else NO_SETUP
         name = auto_adapter_name(protocol or spec.name, self.cfg.model, self.cfg.artifacts_dir)
-        if (adapter_dir(name, self.cfg.artifacts_dir) / "xta_card.json").is_file():
+        if (adapter_dir(name, self.cfg.artifacts_dir) / CARD_NAME).is_file():
             return name
         if protocol is None:
             self.train_target(spec, name)
@@ -474,17 +478,13 @@ class _Context:
 
     def adapter_hashes(self, setup) -> dict[str, str]:
         """Weights hash of every trained piece of a resolved setup: adapters and trained fusions
-        (``toolkit.train.setup_artifacts`` checks the setup against the artifacts first)."""
-        from .train import adapter_weights_hash, setup_artifacts
-
+        (``toolkit.artifacts.setup_artifacts`` checks the setup against the artifacts first)."""
         names = setup_artifacts(setup, self.cfg.artifacts_dir)
         return {name: adapter_weights_hash(name, self.cfg.artifacts_dir) for name in names}
 
     def activate(self, setup):
         """The flex-head model with a resolved ``setup`` active: adapters loaded once, by name; for
-        ``fuse:a,b>X`` the trained fusion layer ``X`` and its head (``toolkit.train.activate_setup``)."""
-        from .train import activate_setup, setup_artifacts
-
+        ``fuse:a,b>X`` the trained fusion layer ``X`` and its head (``toolkit.artifacts.activate_setup``)."""
         for name in setup_artifacts(setup, self.cfg.artifacts_dir):
             self.check_adapter(name)
         model, _ = activate_setup(self.encoder, setup, self.cfg.artifacts_dir)
@@ -494,8 +494,6 @@ class _Context:
         """The MAD-X language adapters of a resolved setup and how they were trained (issue 23): xta-trained
         ones with their budget (steps, batch size; MAD-X trains 250k steps at batch 64), registered ones
         (AdapterHub) as such. Reports label scores that rest on xta-trained language adapters."""
-        from .train import CARD_NAME, adapter_dir, read_card, setup_artifacts
-
         out = {}
         for name in setup_artifacts(setup, self.cfg.artifacts_dir):
             if not (adapter_dir(name, self.cfg.artifacts_dir) / CARD_NAME).is_file():
@@ -513,8 +511,6 @@ class _Context:
     def translated_adapters(self, setup) -> dict[str, list[str]]:
         """``{adapter: its training languages}`` for the setup's adapters trained beyond English (their
         cards' ``train_langs``, issue 21): a score that rests on one is translate-train, not zero-shot."""
-        from .train import CARD_NAME, adapter_dir, read_card, setup_artifacts
-
         out = {}
         todo = list(setup_artifacts(setup, self.cfg.artifacts_dir))
         seen: set[str] = set()
@@ -537,7 +533,6 @@ class _Context:
         2 labels for XNLI's 3). Retrieval reads representations, not a head; adapters without an xta card,
         or multi-task ones, are left to the adapters library."""
         from .errors import UnknownTask
-        from .train import CARD_NAME, adapter_dir, read_card
 
         head = getattr(setup, "head", None)
         if spec.shape == "retrieval" or not head or not (adapter_dir(head, self.cfg.artifacts_dir) / CARD_NAME).is_file():
@@ -561,7 +556,6 @@ class _Context:
         """Refuse a damaged or foreign adapter directory with a one-line error naming the file (pickles,
         truncated safetensors, another encoder's hidden size) before the adapters library reads it."""
         from .hub import check_adapter_dir
-        from .train import CARD_NAME, adapter_dir
 
         path = adapter_dir(name, self.cfg.artifacts_dir)
         if (path / CARD_NAME).is_file():  # a missing adapter: load_trained_adapter says how to train it
@@ -573,8 +567,6 @@ class _Context:
         unless ``force`` (issue 18): the same shape is not the same encoder, and the score would look
         plausible. Weights that hold inf/NaN are reported first (the more basic fault). Cards without a
         fingerprint (adapters pulled from AdapterHub) cannot be checked."""
-        from .train import adapter_weights_hash, refuse_non_finite
-
         key = (str(path), adapter_weights_hash(name, self.cfg.artifacts_dir))
         if key not in self._checked:
             refuse_non_finite(path)
@@ -586,7 +578,7 @@ class _Context:
             return
         made_for = f"{encoder.get('name')} ({theirs})"
         if not self.cfg.force:
-            raise SetupError(f"{path / 'xta_card.json'}: adapter {name!r} was trained on encoder {made_for}, not on "
+            raise SetupError(f"{path / CARD_NAME}: adapter {name!r} was trained on encoder {made_for}, not on "
                              f"{self.cfg.model} ({self.fingerprint}); evaluate it with that encoder (--model), or pass "
                              "--force to evaluate it anyway (the record then says so)")
         if name not in self.foreign:

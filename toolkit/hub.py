@@ -22,7 +22,7 @@ weights (``pytorch_adapter.bin`` of older adapter-transformers pushes), with :cl
 with ``HF_HUB_OFFLINE=1`` it reads the local cache only), checks that every config and weight file
 fits the encoder (model type, hidden size, layers) before anything is loaded, and copies the files
 atomically to ``<artifacts>/adapters/<name>/`` (intermediates to ``<artifacts>/adapters/<inter>/``),
-where :func:`toolkit.train.load_trained_adapter` and setups find them by name like a local adapter.
+where :func:`toolkit.artifacts.load_trained_adapter` and setups find them by name like a local adapter.
 
 Authentication is huggingface_hub's own (``huggingface-cli login`` or ``HF_TOKEN``); xta never reads,
 prints or stores a token.
@@ -43,11 +43,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .artifacts import CARD_NAME, HEADS_DIR, adapter_dir, adapters_root, default_artifacts_dir, read_card_file
 from .errors import ConfigError, DataUnavailable, SetupError, UnknownName, UnsafeFileError, XtaError
 from .io import atomic_dir, atomic_write_json, clean_stale_temps, safe_name, safetensors_header, sha256_file, validate_repo_id
 
 # the adapter-fit checks and the model card live in their own modules; re-exported (this is the Hub API)
-from .adapter_fit import (CARD_NAME, HEADS_DIR, INTERMEDIATE_DIR, EncoderShape, _card_encoder,  # noqa: F401
+from .adapter_fit import (INTERMEDIATE_DIR, EncoderShape, _card_encoder,  # noqa: F401
                           _json, check_fits, encoder_shape)
 from .modelcard import (EMBEDDED_HUB_ID, LangRow, ResultTable, _public_table, hub_metadata,  # noqa: F401
                         public_card, render_readme, render_table, results_tables)
@@ -215,23 +216,18 @@ def _repo_order(f: PlannedFile) -> tuple[int, str]:
 
 
 def _artifacts(artifacts_dir: str | os.PathLike | None) -> Path:
-    if artifacts_dir is not None:
-        return Path(artifacts_dir)
-    home = os.environ.get("XTA_HOME")  # as toolkit.train.default_artifacts_dir
-    return Path(home) / "artifacts" if home else Path("xta_runs") / "artifacts"
+    return Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()
 
 
 def _local_dir(name: str, artifacts: Path) -> Path:
-    path = artifacts / "adapters" / safe_name(name, "adapter")
+    path = adapter_dir(name, artifacts)
     if not (path / CARD_NAME).is_file():
-        known = [p.name for p in (artifacts / "adapters").glob("*") if (p / CARD_NAME).is_file()]
+        known = [p.name for p in adapters_root(artifacts).glob("*") if (p / CARD_NAME).is_file()]
         raise UnknownName("trained adapter", name, known)
     return path
 
 
 def _read_card(path: Path) -> dict[str, Any]:
-    from .train import read_card_file  # parsed and checked against toolkit.schemas.CARD
-
     return read_card_file(path / CARD_NAME)
 
 
@@ -393,9 +389,9 @@ def pull(
     for inter, src in reversed(parts.items()):  # intermediates first: the top one appears last
         target = inter or local
         sub_card = card if not inter else _read_card(src)
-        _register(src, artifacts / "adapters" / target, _pulled_card(sub_card, target, hub))
-    log.info("pulled %s@%s as %s into %s", repo_id, snap.name[:12], local, artifacts / "adapters")
-    return artifacts / "adapters" / local
+        _register(src, adapter_dir(target, artifacts), _pulled_card(sub_card, target, hub))
+    log.info("pulled %s@%s as %s into %s", repo_id, snap.name[:12], local, adapters_root(artifacts))
+    return adapter_dir(local, artifacts)
 
 
 def hub_cache_dir(cache_dir: str | os.PathLike | None = None) -> str | None:
@@ -550,7 +546,7 @@ def check_adapter_dir(path: Path, encoder, *, intermediates: bool = True) -> dic
 def _check_conflicts(targets: Mapping[str, Path], artifacts: Path, force: bool) -> None:
     """A local adapter of the same name with other weights is never replaced silently."""
     for target, src in targets.items():
-        dest = artifacts / "adapters" / safe_name(target, "adapter")
+        dest = adapter_dir(target, artifacts)
         if not dest.exists() or force:
             continue
         if _weights_digest(dest) != _weights_digest(src):

@@ -58,6 +58,7 @@ from typing import Any
 import torch
 
 from . import __version__
+from .artifacts import CARD_NAME, activate_setup, adapter_dir
 from .config import NOHASH, config_hash, hashed_fields
 from .errors import ConfigError, DataError, SetupError
 from .io import atomic_dir, atomic_write_json, atomic_write_text, clean_stale_temps, safe_name, sha256_file
@@ -518,7 +519,7 @@ def _save(model, cfg: LangAdapterConfig, out_dir: Path, card: dict[str, Any], tr
         model.save_adapter(str(tmp), cfg.name, with_head=False, use_safetensors=True)
         if train_log is not None:
             atomic_write_text(tmp / LOG_NAME, "".join(json.dumps(r, sort_keys=True) + "\n" for r in train_log.records()))
-        atomic_write_json(tmp / "xta_card.json", card)
+        atomic_write_json(tmp / CARD_NAME, card)
         pickles = [p.name for p in tmp.rglob("*.bin")]
         if pickles:
             raise SetupError(f"refusing to publish pickle files {pickles} in {out_dir}")
@@ -553,7 +554,6 @@ def register_language_adapter(source: str | os.PathLike, lang: str, encoder=None
 def _register_local(src: Path, name: str, lang: str, encoder, artifacts_dir, force: bool) -> Path:
     from .hub import check_fits, encoder_shape
     from .io import load_safetensors
-    from .train import adapter_dir
 
     config_path = src / "adapter_config.json"
     if not config_path.is_file():
@@ -583,7 +583,7 @@ def _register_local(src: Path, name: str, lang: str, encoder, artifacts_dir, for
             shutil.copyfile(f, tmp / f.name)
         if (src / "head_config.json").is_file():
             log.info("not copying the head of %s (a language adapter is used without its LM head)", src)
-        atomic_write_json(tmp / "xta_card.json", card)
+        atomic_write_json(tmp / CARD_NAME, card)
     return dest
 
 
@@ -604,8 +604,7 @@ def fusion_attention(encoder, setup, examples, *, spec=None, artifacts_dir: str 
     non-padding tokens (a token-weighted mean, one softmax per token in the paper's fig. 5). A layer with
     the fusion at several places (``double_seq_bn``) averages them.
     """
-    from .setups import _last_name, parse_setup
-    from .train import activate_setup
+    from .setups import last_name, parse_setup
 
     setup = parse_setup(setup)
     blocks = setup.fusions()
@@ -614,7 +613,7 @@ def fusion_attention(encoder, setup, examples, *, spec=None, artifacts_dir: str 
     block = next((b for b in blocks if b.target == fusion), None) if fusion else blocks[0]
     if block is None:
         raise SetupError(f"setup {str(setup)!r} has no fuse with target {fusion!r}")
-    names = [_last_name(c) for c in block.children]
+    names = [last_name(c) for c in block.children]
     model, _ = activate_setup(encoder, setup, artifacts_dir)
     sums: dict[int, torch.Tensor] = {}
     tokens = 0

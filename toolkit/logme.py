@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .artifacts import adapter_dir, load_trained_adapter
 from .errors import ConfigError, DataError, XtaError
 from .estimates import Cost, Estimate, LabelledFeatures, example_text, sample_indices
 
@@ -334,7 +335,6 @@ def _candidate_logme(target: str, candidates: Sequence[str], encoder: Any, data_
     """LogME of each candidate's trained adapter (named like the candidate) on the target's English labelled
     data (:func:`logme_target_data`), and which data that was."""
     from .tasks import get_task
-    from .train import adapter_dir, load_trained_adapter
 
     if encoder is None:
         raise ConfigError("logme needs the encoder")

@@ -13,6 +13,7 @@ from pathlib import Path
 from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
+from .artifacts import adapter_dir, read_card
 from .errors import XtaError
 from .matrix_config import BASELINE, MatrixConfig
 
@@ -227,8 +228,6 @@ def _dir_bytes(path: Path) -> int:
 
 
 def compute_cost(plan: Plan, outcomes: Mapping[str, Outcome], wall: float) -> Cost:
-    from .train import adapter_dir, read_card
-
     cfg = plan.config
     trainings = plan.trainings
     steps = 0

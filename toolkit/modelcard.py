@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .adapter_fit import CARD_NAME, INTERMEDIATE_DIR
+from .adapter_fit import INTERMEDIATE_DIR
+from .artifacts import CARD_NAME, adapter_weights_hash
 from .errors import XtaError
 from .io import validate_repo_id
 
@@ -123,11 +124,8 @@ def results_tables(name: str, card: Mapping[str, Any], store, artifacts_dir: str
 
 
 def _weights_hash(name: str, artifacts_dir) -> str | None:
-    """The adapter weights' hash as the evaluator records it (toolkit.train.adapter_weights_hash)."""
-    from . import train
-
-    fn = getattr(train, "adapter_weights_hash", None)
-    return fn(name, artifacts_dir) if fn is not None else None
+    """The adapter weights' hash as the evaluator records it (toolkit.artifacts.adapter_weights_hash)."""
+    return adapter_weights_hash(name, artifacts_dir)
 
 
 def _same_weights(rec, entry, name: str, weights: str | None) -> bool:

@@ -10,15 +10,13 @@ again). Nothing here imports torch, transformers or the encoder.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .artifacts import CARD_NAME, adapter_dir
 from .errors import ConfigError, DataUnavailable
-from .io import safe_name
 
-CARD_NAME = "xta_card.json"  # == toolkit.train.CARD_NAME (not imported: train pulls in torch)
 
 
 def training_sources(spec, train_split: str = "train") -> list[Any]:
@@ -84,10 +82,7 @@ def dev_source(spec, sources: Sequence[Any], dev_split: str = "dev"):
 
 
 def _finished_card(name: str, artifacts_dir) -> Path:
-    """``<artifacts>/adapters/<name>/xta_card.json`` (== toolkit.train.adapter_dir, without torch)."""
-    home = os.environ.get("XTA_HOME")
-    root = Path(artifacts_dir) if artifacts_dir is not None else (Path(home) / "artifacts" if home else Path("xta_runs") / "artifacts")
-    return root / "adapters" / safe_name(name, "adapter") / CARD_NAME
+    return adapter_dir(name, artifacts_dir) / CARD_NAME
 
 
 def check_training(cfg, artifacts_dir=None, *, force: bool = False) -> None:

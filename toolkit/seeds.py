@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .artifacts import CARD_NAME, adapter_dir, default_artifacts_dir
 from .errors import ConfigError, DataError
 
 
@@ -54,10 +55,8 @@ def seed_root(root: str | Path, seed: int) -> Path:
 
 
 def _per_seed_input(name: str, seed: int, artifacts_dir) -> str:
-    from .train import adapter_dir
-
     own = seed_name(name, seed)
-    return own if (adapter_dir(own, artifacts_dir) / "xta_card.json").is_file() else name
+    return own if (adapter_dir(own, artifacts_dir) / CARD_NAME).is_file() else name
 
 
 def seed_train_config(cfg, seed: int, artifacts_dir=None):
@@ -115,7 +114,6 @@ def seed_eval_config(cfg, seed: int):
     """The EvalConfig of one seed: its own artifacts and results directories, target adapters trained
     with ``seed`` (and the seed's bootstrap seeded with it)."""
     from .results import default_root
-    from .train import default_artifacts_dir
 
     if cfg.setup != "auto":
         raise ConfigError(f"--seeds: xta eval trains one target adapter per seed only with --setup auto (got "

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .artifacts import adapter_dir, load_trained_adapter
 from .diversity import mean_pairwise_cosine_distance, shape_entropy
 from .errors import ConfigError, XtaError
 from .estimates import (
@@ -295,7 +296,6 @@ def _matrix_logme(plan: Any, target: str, cands: Sequence[str], encoder: Any, cf
                   skipped: dict[str, str], logme_data: dict[str, str]) -> list[Estimate]:
     from .matrix import Member
     from .tasks import get_task
-    from .train import adapter_dir, load_trained_adapter
 
     if encoder is None:
         raise ConfigError("logme needs the encoder")

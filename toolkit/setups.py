@@ -110,14 +110,14 @@ class FuseBlock:
     @property
     def fusion_name(self) -> str:
         """The name the adapters library keys this fusion layer by (its ``Fuse.name``)."""
-        return self.target or ",".join(_last_name(c) for c in self.children)
+        return self.target or ",".join(last_name(c) for c in self.children)
 
 
 Node = Union[AdapterName, StackBlock, FuseBlock]
 
 
-def _last_name(node: Node) -> str:
-    return node.name if isinstance(node, AdapterName) else _last_name(node.children[-1])
+def last_name(node: Node) -> str:
+    return node.name if isinstance(node, AdapterName) else last_name(node.children[-1])
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .artifacts import adapter_dir, load_trained_adapter, read_card
 from .errors import ConfigError, DataError, XtaError
 from .estimates import Cost, Estimate, cosine, english_examples, sample_indices
 
@@ -88,7 +89,6 @@ def taskemb_fisher(encoder: Any, adapter: str, examples: Sequence[Mapping[str, A
 
     from .families import get_family
     from .families.base import to_device
-    from .train import load_trained_adapter
 
     if not examples or hasattr(examples, "queries"):
         raise ConfigError(f"TaskEmb needs labelled training examples of task {getattr(spec, 'name', '?')} "
@@ -175,7 +175,6 @@ def adapter_taskemb(encoder: Any, adapter: str, artifacts_dir, data_dir, n: int 
     """TaskEmb of a trained adapter on its own task's English training data (the task its card names;
     :func:`english_examples`, training source first, as the adapter was trained), and which data that was."""
     from .tasks import get_task
-    from .train import read_card
 
     card = read_card(adapter, artifacts_dir)
     if card.get("recipe") == "fuse":
@@ -194,8 +193,6 @@ def adapter_taskemb(encoder: Any, adapter: str, artifacts_dir, data_dir, n: int 
 
 def _fisher_of(encoder: Any, adapter: str, artifacts_dir, data_dir, n: int, seed: int,
                cache: dict[str, tuple[Any, str]]) -> FisherEmbedding:
-    from .train import adapter_dir
-
     if not adapter_dir(adapter, artifacts_dir).is_dir():
         raise ConfigError(f"no trained adapter {adapter!r} for TaskEmb (xta train-adapter, or run xta matrix)")
     return adapter_taskemb(encoder, adapter, artifacts_dir, data_dir, n, seed, cache)[0]

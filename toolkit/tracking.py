@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from .artifacts import adapter_dir
 from .errors import ConfigError, XtaError
 from .io import append_jsonl, atomic_write_text, read_jsonl
 
@@ -105,17 +106,11 @@ def read_train_log(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 def adapter_logs(names: Iterable[str], artifacts_dir: str | os.PathLike | None = None) -> dict[str, list[dict[str, Any]]]:
     """``{adapter: its train_log.jsonl lines}`` for those of ``names`` whose folder under
-    ``<artifacts>/adapters/`` holds a training log (default artifacts: as :func:`toolkit.train.default_artifacts_dir`,
-    without importing torch)."""
-    from .io import safe_name
-
-    if artifacts_dir is None:
-        home = os.environ.get("XTA_HOME")
-        artifacts_dir = Path(home) / "artifacts" if home else Path("xta_runs") / "artifacts"
+    ``<artifacts>/adapters/`` holds a training log (default artifacts: as :func:`toolkit.artifacts.default_artifacts_dir`)."""
     logs = {}
     for name in dict.fromkeys(names):
         try:
-            lines = read_train_log(Path(artifacts_dir) / "adapters" / safe_name(name, "adapter"))
+            lines = read_train_log(adapter_dir(name, artifacts_dir))
         except XtaError:  # a name no folder can have
             continue
         if lines:
