@@ -35,7 +35,7 @@ test-fast: $(STAMP)
 lint: ruff
 	$(BIN)/pyright
 
-# the part of lint CI enforces (pyright is not clean yet: see README's Code map)
+# ruff alone (fast; `make lint` is what CI runs)
 ruff: $(STAMP)
 	$(BIN)/ruff check .
 

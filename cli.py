@@ -10,7 +10,7 @@ import functools
 import logging
 import os
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Literal, Optional, cast
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from toolkit.errors import ConfigError, XtaError
+
+if TYPE_CHECKING:
+    from toolkit.progress import PlainProgress
 
 VERBOSE_FLAGS = ("-v", "--verbose")
 
@@ -38,7 +41,7 @@ def _modern_spellings(args: list[str]) -> list[str]:
     ``--old=value`` included; nothing after ``--`` is touched."""
     command = next((a for a in args if a in LEGACY_SPELLINGS or not a.startswith("-")), None)
     table = LEGACY_SPELLINGS.get(command or "")
-    if not table:
+    if not table or command is None:  # no table without a command
         return args
     start, out = args.index(command) + 1, list(args)
     for i in range(start, len(out)):
@@ -166,7 +169,8 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what x
     if verbose:  # basicConfig does nothing when logging was set up before (a second command in one process)
         logging.getLogger().setLevel(logging.INFO)
     # `xta tasks | grep commonsenseqa`: in a pipe nothing is cut to 80 columns (an explicit COLUMNS still wins)
-    console.width = PIPE_WIDTH if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit() else None
+    # rich's width setter is annotated int, but None (its constructor's default) means "detect the width"
+    console.width = PIPE_WIDTH if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit() else None  # pyright: ignore[reportAttributeAccessIssue]
     # under torchrun only rank 0 reports (errors on stderr still come from every rank)
     console.quiet = os.environ.get("RANK", "0") != "0" and os.environ.get("WORLD_SIZE", "1") not in ("", "1")
 
@@ -264,7 +268,7 @@ def encoders():
     console.print(table)
 
 
-def _human_bytes(n: int) -> str:
+def _human_bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -277,9 +281,9 @@ SeedsOpt = typer.Option(None, "--seeds", help="Several training seeds, e.g. 1,2,
 
 def _train_seeds(cfg, seeds: str, **kwargs) -> None:
     """``--seeds`` of train-adapter, fuse and stack: one adapter per seed, English dev mean ± sd."""
-    from toolkit.seeds import train_seeds
+    from toolkit.seeds import parse_seeds, train_seeds
 
-    st = train_seeds(cfg, seeds, **kwargs)
+    st = train_seeds(cfg, parse_seeds(seeds), **kwargs)
     for result in st.results.values():
         _show_trained(result)
     header, rows = st.dev_rows()
@@ -437,11 +441,12 @@ def eval_cmd(
     for flag, value in (("--targets", tasks), ("--langs", langs)):
         if value is not None and not value.replace(",", "").strip():  # `--langs ""` must not mean "all of them"
             raise ConfigError(f"{flag}: empty; leave it out for all, or name at least one")
+    # the comma-separated flags go in as text (the casts): EvalConfig's __post_init__ splits them into tuples
     cfg = EvalConfig(
-        setup=setup, tasks=tasks or (), langs=langs or (), benchmark=benchmark, model=model, split=split,
+        setup=setup, tasks=cast("tuple[str, ...]", tasks or ()), langs=cast("tuple[str, ...]", langs or ()), benchmark=benchmark, model=model, split=split,
         max_eval_examples=max_eval_examples, batch_size=batch_size, max_length=max_length,
         retrieval_layer=retrieval_layer, retrieval_pooling=retrieval_pooling, seed=seed, train_steps=train_steps,
-        train_examples=train_examples, train_dev_examples=train_dev_examples, train_split=train_split, train_dev_split=train_dev_split, train_from=train_from or (), train_learning_rate=train_lr,
+        train_examples=train_examples, train_dev_examples=train_dev_examples, train_split=train_split, train_dev_split=train_dev_split, train_from=cast("tuple[str, ...]", train_from or ()), train_learning_rate=train_lr,
         data_dir=str(data_dir) if data_dir else os.environ.get("XTA_DATA_DIR"),
         results_dir=str(results_dir) if results_dir else None, artifacts_dir=str(artifacts_dir) if artifacts_dir else None,
         overwrite=overwrite, force=force,
@@ -465,10 +470,11 @@ def _eval_seeds(cfg, seeds: str, as_json: bool) -> None:
     from toolkit.progress import counter
     from toolkit.seeds import evaluate_seeds, parse_seeds, score_rows, seed_eval_config
 
-    for s in parse_seeds(seeds):
+    parsed = parse_seeds(seeds)
+    for s in parsed:
         seed_eval_config(cfg, s)  # refuses a setup other than auto before any work
     with counter("evaluating", console=err_console, unit="task-language") as tick:
-        se = evaluate_seeds(cfg, seeds, on_language=lambda task, lang, status: tick(f"{task} {lang} {status}"), progress=True)
+        se = evaluate_seeds(cfg, parsed, on_language=lambda task, lang, status: tick(f"{task} {lang} {status}"), progress=True)
     scores = se.scores()
     if as_json:
         _print_json({"seeds": list(se.runs), "tasks": [
@@ -1025,7 +1031,7 @@ class _MatrixProgress:
         from toolkit.progress import interactive
 
         self.total, self.done, self.bar, self.job = plan_size, 0, None, None
-        self.plain = None if interactive() else False  # no terminal: periodic plain lines per evaluation
+        self.plain: PlainProgress | Literal[False] | None = None if interactive() else False  # no terminal: periodic plain lines per evaluation
 
     def __call__(self, node, what: str, payload) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -1037,7 +1043,7 @@ class _MatrixProgress:
                                 console=err_console, transient=True)
             self.bar.start()
             self.job = self.bar.add_task(f"eval {node.target} [{node.setup}]", total=len(node.langs))
-        elif what == "language" and self.bar is not None:
+        elif what == "language" and self.bar is not None and self.job is not None:  # job: added with the bar
             self.bar.update(self.job, advance=1)
         elif what == "done":
             self._stop()

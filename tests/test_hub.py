@@ -438,3 +438,28 @@ def test_pull_of_an_uncached_repo_offline_says_so(offline_hub, tmp_path):
         pull("xta-test/missing", artifacts_dir=tmp_path)
     with pytest.raises(XtaError, match="invalid Hub repo id"):
         pull("../etc", artifacts_dir=tmp_path)
+
+
+@pytest.mark.parametrize("error, message", [("GatedRepoError", r"is gated: accept its conditions"),
+                                            ("RepositoryNotFoundError", r"no Hub repository .*RepositoryNotFoundError")])
+def test_pull_says_gated_apart_from_missing(tmp_path, monkeypatch, error, message):
+    """huggingface_hub's GatedRepoError is a RepositoryNotFoundError: a gated repository is reported as
+    gated (accept and log in), not as a wrong id."""
+    import huggingface_hub
+    import huggingface_hub.errors as hf_errors
+
+    import toolkit.hub as hub
+    from toolkit.errors import DataUnavailable
+
+    class Refusing:
+        def __init__(self, **kw):
+            pass
+
+        def list_repo_files(self, repo_id, revision=None):
+            raise getattr(hf_errors, error)(f"{repo_id}: refused")
+
+    monkeypatch.setattr(hub, "offline", lambda: False)
+    monkeypatch.setattr(huggingface_hub, "HfApi", Refusing)
+    with pytest.raises(DataUnavailable, match=message):
+        pull("someone/adapter", artifacts_dir=tmp_path / "art")
+    assert not (tmp_path / "art").exists()

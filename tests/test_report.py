@@ -179,3 +179,20 @@ def test_the_report_lists_each_stored_ci_and_leaves_out_languages_without_one(tm
     gathered.records = {}
     write_report(summarize("xtreme-r", gathered.scores), gathered, tmp_path)
     assert "bootstrap CI" not in (tmp_path / "report.md").read_text()
+
+
+def test_json_output_turns_numpy_and_torch_values_into_plain_json():
+    """--json (toolkit.jsonout): scalars become numbers, arrays and tensors of any size lists, NaN null."""
+    import json
+
+    import numpy as np
+    import torch
+
+    from toolkit.jsonout import dumps, to_jsonable
+
+    assert to_jsonable(np.float32(0.5)) == 0.5 and to_jsonable(np.int64(3)) == 3
+    assert to_jsonable(np.array(2.0)) == 2.0
+    assert to_jsonable(np.array([1.0])) == [1.0]
+    assert to_jsonable(np.array([[1, 2], [3, 4]])) == [[1, 2], [3, 4]]
+    assert to_jsonable(torch.tensor([0.25, float("nan")])) == [0.25, None]
+    assert json.loads(dumps({"a": np.arange(3), "b": torch.tensor(1.5)})) == {"a": [0, 1, 2], "b": 1.5}

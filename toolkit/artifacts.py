@@ -178,7 +178,7 @@ def fusion_block(intermediate: Sequence[str], name: str):
     fusions over the same adapters for different targets can live side by side."""
     from adapters.composition import Fuse
 
-    return Fuse(*intermediate, name=name)
+    return Fuse(*intermediate, name=name)  # pyright: ignore[reportArgumentType]  (adapters annotates each *args item as a list)
 
 
 def load_saved(model, name: str, artifacts_dir: Path, with_head: bool) -> str:
@@ -216,7 +216,7 @@ def load_trained_adapter(encoder, name: str, artifacts_dir: str | os.PathLike | 
         else:
             if name not in loaded:
                 model.load_adapter(str(path), load_as=name, with_head=True, use_safetensors=True)
-            setup = Stack(*card["intermediate"], name) if card["recipe"] == "stack" else name
+            setup = Stack(*card["intermediate"], name) if card["recipe"] == "stack" else name  # pyright: ignore[reportArgumentType]  (adapters annotates each *args item as a list)
         heads_dir = path / HEADS_DIR
         for sub in sorted(heads_dir.iterdir()) if heads_dir.is_dir() else []:
             if sub.name not in model.heads:

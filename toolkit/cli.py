@@ -21,7 +21,7 @@ def _load():
     if "_xta_cli" in sys.modules:
         return sys.modules["_xta_cli"]
     spec = importlib.util.spec_from_file_location("_xta_cli", _PATH)
-    if spec is None or not _PATH.is_file():
+    if spec is None or spec.loader is None or not _PATH.is_file():
         raise ImportError(f"xta's command-line module is missing: {_PATH}")
     module = importlib.util.module_from_spec(spec)
     sys.modules["_xta_cli"] = module

@@ -26,7 +26,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from .errors import ConfigError, SetupError, UnknownLanguage, XtaError
 from .io import safe_name
@@ -67,7 +67,13 @@ POOLINGS = ("mean", "cls")
 
 NOHASH = {"hash": False}
 
-C = TypeVar("C")
+class _Dataclass(Protocol):
+    """Any dataclass (what ``dataclasses.fields`` accepts), as typeshed's DataclassInstance."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+
+C = TypeVar("C", bound=_Dataclass)  # the config dataclasses
 
 
 # --------------------------------------------------------------------------------------------------

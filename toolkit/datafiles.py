@@ -195,7 +195,7 @@ def _kinds(kind: type | tuple) -> tuple:
     return kind if isinstance(kind, tuple) else (kind,)
 
 
-def _choice_label(label: int, n: int, path: Path, line: int | None) -> int:
+def _choice_label(label: int, n: int, path: Path | str, line: int | None) -> int:
     if not 0 <= label < n:
         raise DataError(f"label {label} is not a choice index (0..{n - 1})", path, line)
     return label

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import _coerce_fields, _positive
-from .matrix import Event, MatrixConfig, MatrixRun, run_matrix
+from .matrix import Event, MatrixConfig, MatrixRun, TaskOverride, run_matrix
 
 __all__ = ["DemoConfig", "demo_matrix_config", "run_demo", "DemoResult", "DEFAULT_OUT"]
 
@@ -37,7 +37,11 @@ DEFAULT_OUT = "xta_demo"
 # cldr_names re-encodes its 300 English candidates per language: 16 languages across resource levels
 # (Joshi et al. 2020 classes 1-5) keep the demo within its time budget
 NAMES_LANGS = ("ar", "de", "es", "fr", "hi", "ja", "ru", "zh", "bg", "el", "fi", "he", "sw", "jv", "kk", "yo")
-_DEV_SLICES = {"train_split": "dev[:80%]", "dev_split": "dev[80%:]"}
+
+
+def _dev_slices(langs: tuple[str, ...] = ()) -> TaskOverride:
+    """Train on the first 80% of the dev split, the rest as dev (cards with only a dev split at hand)."""
+    return TaskOverride(train_split="dev[:80%]", dev_split="dev[80%:]", langs=langs)
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ def demo_matrix_config(cfg: DemoConfig) -> MatrixConfig:
             targets=("cldr_continent", "cldr_kind", "cldr_names"), intermediates=("cldr_kind", "cldr_continent"),
             benchmark="demo", split="test", langs=("all",), intermediate_steps=steps, target_steps=steps,
             learning_rate=1e-3, batch_size=16, max_length=32, max_eval_examples=cfg.max_eval_examples or 40,
-            eval_batch_size=64, overrides={"cldr_names": {"langs": NAMES_LANGS}}, **common,
+            eval_batch_size=64, overrides={"cldr_names": TaskOverride(langs=NAMES_LANGS)}, **common,
         )
     steps = cfg.steps or 40
     non_english_xnli = tuple(lang for lang in _task_langs("xnli") if lang != "en")
@@ -79,8 +83,8 @@ def demo_matrix_config(cfg: DemoConfig) -> MatrixConfig:
         split="auto", langs=("local",), intermediate_steps=steps, target_steps=steps, learning_rate=5e-4,
         batch_size=16, max_length=64, max_eval_examples=cfg.max_eval_examples or 100, max_dev_examples=100,
         data_dir=cfg.data_dir,
-        overrides={"anli": _DEV_SLICES, "cosmosqa": _DEV_SLICES, "siqa": _DEV_SLICES,
-                   "xnli": {**_DEV_SLICES, "langs": non_english_xnli}, "xcopa": {"train_task": "copa"}},
+        overrides={"anli": _dev_slices(), "cosmosqa": _dev_slices(), "siqa": _dev_slices(),
+                   "xnli": _dev_slices(non_english_xnli), "xcopa": TaskOverride(train_task="copa")},
         **common,
     )
 

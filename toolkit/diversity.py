@@ -120,14 +120,14 @@ def fit_trend(x: Sequence[float], y: Sequence[float], resamples: int = 1000, see
     the band (pointwise 2.5/97.5 percentiles of the refitted lines over a grid of ``x``) come from those
     fits. Resamples whose ``x`` are all equal (no line) are left out. None with fewer than 3 points or
     fewer than 2 distinct ``x``."""
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if len(x) < 3 or len(np.unique(x)) < 2 or resamples < 1:
+    xa, ya = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(xa) < 3 or len(np.unique(xa)) < 2 or resamples < 1:
         return None
-    slope, intercept = np.polyfit(x, y, 1)
+    slope, intercept = np.polyfit(xa, ya, 1)
     rng = np.random.default_rng(seed)
-    grid = np.linspace(float(x.min()), float(x.max()), grid_points)
-    idx = rng.integers(0, len(x), size=(resamples, len(x)))
-    xs, ys = x[idx], y[idx]
+    grid = np.linspace(float(xa.min()), float(xa.max()), grid_points)
+    idx = rng.integers(0, len(xa), size=(resamples, len(xa)))
+    xs, ys = xa[idx], ya[idx]
     xm, ym = xs.mean(axis=1, keepdims=True), ys.mean(axis=1, keepdims=True)
     sxx = ((xs - xm) ** 2).sum(axis=1)
     ok = sxx > 1e-12
@@ -136,4 +136,4 @@ def fit_trend(x: Sequence[float], y: Sequence[float], resamples: int = 1000, see
     lines = intercepts[:, None] + slopes[:, None] * grid[None, :]
     lo, hi = np.percentile(slopes, [2.5, 97.5])
     band = (np.percentile(lines, 2.5, axis=0), np.percentile(lines, 97.5, axis=0))
-    return Trend(float(slope), float(intercept), (float(lo), float(hi)), grid, band, len(x), int(ok.sum()))
+    return Trend(float(slope), float(intercept), (float(lo), float(hi)), grid, band, len(xa), int(ok.sum()))

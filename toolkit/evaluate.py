@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .artifacts import (
     CARD_NAME,
@@ -204,15 +204,16 @@ class _Context:
             if entry.status == "ok":
                 run.computed.append(lang)
             else:
-                run.failed[lang] = entry.error
+                run.failed[lang] = cast(str, entry.error)  # a failed LangResult always says why (its __post_init__)
             self.on_language(spec.name, lang, entry.status)
         return run
 
     def _task_failed(self, spec, langs, setup_text, split, exc) -> TaskRun:
         log.warning("%s: %s", spec.name, exc)
-        run = TaskRun(spec.name, setup_text, split, langs, error=f"{type(exc).__name__}: {exc}")
+        error = f"{type(exc).__name__}: {exc}"
+        run = TaskRun(spec.name, setup_text, split, langs, error=error)
         for lang in langs:
-            run.failed[lang] = run.error
+            run.failed[lang] = error
             self.on_language(spec.name, lang, "failed")
         return run
 
@@ -249,7 +250,7 @@ class _Context:
         from . import data
 
         t0 = time.perf_counter()
-        common = {"split": split, "adapters": adapter_hashes}
+        common: dict[str, Any] = {"split": split, "adapters": adapter_hashes}
         try:
             common["data_files"] = _data_hashes(data.provenance(spec, split, lang, self.cfg.data_dir))
             rule = self.bucc_threshold_rule(spec, split)
@@ -261,7 +262,8 @@ class _Context:
             _check_gold(spec, split, lang, examples, files=list(common["data_files"]))
             self.check_head(spec, setup.resolve(lang))
             model = self.activate(setup.resolve(lang))
-            common["evaluation"] = {"precision": self.precision}
+            evaluation: dict[str, Any] = {"precision": self.precision}
+            common["evaluation"] = evaluation
             lang_adapters = self.language_adapters(setup.resolve(lang))
             if lang_adapters:
                 common["evaluation"]["language_adapters"] = lang_adapters
@@ -359,8 +361,12 @@ class _Context:
         if self.bucc_threshold_rule(spec, split) == _bucc_rules()[0]:
             from . import data as data_mod
 
-            dev = data_mod.load(spec, "dev", lang, data_dir=self.cfg.data_dir, max_examples=self.cfg.max_eval_examples)
-            _check_gold(spec, "dev", lang, dev)
+            # predict_and_score always passes the language (None would fail in load as an unknown language);
+            # a BUCC task loads as RetrievalData
+            dev_lang = cast(str, lang)
+            dev = cast(data_mod.RetrievalData, data_mod.load(spec, "dev", dev_lang, data_dir=self.cfg.data_dir,
+                                                            max_examples=self.cfg.max_eval_examples))
+            _check_gold(spec, "dev", dev_lang, dev)
             threshold, dev_f1 = bucc_tune_threshold(dev, self.encoder, rcfg)
             rcfg = replace(rcfg, bucc_threshold=threshold)
         out = retrieve(spec.name, data, self.encoder, rcfg, cache=self.retrieval_cache)
@@ -501,7 +507,8 @@ class _Context:
             card = read_card(name, self.cfg.artifacts_dir)
             if card.get("kind") != "language":
                 continue
-            budget = card.get("budget") if isinstance(card.get("budget"), dict) else {}
+            raw_budget = card.get("budget")
+            budget = raw_budget if isinstance(raw_budget, dict) else {}
             if card.get("objective") or budget:  # trained by xta (train_language_adapter writes both)
                 out[name] = {"trained_by": "xta", "steps": card.get("steps"), "batch_size": budget.get("batch_size")}
             else:
@@ -572,7 +579,9 @@ class _Context:
             refuse_non_finite(path)
             self._checked.add(key)
         encoder = card.get("encoder")
-        theirs = encoder.get("fingerprint") if isinstance(encoder, dict) else None
+        if not isinstance(encoder, dict):  # no encoder facts: nothing to check (as a missing fingerprint)
+            encoder = {}
+        theirs = encoder.get("fingerprint")
         if not theirs or theirs == self.fingerprint:
             self.foreign.pop(name, None)
             return

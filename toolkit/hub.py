@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .artifacts import CARD_NAME, HEADS_DIR, adapter_dir, adapters_root, default_artifacts_dir, read_card_file
 from .errors import ConfigError, DataUnavailable, SetupError, UnknownName, UnsafeFileError, XtaError
@@ -95,12 +95,13 @@ class PlannedFile:
     content: bytes | None = field(default=None, repr=False)
     origin: str = ""  # what it belongs to: "adapter panx", "intermediate mnli", "generated"
 
+    # size, read_bytes: a planned file without content has a source (each is made with one or the other)
     @property
     def size(self) -> int:
-        return len(self.content) if self.content is not None else self.source.stat().st_size
+        return len(self.content) if self.content is not None else cast(Path, self.source).stat().st_size
 
     def read_bytes(self) -> bytes:
-        return self.content if self.content is not None else self.source.read_bytes()
+        return self.content if self.content is not None else cast(Path, self.source).read_bytes()
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ def describe(plan: PushPlan) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _human(n: int) -> str:
+def _human(n: float) -> str:
     for unit in ("B", "KiB", "MiB"):
         if n < 1024 or unit == "MiB":
             return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -322,8 +323,10 @@ def _upload(plan: PushPlan) -> PushPlan:
     try:
         api.create_repo(plan.repo_id, private=plan.private, exist_ok=True, repo_type="model")
         existing = api.list_repo_files(plan.repo_id, repo_type="model")
+        # a planned file without a source has content (PlannedFile)
         ops: list[Any] = [CommitOperationAdd(path_in_repo=f.path_in_repo,
-                                             path_or_fileobj=str(f.source) if f.source is not None else f.content)
+                                             path_or_fileobj=str(f.source) if f.source is not None
+                                             else cast(bytes, f.content))
                           for f in plan.files]
         ops += [CommitOperationDelete(path_in_repo=p) for p in _stale(existing, plan.paths)]
         info = api.create_commit(plan.repo_id, operations=ops, commit_message=plan.commit_message, repo_type="model")
@@ -427,11 +430,11 @@ def _snapshot(repo_id: str, revision: str | None, cache_dir) -> Path:
             _check_remote_files(repo_id, revision)
         path = snapshot_download(repo_id, revision=revision, cache_dir=hub_cache_dir(cache_dir),
                                  allow_patterns=list(ALLOW_PATTERNS), local_files_only=local_only, library_name="xta")
+    except GatedRepoError:  # first: huggingface_hub's GatedRepoError is a RepositoryNotFoundError
+        raise DataUnavailable(f"{where} is gated: accept its conditions on the Hub and log in (huggingface-cli login)") from None
     except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
         raise DataUnavailable(f"no Hub repository {where} ({type(exc).__name__}); check the id and revision, "
                               "or log in if it is private") from None
-    except GatedRepoError:
-        raise DataUnavailable(f"{where} is gated: accept its conditions on the Hub and log in (huggingface-cli login)") from None
     except LocalEntryNotFoundError:
         how = "offline mode is on (HF_HUB_OFFLINE=1)" if local_only else "the Hub is unreachable"
         raise DataUnavailable(f"{where} is not in the Hugging Face cache ({hub_cache_dir(cache_dir) or 'default'}) "
@@ -490,17 +493,17 @@ def _snapshot_card(snap: Path, repo_id: str) -> dict[str, Any]:
 
 def _local_name(name: str | None, card: Mapping[str, Any], repo_id: str) -> str:
     given = name is not None
-    name = name if given else (card.get("name") or repo_id.split("/")[-1].replace("-", "_"))
-    safe_name(name, "adapter")
-    if not _SETUP_NAME.match(name):
-        raise ConfigError(f"adapter name {name!r} cannot be used in setups (letters, digits, '_' and '.' only); "
+    chosen: str = name if name is not None else (card.get("name") or repo_id.split("/")[-1].replace("-", "_"))
+    safe_name(chosen, "adapter")
+    if not _SETUP_NAME.match(chosen):
+        raise ConfigError(f"adapter name {chosen!r} cannot be used in setups (letters, digits, '_' and '.' only); "
                           "pass another name")
-    if given and card.get("recipe") == "fuse" and name != card.get("name"):
+    if given and card.get("recipe") == "fuse" and chosen != card.get("name"):
         raise ConfigError(f"a fusion keeps the name it was trained under ({card.get('name')!r}: its head is named "
                           "so); pull it without a new name")
-    if name in (card.get("intermediate") or []):
-        raise ConfigError(f"{name!r} is also the name of one of the setup's intermediate adapters; pick another")
-    return name
+    if chosen in (card.get("intermediate") or []):
+        raise ConfigError(f"{chosen!r} is also the name of one of the setup's intermediate adapters; pick another")
+    return chosen
 
 
 def _snapshot_parts(snap: Path, card: Mapping[str, Any]) -> dict[str, Path]:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .datafiles import (
     Examples,
@@ -201,6 +201,7 @@ def _make_mc(context: tuple[str, ...] = ("context", "premise", "ctx"), choices: 
                 continue
             out.append({"id": row.get(ctx.col("id", "idx", row=row)), "context": row.get(ctx.col("context", *context, row=row)) or "",
                         "question": row.get(ctx.col("question", row=row)) or "", "choices": opts,
+                        # _choice_label's ``path`` only names the place in its DataError, as ctx.where does
                         "label": _choice_label(index, len(opts), ctx.where, i + 1)})
         if dropped:
             log.info("%s: dropped %d unlabelled row(s)", ctx.where, dropped)
@@ -271,7 +272,7 @@ def _load_hub(spec: Any, source_split: Any, split: str, lang: str, root: Path | 
     if len(parts) == 1 or isinstance(parts[0], RetrievalData):
         data = parts[0]
     else:
-        data = [ex for part in parts for ex in part]
+        data = [ex for part in parts for ex in cast(Examples, part)]  # one split's sources share a shape
     if isinstance(data, list):
         for i, ex in enumerate(data):
             if ex.get("id") in (None, ""):
@@ -341,7 +342,8 @@ def _hub_rows(hub: Any, values: Mapping[str, str], hub_split: str, name: str, ex
                               f"available ({state}); {local_hint}") from None
     except ValueError as exc:
         raise ConfigError(f"Hugging Face dataset {name} split {hub_split!r}: {str(exc).splitlines()[0]}") from None
-    return list(ds), dict(ds.features)
+    # one split, not streamed: a Dataset, whose rows are dicts (load_dataset is typed as any of its four results)
+    return cast(list[dict], list(ds)), dict(ds.features)
 
 
 def _hub_filter(rows: list[dict], hub: Any, values: Mapping[str, str]) -> list[dict]:

@@ -33,7 +33,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .errors import DataError, UnsafeFileError, XtaError
 
@@ -262,10 +262,11 @@ def _gone(host: str | None, pid: str | None, entry: Path, legacy_age_s: float) -
             return False
     if host != _host_tag():
         return False
-    if int(pid) == os.getpid():
+    owner = cast(str, pid)  # the patterns capture host and pid together: a host comes with its pid
+    if int(owner) == os.getpid():
         return False
     try:
-        os.kill(int(pid), 0)
+        os.kill(int(owner), 0)
     except ProcessLookupError:
         return True
     except (PermissionError, OverflowError, ValueError, OSError):
@@ -379,7 +380,8 @@ def _parse_header(raw: bytes, path: Path) -> dict[str, Any]:
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"not a safetensors file or truncated (bad JSON header: {exc.msg if hasattr(exc, 'msg') else exc})", path) from None
+        why = exc.msg if isinstance(exc, json.JSONDecodeError) else exc
+        raise DataError(f"not a safetensors file or truncated (bad JSON header: {why})", path) from None
     except RecursionError:
         raise DataError("not a safetensors file (its JSON header is nested too deeply)", path) from None
     if not isinstance(header, dict):
@@ -477,8 +479,9 @@ def validate_repo_id(repo_id: str, *, require_namespace: bool = True) -> str:
     ``require_namespace=False``; and the id must be ASCII (the library's ``\\w`` admits non-ASCII letters,
     which would also pass into file names of the local Hub cache).
     """
-    from huggingface_hub.utils import HFValidationError
-    from huggingface_hub.utils import validate_repo_id as hub_validate_repo_id
+    from huggingface_hub.errors import HFValidationError
+    # public here (the documented place); pyright's suggestion, huggingface_hub.utils._validators, is private
+    from huggingface_hub.utils import validate_repo_id as hub_validate_repo_id  # pyright: ignore[reportPrivateImportUsage]
 
     if not isinstance(repo_id, str) or not repo_id:
         raise XtaError(f"invalid Hub repo id {repo_id!r}: expected 'ORG/NAME'")

@@ -23,7 +23,7 @@ def to_jsonable(obj: Any) -> Any:
         return obj
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+    if not isinstance(obj, type) and dataclasses.is_dataclass(obj):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, Mapping):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
@@ -31,9 +31,9 @@ def to_jsonable(obj: Any) -> Any:
         return [to_jsonable(v) for v in (sorted(obj) if isinstance(obj, (set, frozenset)) else obj)]
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalar
+    if getattr(obj, "ndim", None) == 0 and callable(getattr(obj, "item", None)):  # numpy / torch scalar
         return to_jsonable(obj.item())
-    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy array
+    if callable(getattr(obj, "tolist", None)):  # numpy array (a 1-element one too), torch tensor
         return to_jsonable(obj.tolist())
     return str(obj)
 

@@ -288,6 +288,8 @@ def _setup(model, cfg: LangAdapterConfig, pretrained: dict[str, torch.Tensor] | 
     from .config import BOTTLENECK_CONFIGS
 
     config = AdapterConfig.load(cfg.adapter_config)
+    if config is None:  # load() gives None only for an empty name, which LangAdapterConfig refuses (ADAPTER_CONFIG_NAMES)
+        raise ConfigError(f"adapter_config: {cfg.adapter_config!r} names no adapter config")
     if cfg.adapter_config in BOTTLENECK_CONFIGS:
         config = config.replace(reduction_factor=cfg.reduction_factor)
     model.add_adapter(cfg.name, config=config)
@@ -333,7 +335,9 @@ def _mlm_forward(model, ids: torch.Tensor, attention: torch.Tensor, labels: torc
     def base(m, input_ids, attention_mask):
         return m.base_model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
 
-    hidden = ForwardContext.wrap(base)(model, input_ids=ids, attention_mask=attention).last_hidden_state
+    # a ModelOutput; Any: pyright infers a tuple from the untyped ForwardContext.wrap of the adapters library
+    output: Any = ForwardContext.wrap(base)(model, input_ids=ids, attention_mask=attention)
+    hidden = output.last_hidden_state
     selected = labels != IGNORE
     h = hidden[selected]
     head = model.heads[MLM_HEAD]
@@ -662,8 +666,9 @@ def _batch_attention(model, ids: torch.Tensor, mask: torch.Tensor, fusion_name: 
 
     device = next(model.parameters()).device
     with torch.inference_mode():
-        out = ForwardContext.wrap(base)(model, input_ids=ids.to(device), attention_mask=mask.to(device),
-                                        output_adapter_fusion_attentions=True)
+        # a ModelOutput; Any: pyright infers a tuple from the untyped ForwardContext.wrap of the adapters library
+        out: Any = ForwardContext.wrap(base)(model, input_ids=ids.to(device), attention_mask=mask.to(device),
+                                             output_adapter_fusion_attentions=True)
     cache = out["adapter_fusion_attentions"].get(fusion_name, {})
     result = {}
     for layer, places in cache.items():

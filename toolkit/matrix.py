@@ -95,6 +95,13 @@ class Node:
     langs: tuple[str, ...] = ()
     layer: int = 0  # 0 intermediate adapters, 1 target adapters, 2 evaluations
 
+    @property
+    def train_config(self) -> TrainConfig:
+        """``train``, which every ``train`` node of a plan carries."""
+        if self.train is None:
+            raise XtaError(f"{self.id}: a {self.kind} node has no training configuration")
+        return self.train
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -365,7 +372,7 @@ def run_node(node: Node, cfg: MatrixConfig, encoder: Any, progress: bool = False
 def _train_node(node: Node, cfg: MatrixConfig, encoder: Any, progress: bool) -> Outcome:
     from .train import train_adapter
 
-    result = train_adapter(node.train, encoder=encoder, artifacts_dir=cfg.artifacts_dir, progress=progress,
+    result = train_adapter(node.train_config, encoder=encoder, artifacts_dir=cfg.artifacts_dir, progress=progress,
                            max_dev_examples=cfg.max_dev_examples, eval_batch_size=cfg.eval_batch_size)
     return Outcome(node.id, "skipped" if result.skipped else "trained", steps=0 if result.skipped else result.steps)
 
@@ -384,10 +391,13 @@ def _eval_node(node: Node, cfg: MatrixConfig, encoder: Any, on_language=None) ->
 def _eval_config(cfg: MatrixConfig, node: Node):
     from .config import EvalConfig
 
+    target, setup = node.target, node.setup
+    if target is None or setup is None:  # every eval node of a plan has both (_cell)
+        raise XtaError(f"{node.id}: a {node.kind} node has no target or setup to evaluate")
     return EvalConfig(
-        setup=node.setup, tasks=(node.target,), langs=node.langs, benchmark=cfg.benchmark, model=cfg.model,
-        split=cfg.override(node.target).eval_split or cfg.split, max_length=cfg.max_length, seed=cfg.seed, max_eval_examples=cfg.max_eval_examples,
-        retrieval_layer=_first_set(cfg.override(node.target).retrieval_layer, cfg.retrieval_layer),
+        setup=setup, tasks=(target,), langs=node.langs, benchmark=cfg.benchmark, model=cfg.model,
+        split=cfg.override(target).eval_split or cfg.split, max_length=cfg.max_length, seed=cfg.seed, max_eval_examples=cfg.max_eval_examples,
+        retrieval_layer=_first_set(cfg.override(target).retrieval_layer, cfg.retrieval_layer),
         batch_size=cfg.eval_batch_size, data_dir=cfg.data_dir, results_dir=cfg.results_dir, artifacts_dir=cfg.artifacts_dir,
         bootstrap_resamples=cfg.resamples,
     )
@@ -553,7 +563,8 @@ class SeedRuns:
     def seed_gains(self, target: str, recipe: str, inter: str) -> list[float] | None:
         """The cell's mean gain over languages in every seed (None when a seed lacks it)."""
         out = [r.mean_gain(target, recipe, inter) for r in self.runs.values()]
-        return None if any(v is None for v in out) else out
+        gains = [v for v in out if v is not None]
+        return None if len(gains) < len(out) else gains
 
 
 def run_matrix_seeds(cfg: MatrixConfig, *, on_event: Event | None = None, progress: bool = False) -> SeedRuns:

@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .config import NOHASH, _choice, _coerce_fields, _names, _positive, _split_text
 from .errors import ConfigError
@@ -160,10 +160,11 @@ class MatrixConfig:
             pass
         else:
             _names("language", self.langs)
+        raw_seeds = cast("tuple[str, ...]", self.seeds)  # _coerce_fields made each item a str; int()ed here
         try:
-            seeds = tuple(int(v) for v in self.seeds)
+            seeds = tuple(int(v) for v in raw_seeds)
         except ValueError:
-            raise ConfigError(f"seeds: expected integers such as 1,2,3, got {','.join(self.seeds)}") from None
+            raise ConfigError(f"seeds: expected integers such as 1,2,3, got {','.join(raw_seeds)}") from None
         if len(set(seeds)) != len(seeds) or any(v < 0 for v in seeds):
             raise ConfigError(f"seeds: expected distinct non-negative integers, got {list(seeds)}")
         object.__setattr__(self, "seeds", seeds)

@@ -127,7 +127,7 @@ def gain_tests(run: MatrixRun) -> GainTests:
     out = GainTests(cfg.correction, cfg.resamples, cfg.permutations)
     if not out.enabled:
         return out
-    n = dict(resamples=cfg.resamples, permutations=cfg.permutations)
+    n: dict[str, Any] = dict(resamples=cfg.resamples, permutations=cfg.permutations)
     for recipe in cfg.recipes:
         for inter in cfg.intermediates[1:]:
             strata: dict[tuple[str, str], tuple[Any, Any]] = {}
@@ -232,8 +232,9 @@ def compute_cost(plan: Plan, outcomes: Mapping[str, Outcome], wall: float) -> Co
     trainings = plan.trainings
     steps = 0
     for node in trainings:
+        name = node.train_config.name
         try:
-            steps += int(read_card(node.train.name, cfg.artifacts_dir).get("steps", 0))
+            steps += int(read_card(name, cfg.artifacts_dir).get("steps", 0))
         except (OSError, XtaError, ValueError):
             continue
     done = [outcomes[n.id] for n in trainings if n.id in outcomes]
@@ -243,7 +244,7 @@ def compute_cost(plan: Plan, outcomes: Mapping[str, Outcome], wall: float) -> Co
         steps_now=sum(o.steps for o in done), train_seconds=round(sum(o.seconds for o in done), 1),
         eval_seconds=round(sum(o.seconds for o in outcomes.values() if o.node.startswith("eval:")), 1),
         wall_seconds=round(wall, 1),
-        adapter_bytes=sum(_dir_bytes(adapter_dir(n.train.name, cfg.artifacts_dir)) for n in trainings),
+        adapter_bytes=sum(_dir_bytes(adapter_dir(n.train_config.name, cfg.artifacts_dir)) for n in trainings),
         encoder_parameters=params, full_finetune_bytes=len(trainings) * params * 4,
     )
 
@@ -343,7 +344,7 @@ def _why_missing(run: MatrixRun, target: str, recipe: str, inter: str) -> str:
     cell = next((c for c in run.plan.cells if (c.target, c.recipe, c.intermediate) == (target, recipe, inter)), None)
     if cell is not None and cell.setup is None:
         return "n/a"
-    outcome = run.outcomes.get(cell.eval_node) if cell else None
+    outcome = run.outcomes.get(cell.eval_node) if cell and cell.eval_node is not None else None
     if outcome is not None and outcome.status in ("failed", "blocked"):
         return "failed"
     return "incomplete"

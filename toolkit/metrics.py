@@ -35,7 +35,7 @@ import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from seqeval.metrics import f1_score as _seqeval_f1
 from seqeval.metrics import precision_score as _seqeval_precision
@@ -99,10 +99,11 @@ def seqeval_scores(predictions: Sequence[Sequence[str]], labels: Sequence[Sequen
     y_true, y_pred = _aligned_tag_lists(predictions, labels)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # seqeval annotates List[float] | float; micro averaging (its default) returns a float
         return {
-            "f1": 100.0 * _seqeval_f1(y_true, y_pred),
-            "precision": 100.0 * _seqeval_precision(y_true, y_pred),
-            "recall": 100.0 * _seqeval_recall(y_true, y_pred),
+            "f1": 100.0 * cast(float, _seqeval_f1(y_true, y_pred)),
+            "precision": 100.0 * cast(float, _seqeval_precision(y_true, y_pred)),
+            "recall": 100.0 * cast(float, _seqeval_recall(y_true, y_pred)),
         }
 
 
@@ -337,8 +338,8 @@ BUCC_THRESHOLD_ORACLE = "tuned on the scored split (oracle)"
 def bucc_candidate_scores(candidates: Mapping[Pair, float] | Iterable[tuple[str, str, float]]) -> dict[Pair, float]:
     """Candidate pair -> score; from triples ``(src_id, trg_id, score)``, a pair mined twice keeps its
     highest score (``utils_retrieve.py::read_candidate2score``)."""
-    if isinstance(candidates, Mapping):
-        return {(str(s), str(t)): float(v) for (s, t), v in candidates.items()}
+    if isinstance(candidates, Mapping):  # the Mapping[Pair, float] of the signature
+        return {(str(s), str(t)): float(v) for (s, t), v in cast("Mapping[Pair, float]", candidates).items()}
     out: dict[Pair, float] = {}
     for src, trg, value in candidates:
         pair = (str(src), str(trg))

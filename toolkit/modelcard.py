@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .adapter_fit import INTERMEDIATE_DIR
 from .artifacts import CARD_NAME, adapter_weights_hash
@@ -176,7 +176,8 @@ def _table(rec, rows: list[LangRow]) -> ResultTable:
         expected = set()
     have = {r.lang for r in rows if r.status == "ok"}
     if expected and expected <= have:
-        values = [r.main for r in rows if r.lang in expected]
+        # every expected language has an ok row, and an ok row has its main score
+        values = cast("list[float]", [r.main for r in rows if r.lang in expected])
         return ResultTable(rec.task, rec.setup.get("text", ""), rec.encoder.get("name", ""), metric, tuple(rows),
                            sum(values) / len(values))
     missing = len(expected - have) if expected else None

@@ -155,7 +155,7 @@ def _tensor(reader: _Reader, name: str, dtype: int, n: int, offset: int, n_bytes
     raise reader.error(f"tensor {name!r}: dtype {dtype} with {n} elements in {n_bytes} bytes")
 
 
-def dequantize_q4_0(raw: np.ndarray, shape: tuple[int, int], block: int = 32) -> np.ndarray:
+def dequantize_q4_0(raw: np.ndarray, shape: tuple[int, ...], block: int = 32) -> np.ndarray:
     """Q4_0 blocks (ggml): an fp16 scale ``d`` and 16 bytes; byte ``j`` holds element ``j`` in its
     low nibble and element ``j + 16`` in its high nibble; value = (nibble - 8) * d."""
     blocks = raw.reshape(-1, 2 + block // 2)
@@ -286,7 +286,9 @@ def e5_tokenizer(bundle: Bundle) -> Any:
     return XLMRobertaTokenizerFast(
         tokenizer_object=tok, bos_token=bos, eos_token=eos, sep_token=eos, cls_token=bos,
         unk_token=bundle.pieces[s["unk"]], pad_token=bundle.pieces[s["pad"]],
-        mask_token=AddedToken(mask, lstrip=True, normalized=False), model_max_length=bundle.dims["max_positions"])
+        # transformers annotates mask_token str but takes an AddedToken as well (its __init__ checks which)
+        mask_token=AddedToken(mask, lstrip=True, normalized=False),  # pyright: ignore[reportArgumentType]
+        model_max_length=bundle.dims["max_positions"])
 
 
 def _outside_class(pieces: Sequence[str]) -> str:

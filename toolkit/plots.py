@@ -177,7 +177,7 @@ def resource_intervals(run: Any, recipe: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for inter in cfg.intermediates[1:]:
         strata: dict[str, dict] = {g: {} for g in RESOURCE_GROUPS}
-        complete = dict.fromkeys(RESOURCE_GROUPS, True)
+        complete: dict[str, bool] = dict.fromkeys(RESOURCE_GROUPS, True)
         for target in cfg.targets:
             base, cell = all_rows.get((target, "none", "none"), {}), all_rows.get((target, recipe, inter), {})
             for lang in gains.get(target, {}).get(inter, {}):
@@ -207,7 +207,7 @@ def resource_plot(run: Any, recipe: str) -> Figure:
     x = np.arange(len(RESOURCE_GROUPS))
     width = 0.8 / max(1, len(data))
     for k, (inter, groups) in enumerate(data.items()):
-        heights = [groups[g] if groups[g] is not None else 0.0 for g in RESOURCE_GROUPS]
+        heights = [v if v is not None else 0.0 for v in (groups[g] for g in RESOURCE_GROUPS)]
         ci = [intervals.get(inter, {}).get(g) for g in RESOURCE_GROUPS]
         yerr = None
         if any(c is not None for c in ci):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .datafiles import (
     Examples,
@@ -357,7 +357,8 @@ def read_lareqa(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) ->
     keep = options.get("pool_languages")
     if keep:
         pool_langs = {k: v for k, v in pool_langs.items() if k in keep or k == lang}
-    data = RetrievalData([], [], [], [], {}, candidate_contexts=[], candidate_languages=[],
+    candidate_languages: list[str] = []
+    data = RetrievalData([], [], [], [], {}, candidate_contexts=[], candidate_languages=candidate_languages,
                          meta={"lang": lang, "pool": sorted(pool_langs), "parallel": False})
     relevant: dict[str, set[str]] = {}
     queries: list[tuple[str, str]] = []
@@ -365,7 +366,7 @@ def read_lareqa(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) ->
         qs = _lareqa_language(pool_langs[pool_lang], pool_lang, data, relevant)
         if pool_lang == lang:
             queries = qs
-    data.meta["candidates_per_language"] = {k: data.candidate_languages.count(k) for k in sorted(pool_langs)}
+    data.meta["candidates_per_language"] = {k: candidate_languages.count(k) for k in sorted(pool_langs)}
     for xling_id, question in queries:
         qid = f"{xling_id}_{lang}"
         data.query_ids.append(qid)
@@ -377,6 +378,8 @@ def read_lareqa(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) ->
 def _lareqa_language(path: Path, lang: str, data: RetrievalData, relevant: dict[str, set[str]]) -> list[tuple[str, str]]:
     """Add one language's sentences to ``data``; return its (xling_id, question) pairs."""
     questions, skipped, number = [], 0, 0
+    # read_lareqa makes ``data`` with both lists (a multilingual pool)
+    contexts, languages = cast(list[str], data.candidate_contexts), cast(list[str], data.candidate_languages)
     for a, article in enumerate(_json_field(_load_json(path), "data", path, "top level", list)):
         for p, para in enumerate(_json_field(article, "paragraphs", path, f"data[{a}]", list)):
             number += 1
@@ -387,8 +390,8 @@ def _lareqa_language(path: Path, lang: str, data: RetrievalData, relevant: dict[
             ids = [f"{lang}_{number}_{i}" for i in range(len(spans))]
             data.candidate_ids.extend(ids)
             data.candidates.extend(sentences)
-            data.candidate_contexts.extend([context] * len(ids))
-            data.candidate_languages.extend([lang] * len(ids))
+            contexts.extend([context] * len(ids))
+            languages.extend([lang] * len(ids))
             for q, qa in enumerate(_json_field(para, "qas", path, where, list)):
                 ex = _squad_example(qa, context, "", path, f"{where}.qas[{q}]")
                 start = ex["answers"]["answer_start"][0] if ex["answers"]["answer_start"] else -1

@@ -23,9 +23,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from statistics import fmean
+from typing import TYPE_CHECKING, cast
 
 from .tasks import get_task, target_tasks
 from .tasks.spec import CATEGORIES
+
+if TYPE_CHECKING:
+    from .results import Record
 
 
 #: XTREME-R scores these retrieval tasks with a trained encoder, not the bare one (Ruder et al. 2021,
@@ -140,15 +144,16 @@ def summarize(benchmark: str, scores: Mapping[str, Mapping[str, float]],
     for cat in CATEGORIES:
         members = [t for t in tasks.values() if t.category == cat]
         if members:
-            vals = [t.score for t in members]
-            categories[cat] = fmean(vals) if all(v is not None for v in vals) else None
+            categories[cat] = _mean_of_all([t.score for t in members])
     cat_vals = list(categories.values())
     task_vals = [t.score for t in tasks.values()]
-    return BenchmarkSummary(
-        benchmark, tasks, categories,
-        fmean(cat_vals) if cat_vals and all(v is not None for v in cat_vals) else None,
-        fmean(task_vals) if task_vals and all(v is not None for v in task_vals) else None,
-    )
+    return BenchmarkSummary(benchmark, tasks, categories, _mean_of_all(cat_vals), _mean_of_all(task_vals))
+
+
+def _mean_of_all(values: list[float | None]) -> float | None:
+    """The mean of ``values`` when there are some and none is missing, else None."""
+    present = [v for v in values if v is not None]
+    return fmean(present) if present and len(present) == len(values) else None
 
 
 #: the label of scores whose adapters trained on translated (non-English) data, issue 21
@@ -162,7 +167,7 @@ def _check_protocol(score: TaskScore, spec, benchmark: str, gathered: StoreScore
     if set(score.expected) != set(score.protocol_languages):
         out.append(f"languages {len(score.expected)}/{full} requested")
     record = gathered.records.get(spec.name) if gathered is not None else None
-    if record is None:
+    if gathered is None or record is None:
         if score.per_language:
             out.append("no record: split and setup unknown")
         return
@@ -198,7 +203,8 @@ def qa_mean(metrics: Mapping[str, float]) -> float:
     """(EM + F1) / 2 from a metrics dict holding exact_match/f1 (or their MLQA variants)."""
     em = metrics.get("exact_match", metrics.get("mlqa_exact_match"))
     f1 = metrics.get("f1", metrics.get("mlqa_f1"))
-    return (em + f1) / 2
+    # a QA task's metrics hold both; one missing still raises TypeError at the sum, as it always did
+    return (cast(float, em) + cast(float, f1)) / 2
 
 
 def main_score(task: str, metrics: Mapping[str, float]) -> float:
@@ -266,7 +272,7 @@ class StoreScores:
 
     scores: dict[str, dict[str, float]]
     failed: dict[str, dict[str, str]]
-    records: dict[str, object]  # task -> Record
+    records: dict[str, Record]  # task -> Record
     setups: dict[str, str]  # task -> setup id read
 
 

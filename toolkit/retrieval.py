@@ -57,7 +57,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import faiss
 import numpy as np
@@ -169,6 +169,7 @@ def encode_texts(
             out[rows] = vectors
             if progress:
                 logger.info("encoded batch %d/%d", b + 1, len(batches))
+    out = cast(np.ndarray, out)  # ids is not empty, so there was a batch and it filled ``out``
     return l2_normalize(out) if normalize else out
 
 
@@ -217,10 +218,10 @@ def _hidden(model: Any, input_ids: torch.Tensor, mask: torch.Tensor, layer: int 
     """The token states of ``layer`` (None/-1: last); asks for all hidden states only when needed."""
     n_layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
     wants_last = layer is None or layer == -1 or (n_layers is not None and layer == n_layers)
-    if not wants_last and n_layers is not None:
+    if layer is not None and not wants_last and n_layers is not None:  # 'layer is not None' follows from not wants_last
         _check_layer(layer, n_layers + 1)
     out = model(input_ids=input_ids, attention_mask=mask, output_hidden_states=not wants_last, return_dict=True)
-    if wants_last:
+    if layer is None or wants_last:  # 'layer is None' implies wants_last: the test only narrows layer
         last = getattr(out, "last_hidden_state", None)
         if last is None:
             raise EncoderError(f"{type(model).__name__} returned no last_hidden_state; use the base encoder model")
@@ -428,9 +429,7 @@ def bucc_mine(
     fwd = _margin(fwd_sim, (fwd_mean[:, None] + bwd_mean[fwd_ind]) / 2, margin)
     bwd = _margin(bwd_sim, (bwd_mean[:, None] + fwd_mean[bwd_ind]) / 2, margin)
     pairs = _max_retrieval(fwd, fwd_ind, bwd, bwd_ind)
-    return {
-        (src_ids[i], trg_ids[j]): s for i, j, s in pairs if src_ids[i] is not None and trg_ids[j] is not None
-    }
+    return {(q, c): s for i, j, s in pairs if (q := src_ids[i]) is not None and (c := trg_ids[j]) is not None}
 
 
 def _unify(texts: Sequence[str], ids: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:

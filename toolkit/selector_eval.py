@@ -8,7 +8,7 @@ import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -80,7 +80,7 @@ def spearman(predicted: Sequence[float], measured: Sequence[float]) -> float:
 
     if len(predicted) < 2 or len(set(predicted)) < 2 or len(set(measured)) < 2:
         return float("nan")
-    return float(spearmanr(predicted, measured).statistic)
+    return float(cast(Any, spearmanr(predicted, measured)).statistic)  # scipy's stubs miss the result's fields
 
 
 def _group_languages(langs: Iterable[str], group: str) -> list[str]:
@@ -337,13 +337,15 @@ def _matrix_taskemb(target: str, cands: Sequence[str], encoder: Any, cfg: Any, n
                 fisher[name] = _fisher_of(encoder, name, cfg.artifacts_dir, cfg.data_dir, n, seed, cache)
             except XtaError as exc:
                 fisher[name] = str(exc)  # the reason, reported for every target that needs it
-        if isinstance(fisher[name], str):
-            skipped[key] = fisher[name]
-    if not isinstance(fisher[target_name], FisherEmbedding):
+        reason = fisher[name]
+        if isinstance(reason, str):
+            skipped[key] = reason
+    target_emb = fisher[target_name]
+    if not isinstance(target_emb, FisherEmbedding):
         return []
     mismatched: dict[str, str] = {}
-    out = taskemb_estimates(target, fisher[target_name],
-                            {c: fisher[names[c]] for c in cands if isinstance(fisher[names[c]], FisherEmbedding)},
+    embs = {c: fisher[names[c]] for c in cands}
+    out = taskemb_estimates(target, target_emb, {c: e for c, e in embs.items() if isinstance(e, FisherEmbedding)},
                             skipped=mismatched)
     skipped.update({f"taskemb:{target}:{c}": why for c, why in mismatched.items()})
     return out

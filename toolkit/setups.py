@@ -173,7 +173,7 @@ class Setup:
 
         block = _to_block(self.root)
         if isinstance(block, str):
-            block = Stack(block)
+            block = Stack(block)  # pyright: ignore[reportArgumentType]  (adapters annotates each *args item as a list)
         try:
             return parse_composition(block, level=0, model_type=model_type)
         except ValueError as exc:  # the library's own nesting rules
@@ -389,7 +389,7 @@ def _check_nesting(node: Node, text: str, level: int = 0) -> None:
         if _kind_of(child) not in _ALLOWED_CHILDREN[node.kind]:
             allowed = " and ".join(k if k == "name" else f"{k} blocks" for k in _ALLOWED_CHILDREN[node.kind])
             raise SetupError(
-                f"invalid setup {text!r}: a {node.kind} cannot contain a {child.kind}"
+                f"invalid setup {text!r}: a {node.kind} cannot contain a {_kind_of(child)}"
                 f" (adapters allows only {allowed.replace('name', 'adapter names')} inside a {node.kind})"
             )
         _check_nesting(child, text, level + 1)

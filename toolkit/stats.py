@@ -53,7 +53,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -165,7 +165,7 @@ def example_rows(spec, examples: Any, ids: Sequence[str], predictions: Any, lang
         if len(labels) != len(predictions):
             raise DataError(f"{len(predictions)} predictions but {len(labels)} labels")
         # evaluate.py::accuracy: a hit is a prediction equal to its label
-        return ExampleRows(main, "mean", tuple(ids), [float(p == g) for p, g in zip(predictions, labels)])
+        return ExampleRows(main, "mean", tuple(ids), np.asarray([float(p == g) for p, g in zip(predictions, labels)], dtype=np.float64))
     if main == "seqeval_f1":
         return _seqeval_rows(main, ids, predictions, [list(ex["tags"]) for ex in examples])
     if main in ("qa_mean", "f1", "exact_match"):
@@ -178,10 +178,10 @@ def example_rows(spec, examples: Any, ids: Sequence[str], predictions: Any, lang
             if qid not in predictions:
                 values.append(0.0)
                 continue
-            em, f1 = (metrics.mlqa_example_scores(predictions[qid], answers, lang) if mlqa
+            em, f1 = (metrics.mlqa_example_scores(predictions[qid], answers, cast(str, lang)) if mlqa  # lang: checked above
                       else metrics.squad_example_scores(predictions[qid], answers))
             values.append({"qa_mean": (em + f1) / 2, "f1": f1, "exact_match": em}[main])
-        return ExampleRows(main, "mean", tuple(q for q, _ in golds), values)
+        return ExampleRows(main, "mean", tuple(q for q, _ in golds), np.asarray(values, dtype=np.float64))
     return None
 
 
@@ -200,7 +200,7 @@ def _seqeval_rows(metric: str, ids, predictions, gold) -> ExampleRows:
         for t, p in zip(y_true, y_pred):
             true, pred = set(get_entities([t])), set(get_entities([p]))
             rows.append((len(true & pred), len(pred), len(true)))
-    return ExampleRows(metric, "f1", tuple(ids), rows)
+    return ExampleRows(metric, "f1", tuple(ids), np.asarray(rows, dtype=np.float64))
 
 
 def _retrieval_rows(metric: str, data, ids: Sequence[str], predictions: Sequence[Any], direction: str) -> ExampleRows | None:
@@ -212,7 +212,7 @@ def _retrieval_rows(metric: str, data, ids: Sequence[str], predictions: Sequence
             hits = [cid in data.gold.get(data.query_ids[i], ()) for cid, i in zip(ids, predictions)]
         else:  # xx2en
             hits = [data.candidate_ids[j] in data.gold.get(q, ()) for q, j in zip(ids, predictions)]
-        return ExampleRows(metric, "mean", tuple(ids), [float(h) for h in hits])
+        return ExampleRows(metric, "mean", tuple(ids), np.asarray([float(h) for h in hits], dtype=np.float64))
     if metric == "bucc_f1":  # per source sentence: its correct, mined and gold pairs
         mined = {(str(s), str(t)) for s, t in zip(ids, predictions)}
         gold = {(q, c) for q, cs in data.gold.items() for c in cs}
@@ -223,12 +223,12 @@ def _retrieval_rows(metric: str, data, ids: Sequence[str], predictions: Sequence
         for pair in gold:
             n_gold[pair[0]] += 1
             tp[pair[0]] += pair in mined
-        return ExampleRows(metric, "f1", tuple(sources), [(tp[s], n_pred[s], n_gold[s]) for s in sources])
+        return ExampleRows(metric, "f1", tuple(sources), np.asarray([(tp[s], n_pred[s], n_gold[s]) for s in sources], dtype=np.float64))
     if metric == "map@20":  # per query with a relevant candidate: AP@20 (utils_lareqa.py::average_precision_at_k)
         rankings = dict(zip(ids, predictions))
         queries = [q for q in data.query_ids if data.gold.get(q)]
         return ExampleRows(metric, "mean", tuple(queries),
-                           [average_precision_at_k(data.gold[q], rankings.get(q, ()), 20) for q in queries])
+                           np.asarray([average_precision_at_k(data.gold[q], rankings.get(q, ()), 20) for q in queries], dtype=np.float64))
     return None
 
 
@@ -378,8 +378,9 @@ def compare_languages(pairs: Mapping[Any, tuple[ExampleRows, ExampleRows]], resa
     w = {k: (1.0 / len(keys) if weights is None else float(weights[k])) for k in keys}
     rng = np.random.default_rng(seed)
     gain = math.fsum(w[k] * (o.value() - b.value()) for k, (b, o) in aligned.items())
-    boot = sum(w[k] * _gain_draws(b, o, rng, resamples) for k, (b, o) in aligned.items())
-    null = sum(w[k] * _swap_draws(b, o, rng, permutations) for k, (b, o) in aligned.items())
+    # pairs is not empty, so each sum is an array, never sum's start value 0 (the casts)
+    boot = cast(np.ndarray, sum(w[k] * _gain_draws(b, o, rng, resamples) for k, (b, o) in aligned.items()))
+    null = cast(np.ndarray, sum(w[k] * _swap_draws(b, o, rng, permutations) for k, (b, o) in aligned.items()))
     lo, hi = _percentiles(boot, level)
     return Comparison(gain, lo, hi, _p_value(gain, null), sum(b.n for b, _ in aligned.values()), resamples,
                       permutations, level)

@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import torch
 
@@ -75,9 +75,23 @@ from .artifacts import (  # noqa: F401 (the adapter store; re-exported so that t
 )
 from .preflight import dev_source, training_phases, training_sources  # noqa: F401 (defined there: checked before torch loads)
 
+if TYPE_CHECKING:
+    from .datafiles import Loaded
+    from .lang_adapters import LangAdapterConfig
+
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 CHECKPOINT_EVERY = 50
+
+
+def _resolved(value: _T | None, name: str) -> _T:
+    """A TrainConfig field typed optional that always holds a value once the config is built: ``__post_init__``
+    fills ``learning_rate``/``epochs``/``batch_size``/``max_length`` in from the task card (training_defaults)."""
+    if value is None:
+        raise ConfigError(f"{name}: no value (TrainConfig takes it from the task card when it is not given)")
+    return value
 
 
 # --------------------------------------------------------------------------------------------------
@@ -166,7 +180,7 @@ def _mlm_loss(model, mlm: MLMText, indices: list[int], tokenizer, device, seed: 
     return loss
 
 
-def _load_examples(spec, split: str, cfg: TrainConfig, limit: int | None, lang: str = "en") -> list:
+def _load_examples(spec, split: str, cfg: TrainConfig, limit: int | None, lang: str = "en") -> Loaded:
     from .data import load
 
     return load(spec, split, lang, data_dir=cfg.data_dir, max_examples=limit)
@@ -186,7 +200,7 @@ def _featurize_options(spec, cfg: TrainConfig) -> dict[str, Any]:
     ``max_length`` it is scaled down to ``max_length // 3`` so that windows still overlap."""
     opts = {}
     if spec.shape == "extractive_qa" and "doc_stride" in (spec.training or {}):
-        opts["doc_stride"] = min(int(spec.training["doc_stride"]), cfg.max_length // 3)
+        opts["doc_stride"] = min(int(spec.training["doc_stride"]), _resolved(cfg.max_length, "max_length") // 3)
     return opts
 
 
@@ -222,7 +236,8 @@ def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples:
         if src.shape == "extractive_qa":  # run_squad skips answers it cannot find (extractive_qa.answer_found)
             from .families.extractive_qa import answer_found
 
-            kept = [ex for ex in examples if answer_found(ex)]
+            squad = cast("list[dict[str, Any]]", examples)  # extractive QA data: SQuAD-format examples, not RetrievalData
+            kept = [ex for ex in squad if answer_found(ex)]
             skipped, examples = len(examples) - len(kept), kept
             if skipped:
                 log.warning("%s %s: skipped %d training example(s) whose answer text is not found at its "
@@ -231,7 +246,7 @@ def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples:
                 raise DataError(f"task {src.name}: no training example's answer is found at its answer_start "
                                 f"({skipped} skipped)")
         feats = family.featurize(examples, tokenizer, spec, cfg.max_length, train=True, labels=labels, **_featurize_options(src, cfg))
-        prov = {"train": _provenance(src, split, cfg, lang)}
+        prov: dict[str, Any] = {"train": _provenance(src, split, cfg, lang)}
         if lang != "en":
             prov["train_lang"] = lang
         if skipped:  # reported in the adapter's card
@@ -255,21 +270,22 @@ def _epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> list[
 
 
 def _steps_for(n_batches: int, cfg: TrainConfig) -> int:
-    return max(1, math.ceil(n_batches * cfg.epochs / cfg.gradient_accumulation_steps))
+    return max(1, math.ceil(n_batches * _resolved(cfg.epochs, "epochs") / cfg.gradient_accumulation_steps))
 
 
 def plan_single(phases: Sequence[TaskData], cfg: TrainConfig) -> list[list[tuple[int, list[int]]]]:
     """Optimizer steps of consecutive phases: each step is ``accumulation`` micro-batches
     ``(phase index, example indices)``; epochs are fresh seeded permutations."""
     gen = torch.Generator().manual_seed(cfg.seed)
+    batch_size = _resolved(cfg.batch_size, "batch_size")
     steps: list[list[tuple[int, list[int]]]] = []
     for p, phase in enumerate(phases):
         n = len(phase.train.items)
-        n_batches = math.ceil(n / cfg.batch_size)
+        n_batches = math.ceil(n / batch_size)
         total = cfg.max_steps if cfg.max_steps is not None and len(phases) == 1 else _steps_for(n_batches, cfg)
         stream: list[list[int]] = []
         while len(stream) < total * cfg.gradient_accumulation_steps:
-            stream.extend(_epoch_batches(n, cfg.batch_size, gen))
+            stream.extend(_epoch_batches(n, batch_size, gen))
         k = cfg.gradient_accumulation_steps
         steps.extend([[(p, b) for b in stream[s * k : (s + 1) * k]] for s in range(total)])
     if cfg.max_steps is not None and len(phases) > 1:
@@ -291,13 +307,14 @@ def sampling_probabilities(sizes: Sequence[int], sampling: str, temperature: flo
     return [w / total for w in weights]
 
 
-def plan_multitask(tasks: Sequence[TaskData], cfg: TrainConfig) -> list[list[tuple[int, list[int]]]]:
+def plan_multitask(tasks: Sequence[TaskData | MLMText], cfg: TrainConfig) -> list[list[tuple[int, list[int]]]]:
     """Each micro-batch comes from one task drawn with :func:`sampling_probabilities`; each task walks
     through its own seeded epochs. Total steps: ``max_steps`` or ``epochs`` over all tasks' batches."""
     gen = torch.Generator().manual_seed(cfg.seed)
+    batch_size = _resolved(cfg.batch_size, "batch_size")
     sizes = [len(t.train.items) for t in tasks]
     probs = torch.tensor(sampling_probabilities(sizes, cfg.sampling, cfg.temperature), dtype=torch.float64)
-    total = cfg.max_steps or _steps_for(sum(math.ceil(n / cfg.batch_size) for n in sizes), cfg)
+    total = cfg.max_steps or _steps_for(sum(math.ceil(n / batch_size) for n in sizes), cfg)
     streams: list[list[list[int]]] = [[] for _ in tasks]
     steps = []
     for _ in range(total):
@@ -305,7 +322,7 @@ def plan_multitask(tasks: Sequence[TaskData], cfg: TrainConfig) -> list[list[tup
         for _ in range(cfg.gradient_accumulation_steps):
             t = int(torch.multinomial(probs, 1, generator=gen))
             if not streams[t]:
-                streams[t] = _epoch_batches(sizes[t], cfg.batch_size, gen)
+                streams[t] = _epoch_batches(sizes[t], batch_size, gen)
             step.append((t, streams[t].pop(0)))
         steps.append(step)
     return steps
@@ -323,6 +340,8 @@ def adapter_config(cfg: TrainConfig):
     from .config import parse_layers
 
     base = AdapterConfig.load(cfg.adapter_config)
+    if base is None:  # load() gives None only for an empty name, which TrainConfig refuses (ADAPTER_CONFIG_NAMES)
+        raise ConfigError(f"adapter_config: {cfg.adapter_config!r} names no adapter config")
     if cfg.uses_reduction_factor:
         base = base.replace(reduction_factor=cfg.reduction_factor)
     if cfg.leave_out:
@@ -343,6 +362,8 @@ def setup_model(model, cfg: TrainConfig, tasks: Sequence[TaskData], artifacts_di
         for inter in cfg.intermediate:
             added.append(load_saved(model, inter, artifacts_dir, with_head=False))
     if cfg.recipe == "sequential":
+        if cfg.init_from is None:  # refused by TrainConfig._check_recipe already
+            raise ConfigError("recipe 'sequential' needs init_from: the trained adapter to start from")
         model.load_adapter(str(saved_dir(cfg.init_from, artifacts_dir)), load_as=name, with_head=False, use_safetensors=True)
         added.append(name)
     elif cfg.recipe != "fuse":
@@ -362,7 +383,7 @@ def setup_model(model, cfg: TrainConfig, tasks: Sequence[TaskData], artifacts_di
     else:
         model.train_adapter(name)
         if cfg.recipe == "stack":
-            model.set_active_adapters(Stack(*cfg.intermediate, name))
+            model.set_active_adapters(Stack(*cfg.intermediate, name))  # pyright: ignore[reportArgumentType]  (adapters annotates each *args item as a list)
     own = {t.head for t in tasks}
     for head_name, head in model.heads.items():
         # train_adapter freezes the base model only: this run's heads train, and the heads other tasks left
@@ -429,11 +450,11 @@ class _State:
     elapsed_s: float = 0.0
 
 
-def _optimizer(model, cfg: TrainConfig, total_steps: int):
+def _optimizer(model, cfg: TrainConfig | LangAdapterConfig, total_steps: int):
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise SetupError("nothing to train: no adapter or head parameter requires gradients")
-    opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(params, lr=_resolved(cfg.learning_rate, "learning_rate"), weight_decay=cfg.weight_decay)
     warmup = int(cfg.warmup_ratio * total_steps)
 
     def linear(step: int) -> float:  # transformers.get_linear_schedule_with_warmup
@@ -509,7 +530,8 @@ def _autocast(cfg: TrainConfig, device: torch.device):
 def _eval_steps(cfg: TrainConfig, tasks: Sequence[TaskData], total: int) -> int:
     if cfg.eval_every:
         return cfg.eval_every
-    per_epoch = math.ceil(sum(math.ceil(len(t.train.items) / cfg.batch_size) for t in tasks[:1]) / cfg.gradient_accumulation_steps)
+    batch_size = _resolved(cfg.batch_size, "batch_size")
+    per_epoch = math.ceil(sum(math.ceil(len(t.train.items) / batch_size) for t in tasks[:1]) / cfg.gradient_accumulation_steps)
     return max(1, min(per_epoch, total))
 
 
@@ -517,7 +539,8 @@ def _steps_per_epoch(cfg: TrainConfig, tasks: Sequence[TaskData]) -> int | None:
     """Optimizer steps per epoch of a one-task, one-phase run (``None`` otherwise: no single epoch count)."""
     if len(tasks) != 1 or cfg.extra_tasks:
         return None
-    return max(1, math.ceil(math.ceil(len(tasks[0].train.items) / cfg.batch_size) / cfg.gradient_accumulation_steps))
+    batch_size = _resolved(cfg.batch_size, "batch_size")
+    return max(1, math.ceil(math.ceil(len(tasks[0].train.items) / batch_size) / cfg.gradient_accumulation_steps))
 
 
 def _log_step(st: _State, cfg: TrainConfig, total: int, lr: float, per_epoch: int | None, hooks: _Hooks, evaluated: bool) -> None:
@@ -607,7 +630,8 @@ class _Checkpointer:
 
     def __init__(self, path: Path, cfg_hash: str, every: int):
         self.path, self.hash, self.every = path, cfg_hash, max(1, every)
-        self._opt_state: tuple[dict, dict] | None = None
+        # (optimizer param_groups, its state tensors, the scheduler's state) of a loaded checkpoint
+        self._opt_state: tuple[Any, dict[str, torch.Tensor], Any] | None = None
 
     def _state_file(self) -> Path:
         return self.path / "state.json"
@@ -881,7 +905,7 @@ def _for_world(cfg: TrainConfig, world: int) -> TrainConfig:
     return out
 
 
-def _open_hooks(cfg: TrainConfig, ckpt: _Checkpointer, artifacts: Path, resumed: int, progress: bool,
+def _open_hooks(cfg: TrainConfig | LangAdapterConfig, ckpt: _Checkpointer, artifacts: Path, resumed: int, progress: bool,
                 on_step, eval_batch_size: int) -> _Hooks:
     """The run's training log (in the checkpoint folder, cut back to the resumed step) and its trackers."""
     from . import distributed
@@ -959,7 +983,7 @@ def _card(cfg: TrainConfig, cfg_hash: str, encoder, tasks: Sequence[TaskData], s
         "hyperparameters": hyper,
         # examples per optimizer step: batch_size x accumulation (x processes under torchrun, already
         # folded into gradient_accumulation_steps, see _for_world); the LR schedule counts these steps
-        "effective_batch_size": cfg.batch_size * cfg.gradient_accumulation_steps,
+        "effective_batch_size": _resolved(cfg.batch_size, "batch_size") * cfg.gradient_accumulation_steps,
         "world_size": getattr(cfg, "_world_size", 1),
         "hyperparameter_sources": cfg.defaults_applied,  # the values not given, and the card that gave them
         "featurization": _featurize_options(main, cfg),

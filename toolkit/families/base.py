@@ -27,7 +27,7 @@ class Features:
     """
 
     items: list[dict[str, Any]]
-    examples: Sequence[Any]
+    examples: Any  # the example list, or one RetrievalData pool (queries + candidates)
     shape: str
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -172,7 +172,7 @@ def _flex_forward(model, input_ids, attention_mask, head=None):
     return model.forward_head(outputs, head_name=head, attention_mask=attention_mask, return_dict=True)
 
 
-def head_logits(model, batch: dict[str, torch.Tensor], head: str | None):
+def head_logits(model, batch: dict[str, torch.Tensor], head: str | None) -> Any:
     """The flex-head model's forward (base model with the active adapters, then head ``head``).
 
     Same computation as ``<Arch>AdapterModel.forward`` inside one ``ForwardContext`` (so prompt tuning's
@@ -185,7 +185,7 @@ def head_logits(model, batch: dict[str, torch.Tensor], head: str | None):
     return forward(model, input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], head=head)
 
 
-def adapter_model(encoder_or_model):
+def adapter_model(encoder_or_model) -> Any:
     """The encoder's model with AdapterHub flexible heads (``<Arch>AdapterModel``), weights shared.
 
     ``toolkit.encoders`` loads a plain ``AutoModel`` with ``adapters.init``. Heads need the flex-head
@@ -204,7 +204,7 @@ def adapter_model(encoder_or_model):
         from ..errors import EncoderError
 
         try:
-            cls = ADAPTER_MODEL_MAPPING[type(base.config)]
+            cls: Any = ADAPTER_MODEL_MAPPING[type(base.config)]
         except KeyError:
             raise EncoderError(f"adapters has no model with flexible heads for {base.config.model_type!r}") from None
         with torch.device("meta"):

@@ -50,7 +50,7 @@ def collate(items: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     return batch
 
 
-def logits(model, batch: dict[str, torch.Tensor], head: str) -> torch.Tensor:
+def logits(model, batch: dict[str, torch.Tensor], head: str | None) -> torch.Tensor:
     return head_logits(model, batch, head).logits
 
 

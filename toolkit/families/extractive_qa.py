@@ -22,6 +22,7 @@ Follows Hugging Face ``examples/pytorch/question-answering`` (``run_qa.py`` ``pr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,11 +121,11 @@ def answer_positions(example: dict, offsets: Sequence[tuple[int, int] | None]) -
         return 0, 0
     start_char = int(answers["answer_start"][0])
     end_char = start_char + len(answers["text"][0])
-    ctx = [k for k, o in enumerate(offsets) if o is not None]
-    if not ctx or offsets[ctx[0]][0] > start_char or offsets[ctx[-1]][1] < end_char:
+    ctx = [(k, o) for k, o in enumerate(offsets) if o is not None]
+    if not ctx or ctx[0][1][0] > start_char or ctx[-1][1][1] < end_char:
         return 0, 0
-    start = max(k for k in ctx if offsets[k][0] <= start_char)
-    end = min(k for k in ctx if offsets[k][1] >= end_char)
+    start = max(k for k, o in ctx if o[0] <= start_char)
+    end = min(k for k, o in ctx if o[1] >= end_char)
     return start, end
 
 
@@ -222,7 +223,7 @@ def decode(features: Features, logits: Sequence[tuple[np.ndarray, np.ndarray]], 
     return answers
 
 
-def best_answer(context: str, windows: Sequence[tuple], options: DecodeOptions) -> str:
+def best_answer(context: str, windows: Sequence[tuple[Any, np.ndarray, np.ndarray]], options: DecodeOptions) -> str:
     """The answer text for one example from its windows ``(offsets, start_logits, end_logits)``."""
     null_score = min((float(s[0] + e[0]) for _, s, e in windows), default=0.0)
     spans = [span for w in windows for span in candidate_spans(*w, options)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -123,7 +124,7 @@ def loss(model, batch: dict[str, torch.Tensor], head: str | None = None, tempera
 
 def encode(model, features: Features, batch_size: int = 64) -> torch.Tensor:
     """(n_items, hidden) normalised vectors in item order."""
-    out = [None] * len(features.items)
+    out: list[Any] = [None] * len(features.items)
     for idx, vecs in run_batches(model, features, batch_size, collate, lambda b: embed(model, b["input_ids"], b["attention_mask"]).float().cpu()):
         for i, v in zip(idx, vecs):
             out[i] = v

@@ -15,6 +15,7 @@ prediction, which the seqeval scorer needs:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -128,7 +129,7 @@ def loss(model, batch: dict[str, torch.Tensor], head: str) -> torch.Tensor:
 def predict(model, features: Features, batch_size: int = 32, head: str | None = None) -> list[list[str]]:
     """One predicted tag per word of every example (argmax at each word's first sub-word)."""
     names = _head_labels(model, head)
-    out = [[None] * len(ex["tokens"]) for ex in features.examples]
+    out: list[list[Any]] = [[None] * len(ex["tokens"]) for ex in features.examples]
 
     def step(batch):
         best = logits(model, batch, head).argmax(-1)
