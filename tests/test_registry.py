@@ -175,3 +175,22 @@ def test_parquet_export_configs_load_as_data_dirs(tmp_path, monkeypatch):
     data.load("udpos", "test", "lt", tmp_path)
     assert calls == [("universal-dependencies/universal_dependencies", None,
                       {"data_dir": "lt_alksnis", "split": "test", "revision": "refs/convert/parquet"})]
+
+
+def test_retrieval_tasks_declare_their_scoring_rule():
+    """The retrieval scoring rule is declared by the task (issue 19), not inferred from its metric name."""
+    from toolkit.errors import ConfigError
+    from toolkit.kinds import retrieval_kind
+    from toolkit.tasks import get_task
+    from toolkit.tasks.spec import TaskSpec
+
+    assert {n: retrieval_kind(n) for n in ("tatoeba", "bucc2018", "lareqa", "mewslix", "cldr_names")} == {
+        "tatoeba": "tatoeba", "bucc2018": "bucc2018", "lareqa": "lareqa", "mewslix": "lareqa", "cldr_names": "tatoeba"}
+    assert get_task("xnli").retrieval_rule is None
+    with pytest.raises(ConfigError, match="retrieval_rule"):  # a retrieval task must say how it is scored
+        TaskSpec(name="r", shape="retrieval", description="", benchmarks=("xtreme",))
+    with pytest.raises(ConfigError, match="retrieval_rule"):
+        TaskSpec(name="r", shape="retrieval", description="", benchmarks=("xtreme",), retrieval_rule="recall@5")
+    with pytest.raises(ConfigError, match="retrieval_rule"):  # and only a retrieval task does
+        TaskSpec(name="c", shape="classification", description="", benchmarks=("xtreme",), labels=("a",),
+                 retrieval_rule="tatoeba")

@@ -319,7 +319,7 @@ class _Context:
         family = get_family(spec)
         if spec.shape == "retrieval":
             head = setup.resolve(lang).head
-            if self.is_dual_encoder(head) and spec.main_metric == "map@20":
+            if self.is_dual_encoder(head) and spec.retrieval_rule == "lareqa":
                 out, how = self.retrieval_dual_encoder(spec, model, head, examples)
             else:  # sentence representations (the setup's adapters active) at the protocol layer, faiss search
                 out, how = self.retrieval_baseline(spec, examples, lang=lang, split=split)
@@ -355,7 +355,7 @@ class _Context:
 
         rcfg = self.retrieval_config(spec)
         how = {"scorer": "sentence_representations", "encoder_layers": encoder_layers(self.encoder), **rcfg.to_record()}
-        if spec.main_metric != "map@20":
+        if spec.retrieval_rule != "lareqa":
             how.pop("lareqa_candidate_text", None)
         dev_f1 = None
         if self.bucc_threshold_rule(spec, split) == _bucc_rules()[0]:

@@ -655,7 +655,7 @@ def retrieve(
     return RetrievalOutput(metrics, ids, predictions)
 
 
-from .kinds import _KIND_BY_METRIC, retrieval_kind  # noqa: E402,F401 (light, for xta export; see there)
+from .kinds import retrieval_kind  # noqa: E402,F401 (light, for xta export; see there)
 
 
 Scored = tuple[dict[str, float], list[str], list[Any]]

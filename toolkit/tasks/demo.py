@@ -57,6 +57,7 @@ DEMO_TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
         name="cldr_names",
         shape="retrieval",
+        retrieval_rule="tatoeba",  # bitext accuracy: the name in English retrieves its translation
         category="retrieval",
         description="Name translation retrieval (Tatoeba-style): find the English name of the same country, "
                     "language, currency or script; top-1 accuracy.",

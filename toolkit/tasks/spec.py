@@ -31,6 +31,9 @@ CATEGORIES = ("classification", "structured_prediction", "qa", "retrieval")
 #: reads this split in place of the English source the card trains from (``train_from``: MNLI for XNLI).
 TRANSLATE_TRAIN = "translate_train"
 SPLITS = ("train", "dev", "test", TRANSLATE_TRAIN)
+#: The official scoring rules of retrieval tasks (``TaskSpec.retrieval_rule``): bitext accuracy as Tatoeba is
+#: scored, BUCC mining F1 with a threshold tuned on dev, answer-retrieval mAP@20 as LAReQA is scored.
+RETRIEVAL_RULES = ("tatoeba", "bucc2018", "lareqa")
 METRICS = (
     "accuracy",
     "token_accuracy",
@@ -151,6 +154,8 @@ class TaskSpec:
     # paper): the ``size`` estimator of ``xta select`` ranks by it, whatever split loads offline
     train_size: int | None = None
     train_size_source: str = ""
+    # retrieval tasks: the official scoring rule they follow (one of RETRIEVAL_RULES), declared, not inferred
+    retrieval_rule: str | None = None
 
     def __post_init__(self):
         if self.shape not in SHAPES:
@@ -162,6 +167,10 @@ class TaskSpec:
         for split in self.splits:
             if split not in SPLITS:
                 raise ConfigError(f"task {self.name!r}: split {split!r} is not one of {', '.join(SPLITS)}")
+        if (self.shape == "retrieval") != (self.retrieval_rule is not None) or (
+                self.retrieval_rule is not None and self.retrieval_rule not in RETRIEVAL_RULES):
+            raise ConfigError(f"task {self.name!r}: a retrieval task declares its scoring rule (retrieval_rule: one of "
+                              f"{', '.join(RETRIEVAL_RULES)}), and only a retrieval task does (got {self.retrieval_rule!r})")
         if self.shape in ("classification", "pair_classification", "tagging") and not (self.labels or self.open_labels):
             raise ConfigError(f"task {self.name!r}: a {self.shape} task must declare its labels")
 

@@ -224,6 +224,7 @@ TARGET_TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
         name="tatoeba",
         shape="retrieval",
+        retrieval_rule="tatoeba",
         category="retrieval",
         description="Tatoeba bitext retrieval (Artetxe & Schwenk 2019, LASER v1 test set): nearest English translation.",
         benchmarks=_XTREME_R,
@@ -241,6 +242,7 @@ TARGET_TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
         name="bucc2018",
         shape="retrieval",
+        retrieval_rule="bucc2018",
         category="retrieval",
         description="BUCC 2018 parallel sentence mining (Zweigenbaum et al. 2018); XTREME only. Threshold chosen on dev.",
         benchmarks=("xtreme",),
@@ -263,6 +265,7 @@ TARGET_TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
         name="lareqa",
         shape="retrieval",
+        retrieval_rule="lareqa",
         category="retrieval",
         description="LAReQA on XQuAD-R (Roy et al. 2020): language-agnostic answer-sentence retrieval, mAP@20.",
         benchmarks=("xtreme-r",),
@@ -281,6 +284,7 @@ TARGET_TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
         name="mewslix",
         shape="retrieval",
+        retrieval_rule="lareqa",
         category="retrieval",
         description="Mewsli-X entity linking as retrieval (Ruder et al. 2021): mention -> English Wikipedia entity, mAP@20.",
         benchmarks=("xtreme-r",),
