@@ -158,7 +158,7 @@ def measure_lengths(tasks, data_dir: str, model: str, max_length: int, n: int = 
 
     from toolkit.encoders import embedded_tokenizer, resolve_encoder
     from toolkit.estimates import english_examples
-    from toolkit.semb import _rows
+    from toolkit.semb import semb_rows_per_example
     from toolkit.tasks import get_task
 
     tok = embedded_tokenizer() if model in ("embedded", "multilingual-e5-small") else \
@@ -169,7 +169,7 @@ def measure_lengths(tasks, data_dir: str, model: str, max_length: int, n: int = 
         examples, used = english_examples(task, data_dir, n)
         spec = get_task(used.split(":")[0])
         total = []
-        for rows in _rows(examples, spec):
+        for rows in semb_rows_per_example(examples, spec):
             tokens = 0
             for a, b in rows:
                 length = len(tok(a, b)["input_ids"]) if b is not None else len(tok(a)["input_ids"])

@@ -1,6 +1,7 @@
 """The README's code map stays true (issue 19): one row per library module (or package), and its
 "imports at load" column is exactly the toolkit modules that module imports at module level. The
-module-level import graph has no cycle; the adapter store and the preflight load without torch."""
+module-level import graph has no cycle; no module imports another's private names; the adapter store and
+the preflight load without torch."""
 
 from __future__ import annotations
 
@@ -95,3 +96,14 @@ def test_the_adapter_store_and_the_preflight_load_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_no_module_imports_another_modules_private_names():
+    """A name another module needs is public where it is defined (issue 19): ``from .x import _y`` hides a seam."""
+    found = []
+    for path in [*sorted(TOOLKIT.rglob("*.py")), REPO_ROOT / "cli.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] in ("toolkit", "xta")):
+                found += [f"{path.relative_to(REPO_ROOT)}:{node.lineno} {a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not found, found

@@ -253,7 +253,7 @@ def test_madx_keeps_the_checkpoints_pretrained_mlm_head_frozen(world, tmp_path):
 
     from toolkit.encoders import embedded_tokenizer, load_encoder
     from toolkit.families.base import adapter_model
-    from toolkit.lang_adapters import MLM_HEAD, _mlm_forward, _setup, pretrained_mlm_head
+    from toolkit.lang_adapters import MLM_HEAD, _setup, mlm_forward, pretrained_mlm_head
 
     tok = embedded_tokenizer()
     config = XLMRobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -281,7 +281,7 @@ def test_madx_keeps_the_checkpoints_pretrained_mlm_head_frozen(world, tmp_path):
     model.set_active_adapters(None)  # the head alone: must be the checkpoint's lm_head
     model.eval()  # _setup left it in training mode (dropout)
     with torch.inference_mode():
-        ours, _ = _mlm_forward(model, ids, torch.ones_like(ids), labels)
+        ours, _ = mlm_forward(model, ids, torch.ones_like(ids), labels)
         official = mlm(input_ids=ids, labels=labels).loss
     assert float(ours) == pytest.approx(float(official), rel=1e-5)
     model.delete_head(MLM_HEAD)

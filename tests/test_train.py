@@ -101,9 +101,9 @@ def test_plans_are_seeded_and_cover_epochs():
     accum = plan_single([task(10)], TrainConfig(task="panx", batch_size=4, epochs=2, gradient_accumulation_steps=2))
     assert [len(step) for step in accum] == [2, 2, 2]  # 6 micro-batches, 3 optimizer steps
     assert [b for step in accum for _, b in step] == [b for step in plan for _, b in step]  # same data order
-    from toolkit.train import _optimizer
+    from toolkit.train import build_optimizer
 
-    opt, sched = _optimizer(torch.nn.Linear(2, 2), TrainConfig(task="panx", learning_rate=1.0, warmup_ratio=0.34), len(accum))
+    opt, sched = build_optimizer(torch.nn.Linear(2, 2), TrainConfig(task="panx", learning_rate=1.0, warmup_ratio=0.34), len(accum))
     lrs = []
     for _ in accum:  # the schedule counts optimizer steps: warm-up 1 step, linear decay to 0 at the last
         lrs.append(opt.param_groups[0]["lr"])

@@ -53,7 +53,7 @@ def encoder_shape(encoder) -> EncoderShape:
                            f"{str(exc)[:120]})") from None
 
 
-def _json(path: Path) -> dict[str, Any]:
+def read_adapter_config(path: Path) -> dict[str, Any]:
     """An adapters-library config file, parsed and checked against :data:`toolkit.schemas.ADAPTER_CONFIG`."""
     from .schemas import ADAPTER_CONFIG, check, parse_json
 
@@ -68,7 +68,7 @@ def _json(path: Path) -> dict[str, Any]:
         raise SetupError(str(exc)) from None
 
 
-def _card_encoder(card: Mapping[str, Any], repo_id: str) -> EncoderShape:
+def card_encoder_shape(card: Mapping[str, Any], repo_id: str) -> EncoderShape:
     enc = (card.get("encoder") or {}).get("name")
     if not enc:
         raise EncoderError(f"{repo_id} does not say which encoder it was trained on; pass encoder= (xta pull --model)")
@@ -96,7 +96,7 @@ def check_fits(src: Path, shape: EncoderShape, where: str = "") -> None:
     if not configs:
         raise SetupError(f"{where}: no adapter_config.json / adapter_fusion_config.json found")
     for path in configs:
-        cfg = _json(path)
+        cfg = read_adapter_config(path)
         _match(where, path.name, "model type", cfg.get("model_type"), shape.model_type, shape)
         _match(where, path.name, "hidden size", cfg.get("hidden_size"), shape.hidden_size, shape)
     leave_out = _leave_out(src)
@@ -109,7 +109,7 @@ def check_fits(src: Path, shape: EncoderShape, where: str = "") -> None:
 def _leave_out(src: Path) -> set[int]:
     """Layers the adapter config leaves out (adapters' ``leave_out``): they have no weights."""
     path = src / "adapter_config.json"
-    config = _json(path).get("config") if path.is_file() else None
+    config = read_adapter_config(path).get("config") if path.is_file() else None
     return set((config.get("leave_out") or []) if isinstance(config, dict) else [])
 
 

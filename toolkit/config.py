@@ -124,20 +124,20 @@ def _coerce_scalar(name: str, value: Any, base: Any) -> Any:
     return value
 
 
-def _coerce_fields(cfg: Any) -> None:
+def coerce_fields(cfg: Any) -> None:
     hints = typing.get_type_hints(type(cfg))
     for f in fields(cfg):
         object.__setattr__(cfg, f.name, _coerce(f.name, getattr(cfg, f.name), hints[f.name]))
 
 
-def _choice(name: str, value: str, allowed: tuple[str, ...] | frozenset[str], hint: str = "") -> None:
+def check_choice(name: str, value: str, allowed: tuple[str, ...] | frozenset[str], hint: str = "") -> None:
     if value not in allowed:
         close = difflib.get_close_matches(value, list(allowed), n=3, cutoff=0.6)
         mean = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise ConfigError(f"{name}: {value!r} is not one of {', '.join(sorted(allowed))}{mean}{hint}")
 
 
-def _positive(cfg: Any, *names: str, allow_none: bool = False) -> None:
+def check_positive(cfg: Any, *names: str, allow_none: bool = False) -> None:
     for name in names:
         value = getattr(cfg, name)
         if value is None and allow_none:
@@ -169,7 +169,7 @@ def parse_layers(text: str, name: str = "layers") -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
-def _split_text(name: str, value: str) -> None:
+def check_split(name: str, value: str) -> None:
     from .data import parse_split
 
     try:
@@ -178,7 +178,7 @@ def _split_text(name: str, value: str) -> None:
         raise ConfigError(f"{name}: {exc}") from None
 
 
-def _names(kind: str, values: tuple[str, ...]) -> None:
+def check_names(kind: str, values: tuple[str, ...]) -> None:
     for v in values:
         try:
             safe_name(v, kind)
@@ -262,25 +262,25 @@ class TrainConfig:
     report_to: tuple[str, ...] = field(default=(), metadata=NOHASH)
 
     def __post_init__(self):
-        _coerce_fields(self)
+        coerce_fields(self)
         from .tracking import parse_report_to
 
         object.__setattr__(self, "report_to", parse_report_to(self.report_to))
         if self.train_langs in (("en",), ["en"]):
             object.__setattr__(self, "train_langs", ())  # English only is the default: the same hash
         self._apply_training_defaults()
-        _names("task", (self.task, *self.extra_tasks))
-        _names("adapter", self.intermediate + ((self.adapter_name,) if self.adapter_name else ()))
-        _choice("adapter_config", self.adapter_config, ADAPTER_CONFIG_NAMES, " (names from adapters.ADAPTER_CONFIG_MAP)")
-        _choice("recipe", self.recipe, RECIPES)
-        _choice("sampling", self.sampling, SAMPLING)
-        _choice("precision", self.precision, PRECISIONS)
-        _positive(self, "reduction_factor", "learning_rate", "epochs", "batch_size", "max_length",
+        check_names("task", (self.task, *self.extra_tasks))
+        check_names("adapter", self.intermediate + ((self.adapter_name,) if self.adapter_name else ()))
+        check_choice("adapter_config", self.adapter_config, ADAPTER_CONFIG_NAMES, " (names from adapters.ADAPTER_CONFIG_MAP)")
+        check_choice("recipe", self.recipe, RECIPES)
+        check_choice("sampling", self.sampling, SAMPLING)
+        check_choice("precision", self.precision, PRECISIONS)
+        check_positive(self, "reduction_factor", "learning_rate", "epochs", "batch_size", "max_length",
                   "gradient_accumulation_steps", "temperature")  # fmt: skip
-        _positive(self, "max_steps", "max_train_examples", "eval_every", "patience", allow_none=True)
-        _positive(self, "logging_steps")
-        _split_text("train_split", self.train_split)
-        _split_text("dev_split", self.dev_split)
+        check_positive(self, "max_steps", "max_train_examples", "eval_every", "patience", allow_none=True)
+        check_positive(self, "logging_steps")
+        check_split("train_split", self.train_split)
+        check_split("dev_split", self.dev_split)
         parse_layers(self.leave_out, "leave_out")
         self._check_ranges()
         self._check_recipe()
@@ -331,7 +331,7 @@ class TrainConfig:
             raise ConfigError("mlm_text trains the adapter with a masked-LM loss; a fusion has no adapter of its own to train")
         if self.mlm_weight <= 0:
             raise ConfigError(f"mlm_weight: must be positive, got {self.mlm_weight}")
-        _names("language", self.train_langs)
+        check_names("language", self.train_langs)
         if len(set(self.train_langs)) != len(self.train_langs):
             raise ConfigError(f"train_langs repeats a language: {', '.join(self.train_langs)}")
 
@@ -456,7 +456,7 @@ class EvalConfig:
     force: bool = field(default=False, metadata=NOHASH)
 
     def __post_init__(self):
-        _coerce_fields(self)
+        coerce_fields(self)
         if self.bootstrap_resamples < 0:
             raise ConfigError(f"bootstrap_resamples: expected 0 (no CI) or a positive number, got {self.bootstrap_resamples}")
         if self.langs == ("all",):
@@ -468,28 +468,28 @@ class EvalConfig:
                 object.__setattr__(self, "setup", str(parse_setup(self.setup)))
             except SetupError as exc:
                 raise ConfigError(f"setup: {exc}") from None
-        _split_text("train_split", self.train_split)
-        _split_text("train_dev_split", self.train_dev_split)
-        _positive(self, "train_steps", "train_examples", "train_dev_examples", allow_none=True)
-        _positive(self, "train_batch_size", "train_learning_rate", allow_none=True)
+        check_split("train_split", self.train_split)
+        check_split("train_dev_split", self.train_dev_split)
+        check_positive(self, "train_steps", "train_examples", "train_dev_examples", allow_none=True)
+        check_positive(self, "train_batch_size", "train_learning_rate", allow_none=True)
         for pair in self.train_from:
             if pair.count("=") != 1 or not all(pair.split("=")):
                 raise ConfigError(f"train_from: expected TARGET=SOURCE[/TRAIN_SPLIT[/DEV_SPLIT]] (e.g. xquad=tydiqa), got {pair!r}")
             for split in pair.split("=")[1].split("/")[1:]:
-                _split_text("train_from", split)
-        _names("task", self.tasks)
-        _names("language", self.langs)
-        _choice("benchmark", self.benchmark, BENCHMARKS)
-        _split_text("split", self.split)  # dev, test, auto, or a slice of dev/test such as dev[80%:]
+                check_split("train_from", split)
+        check_names("task", self.tasks)
+        check_names("language", self.langs)
+        check_choice("benchmark", self.benchmark, BENCHMARKS)
+        check_split("split", self.split)  # dev, test, auto, or a slice of dev/test such as dev[80%:]
         from .data import parse_split
 
         base, bounds = parse_split(self.split)
-        _choice("split", base, EVAL_SPLITS)
+        check_choice("split", base, EVAL_SPLITS)
         if bounds and base == "auto":
             raise ConfigError("split: slice dev or test (e.g. dev[80%:]), not auto")
-        _choice("retrieval_pooling", self.retrieval_pooling, POOLINGS)
-        _positive(self, "batch_size")
-        _positive(self, "max_length", "max_eval_examples", allow_none=True)
+        check_choice("retrieval_pooling", self.retrieval_pooling, POOLINGS)
+        check_positive(self, "batch_size")
+        check_positive(self, "max_length", "max_eval_examples", allow_none=True)
         if self.seed < 0:
             raise ConfigError(f"seed: must be >= 0, got {self.seed}")
 

@@ -45,9 +45,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .datafiles import PATH_OPTIONS, Examples, Loaded, Reader, RetrievalData, _fill, _placeholders  # noqa: F401 (re-exported types)
+from .datafiles import PATH_OPTIONS, Examples, Loaded, Reader, RetrievalData, fill_pattern, pattern_placeholders  # noqa: F401 (re-exported types)
 from .errors import ConfigError, DataError, UnknownLanguage
-from .hub_sources import HUB_CONVERTERS, _hub_sources, _load_hub
+from .hub_sources import HUB_CONVERTERS, load_from_hub, split_hub_sources
 from .readers import READERS
 
 log = logging.getLogger(__name__)
@@ -128,14 +128,14 @@ class _LocalMatch:
 def _find_local(source_split: Any, split: str, lang: str, data_dir: Path) -> _LocalMatch | None:
     """The first LocalSource alternative with matching files, with its options resolved."""
     for source in source_split.local:
-        values = _placeholders(lang, split, source.lang_codes)
-        files = _glob(data_dir, _fill(source.pattern, values, "pattern"))
+        values = pattern_placeholders(lang, split, source.lang_codes)
+        files = _glob(data_dir, fill_pattern(source.pattern, values, "pattern"))
         if not files:
             continue
         options, companions = dict(source.options), []
         for key in PATH_OPTIONS.get(source.format, ()):
             if key in options:
-                pattern = _fill(str(options[key]), values, f"option {key}")
+                pattern = fill_pattern(str(options[key]), values, f"option {key}")
                 found = _glob(data_dir, pattern)
                 if not found:
                     raise DataError(f"companion file(s) {pattern!r} ({key}) not found beside {files[0].name}", data_dir / pattern)
@@ -246,7 +246,7 @@ def _load_split(task: Any, split: str, lang: str, data_dir: str | os.PathLike | 
             match.options.setdefault("labels", tuple(spec.labels))
         data = _read_cached(match, lang)
     else:
-        data = _load_hub(spec, source_split, split, lang, root)
+        data = load_from_hub(spec, source_split, split, lang, root)
     return data
 
 
@@ -327,7 +327,7 @@ def available_languages(task: Any, split: str, data_dir: str | os.PathLike | Non
 
 
 def _find_any(source_split: Any, split: str, lang: str, root: Path) -> bool:
-    return any(_glob(root, _fill(s.pattern, _placeholders(lang, split, s.lang_codes), "pattern")) for s in source_split.local)
+    return any(_glob(root, fill_pattern(s.pattern, pattern_placeholders(lang, split, s.lang_codes), "pattern")) for s in source_split.local)
 
 
 def provenance(task: Any, split: str, lang: str, data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -344,8 +344,8 @@ def provenance(task: Any, split: str, lang: str, data_dir: str | os.PathLike | N
 
         return {**builtin_provenance(source_split.builtin, split, lang), **extra}
     hubs = []
-    for hub in _hub_sources(source_split, lang):
-        values = _placeholders(lang, split, hub.lang_codes)
-        hubs.append({"path": hub.path, "config": _fill(hub.config, values, "config") if hub.config else None,
-                     "split": _fill(hub.split, values, "split"), "revision": hub.revision})
+    for hub in split_hub_sources(source_split, lang):
+        values = pattern_placeholders(lang, split, hub.lang_codes)
+        hubs.append({"path": hub.path, "config": fill_pattern(hub.config, values, "config") if hub.config else None,
+                     "split": fill_pattern(hub.split, values, "split"), "revision": hub.revision})
     return {"source": "hub", "datasets": hubs, **extra}

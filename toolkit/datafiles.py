@@ -56,7 +56,7 @@ PATH_OPTIONS: dict[str, tuple[str, ...]] = {"tatoeba": ("english",), "bucc": ("e
                                             "mewslix": ("candidates", "gold")}
 
 
-def _read_text(path: Path) -> str:
+def read_text_file(path: Path) -> str:
     """The file as text; empty files and non-UTF-8 bytes raise DataError with the line."""
     try:
         data = Path(path).read_bytes()
@@ -83,7 +83,7 @@ _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
 
 
 #: the JSON escapes that can produce them; files without any are not walked
-_BAD_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+BAD_JSON_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
 def check_text(obj: Any, path: object, line: int | None = None, where: str = "") -> None:
@@ -116,12 +116,12 @@ def _parse_json(text: str, path: Path, line: int | None) -> Any:
                         exc.lineno if line is None else line) from None
     except RecursionError:
         raise DataError("JSON nested too deeply", path, line) from None
-    if _BAD_ESCAPE.search(text):
+    if BAD_JSON_ESCAPE.search(text):
         check_text(obj, path, line)
     return obj
 
 
-def _lines(text: str) -> list[str]:
+def split_text_lines(text: str) -> list[str]:
     """Lines split on '\\n' only (str.splitlines would also split on U+2028 etc. inside sentences)."""
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -129,26 +129,26 @@ def _lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def _numbered_lines(paths: Sequence[Path]) -> Iterable[tuple[Path, int, str]]:
+def iter_numbered_lines(paths: Sequence[Path]) -> Iterable[tuple[Path, int, str]]:
     for path in paths:
-        for number, line in enumerate(_lines(_read_text(path)), 1):
+        for number, line in enumerate(split_text_lines(read_text_file(path)), 1):
             yield path, number, line
 
 
-def _check_label(label: str, options: Mapping[str, Any], path: Path, line: int | None) -> str:
+def check_task_label(label: str, options: Mapping[str, Any], path: Path, line: int | None) -> str:
     labels = options.get("labels")
     if labels and label not in labels:
         raise DataError(f"label {label!r} is not one of the task's labels ({', '.join(labels)})", path, line)
     return label
 
 
-def _load_json(path: Path) -> Any:
-    return _parse_json(_read_text(path), path, None)
+def load_json_file(path: Path) -> Any:
+    return _parse_json(read_text_file(path), path, None)
 
 
-def _jsonl(paths: Sequence[Path]) -> Iterable[tuple[Path, int, dict]]:
+def iter_jsonl_objects(paths: Sequence[Path]) -> Iterable[tuple[Path, int, dict]]:
     """(path, line, object) for every non-blank line of JSON-lines files."""
-    for path, number, line in _numbered_lines(paths):
+    for path, number, line in iter_numbered_lines(paths):
         if not line.strip():
             continue
         obj = _parse_json(line, path, number)
@@ -157,7 +157,7 @@ def _jsonl(paths: Sequence[Path]) -> Iterable[tuple[Path, int, dict]]:
         yield path, number, obj
 
 
-def _field(obj: Mapping[str, Any], key: str, path: Path, line: int | None, kind: type | tuple = str) -> Any:
+def require_field(obj: Mapping[str, Any], key: str, path: Path, line: int | None, kind: type | tuple = str) -> Any:
     if not isinstance(obj, Mapping) or key not in obj:
         raise DataError(f"missing field {key!r}", path, line)
     value = obj[key]
@@ -167,9 +167,9 @@ def _field(obj: Mapping[str, Any], key: str, path: Path, line: int | None, kind:
     return value
 
 
-def _csv_rows(path: Path, required: Sequence[str]) -> Iterable[tuple[int, dict[str, str]]]:
+def read_csv_rows(path: Path, required: Sequence[str]) -> Iterable[tuple[int, dict[str, str]]]:
     """(line, row) for a CSV file with a header that holds ``required`` columns (RFC 4180 quoting)."""
-    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""), strict=True)
+    reader = csv.DictReader(io.StringIO(read_text_file(path), newline=""), strict=True)
     try:
         header = reader.fieldnames or []
         missing = [c for c in required if c not in header]
@@ -183,7 +183,7 @@ def _csv_rows(path: Path, required: Sequence[str]) -> Iterable[tuple[int, dict[s
         raise DataError(f"malformed CSV ({exc})", path, reader.line_num) from None
 
 
-def _json_field(obj: Any, key: str, path: Path, where: str, kind: type | tuple) -> Any:
+def require_json_field(obj: Any, key: str, path: Path, where: str, kind: type | tuple) -> Any:
     if not isinstance(obj, dict) or key not in obj:
         raise DataError(f"{where}: missing field {key!r}", path)
     if not isinstance(obj[key], kind) or (isinstance(obj[key], bool) and bool not in _kinds(kind)):
@@ -195,13 +195,13 @@ def _kinds(kind: type | tuple) -> tuple:
     return kind if isinstance(kind, tuple) else (kind,)
 
 
-def _choice_label(label: int, n: int, path: Path | str, line: int | None) -> int:
+def check_choice_index(label: int, n: int, path: Path | str, line: int | None) -> int:
     if not 0 <= label < n:
         raise DataError(f"label {label} is not a choice index (0..{n - 1})", path, line)
     return label
 
 
-def _spans(value: list, n: int, path: Path, where: str) -> list[tuple[int, int]]:
+def parse_sentence_spans(value: list, n: int, path: Path, where: str) -> list[tuple[int, int]]:
     """XQuAD-R ``sentence_breaks``: ``[start, end]`` character offsets inside the context."""
     out = []
     for i, span in enumerate(value):
@@ -214,7 +214,7 @@ def _spans(value: list, n: int, path: Path, where: str) -> list[tuple[int, int]]
     return out
 
 
-def _companions(options: Mapping[str, Any], key: str) -> list[Path]:
+def companion_paths(options: Mapping[str, Any], key: str) -> list[Path]:
     value = options.get(key)
     if value is None:
         return []
@@ -223,21 +223,21 @@ def _companions(options: Mapping[str, Any], key: str) -> list[Path]:
     return [Path(v) for v in value]
 
 
-def _placeholders(lang: str, split: str, lang_codes: Mapping[str, str]) -> dict[str, str]:
+def pattern_placeholders(lang: str, split: str, lang_codes: Mapping[str, str]) -> dict[str, str]:
     from .languages import LANGUAGES
 
     name = LANGUAGES[lang].name if lang in LANGUAGES else lang
     return {"lang": lang, "code": lang_codes.get(lang, lang), "name": name, "split": split}
 
 
-def _fill(template: str, values: Mapping[str, str], what: str) -> str:
+def fill_pattern(template: str, values: Mapping[str, str], what: str) -> str:
     try:
         return template.format_map(values)
     except (KeyError, IndexError, ValueError) as exc:
         raise ConfigError(f"{what} {template!r}: unknown placeholder {exc} (allowed: {{lang}}, {{code}}, {{name}}, {{split}})") from None
 
 
-def _expected_paths(source_split: Any, split: str, lang: str, data_dir: Path | None) -> str:
+def describe_expected_paths(source_split: Any, split: str, lang: str, data_dir: Path | None) -> str:
     base = f"{data_dir}/" if data_dir else "DIR/"
-    pats = [base + _fill(s.pattern, _placeholders(lang, split, s.lang_codes), "pattern") for s in source_split.local]
+    pats = [base + fill_pattern(s.pattern, pattern_placeholders(lang, split, s.lang_codes), "pattern") for s in source_split.local]
     return " or ".join(pats) if pats else "(no local layout is defined for this split)"

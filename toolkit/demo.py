@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import _coerce_fields, _positive
+from .config import check_positive, coerce_fields
 from .matrix import Event, MatrixConfig, MatrixRun, TaskOverride, run_matrix
 
 __all__ = ["DemoConfig", "demo_matrix_config", "run_demo", "DemoResult", "DEFAULT_OUT"]
@@ -57,8 +57,8 @@ class DemoConfig:
     executor: str = field(default="local")
 
     def __post_init__(self):
-        _coerce_fields(self)
-        _positive(self, "steps", "max_eval_examples", allow_none=True)
+        coerce_fields(self)
+        check_positive(self, "steps", "max_eval_examples", allow_none=True)
 
 
 def demo_matrix_config(cfg: DemoConfig) -> MatrixConfig:

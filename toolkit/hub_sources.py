@@ -16,11 +16,11 @@ from .datafiles import (
     Examples,
     Loaded,
     RetrievalData,
-    _choice_label,
-    _expected_paths,
-    _fill,
-    _placeholders,
+    check_choice_index,
     check_text,
+    describe_expected_paths,
+    fill_pattern,
+    pattern_placeholders,
 )
 from .errors import ConfigError, DataError, DataUnavailable
 
@@ -201,8 +201,8 @@ def _make_mc(context: tuple[str, ...] = ("context", "premise", "ctx"), choices: 
                 continue
             out.append({"id": row.get(ctx.col("id", "idx", row=row)), "context": row.get(ctx.col("context", *context, row=row)) or "",
                         "question": row.get(ctx.col("question", row=row)) or "", "choices": opts,
-                        # _choice_label's ``path`` only names the place in its DataError, as ctx.where does
-                        "label": _choice_label(index, len(opts), ctx.where, i + 1)})
+                        # check_choice_index's ``path`` only names the place in its DataError, as ctx.where does
+                        "label": check_choice_index(index, len(opts), ctx.where, i + 1)})
         if dropped:
             log.info("%s: dropped %d unlabelled row(s)", ctx.where, dropped)
         return out
@@ -247,7 +247,7 @@ HUB_CONVERTERS: dict[str, Callable[[Iterable[Mapping[str, Any]], _HubContext], L
 }
 
 
-def _hub_sources(source_split: Any, lang: str) -> tuple:
+def split_hub_sources(source_split: Any, lang: str) -> tuple:
     hub = source_split.hub_overrides.get(lang) if getattr(source_split, "hub_overrides", None) else None
     hub = hub or source_split.hub
     if hub is None:
@@ -256,17 +256,17 @@ def _hub_sources(source_split: Any, lang: str) -> tuple:
 
 
 def _hub_name(hub: Any, values: Mapping[str, str]) -> str:
-    config = _fill(hub.config, values, "config") if hub.config else None
+    config = fill_pattern(hub.config, values, "config") if hub.config else None
     return f"{hub.path}" + (f" (config {config})" if config else "")
 
 
-def _load_hub(spec: Any, source_split: Any, split: str, lang: str, root: Path | None) -> Loaded:
-    sources = _hub_sources(source_split, lang)
-    expected = _expected_paths(source_split, split, lang, root)
+def load_from_hub(spec: Any, source_split: Any, split: str, lang: str, root: Path | None) -> Loaded:
+    sources = split_hub_sources(source_split, lang)
+    expected = describe_expected_paths(source_split, split, lang, root)
     if not sources:
         where = f"no file matched {expected}" if root else "no data directory is set"
         raise DataUnavailable(f"{spec.name} {split} {lang}: {where} and the task has no Hub source; "
-                              f"put the original files at {_expected_paths(source_split, split, lang, None)} "
+                              f"put the original files at {describe_expected_paths(source_split, split, lang, None)} "
                               "and pass --data-dir DIR or set XTA_DATA_DIR=DIR")
     parts = [_load_one_hub(spec, hub, split, lang, expected, root) for hub in sources]
     if len(parts) == 1 or isinstance(parts[0], RetrievalData):
@@ -287,10 +287,10 @@ def _hub_offline() -> bool:
 
 
 def _load_one_hub(spec: Any, hub: Any, split: str, lang: str, expected: str, root: Path | None) -> Loaded:
-    values = _placeholders(lang, split, hub.lang_codes)
+    values = pattern_placeholders(lang, split, hub.lang_codes)
     name = _hub_name(hub, values)
-    hub_split = _fill(hub.split, values, "split")
-    where = f"hf://{hub.path}" + (f"/{_fill(hub.config, values, 'config')}" if hub.config else "") + f"[{hub_split}]"
+    hub_split = fill_pattern(hub.split, values, "split")
+    where = f"hf://{hub.path}" + (f"/{fill_pattern(hub.config, values, 'config')}" if hub.config else "") + f"[{hub_split}]"
     rows, features = _hub_rows(hub, values, hub_split, name, expected, root, spec, split, lang)
     rows = _hub_filter(rows, hub, values)
     return convert_hub_rows(rows, _HubContext(hub, spec, lang, where, features))
@@ -321,7 +321,7 @@ def _hub_rows(hub: Any, values: Mapping[str, str], hub_split: str, name: str, ex
     """Rows of one Hub dataset; offline or unreachable Hub -> DataUnavailable with the local recipe."""
     import datasets
 
-    config = _fill(hub.config, values, "config") if hub.config else None
+    config = fill_pattern(hub.config, values, "config") if hub.config else None
     local_hint = (f"no file matched {expected}" if root else
                   f"to use local files put them at {expected} and pass --data-dir DIR or set XTA_DATA_DIR=DIR")
     try:
@@ -349,7 +349,7 @@ def _hub_rows(hub: Any, values: Mapping[str, str], hub_split: str, name: str, ex
 def _hub_filter(rows: list[dict], hub: Any, values: Mapping[str, str]) -> list[dict]:
     """Keep rows whose column equals the value; a value ending in '*' is a prefix (TyDiQA ids)."""
     for column, template in hub.filter.items():
-        want = _fill(str(template), values, "filter")
+        want = fill_pattern(str(template), values, "filter")
         if want.endswith("*"):
             rows = [r for r in rows if str(r.get(column, "")).startswith(want[:-1])]
         else:

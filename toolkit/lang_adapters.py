@@ -121,18 +121,18 @@ class LangAdapterConfig:
     report_to: tuple[str, ...] = field(default=(), metadata=NOHASH)
 
     def __post_init__(self):
-        from .config import ADAPTER_CONFIG_NAMES, _choice, _coerce_fields, _positive
+        from .config import ADAPTER_CONFIG_NAMES, check_choice, check_positive, coerce_fields
 
-        _coerce_fields(self)
+        coerce_fields(self)
         from .tracking import parse_report_to
 
         object.__setattr__(self, "report_to", parse_report_to(self.report_to))
         safe_name(self.lang, "language")
         if self.adapter_name is not None:
             safe_name(self.adapter_name, "adapter")
-        _choice("adapter_config", self.adapter_config, ADAPTER_CONFIG_NAMES)
-        _positive(self, "reduction_factor", "learning_rate", "max_steps", "batch_size", "max_length", "logging_steps")
-        _positive(self, "max_sentences", allow_none=True)
+        check_choice("adapter_config", self.adapter_config, ADAPTER_CONFIG_NAMES)
+        check_positive(self, "reduction_factor", "learning_rate", "max_steps", "batch_size", "max_length", "logging_steps")
+        check_positive(self, "max_sentences", allow_none=True)
         if not 0.0 < self.mlm_probability < 1.0:
             raise ConfigError(f"mlm_probability: must be in (0, 1), got {self.mlm_probability}")
         if not 0.0 <= self.warmup_ratio < 1.0:
@@ -221,7 +221,7 @@ def _tokenize(sentences: list[str], tokenizer, cfg: LangAdapterConfig) -> _Text:
     return _Text(ids[:split], ids[split:], len(sentences), len(tokenizer))
 
 
-def _batch(seqs: Sequence[Sequence[int]], tokenizer) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def pad_mlm_batch(seqs: Sequence[Sequence[int]], tokenizer) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     from .families.base import pad
 
     pad_id = tokenizer.pad_token_id
@@ -326,7 +326,7 @@ def _cleanup(model, name: str) -> None:
     model.eval()
 
 
-def _mlm_forward(model, ids: torch.Tensor, attention: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def mlm_forward(model, ids: torch.Tensor, attention: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy and correct predictions at the masked positions only (the head's own forward would
     compute logits for every token). The invertible adapter runs inverted before the tied decoder, as
     the adapters library's LM heads do."""
@@ -359,11 +359,11 @@ def _heldout_scores(model, text: _Text, tokenizer, cfg: LangAdapterConfig, devic
     total, correct, count = 0.0, 0, 0
     with torch.inference_mode():
         for start in range(0, len(text.heldout), 32):
-            ids, attention, special = _batch(text.heldout[start : start + 32], tokenizer)
+            ids, attention, special = pad_mlm_batch(text.heldout[start : start + 32], tokenizer)
             inputs, labels = mask_tokens(ids, special, tokenizer.mask_token_id, text.vocab_size,
                                          _step_generator(cfg, 10**9 + start), cfg.mlm_probability)
             n = int((labels != IGNORE).sum())
-            loss, right = _mlm_forward(model, inputs.to(device), attention.to(device), labels.to(device))
+            loss, right = mlm_forward(model, inputs.to(device), attention.to(device), labels.to(device))
             total, correct, count = total + float(loss) * n, correct + int(right), count + n
     return {"mlm_loss": total / count, "mlm_accuracy": 100.0 * correct / count, "masked_tokens": count}
 
@@ -384,8 +384,8 @@ def train_language_adapter(cfg: LangAdapterConfig, encoder=None, artifacts_dir: 
     from .encoders import load_encoder
     from .families.base import adapter_model
     from .tracking import check_report_to
-    from .train import (TrainResult, _Checkpointer, _finished, _open_hooks, _State, adapter_dir, checkpoint_dir,
-                        default_artifacts_dir)
+    from .train import (TrainCheckpointer, TrainResult, TrainState, adapter_dir, checkpoint_dir, default_artifacts_dir,
+                        finished_run, open_train_hooks)
 
     check_report_to(cfg.report_to)  # a missing tracker package: said before the encoder loads
     artifacts = Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()
@@ -398,13 +398,13 @@ def train_language_adapter(cfg: LangAdapterConfig, encoder=None, artifacts_dir: 
     cfg_hash = config_hash(cfg, encoder=encoder.fingerprint, text=text_hash, **({"mlm_head": "pretrained"} if pretrained else {}))
     out_dir = adapter_dir(cfg.name, artifacts)
     clean_stale_temps(out_dir.parent)  # what a kill during an earlier final save left behind
-    done = _finished(out_dir, cfg_hash)
+    done = finished_run(out_dir, cfg_hash)
     if done is not None and not force:
         log.info("language adapter %s already trained with this configuration", cfg.name)
         return done
     text = _tokenize(sentences, encoder.tokenizer, cfg)
     model = adapter_model(encoder)
-    ckpt = _Checkpointer(checkpoint_dir(cfg.name, artifacts), cfg_hash, checkpoint_every)
+    ckpt = TrainCheckpointer(checkpoint_dir(cfg.name, artifacts), cfg_hash, checkpoint_every)
     if force:
         ckpt.remove()
     torch.manual_seed(cfg.seed)
@@ -417,9 +417,9 @@ def train_language_adapter(cfg: LangAdapterConfig, encoder=None, artifacts_dir: 
         place(model, encoder)  # where the encoder runs (a GPU when there is one)
     try:
         encoder.assert_frozen()
-        st = _State()
+        st = TrainState()
         resumed = ckpt.load(model, st)
-        hooks = _open_hooks(cfg, ckpt, artifacts, resumed or 0, False, on_step, 0)
+        hooks = open_train_hooks(cfg, ckpt, artifacts, resumed or 0, False, on_step, 0)
         try:
             st = _loop(model, text, encoder.tokenizer, cfg, ckpt, st, log_every or cfg.logging_steps, hooks)
             encoder.assert_frozen()
@@ -439,20 +439,20 @@ def train_language_adapter(cfg: LangAdapterConfig, encoder=None, artifacts_dir: 
 
 
 def _loop(model, text: _Text, tokenizer, cfg: LangAdapterConfig, ckpt, st, log_every: int, hooks):
-    from .train import _optimizer
+    from .train import build_optimizer
 
     plan = _plan(len(text.train), cfg)
     device = next(model.parameters()).device
-    opt, sched = _optimizer(model, cfg, len(plan))
+    opt, sched = build_optimizer(model, cfg, len(plan))
     ckpt.restore_optimizer(opt, sched)
     per_epoch = max(1, math.ceil(len(text.train) / cfg.batch_size))
     while st.step < len(plan):
         started = time.perf_counter()
         model.train()
-        ids, attention, special = _batch([text.train[i] for i in plan[st.step]], tokenizer)
+        ids, attention, special = pad_mlm_batch([text.train[i] for i in plan[st.step]], tokenizer)
         inputs, labels = mask_tokens(ids, special, tokenizer.mask_token_id, text.vocab_size,
                                      _step_generator(cfg, st.step), cfg.mlm_probability)
-        loss, _ = _mlm_forward(model, inputs.to(device), attention.to(device), labels.to(device))
+        loss, _ = mlm_forward(model, inputs.to(device), attention.to(device), labels.to(device))
         loss.backward()
         lr = float(opt.param_groups[0]["lr"])  # the rate this step used
         opt.step()
@@ -573,9 +573,9 @@ def _register_local(src: Path, name: str, lang: str, encoder, artifacts_dir, for
     dest = adapter_dir(name, artifacts_dir)
     if dest.exists() and not force:
         raise SetupError(f"an adapter named {name!r} already exists in {dest.parent}; pass force=True (--force) to replace it")
-    from .hub import _json
+    from .adapter_fit import read_adapter_config
 
-    saved = _json(config_path)  # parsed and checked against toolkit.schemas.ADAPTER_CONFIG
+    saved = read_adapter_config(config_path)  # parsed and checked against toolkit.schemas.ADAPTER_CONFIG
     if not saved.get("name"):
         raise SetupError(f"{config_path}: no adapter 'name' (load_adapter renames the weights from it)")
     card = {"name": name, "kind": "language", "language": lang, "task": None, "recipe": "none", "intermediate": [],

@@ -32,7 +32,7 @@ LOGME_MAX_ITER = 11
 LOGME_TOL = 1e-3
 
 
-def _spectrum(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def feature_spectrum(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``sigma`` (k,), the squared singular values of F, and ``u`` (N, k), its left singular vectors,
     as the reference computes them (thuml/LogME ``LogME.py`` l.106-115):
 
@@ -53,7 +53,7 @@ def _spectrum(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return s**2, u
 
 
-def _posterior_terms(sigma: np.ndarray, x2: np.ndarray, res_x2: float, t: float) -> tuple[float, float, float]:
+def posterior_mean_terms(sigma: np.ndarray, x2: np.ndarray, res_x2: float, t: float) -> tuple[float, float, float]:
     """gamma, m^T m and ||y - F m||^2 at t = alpha / beta for the posterior mean m = beta A^-1 F^T y,
     A = alpha I + beta F^T F (You et al. 2021, Algorithm 1), in the reference's SVD form
     (``LogME.py`` l.129-131): x2 = (U^T y)^2, and ``res_x2`` = ||y||^2 - sum x2 (l.124) is the part of y
@@ -64,10 +64,10 @@ def _posterior_terms(sigma: np.ndarray, x2: np.ndarray, res_x2: float, t: float)
     return gamma, m2, res2
 
 
-def _evidence_terms(sigma: np.ndarray, d: int, n: int, alpha: float, beta: float, m2: float, res2: float) -> float:
+def log_evidence_from_terms(sigma: np.ndarray, d: int, n: int, alpha: float, beta: float, m2: float, res2: float) -> float:
     """The reference's log evidence (not divided by N; ``LogME.py`` l.144-149): D/2 log a + N/2 log b
     - 1/2 sum_k log(a + b sigma_k) - b/2 res2 - a/2 m2 - N/2 log 2 pi, You et al. (2021) eq. 2. The
-    log-determinant sums over the k components of :func:`_spectrum` only."""
+    log-determinant sums over the k components of :func:`feature_spectrum` only."""
     return (d / 2.0 * math.log(alpha) + n / 2.0 * math.log(beta) - 0.5 * float(np.sum(np.log(alpha + beta * sigma)))
             - beta / 2.0 * res2 - alpha / 2.0 * m2 - n / 2.0 * math.log(2.0 * math.pi))
 
@@ -83,14 +83,14 @@ def _fixed_point(sigma: np.ndarray, x2: np.ndarray, res_x2: float, n: int, d: in
     m2 = res2 = 0.0
     for _ in range(max_iter):
         t = alpha / beta
-        gamma, m2, res2 = _posterior_terms(sigma, x2, res_x2, t)
+        gamma, m2, res2 = posterior_mean_terms(sigma, x2, res_x2, t)
         alpha = gamma / (m2 + LOGME_EPSILON)
         beta = (n - gamma) / (res2 + LOGME_EPSILON)
         if abs(alpha / beta - t) / t <= tol:
             break
     else:
         logger.debug("LogME: alpha/beta did not converge in %d iterations", max_iter)
-    return _evidence_terms(sigma, d, n, alpha, beta, m2, res2) / n, alpha, beta
+    return log_evidence_from_terms(sigma, d, n, alpha, beta, m2, res2) / n, alpha, beta
 
 
 def log_evidence(features: np.ndarray, y: np.ndarray, alpha: float, beta: float) -> float:
@@ -102,10 +102,10 @@ def log_evidence(features: np.ndarray, y: np.ndarray, alpha: float, beta: float)
     f = np.asarray(features, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     n, d = f.shape
-    sigma, u = _spectrum(f)
+    sigma, u = feature_spectrum(f)
     x2 = (u.T @ y) ** 2
-    _, m2, res2 = _posterior_terms(sigma, x2, float(y @ y - x2.sum()), alpha / beta)
-    return _evidence_terms(sigma, d, n, alpha, beta, m2, res2) - (d - len(sigma)) / 2.0 * math.log(alpha)
+    _, m2, res2 = posterior_mean_terms(sigma, x2, float(y @ y - x2.sum()), alpha / beta)
+    return log_evidence_from_terms(sigma, d, n, alpha, beta, m2, res2) - (d - len(sigma)) / 2.0 * math.log(alpha)
 
 
 def _one_hot(labels: np.ndarray) -> np.ndarray:
@@ -127,7 +127,7 @@ def logme(features: np.ndarray, labels: np.ndarray, *, regression: bool = False,
     maximised separately and the K values averaged, as in the paper) or, with ``regression``, (N,) or
     (N, K) real targets. Computes what the reference implementation computes (thuml/LogME ``LogME.py``,
     ``LogME.fit`` with its default ``_fit_fixed_point``, l.100-160): the SVD of F once
-    (:func:`_spectrum`), then per column the fixed point of :func:`_fixed_point` — at most 11 iterations
+    (:func:`feature_spectrum`), then per column the fixed point of :func:`_fixed_point` — at most 11 iterations
     (``max_iter``), stopping when alpha/beta changes by at most 1e-3 relative (``tol``), evidence at the
     final alpha, beta with the previous step's posterior terms.
 
@@ -146,7 +146,7 @@ def logme(features: np.ndarray, labels: np.ndarray, *, regression: bool = False,
     if max_iter < 1:
         raise ConfigError(f"LogME: max_iter must be >= 1, got {max_iter}")
     n, d = f.shape
-    sigma, u = _spectrum(f)
+    sigma, u = feature_spectrum(f)
     evidences = []
     for k in range(y.shape[1]):
         x2 = (u.T @ y[:, k]) ** 2
@@ -330,8 +330,8 @@ def logme_target_data(task: str, data_dir=None) -> tuple[Any, str]:
                     f"{': ' + '; '.join(errors) if errors else ''})")
 
 
-def _candidate_logme(target: str, candidates: Sequence[str], encoder: Any, data_dir, artifacts_dir, n: int,
-                     seed: int, skipped: dict[str, str]) -> tuple[list[Estimate], str]:
+def candidate_logme_estimates(target: str, candidates: Sequence[str], encoder: Any, data_dir, artifacts_dir, n: int,
+                              seed: int, skipped: dict[str, str]) -> tuple[list[Estimate], str]:
     """LogME of each candidate's trained adapter (named like the candidate) on the target's English labelled
     data (:func:`logme_target_data`), and which data that was."""
     from .tasks import get_task

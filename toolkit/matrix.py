@@ -45,11 +45,11 @@ from .config import TrainConfig
 from .errors import ConfigError, XtaError
 # configuration and results live in their own modules; re-exported: `toolkit.matrix` is the matrix's API
 from .matrix_config import (BASELINE, EXECUTORS, LANG_MODES, MATRIX_RECIPES, OVERRIDE_KEYS,  # noqa: F401
-                            MatrixConfig, Member, TaskOverride, _label, matrix_config_from_yaml, parse_intermediate,
+                            MatrixConfig, Member, TaskOverride, intermediate_label, matrix_config_from_yaml, parse_intermediate,
                             parse_overrides)
-from .matrix_results import (Cost, GainTests, MatrixRun, _mean, collect_rows, collect_scores,  # noqa: F401
+from .matrix_results import (Cost, GainTests, MatrixRun, collect_rows, collect_scores,  # noqa: F401
                              compute_cost, cost_rows, encoder_parameters, gain_rows, gain_tests, language_rows,
-                             significance_note, significance_summary, status_counts)
+                             mean_score, significance_note, significance_summary, status_counts)
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +294,7 @@ def _target_training(cfg: MatrixConfig, target: str, recipe: str, names: Sequenc
     if not names:
         name = cfg.prefix + target
         return name, name, _train_config(cfg, task, name, cfg.target_steps, override, **tt)
-    name = f"{cfg.prefix}{target}__{_VERB[recipe]}__{_label([Member((n,)) for n in names])}"
+    name = f"{cfg.prefix}{target}__{_VERB[recipe]}__{intermediate_label([Member((n,)) for n in names])}"
     if recipe == "sequential":
         return name, name, _train_config(cfg, task, name, cfg.target_steps, override, recipe="sequential", init_from=names[0], **tt)
     if recipe == "stack":
@@ -616,7 +616,7 @@ def seed_gain_rows(sr: SeedRuns, recipe: str) -> tuple[list[str], list[list[str]
     header = ["intermediate", *targets]
     base = []
     for t in targets:
-        means = [_mean(r.baseline(t)) for r in sr.runs.values()]
+        means = [mean_score(r.baseline(t)) for r in sr.runs.values()]
         ok = [m for m in means if m is not None]
         base.append(f"{fmean(ok):.1f} ±{stdev(ok):.1f}" if len(ok) == len(means) and len(ok) > 1 else
                     (f"{ok[0]:.1f}" if len(ok) == len(means) == 1 else "-"))

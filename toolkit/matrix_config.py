@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from .config import NOHASH, _choice, _coerce_fields, _names, _positive, _split_text
+from .config import NOHASH, check_choice, check_names, check_positive, check_split, coerce_fields
 from .errors import ConfigError
 from .io import safe_name
 
@@ -67,15 +67,15 @@ class TaskOverride:
     train_langs: tuple[str, ...] = ()  # translate-train languages (issue 21); () = English only
 
     def __post_init__(self):
-        _coerce_fields(self)
-        _names("language", self.train_langs)
+        coerce_fields(self)
+        check_names("language", self.train_langs)
         if self.eval_split is not None:
-            _split_text("eval_split", self.eval_split)
-        _split_text("train_split", self.train_split)
-        _split_text("dev_split", self.dev_split)
-        _names("task", (self.train_task,) if self.train_task else ())
-        _names("language", self.langs)
-        _positive(self, "max_steps", "max_train_examples", "learning_rate", allow_none=True)
+            check_split("eval_split", self.eval_split)
+        check_split("train_split", self.train_split)
+        check_split("dev_split", self.dev_split)
+        check_names("task", (self.train_task,) if self.train_task else ())
+        check_names("language", self.langs)
+        check_positive(self, "max_steps", "max_train_examples", "learning_rate", allow_none=True)
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ class MatrixConfig:
     def __post_init__(self):
         overrides = self.overrides
         object.__setattr__(self, "overrides", {})
-        _coerce_fields(self)
+        coerce_fields(self)
         object.__setattr__(self, "overrides", _coerce_overrides(overrides))
         inters = tuple(dict.fromkeys((BASELINE, *self.intermediates)))
         object.__setattr__(self, "intermediates", inters)
@@ -148,19 +148,19 @@ class MatrixConfig:
         if not self.recipes:
             raise ConfigError("recipes: name at least one of sequential, stack, fuse")
         for recipe in self.recipes:
-            _choice("recipes", recipe, MATRIX_RECIPES)
-        _choice("executor", self.executor, EXECUTORS)
-        _names("task", self.targets)
+            check_choice("recipes", recipe, MATRIX_RECIPES)
+        check_choice("executor", self.executor, EXECUTORS)
+        check_names("task", self.targets)
         for entry in inters:
             for member in parse_intermediate(entry):
                 if member.mlm and not self.mlm_text:
                     raise ConfigError(f"intermediate {entry!r}: +mlm needs mlm_text, the plain-text files of the masked-LM loss")
-        _names("language", self.train_langs)
+        check_names("language", self.train_langs)
         if len(self.langs) == 1 and self.langs[0] in LANG_MODES:
             pass
         else:
-            _names("language", self.langs)
-        raw_seeds = cast("tuple[str, ...]", self.seeds)  # _coerce_fields made each item a str; int()ed here
+            check_names("language", self.langs)
+        raw_seeds = cast("tuple[str, ...]", self.seeds)  # coerce_fields made each item a str; int()ed here
         try:
             seeds = tuple(int(v) for v in raw_seeds)
         except ValueError:
@@ -172,17 +172,17 @@ class MatrixConfig:
             safe_name(self.prefix + "x", "prefix")
             if not all(c.isalnum() or c == "_" for c in self.prefix):
                 raise ConfigError(f"prefix: {self.prefix!r} may only hold letters, digits and '_' (adapter names become module names)")
-        _positive(self, "eval_batch_size", "num_cpus", "ray_cpus", "logging_steps")
+        check_positive(self, "eval_batch_size", "num_cpus", "ray_cpus", "logging_steps")
         from .tracking import parse_report_to
 
         object.__setattr__(self, "report_to", parse_report_to(self.report_to))
         from .stats import CORRECTIONS
 
-        _choice("correction", self.correction, CORRECTIONS)
+        check_choice("correction", self.correction, CORRECTIONS)
         for name in ("resamples", "permutations"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}: expected 0 (none) or a positive number, got {getattr(self, name)}")
-        _positive(self, "batch_size", "learning_rate", "max_length", "intermediate_steps", "target_steps", "train_examples", "max_dev_examples",
+        check_positive(self, "batch_size", "learning_rate", "max_length", "intermediate_steps", "target_steps", "train_examples", "max_dev_examples",
                   "max_eval_examples", allow_none=True)
 
     def override(self, task: str) -> TaskOverride:
@@ -198,7 +198,7 @@ def _coerce_overrides(raw: Any) -> dict[str, TaskOverride]:
         raise ConfigError(f"overrides: expected a mapping task -> options, got {raw!r}")
     out = {}
     for task, opts in raw.items():
-        _names("task", (str(task),))
+        check_names("task", (str(task),))
         out[str(task)] = opts if isinstance(opts, TaskOverride) else from_dict(TaskOverride, opts or {}, where=f"overrides.{task}")
     return out
 
@@ -275,7 +275,7 @@ def parse_intermediate(entry: str, prefix: str = "") -> tuple[Member, ...]:
     return tuple(members)
 
 
-def _label(members: Sequence[Member]) -> str:
+def intermediate_label(members: Sequence[Member]) -> str:
     """Filesystem- and setup-safe label of an intermediate set (shortened with a hash when long)."""
     return _shorten("__".join(m.name for m in members))
 

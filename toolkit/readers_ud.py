@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .datafiles import Examples, _check_label, _lines, _read_text
+from .datafiles import Examples, check_task_label, read_text_file, split_text_lines
 from .errors import DataError
 
 _CONLLU_ID = re.compile(r"^[0-9]{1,9}$")  # ASCII digits, bounded: no huge ints
@@ -88,7 +88,7 @@ def read_conllu(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) ->
         words: list[tuple[str, str]] = []
         ranges: list[tuple[int, int, str]] = []
         edges: dict[int, set[int]] = {}
-        for number, line in enumerate([*_lines(_read_text(path)), ""], 1):
+        for number, line in enumerate([*split_text_lines(read_text_file(path)), ""], 1):
             if not line.strip():
                 _conllu_flush(words, ranges if fused else [], edges, precedence, out, lang, path, number)
                 words, ranges, edges = [], [], {}
@@ -117,7 +117,7 @@ def read_conllu(paths: Sequence[Path], lang: str, options: Mapping[str, Any]) ->
                 heads.add(-1)
             if cols[8] != "_":  # lib/conll.py parse_deps (lines 24-28): integer heads of DEPS
                 heads.update(int(h) for h, *_ in (p.split(":") for p in cols[8].split("|")) if _CONLLU_ID.match(h))
-            words.append((cols[1], _check_label(cols[3].strip(), options, path, number)))
+            words.append((cols[1], check_task_label(cols[3].strip(), options, path, number)))
     return out
 
 

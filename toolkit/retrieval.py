@@ -151,18 +151,18 @@ def encode_texts(
     ids = _tokenize(encoder.tokenizer, texts, prefix, max_length)
     if not ids:
         return np.zeros((0, _hidden_size(encoder)), dtype=np.float32)
-    pad_id = _pad_id(encoder.tokenizer)
+    pad_id = tokenizer_pad_id(encoder.tokenizer)
     order = np.argsort([-len(x) for x in ids], kind="stable")  # longest first: memory peak up front
     model = encoder.model
-    device = _model_device(model)
+    device = model_param_device(model)
     out: np.ndarray | None = None
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     from .families.base import eval_autocast
 
-    with torch.inference_mode(), _eval_mode(model), eval_autocast(device):
+    with torch.inference_mode(), temporary_eval_mode(model), eval_autocast(device):
         for b, rows in enumerate(batches):
-            input_ids, mask = _pad_batch([ids[i] for i in rows], pad_id, device)
-            hidden = _hidden(model, input_ids, mask, layer)
+            input_ids, mask = right_pad_batch([ids[i] for i in rows], pad_id, device)
+            hidden = hidden_states_at(model, input_ids, mask, layer)
             vectors = pool(hidden.float(), mask, mode=pooling).cpu().numpy()
             if out is None:
                 out = np.empty((len(ids), vectors.shape[1]), dtype=np.float32)
@@ -196,14 +196,15 @@ def _tokenize(tokenizer: Any, texts: Sequence[str], prefix: str, max_length: int
     return enc["input_ids"]
 
 
-def _pad_id(tokenizer: Any) -> int:
+def tokenizer_pad_id(tokenizer: Any) -> int:
+    """The tokenizer's pad token id (EncoderError when it has none)."""
     pad = getattr(tokenizer, "pad_token_id", None)
     if pad is None:
         raise EncoderError("the tokenizer has no pad token; set tokenizer.pad_token before encoding batches")
     return int(pad)
 
 
-def _pad_batch(rows: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def right_pad_batch(rows: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad token id lists to the longest in the batch (so position 0 is the first token)."""
     width = max(len(r) for r in rows)
     ids = np.full((len(rows), width), pad_id, dtype=np.int64)
@@ -214,7 +215,7 @@ def _pad_batch(rows: list[list[int]], pad_id: int, device: torch.device) -> tupl
     return torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device)
 
 
-def _hidden(model: Any, input_ids: torch.Tensor, mask: torch.Tensor, layer: int | None) -> torch.Tensor:
+def hidden_states_at(model: Any, input_ids: torch.Tensor, mask: torch.Tensor, layer: int | None) -> torch.Tensor:
     """The token states of ``layer`` (None/-1: last); asks for all hidden states only when needed."""
     n_layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
     wants_last = layer is None or layer == -1 or (n_layers is not None and layer == n_layers)
@@ -241,7 +242,7 @@ def _check_layer(layer: int, n_states: int) -> None:
 
 
 @contextmanager
-def _eval_mode(model: Any) -> Iterator[None]:
+def temporary_eval_mode(model: Any) -> Iterator[None]:
     """Dropout off while encoding; the caller's train/eval state is restored afterwards."""
     was_training = bool(getattr(model, "training", False))
     model.eval()
@@ -252,7 +253,8 @@ def _eval_mode(model: Any) -> Iterator[None]:
             model.train()
 
 
-def _model_device(model: Any) -> torch.device:
+def model_param_device(model: Any) -> torch.device:
+    """The device of the model's first parameter (CPU for a model without parameters)."""
     param = next(iter(model.parameters()), None)
     return param.device if param is not None else torch.device("cpu")
 

@@ -240,7 +240,7 @@ def check(value: Any, schema: Schema, path: object, what: str) -> Any:
 def parse_json(text: str | bytes, path: object, what: str = "JSON file") -> Any:
     """``json.loads`` whose every failure is a DataError naming ``path``: bytes that are not UTF-8, malformed
     JSON, nesting too deep for the parser, NUL or lone surrogates in a string."""
-    from .datafiles import _BAD_ESCAPE, check_text
+    from .datafiles import BAD_JSON_ESCAPE, check_text
 
     if isinstance(text, bytes):
         try:
@@ -253,7 +253,7 @@ def parse_json(text: str | bytes, path: object, what: str = "JSON file") -> Any:
         raise DataError(f"unreadable {what}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", path) from None
     except RecursionError:
         raise DataError(f"unreadable {what}: JSON nested too deeply", path) from None
-    if _BAD_ESCAPE.search(text):
+    if BAD_JSON_ESCAPE.search(text):
         check_text(value, path)
     return value
 

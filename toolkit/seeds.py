@@ -155,18 +155,18 @@ def seed_score_ci(per_seed: Sequence[Mapping[Any, Any]], resamples: int = 1000, 
     """Two-stage percentile bootstrap CI of the mean over seeds of the mean score over languages
     (``per_seed[s] = {lang: ExampleRows}``): every draw resamples the examples within each seed and
     language, then averages ``S`` seeds picked with replacement."""
-    from .stats import _check, _percentiles, bootstrap_distribution, derived_seed
+    from .stats import bootstrap_distribution, check_bootstrap_args, derived_seed, percentile_interval
 
     if not per_seed or any(not langs for langs in per_seed):
         raise DataError("seed_score_ci: every seed needs at least one language with per-example rows")
-    _check(resamples, level)
+    check_bootstrap_args(resamples, level)
     draws = []
     for i, langs in enumerate(per_seed):
         keys = sorted(langs, key=str)
         draws.append(sum(bootstrap_distribution(langs[k], resamples, derived_seed(seed, i, k)) for k in keys) / len(keys))
     draws = np.stack(draws)  # (seeds, resamples)
     picked = np.random.default_rng(seed).integers(0, len(per_seed), size=(resamples, len(per_seed)))
-    return _percentiles(draws[picked, np.arange(resamples)[:, None]].mean(axis=1), level)
+    return percentile_interval(draws[picked, np.arange(resamples)[:, None]].mean(axis=1), level)
 
 
 @dataclass

@@ -52,14 +52,14 @@ logger = logging.getLogger(__name__)
 from .estimates import training_sizes  # noqa: E402
 from .estimates import COMBINATIONS, Cost, ESTIMATION_SPLITS, ESTIMATORS, Estimate, LANGUAGE_GROUPS, LabelledFeatures, OBJECTIVES, TaskEmbedding, cosine, english_examples, example_text, gains, random_estimates, sample_indices, size_estimates  # noqa: F401,E402
 from .semb import disjoint_halves, semb_estimates_apart  # noqa: F401,E402
-from .semb import E5_SEMB_PREFIX, SEMB_MODEL, _rows, embed_task, encode_rows, mean_embedding, semb_estimates, semb_prefix, semb_rows, task_embedding  # noqa: F401,E402
-from .logme import LOGME_EPSILON, LOGME_MAX_ITER, LOGME_TOL, _evidence_terms, _posterior_terms, _spectrum, log_evidence, logme, logme_estimates, logme_features, logme_target_data  # noqa: F401,E402
+from .semb import E5_SEMB_PREFIX, SEMB_MODEL, embed_task, encode_rows, mean_embedding, semb_estimates, semb_prefix, semb_rows, semb_rows_per_example, task_embedding  # noqa: F401,E402
+from .logme import LOGME_EPSILON, LOGME_MAX_ITER, LOGME_TOL, feature_spectrum, log_evidence, log_evidence_from_terms, logme, logme_estimates, logme_features, logme_target_data, posterior_mean_terms  # noqa: F401,E402
 from .taskemb import FisherEmbedding, TASKEMB_BATCH_SIZE, adapter_parameter_key, adapter_taskemb, taskemb_estimates, taskemb_fisher, taskemb_similarity  # noqa: F401,E402
 from .diversity import Diversity, distinct_shapes, diversity, logdet_volume, mean_pairwise_cosine_distance, shape_entropy  # noqa: F401,E402
 from .selector_eval import DiversityPoint, MatrixSelectorEvaluation, evaluate_on_matrix, evaluate_selectors, measured_matrix, ndcg, regret_at_k, spearman  # noqa: F401,E402
-from .logme import _candidate_logme  # noqa: E402
-from .semb import _semb_encoder  # noqa: E402
-from .taskemb import _candidate_taskemb  # noqa: E402
+from .logme import candidate_logme_estimates  # noqa: E402
+from .semb import semb_encoder_or_default  # noqa: E402
+from .taskemb import candidate_taskemb_estimates  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------- objectives
@@ -330,7 +330,7 @@ def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, ob
     usable = [c for c in candidates if c in data]
     embeddings, estimates, logme_data = {}, [], None
     if estimator == "semb" or diversity_weight:
-        semb_encoder = _semb_encoder(semb_encoder)
+        semb_encoder = semb_encoder_or_default(semb_encoder)
         for name in [target, *usable] if target in data else usable:
             # the spec of the data actually loaded (lareqa's English data is SQuAD's, a QA task)
             embeddings[name] = embed_task(semb_encoder, data[name], get_task(used[name].split(":")[0]), n=n,
@@ -344,11 +344,11 @@ def run_selection(target: str, candidates: Sequence[str], *, budget: int = 1, ob
         counts, sizes = training_sizes(usable, data, used)
         estimates = size_estimates(target, counts)
     elif estimator == "logme":
-        estimates, logme_data = _candidate_logme(target, usable, encoder, data_dir, artifacts_dir, n, seed, skipped)
+        estimates, logme_data = candidate_logme_estimates(target, usable, encoder, data_dir, artifacts_dir, n, seed, skipped)
         usable = [c for c in usable if c not in skipped]
     elif estimator == "taskemb":
         cache = {name: (data[name], used[name]) for name in data}
-        estimates = _candidate_taskemb(target, usable, encoder, data_dir, artifacts_dir, n, seed, skipped, cache)
+        estimates = candidate_taskemb_estimates(target, usable, encoder, data_dir, artifacts_dir, n, seed, skipped, cache)
         usable = [c for c in usable if c not in skipped]
     else:
         estimates = random_estimates(target, usable, seed=seed)

@@ -27,8 +27,8 @@ from .estimates import (
 )
 from .languages import get as get_language
 from .logme import logme_estimates, logme_features, logme_target_data
-from .semb import _semb_encoder, embed_task, semb_estimates, semb_estimates_apart  # noqa: F401
-from .taskemb import FisherEmbedding, _fisher_of, taskemb_estimates
+from .semb import embed_task, semb_encoder_or_default, semb_estimates, semb_estimates_apart  # noqa: F401
+from .taskemb import FisherEmbedding, adapter_fisher_embedding, taskemb_estimates
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +256,7 @@ def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "r
     need_vectors = "semb" in estimators or any(len(ms) > 1 for ms in members.values())
     vectors: dict[str, TaskEmbedding] = {}
     if need_vectors:
-        semb_encoder = _semb_encoder(semb_encoder)
+        semb_encoder = semb_encoder_or_default(semb_encoder)
         for name in everything:
             if name in data:
                 vectors[name] = embed_task(semb_encoder, data[name], get_task(used[name].split(":")[0]), n=n,
@@ -334,7 +334,7 @@ def _matrix_taskemb(target: str, cands: Sequence[str], encoder: Any, cfg: Any, n
     for key, name in [(f"taskemb:{target}", target_name), *((f"taskemb:{target}:{c}", names[c]) for c in cands)]:
         if name not in fisher:
             try:
-                fisher[name] = _fisher_of(encoder, name, cfg.artifacts_dir, cfg.data_dir, n, seed, cache)
+                fisher[name] = adapter_fisher_embedding(encoder, name, cfg.artifacts_dir, cfg.data_dir, n, seed, cache)
             except XtaError as exc:
                 fisher[name] = str(exc)  # the reason, reported for every target that needs it
         reason = fisher[name]
@@ -497,7 +497,7 @@ def selector_intervals(measured: Mapping[str, Mapping[str, Mapping[str, float]]]
     ``random (expected)`` row gives that expectation itself. Values are the point estimates on all
     languages (equal to :func:`evaluate_selectors`'s); a CI is None when under half of the draws define the
     metric (e.g. one candidate, or ties everywhere)."""
-    from .stats import _weights, derived_seed
+    from .stats import bootstrap_draw_counts, derived_seed
 
     if resamples < 1:
         return []
@@ -514,7 +514,7 @@ def selector_intervals(measured: Mapping[str, Mapping[str, Mapping[str, float]]]
                 continue
             V = np.array([[measured[target][c][lang] for lang in langs] for c in cands], dtype=np.float64)
             rng = np.random.default_rng(derived_seed(seed, "selector", target, group))
-            boot = _selector_draws(scores, cands, V, ks, _weights(rng, len(langs), resamples))
+            boot = _selector_draws(scores, cands, V, ks, bootstrap_draw_counts(rng, len(langs), resamples))
             point = _selector_draws(scores, cands, V, ks, np.ones((1, len(langs))))
             entry = {m: (float(point[m][0]), boot[m]) for m in [*metric_keys, *(f"random_regret@{k}" for k in ks)]}
             per.setdefault((estimator, group), {})[target] = entry

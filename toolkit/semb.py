@@ -73,7 +73,7 @@ def semb_rows(example: Mapping[str, Any], shape: str,
     raise ConfigError(f"no dataset text for task shape {shape!r} (retrieval tasks: embed RetrievalData.queries)")
 
 
-def _rows(examples: Any, spec: Any) -> list[list[tuple[str, str | None]]]:
+def semb_rows_per_example(examples: Any, spec: Any) -> list[list[tuple[str, str | None]]]:
     """The SEmb rows of every example (a list per example, so that sampling draws whole examples)."""
     if hasattr(examples, "queries"):  # a RetrievalData: its query sentences are the task's text
         return [[(q, None)] for q in examples.queries]
@@ -91,7 +91,7 @@ def encode_rows(encoder: Any, rows: Sequence[tuple[str, str | None]], *, prefix:
     the reference passes segment ids to models that have them; E5/XLM-R has a single type)."""
     import torch
 
-    from .retrieval import _eval_mode, _hidden, _model_device, _pad_batch, _pad_id
+    from .retrieval import hidden_states_at, model_param_device, right_pad_batch, temporary_eval_mode, tokenizer_pad_id
 
     tok = encoder.tokenizer
     ids: list[list[int]] = [[] for _ in rows]
@@ -107,14 +107,14 @@ def encode_rows(encoder: Any, rows: Sequence[tuple[str, str | None]], *, prefix:
     out = np.zeros((len(rows), _hidden_size_of(encoder)), dtype=np.float64)
     if not rows:
         return out
-    pad_id, model = _pad_id(tok), encoder.model
-    device = _model_device(model)
+    pad_id, model = tokenizer_pad_id(tok), encoder.model
+    device = model_param_device(model)
     order = np.argsort([-len(x) for x in ids], kind="stable")
-    with torch.inference_mode(), _eval_mode(model):
+    with torch.inference_mode(), temporary_eval_mode(model):
         for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
-            input_ids, mask = _pad_batch([ids[i] for i in chosen], pad_id, device)
-            hidden = _hidden(model, input_ids, mask, layer).double()
+            input_ids, mask = right_pad_batch([ids[i] for i in chosen], pad_id, device)
+            hidden = hidden_states_at(model, input_ids, mask, layer).double()
             m = mask.to(hidden.dtype).unsqueeze(-1)
             out[chosen] = ((hidden * m).sum(1) / m.sum(1)).cpu().numpy()
     return out
@@ -142,7 +142,7 @@ def embed_task(encoder: Any, examples: Any, spec: Any, *, n: int | None = 1000, 
     (Vu et al. 2020's TextEmb is the same construction on BERT itself: each example's token states are
     averaged, then the example vectors are averaged over the dataset.)
     """
-    per_example = _rows(examples, spec)
+    per_example = semb_rows_per_example(examples, spec)
     if not per_example:
         raise DataError(f"task {getattr(spec, 'name', '?')}: no examples to embed")
     picked = sample_indices(len(per_example), n, seed)
@@ -225,7 +225,7 @@ def semb_estimates_apart(target: str, candidates: Sequence[str], embeddings: Map
     return sorted(estimates, key=lambda e: order.index(e.candidate)), overlaps
 
 
-def _semb_encoder(given: Any) -> Any:
+def semb_encoder_or_default(given: Any) -> Any:
     """The SEmb model: ``given``, or the default sentence-embedding model :data:`SEMB_MODEL`."""
     if given is not None:
         return given

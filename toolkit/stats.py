@@ -237,18 +237,20 @@ def _retrieval_rows(metric: str, data, ids: Sequence[str], predictions: Sequence
 # --------------------------------------------------------------------------------------------------
 
 
-def _weights(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+def bootstrap_draw_counts(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     """``size`` bootstrap resamples of ``n`` examples as draw counts (multinomial = n draws with replacement)."""
     return rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(np.float64)
 
 
-def _percentiles(values: np.ndarray, level: float) -> tuple[float, float]:
+def percentile_interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    """The central ``level`` percentile interval (lo, hi) of ``values``."""
     tail = 100.0 * (1.0 - level) / 2.0
     lo, hi = np.percentile(values, [tail, 100.0 - tail])
     return float(lo), float(hi)
 
 
-def _check(resamples: int, level: float = LEVEL) -> None:
+def check_bootstrap_args(resamples: int, level: float = LEVEL) -> None:
+    """ConfigError unless ``resamples`` (or a permutation count) is a positive int and 0 < ``level`` < 1."""
     if not isinstance(resamples, int) or resamples < 1:
         raise ConfigError(f"resamples: expected a positive number, got {resamples!r}")
     if not 0.0 < level < 1.0:
@@ -257,16 +259,16 @@ def _check(resamples: int, level: float = LEVEL) -> None:
 
 def bootstrap_distribution(rows: ExampleRows, resamples: int = 1000, seed: int = 0) -> np.ndarray:
     """The metric on ``resamples`` bootstrap resamples of the examples."""
-    _check(resamples)
+    check_bootstrap_args(resamples)
     rng = np.random.default_rng(seed)
-    out = [rows.weighted(_weights(rng, rows.n, min(_CHUNK, resamples - start))) for start in range(0, resamples, _CHUNK)]
+    out = [rows.weighted(bootstrap_draw_counts(rng, rows.n, min(_CHUNK, resamples - start))) for start in range(0, resamples, _CHUNK)]
     return np.concatenate(out)
 
 
 def bootstrap_ci(rows: ExampleRows, resamples: int = 1000, seed: int = 0, level: float = LEVEL) -> tuple[float, float]:
     """Percentile bootstrap ``level`` CI of the metric over the examples (0-100)."""
-    _check(resamples, level)
-    return _percentiles(bootstrap_distribution(rows, resamples, seed), level)
+    check_bootstrap_args(resamples, level)
+    return percentile_interval(bootstrap_distribution(rows, resamples, seed), level)
 
 
 def ci_entry(rows: ExampleRows, resamples: int, seed: int, level: float = LEVEL) -> dict[str, Any]:
@@ -324,7 +326,7 @@ class Comparison:
 def _gain_draws(base: ExampleRows, other: ExampleRows, rng: np.random.Generator, resamples: int) -> np.ndarray:
     out = []
     for start in range(0, resamples, _CHUNK):
-        w = _weights(rng, base.n, min(_CHUNK, resamples - start))
+        w = bootstrap_draw_counts(rng, base.n, min(_CHUNK, resamples - start))
         out.append(other.weighted(w) - base.weighted(w))
     return np.concatenate(out)
 
@@ -352,12 +354,12 @@ def _p_value(observed: float, null: np.ndarray) -> float:
 def compare(base: ExampleRows, other: ExampleRows, resamples: int = 1000, permutations: int = 1000, seed: int = 0,
             level: float = LEVEL) -> Comparison:
     """Gain of ``other`` over ``base`` (same examples), paired bootstrap CI and approximate-randomization p."""
-    _check(resamples, level)
-    _check(permutations)
+    check_bootstrap_args(resamples, level)
+    check_bootstrap_args(permutations)
     base, other = pair_rows(base, other)
     rng = np.random.default_rng(seed)
     gain = other.value() - base.value()
-    lo, hi = _percentiles(_gain_draws(base, other, rng, resamples), level)
+    lo, hi = percentile_interval(_gain_draws(base, other, rng, resamples), level)
     p = _p_value(gain, _swap_draws(base, other, rng, permutations))
     return Comparison(gain, lo, hi, p, base.n, resamples, permutations, level)
 
@@ -371,8 +373,8 @@ def compare_languages(pairs: Mapping[Any, tuple[ExampleRows, ExampleRows]], resa
     means over languages (keys may then be ``(target, lang)``)."""
     if not pairs:
         raise DataError("no languages to compare")
-    _check(resamples, level)
-    _check(permutations)
+    check_bootstrap_args(resamples, level)
+    check_bootstrap_args(permutations)
     keys = sorted(pairs, key=str)
     aligned = {k: pair_rows(*pairs[k]) for k in keys}
     w = {k: (1.0 / len(keys) if weights is None else float(weights[k])) for k in keys}
@@ -381,7 +383,7 @@ def compare_languages(pairs: Mapping[Any, tuple[ExampleRows, ExampleRows]], resa
     # pairs is not empty, so each sum is an array, never sum's start value 0 (the casts)
     boot = cast(np.ndarray, sum(w[k] * _gain_draws(b, o, rng, resamples) for k, (b, o) in aligned.items()))
     null = cast(np.ndarray, sum(w[k] * _swap_draws(b, o, rng, permutations) for k, (b, o) in aligned.items()))
-    lo, hi = _percentiles(boot, level)
+    lo, hi = percentile_interval(boot, level)
     return Comparison(gain, lo, hi, _p_value(gain, null), sum(b.n for b, _ in aligned.values()), resamples,
                       permutations, level)
 
@@ -399,8 +401,8 @@ def compare_seeds(per_seed: Sequence[Mapping[Any, tuple[ExampleRows, ExampleRows
     the same mean over seeds. ``sd``: the standard deviation (n - 1) of the per-seed gains."""
     if not per_seed or any(not pairs for pairs in per_seed):
         raise DataError("compare_seeds: every seed needs at least one language")
-    _check(resamples, level)
-    _check(permutations)
+    check_bootstrap_args(resamples, level)
+    check_bootstrap_args(permutations)
     rng = np.random.default_rng(seed)
     gains, boots, nulls, n = [], [], [], 0
     for pairs in per_seed:
@@ -415,7 +417,7 @@ def compare_seeds(per_seed: Sequence[Mapping[Any, tuple[ExampleRows, ExampleRows
     picked = rng.integers(0, len(per_seed), size=(resamples, len(per_seed)))
     two_stage = draws[picked, np.arange(resamples)[:, None]].mean(axis=1)
     gain = math.fsum(gains) / len(gains)
-    lo, hi = _percentiles(two_stage, level)
+    lo, hi = percentile_interval(two_stage, level)
     p = _p_value(gain, np.stack(nulls).mean(axis=0))
     sd = float(np.std(gains, ddof=1)) if len(gains) > 1 else 0.0
     return Comparison(gain, lo, hi, p, n, resamples, permutations, level, seeds=len(gains), sd=sd)

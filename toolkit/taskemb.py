@@ -191,24 +191,26 @@ def adapter_taskemb(encoder: Any, adapter: str, artifacts_dir, data_dir, n: int 
     return emb, used
 
 
-def _fisher_of(encoder: Any, adapter: str, artifacts_dir, data_dir, n: int, seed: int,
-               cache: dict[str, tuple[Any, str]]) -> FisherEmbedding:
+def adapter_fisher_embedding(encoder: Any, adapter: str, artifacts_dir, data_dir, n: int, seed: int,
+                             cache: dict[str, tuple[Any, str]]) -> FisherEmbedding:
+    """The TaskEmb Fisher embedding of the trained adapter ``adapter`` (:func:`adapter_taskemb`); a missing
+    adapter is a ConfigError."""
     if not adapter_dir(adapter, artifacts_dir).is_dir():
         raise ConfigError(f"no trained adapter {adapter!r} for TaskEmb (xta train-adapter, or run xta matrix)")
     return adapter_taskemb(encoder, adapter, artifacts_dir, data_dir, n, seed, cache)[0]
 
 
-def _candidate_taskemb(target: str, candidates: Sequence[str], encoder: Any, data_dir, artifacts_dir, n: int,
-                       seed: int, skipped: dict[str, str], cache: dict[str, tuple[Any, str]]) -> list[Estimate]:
+def candidate_taskemb_estimates(target: str, candidates: Sequence[str], encoder: Any, data_dir, artifacts_dir, n: int,
+                                seed: int, skipped: dict[str, str], cache: dict[str, tuple[Any, str]]) -> list[Estimate]:
     """TaskEmb of each candidate's trained adapter (named like the candidate) against the target's trained
     adapter (named like the target); a missing target adapter is an error, a missing candidate's skipped."""
     if encoder is None:
         raise ConfigError("taskemb needs the encoder")
-    target_emb = _fisher_of(encoder, target, artifacts_dir, data_dir, n, seed, cache)
+    target_emb = adapter_fisher_embedding(encoder, target, artifacts_dir, data_dir, n, seed, cache)
     embs = {}
     for cand in candidates:
         try:
-            embs[cand] = _fisher_of(encoder, cand, artifacts_dir, data_dir, n, seed, cache)
+            embs[cand] = adapter_fisher_embedding(encoder, cand, artifacts_dir, data_dir, n, seed, cache)
         except XtaError as exc:
             skipped[cand] = str(exc)
     return taskemb_estimates(target, target_emb, embs, skipped=skipped)

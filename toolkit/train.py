@@ -172,11 +172,11 @@ def prepare_mlm(cfg: TrainConfig, encoder) -> MLMText | None:
 
 def _mlm_loss(model, mlm: MLMText, indices: list[int], tokenizer, device, seed: int) -> torch.Tensor:
     """The masked-LM loss of one micro-batch (toolkit.lang_adapters' batching, masking and head)."""
-    from .lang_adapters import _batch, _mlm_forward, mask_tokens
+    from .lang_adapters import mask_tokens, mlm_forward, pad_mlm_batch
 
-    ids, attention, special = _batch([mlm.train.items[i] for i in indices], tokenizer)
+    ids, attention, special = pad_mlm_batch([mlm.train.items[i] for i in indices], tokenizer)
     inputs, labels = mask_tokens(ids, special, tokenizer.mask_token_id, mlm.vocab_size, torch.Generator().manual_seed(seed))
-    loss, _ = _mlm_forward(model, inputs.to(device), attention.to(device), labels.to(device))
+    loss, _ = mlm_forward(model, inputs.to(device), attention.to(device), labels.to(device))
     return loss
 
 
@@ -433,7 +433,7 @@ def trainable_state(model) -> dict[str, torch.Tensor]:
 
 
 @dataclass
-class _State:
+class TrainState:
     step: int = 0
     best: float | None = None
     best_step: int | None = None
@@ -450,7 +450,7 @@ class _State:
     elapsed_s: float = 0.0
 
 
-def _optimizer(model, cfg: TrainConfig | LangAdapterConfig, total_steps: int):
+def build_optimizer(model, cfg: TrainConfig | LangAdapterConfig, total_steps: int):
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise SetupError("nothing to train: no adapter or head parameter requires gradients")
@@ -478,7 +478,7 @@ def _evaluate(model, tasks: Sequence[TaskData], batch_size: int) -> dict[str, di
     return scores
 
 
-def _maybe_evaluate(model, tasks, st: _State, cfg: TrainConfig, eval_batch: int) -> bool:
+def _maybe_evaluate(model, tasks, st: TrainState, cfg: TrainConfig, eval_batch: int) -> bool:
     """Score the dev sets, record them, track the best main score; True when it improved."""
     scores = _evaluate(model, tasks, eval_batch)
     if not scores:
@@ -543,7 +543,7 @@ def _steps_per_epoch(cfg: TrainConfig, tasks: Sequence[TaskData]) -> int | None:
     return max(1, math.ceil(math.ceil(len(tasks[0].train.items) / batch_size) / cfg.gradient_accumulation_steps))
 
 
-def _log_step(st: _State, cfg: TrainConfig, total: int, lr: float, per_epoch: int | None, hooks: _Hooks, evaluated: bool) -> None:
+def _log_step(st: TrainState, cfg: TrainConfig, total: int, lr: float, per_epoch: int | None, hooks: _Hooks, evaluated: bool) -> None:
     """The training log's lines for the step just done (module doc of toolkit.tracking)."""
     epoch = round(st.step / per_epoch, 4) if per_epoch else None
     if st.window_steps and (st.step % cfg.logging_steps == 0 or st.step == total or st.stopped_early):
@@ -555,8 +555,8 @@ def _log_step(st: _State, cfg: TrainConfig, total: int, lr: float, per_epoch: in
         hooks.record({"step": st.step, "epoch": epoch, "dev": st.history[-1]["dev"]})
 
 
-def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: _Checkpointer, st: _State, hooks: _Hooks,
-             mlm: MLMText | None = None, tokenizer=None) -> _State:
+def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: TrainCheckpointer, st: TrainState, hooks: _Hooks,
+             mlm: MLMText | None = None, tokenizer=None) -> TrainState:
     """Optimizer steps ``st.step + 1 .. len(plan)``; evaluate, log, checkpoint, stop early as configured.
 
     Each step's loss is the mean over its micro-batches (``scale``): ``accumulation`` micro-batches of
@@ -566,7 +566,7 @@ def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: _Checkpointer, st: _Sta
     from . import distributed
 
     device = next(model.parameters()).device
-    opt, sched = _optimizer(model, cfg, len(plan))
+    opt, sched = build_optimizer(model, cfg, len(plan))
     ckpt.restore_optimizer(opt, sched)
     trainable = [p for group in opt.param_groups for p in group["params"]]
     eval_every = _eval_steps(cfg, tasks, len(plan))
@@ -624,7 +624,7 @@ def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: _Checkpointer, st: _Sta
 # --------------------------------------------------------------------------------------------------
 
 
-class _Checkpointer:
+class TrainCheckpointer:
     """``<artifacts>/checkpoints/<name>/``: ``state.json`` + ``trainable.safetensors`` +
     ``optimizer.safetensors`` (+ ``best.safetensors``), each file written atomically, the state last."""
 
@@ -636,7 +636,7 @@ class _Checkpointer:
     def _state_file(self) -> Path:
         return self.path / "state.json"
 
-    def load(self, model, st: _State) -> int | None:
+    def load(self, model, st: TrainState) -> int | None:
         """Restore trainable tensors, RNG and loop state from a checkpoint of the same config."""
         if not self._state_file().is_file():
             return None
@@ -680,7 +680,7 @@ class _Checkpointer:
         opt.load_state_dict({"state": state, "param_groups": groups})
         sched.load_state_dict(sched_state)
 
-    def save(self, model, opt, sched, st: _State) -> None:
+    def save(self, model, opt, sched, st: TrainState) -> None:
         from .distributed import is_main
 
         if not is_main():  # every rank holds the same weights and optimizer state; rank 0 writes them
@@ -844,7 +844,7 @@ def train_adapter(
     if distributed.is_main():
         clean_stale_temps(out_dir.parent)  # what a kill during an earlier final save left behind
     distributed.barrier()
-    done = _finished(out_dir, cfg_hash)
+    done = finished_run(out_dir, cfg_hash)
     if done is not None and not force:
         log.info("adapter %s already trained with this configuration (%s); not redoing it", cfg.name, out_dir)
         return done
@@ -858,7 +858,7 @@ def train_adapter(
     mlm = prepare_mlm(cfg, encoder)
     multi = cfg.extra_tasks or cfg.train_langs or mlm is not None
     plan = plan_multitask([*tasks, *([mlm] if mlm else [])], cfg) if multi else plan_single(tasks, cfg)
-    ckpt = _Checkpointer(checkpoint_dir(cfg.name, artifacts), cfg_hash, checkpoint_every)
+    ckpt = TrainCheckpointer(checkpoint_dir(cfg.name, artifacts), cfg_hash, checkpoint_every)
     if force:
         ckpt.remove()
         distributed.barrier()  # rank 0 removed it before any rank looks for a checkpoint
@@ -872,9 +872,9 @@ def train_adapter(
         place(model, encoder)  # new adapters and heads go where the encoder runs (a GPU when there is one)
     try:
         encoder.assert_frozen()
-        st = _State()
+        st = TrainState()
         resumed = ckpt.load(model, st)
-        hooks = _open_hooks(cfg, ckpt, artifacts, resumed or 0, progress, on_step, eval_batch_size)
+        hooks = open_train_hooks(cfg, ckpt, artifacts, resumed or 0, progress, on_step, eval_batch_size)
         try:
             st = run_loop(model, tasks, plan, cfg, ckpt, st, hooks, mlm, encoder.tokenizer)
         finally:
@@ -905,8 +905,8 @@ def _for_world(cfg: TrainConfig, world: int) -> TrainConfig:
     return out
 
 
-def _open_hooks(cfg: TrainConfig | LangAdapterConfig, ckpt: _Checkpointer, artifacts: Path, resumed: int, progress: bool,
-                on_step, eval_batch_size: int) -> _Hooks:
+def open_train_hooks(cfg: TrainConfig | LangAdapterConfig, ckpt: TrainCheckpointer, artifacts: Path, resumed: int, progress: bool,
+                     on_step, eval_batch_size: int) -> _Hooks:
     """The run's training log (in the checkpoint folder, cut back to the resumed step) and its trackers."""
     from . import distributed
     from .tracking import LOG_NAME, TrainLog, open_trackers
@@ -941,7 +941,7 @@ def _prepare_all(specs, cfg: TrainConfig, tokenizer, max_dev_examples) -> list[T
     return tasks
 
 
-def _finished(out_dir: Path, cfg_hash: str) -> TrainResult | None:
+def finished_run(out_dir: Path, cfg_hash: str) -> TrainResult | None:
     card_path = out_dir / CARD_NAME
     if not card_path.is_file():
         return None
@@ -955,7 +955,7 @@ def _finished(out_dir: Path, cfg_hash: str) -> TrainResult | None:
     return TrainResult(card.get("name") or out_dir.name, out_dir, card, card.get("dev_scores", {}), card.get("steps", 0), card.get("best_step"), skipped=True)
 
 
-def _card(cfg: TrainConfig, cfg_hash: str, encoder, tasks: Sequence[TaskData], st: _State, total: int, artifacts: Path,
+def _card(cfg: TrainConfig, cfg_hash: str, encoder, tasks: Sequence[TaskData], st: TrainState, total: int, artifacts: Path,
           mlm: MLMText | None = None) -> dict[str, Any]:
     """The self-description saved beside the weights (principle 4)."""
     import adapters
