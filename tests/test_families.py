@@ -38,6 +38,29 @@ def test_registry_covers_every_shape():
         get_family("poetry")
 
 
+def test_every_family_provides_the_whole_interface_and_owns_its_shape_options():
+    """What was decided by ``if shape == ...`` in train/evaluate/taskemb is the family's (issue 19)."""
+    from toolkit.families import FAMILIES
+    from toolkit.families.base import Family
+    from toolkit.tasks import get_task
+
+    wanted = [n for n in Family.__annotations__] + [n for n in vars(Family) if not n.startswith("_")]
+    for shape, family in FAMILIES.items():
+        missing = [n for n in wanted if not hasattr(family, n)]
+        assert not missing, f"{shape}: {missing}"
+    assert {s: f.EVAL_MAX_LENGTH for s, f in FAMILIES.items()} == {
+        "classification": 128, "pair_classification": 128, "multiple_choice": 128, "extractive_qa": 384,
+        "tagging": 128, "retrieval": 128}
+    squad = get_task("squad_v1")  # doc_stride 128 at 384 tokens (run_squad.py), scaled to max_length // 3 below
+    assert FAMILIES["extractive_qa"].featurize_options(squad, 384) == {"doc_stride": 128}
+    assert FAMILIES["extractive_qa"].featurize_options(squad, 96) == {"doc_stride": 32}
+    assert FAMILIES["classification"].featurize_options(get_task("xnli"), 128) == {}
+    items = [{"input_ids": [[1, 2]] * 3}, {"input_ids": [[1, 2]] * 4}]
+    assert FAMILIES["multiple_choice"].head_options(get_task("siqa"), items, None) == {"num_choices": 4}
+    assert FAMILIES["tagging"].head_options(get_task("udpos"), [], ["NOUN", "VERB"]) == {"labels": ["NOUN", "VERB"]}
+    assert FAMILIES["tagging"].head_options(get_task("udpos"), [], None) == {}
+
+
 def test_adapter_model_shares_the_frozen_weights(tiny):
     model = adapter_model(tiny)
     assert model is adapter_model(tiny)  # built once

@@ -418,8 +418,9 @@ class _Context:
 
     def max_length(self, spec: TaskSpec) -> int:
         from .encoders import check_max_length
+        from .families import get_family
 
-        length = self.cfg.max_length or (384 if spec.shape == "extractive_qa" else 128)
+        length = self.cfg.max_length or get_family(spec).EVAL_MAX_LENGTH  # XTREME's 384 for QA, else 128
         check_max_length(self.encoder, length)
         return length
 

@@ -99,8 +99,7 @@ def taskemb_fisher(encoder: Any, adapter: str, examples: Sequence[Mapping[str, A
     opts: dict[str, Any] = {}
     if spec.shape == "tagging" and labels:
         opts["labels"] = list(labels)
-    if spec.shape == "extractive_qa" and "doc_stride" in (spec.training or {}):
-        opts["doc_stride"] = min(int(spec.training["doc_stride"]), max_length // 3)  # as toolkit.train does
+    opts.update(family.featurize_options(spec, max_length))  # as toolkit.train does (QA: doc_stride)
     features = family.featurize(chosen, encoder.tokenizer, spec, max_length, train=True, **opts)
     items = features.items
     if not items:

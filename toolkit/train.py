@@ -196,12 +196,8 @@ def _provenance(spec, split: str, cfg: TrainConfig, lang: str = "en") -> dict[st
 
 
 def _featurize_options(spec, cfg: TrainConfig) -> dict[str, Any]:
-    """The card's ``doc_stride`` (XTREME's step between QA windows, 128 at 384 tokens); at shorter
-    ``max_length`` it is scaled down to ``max_length // 3`` so that windows still overlap."""
-    opts = {}
-    if spec.shape == "extractive_qa" and "doc_stride" in (spec.training or {}):
-        opts["doc_stride"] = min(int(spec.training["doc_stride"]), _resolved(cfg.max_length, "max_length") // 3)
-    return opts
+    """The family's options for featurizing ``spec`` at ``cfg.max_length`` (QA: the card's ``doc_stride``)."""
+    return get_family(spec).featurize_options(spec, _resolved(cfg.max_length, "max_length"))
 
 
 def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples: int | None) -> list[TaskData]:
@@ -400,12 +396,8 @@ def setup_model(model, cfg: TrainConfig, tasks: Sequence[TaskData], artifacts_di
 
 
 def _head_options(task: TaskData) -> dict[str, Any]:
-    if task.spec.shape == "multiple_choice":
-        counts = [len(it["input_ids"]) for it in task.train.items]
-        return {"num_choices": max(counts)}
-    if task.spec.shape == "tagging" and task.labels:
-        return {"labels": task.labels}
-    return {}
+    """The family's head options from the training data (multiple choice: ``num_choices``; tagging: ``labels``)."""
+    return get_family(task.spec).head_options(task.spec, task.train.items, task.labels)
 
 
 def _cleanup(model, added: Sequence[str], heads: Sequence[str], fusion: str | None) -> None:

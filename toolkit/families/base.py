@@ -37,6 +37,11 @@ class Features:
 
 class Family(Protocol):  # the interface every module in toolkit.families provides
     SHAPES: tuple[str, ...]
+    EVAL_MAX_LENGTH: int  # sequence length of evaluation when none is given
+
+    def featurize_options(self, spec, max_length: int) -> dict[str, Any]: ...
+
+    def head_options(self, spec, train_items: Sequence[dict], labels: Sequence[str] | None) -> dict[str, Any]: ...
 
     def add_head(self, model, name: str, spec, **kw) -> None: ...
 

@@ -9,6 +9,7 @@ encoded as one sequence ``<s> text </s></s> text_pair </s>``, truncating the lon
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +17,19 @@ import torch.nn.functional as F
 from .base import Features, encode_inputs, head_logits, label_index, run_batches, score_metrics
 
 SHAPES = ("classification", "pair_classification")
+
+#: Evaluation sequence length when none is given (XTREME's run_classify/run_tag max_seq_length 128)
+EVAL_MAX_LENGTH = 128
+
+
+def featurize_options(spec, max_length: int) -> dict[str, Any]:
+    """Card options for :func:`featurize` (none for this shape)."""
+    return {}
+
+
+def head_options(spec, train_items: Sequence[dict], labels: Sequence[str] | None) -> dict[str, Any]:
+    """Options for :func:`add_head` from the training data (none: the head's size comes from the card's labels)."""
+    return {}
 
 
 def add_head(model, name: str, spec, **kw) -> None:

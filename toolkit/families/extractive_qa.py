@@ -33,6 +33,22 @@ from ..errors import ConfigError
 from .base import Features, encode_inputs, head_logits, run_batches, score_metrics
 
 SHAPES = ("extractive_qa",)
+
+#: Evaluation sequence length when none is given (XTREME's run_squad.py --max_seq_length 384)
+EVAL_MAX_LENGTH = 384
+
+
+def featurize_options(spec, max_length: int) -> dict[str, Any]:
+    """The card's ``doc_stride`` (XTREME's step between QA windows, 128 at 384 tokens); at shorter
+    ``max_length`` it is scaled down to ``max_length // 3`` so that windows still overlap."""
+    if "doc_stride" in (spec.training or {}):
+        return {"doc_stride": min(int(spec.training["doc_stride"]), max_length // 3)}
+    return {}
+
+
+def head_options(spec, train_items: Sequence[dict], labels: Sequence[str] | None) -> dict[str, Any]:
+    """Options for :func:`add_head` (none: a span head)."""
+    return {}
 MAX_QUERY_LENGTH = 64
 
 

@@ -11,6 +11,7 @@ with ``-inf`` before the softmax, so the head's ``num_choices`` only documents t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +20,19 @@ from ..errors import DataError
 from .base import Features, encode_inputs, run_batches, score_metrics
 
 SHAPES = ("multiple_choice",)
+
+#: Evaluation sequence length when none is given (XTREME's run_classify/run_tag max_seq_length 128)
+EVAL_MAX_LENGTH = 128
+
+
+def featurize_options(spec, max_length: int) -> dict[str, Any]:
+    """Card options for :func:`featurize` (none for this shape)."""
+    return {}
+
+
+def head_options(spec, train_items: Sequence[dict], labels: Sequence[str] | None) -> dict[str, Any]:
+    """``num_choices``: the most choices of a training example (COPA 2, SocialIQa 3, HellaSwag 4)."""
+    return {"num_choices": max(len(it["input_ids"]) for it in train_items)}
 
 
 def add_head(model, name: str, spec, *, num_choices: int = 2, **kw) -> None:

@@ -23,6 +23,19 @@ from ..errors import DataError
 from .base import Features, encode_inputs, run_batches, score_metrics
 
 SHAPES = ("retrieval",)
+
+#: Evaluation sequence length when none is given (XTREME's run_classify/run_tag max_seq_length 128)
+EVAL_MAX_LENGTH = 128
+
+
+def featurize_options(spec, max_length: int) -> dict[str, Any]:
+    """Card options for :func:`featurize` (none for this shape)."""
+    return {}
+
+
+def head_options(spec, train_items: Sequence[dict], labels: Sequence[str] | None) -> dict[str, Any]:
+    """Options for :func:`add_head` (none: a dual encoder has no head)."""
+    return {}
 TEMPERATURE = 0.05
 TOP_K = 20
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")

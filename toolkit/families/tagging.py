@@ -25,6 +25,19 @@ from .base import IGNORE_INDEX, Features, encode_inputs, head_logits, pad, run_b
 
 SHAPES = ("tagging",)
 
+#: Evaluation sequence length when none is given (XTREME's run_classify/run_tag max_seq_length 128)
+EVAL_MAX_LENGTH = 128
+
+
+def featurize_options(spec, max_length: int) -> dict[str, Any]:
+    """Card options for :func:`featurize` (none for this shape)."""
+    return {}
+
+
+def head_options(spec, train_items: Sequence[dict], labels: Sequence[str] | None) -> dict[str, Any]:
+    """``labels``: the tag set the run trains (open-label tasks take it from the data)."""
+    return {"labels": labels} if labels else {}
+
 
 def add_head(model, name: str, spec, *, labels: Sequence[str] | None = None, **kw) -> None:
     """A tagging head over ``labels`` (default ``spec.labels``; open-label tasks pass the training set's)."""
