@@ -88,18 +88,9 @@ def example_text(example: Mapping[str, Any], shape: str, sep: str = "[SEP]",
     question then context; tagging: the tokens joined by spaces. ``sep`` is the tokenizer's separator when
     called from :func:`logme_features`, so it is a real special token rather than the literal ``[SEP]``.
     """
-    if shape in ("classification", "pair_classification"):
-        pair = example.get("text_pair")
-        return f"{example['text']} {sep} {pair}" if pair else str(example["text"])
-    if shape == "multiple_choice":
-        question = str(example.get("question") or "")
-        question = (question_prompts or {}).get(question, question)
-        return " ".join(p for p in (str(example.get("context") or ""), question) if p)
-    if shape == "extractive_qa":
-        return f"{example['question']} {example['context']}"
-    if shape == "tagging":
-        return " ".join(example["tokens"])
-    raise ConfigError(f"no dataset text for task shape {shape!r} (retrieval tasks: embed RetrievalData.queries)")
+    from .families import get_family  # each shape's rule is its family's example_text
+
+    return get_family(shape).example_text(example, sep, question_prompts)
 
 
 def sample_indices(total: int, n: int | None, seed: int = 0) -> np.ndarray:

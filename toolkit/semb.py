@@ -36,13 +36,6 @@ def semb_prefix(encoder: Any) -> str:
     return E5_SEMB_PREFIX if getattr(encoder, "kind", "") == "embedded" or "e5" in name else ""
 
 
-def _choice_segment(question: str, choice: str) -> str:
-    """The reference's second segment of a choice row (efficient-task-transfer ``itrain/datasets/
-    multiple_choice.py`` l.41-45, ``_build_input_choice``): the choice fills the blank ``_`` of a cloze
-    question, else follows the question after a space."""
-    return question.replace("_", choice) if "_" in question else f"{question} {choice}"
-
-
 def semb_rows(example: Mapping[str, Any], shape: str,
               question_prompts: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
     """The (first segment, second segment or None) rows SEmb embeds for one normalised example, as the
@@ -55,22 +48,12 @@ def semb_rows(example: Mapping[str, Any], shape: str,
       (CommonsenseQA, l.212-216);
     * extractive QA: ``(question, context)``;
     * tagging: the words joined by spaces.
+
+    Each shape's rule is its family's ``semb_rows`` (:mod:`toolkit.families`).
     """
-    if shape in ("classification", "pair_classification"):
-        pair = example.get("text_pair")
-        return [(str(example["text"]), str(pair) if pair else None)]
-    if shape == "multiple_choice":
-        question = str(example.get("question") or "")
-        question = (question_prompts or {}).get(question, question)
-        context = str(example.get("context") or "")
-        if not context:
-            return [(question, str(c)) if question else (str(c), None) for c in example["choices"]]
-        return [(context, _choice_segment(question, str(c)) if question else str(c)) for c in example["choices"]]
-    if shape == "extractive_qa":
-        return [(str(example["question"]), str(example["context"]))]
-    if shape == "tagging":
-        return [(" ".join(example["tokens"]), None)]
-    raise ConfigError(f"no dataset text for task shape {shape!r} (retrieval tasks: embed RetrievalData.queries)")
+    from .families import get_family
+
+    return get_family(shape).semb_rows(example, question_prompts)
 
 
 def semb_rows_per_example(examples: Any, spec: Any) -> list[list[tuple[str, str | None]]]:

@@ -43,6 +43,10 @@ class Family(Protocol):  # the interface every module in toolkit.families provid
 
     def head_options(self, spec, train_items: Sequence[dict], labels: Sequence[str] | None) -> dict[str, Any]: ...
 
+    def semb_rows(self, example, question_prompts=None) -> list[tuple[str, str | None]]: ...  # SEmb's text
+
+    def example_text(self, example, sep: str = "[SEP]", question_prompts=None) -> str: ...  # LogME's text
+
     def add_head(self, model, name: str, spec, **kw) -> None: ...
 
     def featurize(self, examples, tokenizer, spec, max_length: int, *, train: bool = False, **kw) -> Features: ...

@@ -8,7 +8,7 @@ encoded as one sequence ``<s> text </s></s> text_pair </s>``, truncating the lon
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -95,3 +95,19 @@ def _labels(model, head: str | None) -> list[str]:
 
 def score(predictions: Sequence[str], examples: Sequence[dict], spec, lang: str | None = None) -> dict[str, float]:
     return score_metrics(spec, list(predictions), [str(ex["label"]) for ex in examples], lang)
+
+
+# the text of an example for task selection (toolkit.semb, toolkit.logme) ------------------------------
+
+
+def semb_rows(example: Mapping[str, Any], question_prompts: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """SEmb's row: ``(text, text_pair)`` (efficient-task-transfer ``itrain/datasets/classification.py``
+    l.73-80: ``tokenizer(a, b)``)."""
+    pair = example.get("text_pair")
+    return [(str(example["text"]), str(pair) if pair else None)]
+
+
+def example_text(example: Mapping[str, Any], sep: str = "[SEP]", question_prompts: Mapping[str, str] | None = None) -> str:
+    """LogME's text: ``text [SEP] text_pair`` (just ``text`` for single sentences)."""
+    pair = example.get("text_pair")
+    return f"{example['text']} {sep} {pair}" if pair else str(example["text"])

@@ -21,7 +21,7 @@ Follows Hugging Face ``examples/pytorch/question-answering`` (``run_qa.py`` ``pr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from dataclasses import dataclass
 
@@ -268,3 +268,16 @@ def candidate_spans(offsets, start_logits: np.ndarray, end_logits: np.ndarray, o
 
 def score(predictions: dict[str, str], examples: Sequence[dict], spec, lang: str | None = None) -> dict[str, float]:
     return score_metrics(spec, predictions, list(examples), lang)
+
+
+# the text of an example for task selection (toolkit.semb, toolkit.logme) ------------------------------
+
+
+def semb_rows(example: Mapping[str, Any], question_prompts: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """SEmb's row: ``(question, context)``."""
+    return [(str(example["question"]), str(example["context"]))]
+
+
+def example_text(example: Mapping[str, Any], sep: str = "[SEP]", question_prompts: Mapping[str, str] | None = None) -> str:
+    """LogME's text: question then context."""
+    return f"{example['question']} {example['context']}"

@@ -10,7 +10,7 @@ with ``-inf`` before the softmax, so the head's ``num_choices`` only documents t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -107,3 +107,33 @@ def predict(model, features: Features, batch_size: int = 32, head: str | None = 
 
 def score(predictions: Sequence[int], examples: Sequence[dict], spec, lang: str | None = None) -> dict[str, float]:
     return score_metrics(spec, list(predictions), [int(ex["label"]) for ex in examples], lang)
+
+
+# the text of an example for task selection (toolkit.semb, toolkit.logme) ------------------------------
+
+
+def _choice_segment(question: str, choice: str) -> str:
+    """The reference's second segment of a choice row (efficient-task-transfer ``itrain/datasets/
+    multiple_choice.py`` l.41-45, ``_build_input_choice``): the choice fills the blank ``_`` of a cloze
+    question, else follows the question after a space."""
+    return question.replace("_", choice) if "_" in question else f"{question} {choice}"
+
+
+def semb_rows(example: Mapping[str, Any], question_prompts: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """SEmb's rows, one per choice, as efficient-task-transfer builds them (``itrain/datasets/
+    multiple_choice.py``): ``(context, question + " " + choice)`` or the cloze question with ``_`` replaced
+    by the choice (l.41-51); COPA/XCOPA's ``cause``/``effect`` become their prompt question first
+    (l.104-118); without a context, ``(question, choice)`` (CommonsenseQA, l.212-216)."""
+    question = str(example.get("question") or "")
+    question = (question_prompts or {}).get(question, question)
+    context = str(example.get("context") or "")
+    if not context:
+        return [(question, str(c)) if question else (str(c), None) for c in example["choices"]]
+    return [(context, _choice_segment(question, str(c)) if question else str(c)) for c in example["choices"]]
+
+
+def example_text(example: Mapping[str, Any], sep: str = "[SEP]", question_prompts: Mapping[str, str] | None = None) -> str:
+    """LogME's text: context then question (XCOPA's ``cause``/``effect`` through ``question_prompts``)."""
+    question = str(example.get("question") or "")
+    question = (question_prompts or {}).get(question, question)
+    return " ".join(p for p in (str(example.get("context") or ""), question) if p)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from ..data import RetrievalData
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .base import Features, encode_inputs, run_batches, score_metrics
 
 SHAPES = ("retrieval",)
@@ -187,3 +187,18 @@ def _only(spec, metric: str):
     from dataclasses import replace
 
     return replace(spec, metrics=(metric,), main_metric=metric)
+
+
+# the text of an example for task selection (toolkit.semb, toolkit.logme) ------------------------------
+
+_NO_TEXT = "no dataset text for task shape 'retrieval' (retrieval tasks: embed RetrievalData.queries)"
+
+
+def semb_rows(example: Mapping[str, Any], question_prompts: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """A retrieval pool has no per-example text: SEmb embeds its queries (``RetrievalData.queries``)."""
+    raise ConfigError(_NO_TEXT)
+
+
+def example_text(example: Mapping[str, Any], sep: str = "[SEP]", question_prompts: Mapping[str, str] | None = None) -> str:
+    """A retrieval pool has no per-example text (LogME needs labels)."""
+    raise ConfigError(_NO_TEXT)

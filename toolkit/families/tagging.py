@@ -14,7 +14,7 @@ prediction, which the seqeval scorer needs:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -162,3 +162,16 @@ def _head_labels(model, head: str | None) -> list[str]:
 
 def score(predictions: Sequence[Sequence[str]], examples: Sequence[dict], spec, lang: str | None = None) -> dict[str, float]:
     return score_metrics(spec, [list(p) for p in predictions], [list(ex["tags"]) for ex in examples], lang)
+
+
+# the text of an example for task selection (toolkit.semb, toolkit.logme) ------------------------------
+
+
+def semb_rows(example: Mapping[str, Any], question_prompts: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """SEmb's row: the words joined by spaces."""
+    return [(" ".join(example["tokens"]), None)]
+
+
+def example_text(example: Mapping[str, Any], sep: str = "[SEP]", question_prompts: Mapping[str, str] | None = None) -> str:
+    """LogME's text: the words joined by spaces."""
+    return " ".join(example["tokens"])
