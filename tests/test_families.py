@@ -59,6 +59,14 @@ def test_every_family_provides_the_whole_interface_and_owns_its_shape_options():
     assert FAMILIES["multiple_choice"].head_options(get_task("siqa"), items, None) == {"num_choices": 4}
     assert FAMILIES["tagging"].head_options(get_task("udpos"), [], ["NOUN", "VERB"]) == {"labels": ["NOUN", "VERB"]}
     assert FAMILIES["tagging"].head_options(get_task("udpos"), [], None) == {}
+    qa = [{"context": "Paris is big.", "question": "Q?", "answers": {"text": ["Paris"], "answer_start": [0]}},
+          {"context": "Paris is big.", "question": "Q?", "answers": {"text": ["Rome"], "answer_start": [0]}}]
+    kept, skipped = FAMILIES["extractive_qa"].training_examples(qa)  # run_squad skips answers it cannot find
+    assert kept == qa[:1] and skipped == {"count": 1, "reason": "answer text not found at answer_start (run_squad.py)"}
+    assert FAMILIES["classification"].training_examples(qa) == (qa, None)
+    assert FAMILIES["classification"].training_labels(get_task("xnli"), []) == ["entailment", "neutral", "contradiction"]
+    tags = [[{"tokens": ["a", "b"], "tags": ["S/NP", "NP"]}], [{"tokens": ["c"], "tags": ["N"]}]]
+    assert FAMILIES["tagging"].training_labels(get_task("ccg"), tags) == ["N", "NP", "S/NP"]  # open labels: the data's
 
 
 def test_adapter_model_shares_the_frozen_weights(tiny):

@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
@@ -228,25 +228,18 @@ def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples:
     for src, examples, lang, split in phases_examples:
         if not examples:
             raise DataError(f"task {src.name}: the {lang} {split} split is empty")
-        skipped = 0
-        if src.shape == "extractive_qa":  # run_squad skips answers it cannot find (extractive_qa.answer_found)
-            from .families.extractive_qa import answer_found
-
-            squad = cast("list[dict[str, Any]]", examples)  # extractive QA data: SQuAD-format examples, not RetrievalData
-            kept = [ex for ex in squad if answer_found(ex)]
-            skipped, examples = len(examples) - len(kept), kept
-            if skipped:
-                log.warning("%s %s: skipped %d training example(s) whose answer text is not found at its "
-                            "answer_start (as XTREME's run_squad.py does)", src.name, cfg.train_split, skipped)
+        # the family's training examples (extractive QA: run_squad skips answers it cannot find)
+        examples, skipped = get_family(src).training_examples(examples)
+        if skipped:
+            log.warning("%s %s: skipped %d training example(s): %s", src.name, split, skipped["count"], skipped["reason"])
             if not examples:
-                raise DataError(f"task {src.name}: no training example's answer is found at its answer_start "
-                                f"({skipped} skipped)")
+                raise DataError(f"task {src.name}: no training example is left ({skipped['count']} skipped: {skipped['reason']})")
         feats = family.featurize(examples, tokenizer, spec, cfg.max_length, train=True, labels=labels, **_featurize_options(src, cfg))
         prov: dict[str, Any] = {"train": _provenance(src, split, cfg, lang)}
         if lang != "en":
             prov["train_lang"] = lang
         if skipped:  # reported in the adapter's card
-            prov["train_skipped"] = {"count": skipped, "reason": "answer text not found at answer_start (run_squad.py)"}
+            prov["train_skipped"] = skipped
         if dev_spec is not None:
             prov[f"dev:{dev_spec.name}"] = _provenance(dev_spec, cfg.dev_split, cfg)
         out.append(TaskData(spec, head, feats, dev, [s.name for s in sources], prov, labels, lang))
@@ -254,10 +247,9 @@ def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples:
 
 
 def _open_labels(spec, phases) -> list[str] | None:
-    """Tagging tasks with ``open_labels`` (CCG supertags) take their label set from the training data."""
-    if spec.shape != "tagging" or not spec.open_labels:
-        return list(spec.labels) if spec.labels else None
-    return sorted({tag for _, examples in phases for ex in examples for tag in ex["tags"]})
+    """The label set the run trains (the family's: tagging tasks with ``open_labels``, CCG supertags,
+    take it from the training data)."""
+    return get_family(spec).training_labels(spec, [examples for _, examples in phases])
 
 
 def _epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> list[list[int]]:

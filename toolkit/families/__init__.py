@@ -5,6 +5,8 @@ Every family module provides the same functions (see :class:`toolkit.families.ba
 * ``EVAL_MAX_LENGTH`` — the evaluation sequence length when none is given (XTREME: 384 for QA, else 128);
 * ``featurize_options(spec, max_length)`` / ``head_options(spec, train_items, labels)`` — the card and
   training-data options of ``featurize`` and ``add_head`` (QA's ``doc_stride``, ``num_choices``, tag sets);
+* ``training_examples(examples)`` / ``training_labels(spec, example_lists)`` — what a run trains on (QA skips
+  answers not found at ``answer_start``, as run_squad.py) and its label set (open-label tagging: the data's);
 * ``semb_rows(example, question_prompts)`` / ``example_text(example, sep, question_prompts)`` — the text of an
   example that SEmb embeds and LogME encodes (task selection);
 * ``add_head(model, name, spec, **kw)`` — the AdapterHub flex head of the shape (none for retrieval);

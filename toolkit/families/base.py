@@ -43,6 +43,10 @@ class Family(Protocol):  # the interface every module in toolkit.families provid
 
     def head_options(self, spec, train_items: Sequence[dict], labels: Sequence[str] | None) -> dict[str, Any]: ...
 
+    def training_examples(self, examples) -> tuple[Sequence[Any], dict[str, Any] | None]: ...  # kept, skipped
+
+    def training_labels(self, spec, example_lists) -> list[str] | None: ...  # the label set a run trains
+
     def semb_rows(self, example, question_prompts=None) -> list[tuple[str, str | None]]: ...  # SEmb's text
 
     def example_text(self, example, sep: str = "[SEP]", question_prompts=None) -> str: ...  # LogME's text

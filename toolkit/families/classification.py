@@ -97,6 +97,16 @@ def score(predictions: Sequence[str], examples: Sequence[dict], spec, lang: str 
     return score_metrics(spec, list(predictions), [str(ex["label"]) for ex in examples], lang)
 
 
+def training_labels(spec, example_lists: Sequence[Sequence[dict]]) -> list[str] | None:
+    """The label set a run trains: the card's."""
+    return list(spec.labels) if spec.labels else None
+
+
+def training_examples(examples: Sequence[Any]) -> tuple[Sequence[Any], dict[str, Any] | None]:
+    """The examples a run trains on (all of them) and what was skipped (nothing)."""
+    return examples, None
+
+
 # the text of an example for task selection (toolkit.semb, toolkit.logme) ------------------------------
 
 

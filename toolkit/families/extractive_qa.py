@@ -270,6 +270,19 @@ def score(predictions: dict[str, str], examples: Sequence[dict], spec, lang: str
     return score_metrics(spec, predictions, list(examples), lang)
 
 
+def training_labels(spec, example_lists: Sequence[Sequence[dict]]) -> list[str] | None:
+    """Spans have no label set."""
+    return list(spec.labels) if spec.labels else None
+
+
+def training_examples(examples: Sequence[Any]) -> tuple[Sequence[Any], dict[str, Any] | None]:
+    """The training examples whose answer text is found at its ``answer_start`` (:func:`answer_found`),
+    and what was skipped: XTREME's run_squad.py skips the others."""
+    kept = [ex for ex in examples if answer_found(ex)]
+    skipped = len(examples) - len(kept)
+    return kept, ({"count": skipped, "reason": "answer text not found at answer_start (run_squad.py)"} if skipped else None)
+
+
 # the text of an example for task selection (toolkit.semb, toolkit.logme) ------------------------------
 
 

@@ -189,6 +189,16 @@ def _only(spec, metric: str):
     return replace(spec, metrics=(metric,), main_metric=metric)
 
 
+def training_labels(spec, example_lists: Sequence[Sequence[dict]]) -> list[str] | None:
+    """The label set a run trains: the card's."""
+    return list(spec.labels) if spec.labels else None
+
+
+def training_examples(examples: Sequence[Any]) -> tuple[Sequence[Any], dict[str, Any] | None]:
+    """The examples a run trains on (all of them) and what was skipped (nothing)."""
+    return examples, None
+
+
 # the text of an example for task selection (toolkit.semb, toolkit.logme) ------------------------------
 
 _NO_TEXT = "no dataset text for task shape 'retrieval' (retrieval tasks: embed RetrievalData.queries)"

@@ -164,6 +164,19 @@ def score(predictions: Sequence[Sequence[str]], examples: Sequence[dict], spec, 
     return score_metrics(spec, [list(p) for p in predictions], [list(ex["tags"]) for ex in examples], lang)
 
 
+def training_labels(spec, example_lists: Sequence[Sequence[dict]]) -> list[str] | None:
+    """The tag set a run trains: the card's, or for ``open_labels`` tasks (CCG supertags) every tag of
+    the training data, sorted."""
+    if not spec.open_labels:
+        return list(spec.labels) if spec.labels else None
+    return sorted({tag for examples in example_lists for ex in examples for tag in ex["tags"]})
+
+
+def training_examples(examples: Sequence[Any]) -> tuple[Sequence[Any], dict[str, Any] | None]:
+    """The examples a run trains on (all of them) and what was skipped (nothing)."""
+    return examples, None
+
+
 # the text of an example for task selection (toolkit.semb, toolkit.logme) ------------------------------
 
 
