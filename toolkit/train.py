@@ -33,28 +33,26 @@ adapter's cells translate-train.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
 import math
 import os
 import platform
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from . import __version__
 from .config import TrainConfig, config_hash, to_dict
-from .errors import ConfigError, DataError, DataUnavailable, SetupError
+from .errors import ConfigError, DataError, SetupError
 from .families import get_family, main_score
-from .families.base import Features, adapter_model, place, to_device
-from .io import atomic_dir, atomic_write_json, atomic_write_text, clean_stale_temps, load_safetensors, safe_name, save_safetensors_atomic
+from .families.base import adapter_model, place, to_device
+from .io import atomic_dir, atomic_write_json, atomic_write_text, clean_stale_temps, safe_name
 from .artifacts import (  # noqa: F401 (the adapter store; re-exported so that toolkit.train.adapter_dir etc. stay importable)
     CARD_NAME,
     HEADS_DIR,
@@ -73,25 +71,27 @@ from .artifacts import (  # noqa: F401 (the adapter store; re-exported so that t
     saved_dir,
     setup_artifacts,
 )
+from .train_data import (  # noqa: F401 (re-exported: toolkit.train.prepare_task, plan_single, ... stay importable)
+    MLMText,
+    TaskData,
+    mlm_batch_loss,
+    plan_multitask,
+    plan_single,
+    prepare_mlm,
+    prepare_task,
+    resolved_field,
+    sampling_probabilities,
+    task_featurize_options,
+)
+from .train_checkpoints import TrainCheckpointer, TrainHooks, load_trainable, trainable_state  # noqa: F401 (re-exported)
 from .preflight import dev_source, training_phases, training_sources  # noqa: F401 (defined there: checked before torch loads)
 
 if TYPE_CHECKING:
-    from .datafiles import Loaded
     from .lang_adapters import LangAdapterConfig
 
 log = logging.getLogger(__name__)
 
-_T = TypeVar("_T")
-
 CHECKPOINT_EVERY = 50
-
-
-def _resolved(value: _T | None, name: str) -> _T:
-    """A TrainConfig field typed optional that always holds a value once the config is built: ``__post_init__``
-    fills ``learning_rate``/``epochs``/``batch_size``/``max_length`` in from the task card (training_defaults)."""
-    if value is None:
-        raise ConfigError(f"{name}: no value (TrainConfig takes it from the task card when it is not given)")
-    return value
 
 
 # --------------------------------------------------------------------------------------------------
@@ -111,209 +111,6 @@ class TrainResult:
     best_step: int | None
     skipped: bool = False  # True: an identical finished run was found and nothing was computed
     resumed_from: int | None = None  # the checkpoint step a resumed run started from
-
-
-# --------------------------------------------------------------------------------------------------
-# data and plan
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class TaskData:
-    """One task's training features and dev examples, with the head that serves it."""
-
-    spec: Any
-    head: str
-    train: Features
-    dev: Features | None
-    sources: list[str]
-    provenance: dict[str, Any]
-    labels: list[str] | None = None
-    lang: str = "en"  # the language of ``train`` (not English: translated training data, cfg.train_langs)
-
-
-@dataclass
-class _Items:
-    items: list[list[int]]
-
-
-@dataclass
-class MLMText:
-    """Masked-LM text mixed into training (``cfg.mlm_text``): token ids per sentence, sampled like a task.
-
-    ``pretrained`` is the encoder checkpoint's MLM head (frozen) or None (a fresh head trains); ``losses``
-    holds ``[step, loss]`` of every MLM micro-batch this process ran, for the card."""
-
-    train: _Items
-    files: dict[str, str]  # path -> sha256
-    sentences: int
-    vocab_size: int
-    pretrained: tuple[dict[str, torch.Tensor], str] | None
-    weight: float
-    losses: list[list[float]] = field(default_factory=list)
-
-
-def prepare_mlm(cfg: TrainConfig, encoder) -> MLMText | None:
-    """Read and tokenise ``cfg.mlm_text`` (one sentence per line); None without it."""
-    if not cfg.mlm_text:
-        return None
-    from .data import file_hashes
-    from .lang_adapters import pretrained_mlm_head, read_sentences
-
-    sentences = [line for path in cfg.mlm_text for line in read_sentences(path)]
-    tok = encoder.tokenizer
-    if tok.mask_token_id is None:
-        raise SetupError(f"the encoder {encoder.name}'s tokenizer has no mask token: it cannot train a masked-LM loss")
-    ids = [x for x in tok(sentences, truncation=True, max_length=cfg.max_length)["input_ids"] if len(x) > 2]
-    if not ids:
-        raise DataError(f"mlm_text {', '.join(cfg.mlm_text)}: no sentence with a token to mask")
-    return MLMText(_Items(ids), file_hashes(cfg.mlm_text), len(ids), len(tok), pretrained_mlm_head(encoder), cfg.mlm_weight)
-
-
-def _mlm_loss(model, mlm: MLMText, indices: list[int], tokenizer, device, seed: int) -> torch.Tensor:
-    """The masked-LM loss of one micro-batch (toolkit.lang_adapters' batching, masking and head)."""
-    from .lang_adapters import mask_tokens, mlm_forward, pad_mlm_batch
-
-    ids, attention, special = pad_mlm_batch([mlm.train.items[i] for i in indices], tokenizer)
-    inputs, labels = mask_tokens(ids, special, tokenizer.mask_token_id, mlm.vocab_size, torch.Generator().manual_seed(seed))
-    loss, _ = mlm_forward(model, inputs.to(device), attention.to(device), labels.to(device))
-    return loss
-
-
-def _load_examples(spec, split: str, cfg: TrainConfig, limit: int | None, lang: str = "en") -> Loaded:
-    from .data import load
-
-    return load(spec, split, lang, data_dir=cfg.data_dir, max_examples=limit)
-
-
-def _provenance(spec, split: str, cfg: TrainConfig, lang: str = "en") -> dict[str, Any]:
-    from .data import provenance
-
-    try:
-        return provenance(spec, split, lang, data_dir=cfg.data_dir)
-    except DataError as exc:
-        return {"error": str(exc)}
-
-
-def _featurize_options(spec, cfg: TrainConfig) -> dict[str, Any]:
-    """The family's options for featurizing ``spec`` at ``cfg.max_length`` (QA: the card's ``doc_stride``)."""
-    return get_family(spec).featurize_options(spec, _resolved(cfg.max_length, "max_length"))
-
-
-def prepare_task(spec, head: str, tokenizer, cfg: TrainConfig, max_dev_examples: int | None) -> list[TaskData]:
-    """Featurised training phases of one task (one per training source) and its English dev data."""
-    from .data import has_gold
-
-    family = get_family(spec)
-    sources = training_sources(spec, cfg.train_split)
-    # one phase per (source, language): English as before, the other languages the task's translated data
-    # (its translate_train split where it trains from another card: preflight.training_phases)
-    phases = training_phases(spec, cfg.train_split, cfg.languages)
-    phases_examples = [(src, _load_examples(src, split, cfg, cfg.max_train_examples, lang), lang, split)
-                       for src, split, lang in phases]
-    labels = _open_labels(spec, [(src, ex) for src, ex, _, _ in phases_examples])
-    dev_spec = dev_source(spec, sources, cfg.dev_split)
-    dev = None
-    if dev_spec is not None:
-        try:
-            dev_examples = _load_examples(dev_spec, cfg.dev_split, cfg, max_dev_examples)
-            if not has_gold(dev_examples):
-                raise DataUnavailable(f"{dev_spec.name} {cfg.dev_split} has no gold labels (e.g. every answer is "
-                                      "empty); select on a labelled slice instead, e.g. --train-split 'train[:90%]' "
-                                      "--dev-split 'train[90%:]'")
-            dev = family.featurize(dev_examples, tokenizer, spec, cfg.max_length, labels=labels, **_featurize_options(spec, cfg))
-        except DataUnavailable as exc:
-            log.warning("no English dev data for %s (%s); no model selection", spec.name, exc)
-    out = []
-    for src, examples, lang, split in phases_examples:
-        if not examples:
-            raise DataError(f"task {src.name}: the {lang} {split} split is empty")
-        # the family's training examples (extractive QA: run_squad skips answers it cannot find)
-        examples, skipped = get_family(src).training_examples(examples)
-        if skipped:
-            log.warning("%s %s: skipped %d training example(s): %s", src.name, split, skipped["count"], skipped["reason"])
-            if not examples:
-                raise DataError(f"task {src.name}: no training example is left ({skipped['count']} skipped: {skipped['reason']})")
-        feats = family.featurize(examples, tokenizer, spec, cfg.max_length, train=True, labels=labels, **_featurize_options(src, cfg))
-        prov: dict[str, Any] = {"train": _provenance(src, split, cfg, lang)}
-        if lang != "en":
-            prov["train_lang"] = lang
-        if skipped:  # reported in the adapter's card
-            prov["train_skipped"] = skipped
-        if dev_spec is not None:
-            prov[f"dev:{dev_spec.name}"] = _provenance(dev_spec, cfg.dev_split, cfg)
-        out.append(TaskData(spec, head, feats, dev, [s.name for s in sources], prov, labels, lang))
-    return out
-
-
-def _open_labels(spec, phases) -> list[str] | None:
-    """The label set the run trains (the family's: tagging tasks with ``open_labels``, CCG supertags,
-    take it from the training data)."""
-    return get_family(spec).training_labels(spec, [examples for _, examples in phases])
-
-
-def _epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> list[list[int]]:
-    perm = torch.randperm(n, generator=generator).tolist()
-    return [perm[i : i + batch_size] for i in range(0, n, batch_size)]
-
-
-def _steps_for(n_batches: int, cfg: TrainConfig) -> int:
-    return max(1, math.ceil(n_batches * _resolved(cfg.epochs, "epochs") / cfg.gradient_accumulation_steps))
-
-
-def plan_single(phases: Sequence[TaskData], cfg: TrainConfig) -> list[list[tuple[int, list[int]]]]:
-    """Optimizer steps of consecutive phases: each step is ``accumulation`` micro-batches
-    ``(phase index, example indices)``; epochs are fresh seeded permutations."""
-    gen = torch.Generator().manual_seed(cfg.seed)
-    batch_size = _resolved(cfg.batch_size, "batch_size")
-    steps: list[list[tuple[int, list[int]]]] = []
-    for p, phase in enumerate(phases):
-        n = len(phase.train.items)
-        n_batches = math.ceil(n / batch_size)
-        total = cfg.max_steps if cfg.max_steps is not None and len(phases) == 1 else _steps_for(n_batches, cfg)
-        stream: list[list[int]] = []
-        while len(stream) < total * cfg.gradient_accumulation_steps:
-            stream.extend(_epoch_batches(n, batch_size, gen))
-        k = cfg.gradient_accumulation_steps
-        steps.extend([[(p, b) for b in stream[s * k : (s + 1) * k]] for s in range(total)])
-    if cfg.max_steps is not None and len(phases) > 1:
-        steps = steps[: cfg.max_steps]
-    return steps
-
-
-def sampling_probabilities(sizes: Sequence[int], sampling: str, temperature: float) -> list[float]:
-    """p_i for multi-task batches: proportional (n_i), uniform, or temperature (n_i^(1/T))."""
-    if sampling == "uniform":
-        weights = [1.0] * len(sizes)
-    elif sampling == "proportional":
-        weights = [float(n) for n in sizes]
-    elif sampling == "temperature":
-        weights = [float(n) ** (1.0 / temperature) for n in sizes]
-    else:
-        raise ConfigError(f"unknown sampling {sampling!r} (use proportional, uniform or temperature)")
-    total = sum(weights)
-    return [w / total for w in weights]
-
-
-def plan_multitask(tasks: Sequence[TaskData | MLMText], cfg: TrainConfig) -> list[list[tuple[int, list[int]]]]:
-    """Each micro-batch comes from one task drawn with :func:`sampling_probabilities`; each task walks
-    through its own seeded epochs. Total steps: ``max_steps`` or ``epochs`` over all tasks' batches."""
-    gen = torch.Generator().manual_seed(cfg.seed)
-    batch_size = _resolved(cfg.batch_size, "batch_size")
-    sizes = [len(t.train.items) for t in tasks]
-    probs = torch.tensor(sampling_probabilities(sizes, cfg.sampling, cfg.temperature), dtype=torch.float64)
-    total = cfg.max_steps or _steps_for(sum(math.ceil(n / batch_size) for n in sizes), cfg)
-    streams: list[list[list[int]]] = [[] for _ in tasks]
-    steps = []
-    for _ in range(total):
-        step = []
-        for _ in range(cfg.gradient_accumulation_steps):
-            t = int(torch.multinomial(probs, 1, generator=gen))
-            if not streams[t]:
-                streams[t] = _epoch_batches(sizes[t], batch_size, gen)
-            step.append((t, streams[t].pop(0)))
-        steps.append(step)
-    return steps
 
 
 # --------------------------------------------------------------------------------------------------
@@ -406,11 +203,6 @@ def _cleanup(model, added: Sequence[str], heads: Sequence[str], fusion: str | No
     model.eval()
 
 
-def trainable_state(model) -> dict[str, torch.Tensor]:
-    """Every trainable tensor by parameter name (the adapter, fusion and head weights)."""
-    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-
-
 # --------------------------------------------------------------------------------------------------
 # the loop
 # --------------------------------------------------------------------------------------------------
@@ -438,7 +230,7 @@ def build_optimizer(model, cfg: TrainConfig | LangAdapterConfig, total_steps: in
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise SetupError("nothing to train: no adapter or head parameter requires gradients")
-    opt = torch.optim.AdamW(params, lr=_resolved(cfg.learning_rate, "learning_rate"), weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(params, lr=resolved_field(cfg.learning_rate, "learning_rate"), weight_decay=cfg.weight_decay)
     warmup = int(cfg.warmup_ratio * total_steps)
 
     def linear(step: int) -> float:  # transformers.get_linear_schedule_with_warmup
@@ -485,7 +277,7 @@ def _micro_loss(model, tasks, micro: tuple[int, list[int]], device, scale: float
     ``len(tasks)`` of the plan is its text."""
     if mlm is not None and micro[0] == len(tasks):
         text, tokenizer, seed, step = mlm
-        loss = _mlm_loss(model, text, micro[1], tokenizer, device, seed)
+        loss = mlm_batch_loss(model, text, micro[1], tokenizer, device, seed)
         text.losses.append([step, float(loss.detach())])
         return loss * text.weight * scale
     t = tasks[micro[0]]
@@ -514,7 +306,7 @@ def _autocast(cfg: TrainConfig, device: torch.device):
 def _eval_steps(cfg: TrainConfig, tasks: Sequence[TaskData], total: int) -> int:
     if cfg.eval_every:
         return cfg.eval_every
-    batch_size = _resolved(cfg.batch_size, "batch_size")
+    batch_size = resolved_field(cfg.batch_size, "batch_size")
     per_epoch = math.ceil(sum(math.ceil(len(t.train.items) / batch_size) for t in tasks[:1]) / cfg.gradient_accumulation_steps)
     return max(1, min(per_epoch, total))
 
@@ -523,11 +315,11 @@ def _steps_per_epoch(cfg: TrainConfig, tasks: Sequence[TaskData]) -> int | None:
     """Optimizer steps per epoch of a one-task, one-phase run (``None`` otherwise: no single epoch count)."""
     if len(tasks) != 1 or cfg.extra_tasks:
         return None
-    batch_size = _resolved(cfg.batch_size, "batch_size")
+    batch_size = resolved_field(cfg.batch_size, "batch_size")
     return max(1, math.ceil(math.ceil(len(tasks[0].train.items) / batch_size) / cfg.gradient_accumulation_steps))
 
 
-def _log_step(st: TrainState, cfg: TrainConfig, total: int, lr: float, per_epoch: int | None, hooks: _Hooks, evaluated: bool) -> None:
+def _log_step(st: TrainState, cfg: TrainConfig, total: int, lr: float, per_epoch: int | None, hooks: TrainHooks, evaluated: bool) -> None:
     """The training log's lines for the step just done (module doc of toolkit.tracking)."""
     epoch = round(st.step / per_epoch, 4) if per_epoch else None
     if st.window_steps and (st.step % cfg.logging_steps == 0 or st.step == total or st.stopped_early):
@@ -539,7 +331,7 @@ def _log_step(st: TrainState, cfg: TrainConfig, total: int, lr: float, per_epoch
         hooks.record({"step": st.step, "epoch": epoch, "dev": st.history[-1]["dev"]})
 
 
-def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: TrainCheckpointer, st: TrainState, hooks: _Hooks,
+def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: TrainCheckpointer, st: TrainState, hooks: TrainHooks,
              mlm: MLMText | None = None, tokenizer=None) -> TrainState:
     """Optimizer steps ``st.step + 1 .. len(plan)``; evaluate, log, checkpoint, stop early as configured.
 
@@ -601,189 +393,6 @@ def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: TrainCheckpointer, st: 
             advance(total_loss)
             hooks.on_step(st.step)
     return st
-
-
-# --------------------------------------------------------------------------------------------------
-# checkpoints (resume)
-# --------------------------------------------------------------------------------------------------
-
-
-class TrainCheckpointer:
-    """``<artifacts>/checkpoints/<name>/``: ``state.json`` + ``trainable.safetensors`` +
-    ``optimizer.safetensors`` (+ ``best.safetensors``), each file written atomically, the state last."""
-
-    def __init__(self, path: Path, cfg_hash: str, every: int):
-        self.path, self.hash, self.every = path, cfg_hash, max(1, every)
-        # (optimizer param_groups, its state tensors, the scheduler's state) of a loaded checkpoint
-        self._opt_state: tuple[Any, dict[str, torch.Tensor], Any] | None = None
-
-    def _state_file(self) -> Path:
-        return self.path / "state.json"
-
-    def load(self, model, st: TrainState) -> int | None:
-        """Restore trainable tensors, RNG and loop state from a checkpoint of the same config."""
-        if not self._state_file().is_file():
-            return None
-        from .schemas import Anything, MapOf, NonNegInt, Obj, Str, load_json
-
-        try:  # a damaged state file (edited, or from another version): start over rather than crash
-            meta = load_json(self._state_file(), "checkpoint state", Obj(
-                {"config_hash": Str, "step": NonNegInt, "optimizer": Anything, "scheduler": Anything,
-                 "loop": MapOf(Anything)}))
-        except DataError as exc:
-            log.warning("ignoring checkpoint %s (%s); starting from step 0", self.path, exc)
-            return None
-        if meta.get("config_hash") != self.hash:
-            log.warning("ignoring checkpoint %s of another configuration", self.path)
-            return None
-        tensors = load_safetensors(self.path / f"trainable-{meta['step']}.safetensors")
-        expected = trainable_state(model)
-        if set(tensors) != set(expected) or any(tensors[n].shape != expected[n].shape for n in tensors):
-            # e.g. written by a version that also saved other tasks' heads: its optimizer state cannot be
-            # mapped either, so the run starts over (same seed, same result) rather than fail
-            odd = sorted(set(tensors) ^ set(expected))[:3] or [n for n in tensors if tensors[n].shape != expected[n].shape][:3]
-            log.warning("ignoring checkpoint %s: its tensors do not match this training's (%s); starting from step 0",
-                        self.path, ", ".join(odd))
-            return None
-        _load_trainable(model, tensors)
-        tensors = load_safetensors(self.path / f"optimizer-{meta['step']}.safetensors")
-        torch.set_rng_state(tensors.pop("__rng_state__"))
-        self._opt_state = (meta["optimizer"], tensors, meta["scheduler"])
-        for key, value in meta["loop"].items():
-            setattr(st, key, value)
-        return st.step
-
-    def restore_optimizer(self, opt, sched) -> None:
-        if self._opt_state is None:
-            return
-        groups, tensors, sched_state = self._opt_state
-        state = {}
-        for key, value in tensors.items():
-            idx, name = key.split(".", 1)
-            state.setdefault(int(idx), {})[name] = value
-        opt.load_state_dict({"state": state, "param_groups": groups})
-        sched.load_state_dict(sched_state)
-
-    def save(self, model, opt, sched, st: TrainState) -> None:
-        from .distributed import is_main
-
-        if not is_main():  # every rank holds the same weights and optimizer state; rank 0 writes them
-            return
-        self.path.mkdir(parents=True, exist_ok=True)
-        save_safetensors_atomic(trainable_state(model), self.path / f"trainable-{st.step}.safetensors")
-        sd = opt.state_dict()
-        tensors = {f"{i}.{k}": v for i, s in sd["state"].items() for k, v in s.items()}
-        tensors["__rng_state__"] = torch.get_rng_state()
-        save_safetensors_atomic(tensors, self.path / f"optimizer-{st.step}.safetensors")
-        sched_state = sched.state_dict()  # LambdaLR: numbers, and lr_lambdas = [None] for a plain function
-        loop = dataclasses.asdict(st)
-        atomic_write_json(self._state_file(), {"config_hash": self.hash, "step": st.step, "loop": loop,
-                                              "optimizer": sd["param_groups"], "scheduler": sched_state})
-        self._prune(keep=st.step)
-
-    def _prune(self, keep: int) -> None:
-        for p in self.path.glob("*-*.safetensors"):
-            if p.stem.rsplit("-", 1)[1] != str(keep):
-                p.unlink(missing_ok=True)
-
-    def save_best(self, model) -> None:
-        from .distributed import is_main
-
-        if not is_main():
-            return
-        save_safetensors_atomic(trainable_state(model), self.path / "best.safetensors")
-
-    def best(self) -> dict[str, torch.Tensor] | None:
-        path = self.path / "best.safetensors"
-        return load_safetensors(path) if path.is_file() else None
-
-    def remove(self) -> None:
-        from .distributed import is_main
-
-        if is_main():
-            shutil.rmtree(self.path, ignore_errors=True)
-
-
-def _load_trainable(model, tensors: dict[str, torch.Tensor]) -> None:
-    params = dict(model.named_parameters())
-    missing = [n for n in tensors if n not in params]
-    if missing:
-        raise DataError(f"checkpoint tensors do not match the model: {missing[:3]}")
-    with torch.no_grad():
-        for n, t in tensors.items():
-            params[n].copy_(t)
-
-
-class _Hooks:
-    """Progress display and the per-step callback (tests use it to kill a run at a step boundary)."""
-
-    def __init__(self, show: bool, on_step: Callable[[int], None] | None, eval_batch_size: int, label: str,
-                 train_log=None, trackers: Sequence[Any] = ()):
-        self.show, self._on_step, self.eval_batch_size, self.label = show, on_step, eval_batch_size, label
-        self.train_log, self.trackers = train_log, list(trackers)
-
-    def record(self, line: dict[str, Any]) -> None:
-        """One line of the training log, also sent to the trackers (``--report-to``)."""
-        from .tracking import flat_scalars
-
-        line = {k: v for k, v in line.items() if v is not None}
-        if self.train_log is not None:
-            self.train_log.log(line)
-        scalars = flat_scalars(line)
-        for tracker in self.trackers:
-            tracker.log(line["step"], scalars)
-
-    def close(self) -> None:
-        for tracker in self.trackers:
-            tracker.close()
-
-    def on_step(self, step: int) -> None:
-        if self._on_step is not None:
-            self._on_step(step)
-
-    def progress(self, total: int, done: int):
-        if not self.show:
-            return contextlib.nullcontext(lambda loss: None)
-        from .progress import interactive
-
-        if not interactive():  # nohup / SLURM / a redirect: periodic plain lines, not a bar shown only at the end
-            return _plain_progress(self.label, total, done)
-        return _rich_progress(self.label, total, done)
-
-
-def _plain_progress(label: str, total: int, done: int):
-    from .progress import PlainProgress
-
-    @contextlib.contextmanager
-    def ctx():
-        plain = PlainProgress(label, total, done, unit="step")
-        yield lambda loss: plain.advance(loss=loss)
-        plain.close()
-
-    return ctx()
-
-
-def _rich_progress(label: str, total: int, done: int):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    @contextlib.contextmanager
-    def ctx():
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
-                   TextColumn("{task.fields[speed]:.2f} step/s"), TimeElapsedColumn(), TimeRemainingColumn())
-        # on stderr: stdout carries only results (xta eval --json trains target adapters on the fly)
-        with Progress(*columns, transient=False, console=Console(stderr=True)) as progress:
-            task = progress.add_task(label, total=total, completed=done, loss=float("nan"), speed=0.0)
-            start = time.perf_counter()
-            count = [0]
-
-            def advance(loss: float) -> None:
-                count[0] += 1
-                progress.update(task, advance=1, loss=loss, speed=count[0] / max(time.perf_counter() - start, 1e-9))
-
-            yield advance
-
-    return ctx()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -865,7 +474,7 @@ def train_adapter(
             hooks.close()
         best = ckpt.best() if distributed.is_main() else None
         if best is not None and st.best_step != st.step:
-            _load_trainable(model, best)
+            load_trainable(model, best)
         encoder.assert_frozen()
         card = _card(cfg, cfg_hash, encoder, tasks, st, len(plan), artifacts, mlm)
         if distributed.is_main():  # the other ranks hold the same weights; one process writes them
@@ -890,18 +499,18 @@ def _for_world(cfg: TrainConfig, world: int) -> TrainConfig:
 
 
 def open_train_hooks(cfg: TrainConfig | LangAdapterConfig, ckpt: TrainCheckpointer, artifacts: Path, resumed: int, progress: bool,
-                     on_step, eval_batch_size: int) -> _Hooks:
+                     on_step, eval_batch_size: int) -> TrainHooks:
     """The run's training log (in the checkpoint folder, cut back to the resumed step) and its trackers."""
     from . import distributed
     from .tracking import LOG_NAME, TrainLog, open_trackers
 
     if not distributed.is_main():  # one process logs and reports: rank 0 (it holds the summed loss too)
-        return _Hooks(False, on_step, eval_batch_size, f"train {cfg.name}")
+        return TrainHooks(False, on_step, eval_batch_size, f"train {cfg.name}")
     train_log = TrainLog(ckpt.path / LOG_NAME)
     train_log.start(resumed)
     hyper = {k: v for k, v in to_dict(cfg).items() if k not in ("data_dir", "output_dir", "device", "report_to")}
     trackers = open_trackers(cfg.report_to, artifacts, safe_name(cfg.name, "adapter"), hyper, resumed)
-    return _Hooks(progress, on_step, eval_batch_size, f"train {cfg.name}", train_log, trackers)
+    return TrainHooks(progress, on_step, eval_batch_size, f"train {cfg.name}", train_log, trackers)
 
 
 def _mlm_hashes(cfg: TrainConfig) -> list[str]:
@@ -967,10 +576,10 @@ def _card(cfg: TrainConfig, cfg_hash: str, encoder, tasks: Sequence[TaskData], s
         "hyperparameters": hyper,
         # examples per optimizer step: batch_size x accumulation (x processes under torchrun, already
         # folded into gradient_accumulation_steps, see _for_world); the LR schedule counts these steps
-        "effective_batch_size": _resolved(cfg.batch_size, "batch_size") * cfg.gradient_accumulation_steps,
+        "effective_batch_size": resolved_field(cfg.batch_size, "batch_size") * cfg.gradient_accumulation_steps,
         "world_size": getattr(cfg, "_world_size", 1),
         "hyperparameter_sources": cfg.defaults_applied,  # the values not given, and the card that gave them
-        "featurization": _featurize_options(main, cfg),
+        "featurization": task_featurize_options(main, cfg),
         "seed": cfg.seed,
         "config_hash": cfg_hash,
         "steps": st.step,
@@ -1017,10 +626,3 @@ def _save(model, cfg: TrainConfig, tasks: Sequence[TaskData], out_dir: Path, car
         pickles = [p.name for p in tmp.rglob("*.bin")]
         if pickles:
             raise SetupError(f"refusing to publish pickle files {pickles} in {out_dir}")
-
-
-# --------------------------------------------------------------------------------------------------
-# setups at evaluation: trained pieces -> one active adapters composition
-# --------------------------------------------------------------------------------------------------
-
-
