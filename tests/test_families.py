@@ -379,3 +379,41 @@ def test_dual_encoder_predict_reuses_cached_candidates_and_truncates_each_side(t
     assert retrieval.predict(flex, pool, cache=cache) == plain
     assert retrieval.predict(flex, pool, cache=cache) == plain
     assert calls == [2, 2, 2] and len(cache) == 1  # the candidates were encoded once
+
+
+def test_a_shapes_facts_and_submission_files_are_its_familys_and_load_without_torch():
+    """Export, model cards, statistics and training defaults ask the family, not ``if shape == ...`` (issue
+    19); the facts are read without importing torch (the families load it on first use)."""
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+    from toolkit.config import training_defaults
+    from toolkit.families import FAMILIES
+    from toolkit.tasks import get_task
+
+    assert {s: f.HUB_TASK_TYPE for s, f in FAMILIES.items()} == {
+        "classification": "text-classification", "pair_classification": "text-classification",
+        "multiple_choice": "multiple-choice", "extractive_qa": "question-answering",
+        "tagging": "token-classification", "retrieval": "sentence-similarity"}
+    assert [s for s, f in FAMILIES.items() if not f.LABELLED] == [s for s, f in FAMILIES.items() if f.SCORED_UNTRAINED] == ["retrieval"]
+    assert training_defaults("tydiqa")["max_length"] == (384, "extractive_qa default")  # no card sets it
+    assert FAMILIES["multiple_choice"].gold_label({"label": "1"}) == 1 and FAMILIES["classification"].gold_label({"label": 0}) == "0"
+    files = {  # the official formats (google-research/xtreme evaluate.py: read_label_file, read_tag_file, read_squad_file)
+        "xnli": (["a", "b"], ["entailment", "neutral"], "tsv", "entailment\nneutral\n"),
+        "xcopa": (["0", "1"], [1, 0], "jsonl", '{"idx": "0", "label": 1}\n{"idx": "1", "label": 0}\n'),
+        "udpos": (["s"], [["NOUN", "VERB"]], "tsv", "NOUN\nVERB\n\n"),
+        "xquad": (["q"], {"q": "Paris"}, "json", '{\n"q": "Paris"\n}'),
+        "tatoeba": (["de-0", "de-1"], [1, 0], "tsv", "1\n0\n"),
+        "bucc2018": (["de-1"], ["en-7"], "tsv", "de-1\ten-7\n"),
+        "lareqa": (["q1"], [["c2", "c1"]], "json", '{\n"q1": [\n"c2",\n"c1"\n]\n}'),
+    }
+    for task, (ids, predictions, ext, text) in files.items():
+        spec = get_task(task)
+        family = FAMILIES[spec.shape]
+        assert (family.submission_extension(spec), family.render_submission(spec, ids, predictions)) == (ext, text), task
+    code = ("import sys, toolkit.families, toolkit.export, toolkit.stats, toolkit.modelcard, toolkit.config\n"
+            "from toolkit.families import get_family\nget_family('tagging').render_submission(None, ['s'], [['X']])\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert (out.returncode, out.stdout.strip()) == (0, "False"), out.stderr

@@ -451,6 +451,7 @@ def test_retrieval_predictions_render_as_the_official_prediction_files(tiny):
     import json as _json
 
     from toolkit.export import render
+    from toolkit.tasks import get_task
     from toolkit.retrieval import retrieve
 
     words = WORDS[:10]
@@ -459,7 +460,7 @@ def test_retrieval_predictions_render_as_the_official_prediction_files(tiny):
                          [f"c{i}" for i in range(10)], [f"the {w} is here" for w in english],
                          {f"q{i}": {f"c{i}"} for i in range(10)})
     out = retrieve("tatoeba", data, tiny, RetrievalConfig(layer=1))
-    lines = render("tatoeba", out.ids, out.predictions).splitlines()
+    lines = render(get_task("tatoeba"), out.ids, out.predictions).splitlines()
     assert lines == [str(i) for i in range(7)] + ["8", "9", "7"] and out.ids == data.candidate_ids
     official = 100.0 * np.mean([p == str(i) for i, p in enumerate(lines)])  # evaluate.py: accuracy vs line number
     assert official == out.metrics["accuracy"] == 70.0
@@ -467,11 +468,11 @@ def test_retrieval_predictions_render_as_the_official_prediction_files(tiny):
     bucc = _bucc([f"the {w} is here" for w in WORDS[:6]], [f"the {w} is here" for w in WORDS[:6]] + ["red car"],
                  [(f"zh-{i}", f"en-{i}") for i in range(6)])
     mined = retrieve("bucc2018", bucc, tiny, RetrievalConfig(layer=1))
-    rows = render("bucc2018", mined.ids, mined.predictions).splitlines()
+    rows = render(get_task("bucc2018"), mined.ids, mined.predictions).splitlines()
     assert {tuple(r.split("\t")) for r in rows} == gold_pairs(bucc) and mined.metrics["bucc_f1"] == 100.0
 
     ranked = retrieve("lareqa", data, tiny, RetrievalConfig(normalize=True, lareqa_candidate_text="sentence"))
-    top = _json.loads(render("lareqa", ranked.ids, ranked.predictions))
+    top = _json.loads(render(get_task("lareqa"), ranked.ids, ranked.predictions))
     assert list(top) == data.query_ids and all(len(v) == 10 for v in top.values())  # top-20 of a 10-pool
     assert [top[f"q{i}"][0] for i in range(7)] == [f"c{i}" for i in range(7)]
 

@@ -367,16 +367,15 @@ class TrainConfig:
 CARD_TRAINING_FIELDS = ("learning_rate", "epochs", "batch_size", "max_length")
 #: Beneath every card: xta's built-in values.
 BUILTIN_TRAINING = {"learning_rate": 1e-4, "epochs": 3.0, "batch_size": 16, "max_length": 128}
-#: Per shape, beneath the cards: extractive QA at 384 tokens, XTREME ``third_party/run_squad.py``
-#: ``--max_seq_length`` default 384 (l. 569-574; ``scripts/train_qa.sh`` l. 29 ``MAXL=384``).
-SHAPE_TRAINING = {"extractive_qa": {"max_length": 384}}
 
 
 def training_defaults(task: str) -> dict[str, tuple[Any, str]]:
     """``{field: (value, source)}`` for :data:`CARD_TRAINING_FIELDS`: the task's own card ``training:``
     block, else that of the first of its ``train_from`` sources that sets the field (a target such as
-    xquad trains on squad_v1, whose card says 384 tokens), else :data:`SHAPE_TRAINING`, else
+    xquad trains on squad_v1, whose card says 384 tokens), else its shape's (the family's
+    ``TRAINING_DEFAULTS``: extractive QA at 384 tokens, as XTREME's run_squad.py), else
     :data:`BUILTIN_TRAINING`. An unknown task gets the built-in values (``validate()`` reports it)."""
+    from .families import get_family
     from .tasks import get_task
 
     try:
@@ -389,8 +388,8 @@ def training_defaults(task: str) -> dict[str, tuple[Any, str]]:
         card = next((c for c in chain if name in (c.training or {})), None)
         if card is not None:
             out[name] = (card.training[name], f"card {card.name}")
-        elif name in SHAPE_TRAINING.get(spec.shape, {}):
-            out[name] = (SHAPE_TRAINING[spec.shape][name], f"{spec.shape} default")
+        elif name in (shaped := get_family(spec).TRAINING_DEFAULTS):
+            out[name] = (shaped[name], f"{spec.shape} default")
         else:
             out[name] = (BUILTIN_TRAINING[name], "xta default")
     return out

@@ -165,6 +165,7 @@ def english_examples(task: str, data_dir=None, n: int | None = None) -> tuple[An
     """
     from .data import load
     from .errors import XtaError
+    from .families import get_family
     from .tasks import get_task
 
     spec = get_task(task)
@@ -177,7 +178,7 @@ def english_examples(task: str, data_dir=None, n: int | None = None) -> tuple[An
                     return load(src, split, "en", data_dir=data_dir, max_examples=n), f"{src.name}:{split}"
                 except XtaError as exc:
                     errors.append(f"{src.name}:{split}: {exc}")
-    if spec.shape == "retrieval":
+    if not get_family(spec).LABELLED:  # a retrieval pool: its English side
         try:
             return _english_side(spec, data_dir, n)
         except XtaError as exc:

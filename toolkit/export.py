@@ -26,21 +26,17 @@ beside them); an ``OUT`` that already holds other files is refused unless ``forc
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, DataError
+from .families import get_family
 from .io import atomic_write_text, safe_name
 from .report import scores_from_store
 from .results import RecordKey, ResultStore, encoder_id
 from .tasks import get_task
 
-EXTENSIONS = {"classification": "tsv", "pair_classification": "tsv", "multiple_choice": "jsonl",
-              "extractive_qa": "json", "tagging": "tsv"}
-#: Retrieval tasks by scoring rule (:func:`toolkit.kinds.retrieval_kind`).
-RETRIEVAL_EXTENSIONS = {"tatoeba": "tsv", "bucc2018": "tsv", "lareqa": "json"}
 
 
 @dataclass
@@ -73,8 +69,9 @@ def export(store: ResultStore, model: str, setup: str, benchmark: str, out_dir: 
                 result.skipped[where] = (f"truncated evaluation (--max-eval-examples {limit}): not a leaderboard file; "
                                          "re-run xta eval without it")
                 continue
-            kind = _kind(spec)
-            if spec.shape not in EXTENSIONS and kind not in RETRIEVAL_EXTENSIONS:
+            try:
+                ext = get_family(spec).submission_extension(spec)
+            except (ConfigError, KeyError):
                 result.skipped[where] = f"no submission format for {task}"
                 continue
             try:
@@ -89,10 +86,9 @@ def export(store: ResultStore, model: str, setup: str, benchmark: str, out_dir: 
             if why:
                 result.skipped[where] = why
                 continue
-            ext = RETRIEVAL_EXTENSIONS[kind] if kind else EXTENSIONS[spec.shape]
             path = out / safe_name(task, "task") / f"{stored['split']}-{safe_name(lang, 'language')}.{ext}"
             try:
-                text = render(kind or spec.shape, stored["ids"], stored["predictions"])
+                text = render(spec, stored["ids"], stored["predictions"])
             except (TypeError, ValueError, AttributeError) as exc:
                 result.skipped[where] = f"malformed stored predictions ({type(exc).__name__}: {exc})"
                 continue
@@ -132,34 +128,7 @@ def _invalid(stored: Any, entry, lang: str) -> str | None:
     return None
 
 
-def _kind(spec) -> str | None:
-    """The retrieval scoring rule of a retrieval task (tatoeba, bucc2018, lareqa), else None."""
-    from .errors import UnknownTask
-    from .kinds import retrieval_kind  # not toolkit.retrieval: writing text files needs no torch
-
-    if spec.shape != "retrieval":
-        return None
-    try:
-        return retrieval_kind(spec.name)
-    except UnknownTask:
-        return None
-
-
-def render(shape: str, ids: list[str], predictions: Any) -> str:
-    """One language's predictions in the official file format of its task shape (for retrieval tasks:
-    of its scoring rule, ``tatoeba``, ``bucc2018`` or ``lareqa``)."""
-    if shape == "tatoeba":
-        return "".join(f"{int(p)}\n" for p in predictions)
-    if shape == "bucc2018":
-        return "".join(f"{src}\t{trg}\n" for src, trg in zip(ids, predictions))
-    if shape == "lareqa":
-        return json.dumps(dict(zip(ids, predictions)), ensure_ascii=False, indent=0)
-    if shape in ("classification", "pair_classification"):
-        return "".join(f"{label}\n" for label in predictions)
-    if shape == "multiple_choice":
-        return "".join(json.dumps({"idx": i, "label": int(p)}) + "\n" for i, p in zip(ids, predictions))
-    if shape == "extractive_qa":
-        return json.dumps(predictions, ensure_ascii=False, indent=0)
-    if shape == "tagging":
-        return "".join("".join(f"{tag}\n" for tag in sentence) + "\n" for sentence in predictions)
-    raise ConfigError(f"no submission format for task shape {shape!r}")
+def render(spec, ids: list[str], predictions: Any) -> str:
+    """One language's predictions in the official submission format of ``spec``'s task (its family's
+    :func:`render_submission`: for retrieval tasks, that of its scoring rule)."""
+    return get_family(spec).render_submission(spec, ids, predictions)

@@ -82,9 +82,17 @@ def _hub_label(raw: Any, names: tuple[str, ...] | None, ctx: _HubContext, i: int
     return label
 
 
-def _hub_classification(rows: Iterable[Mapping[str, Any]], ctx: _HubContext) -> Examples:
+def _make_classification(pair: bool):
+    """A (sentence or sentence-pair) classification converter: the format names which, not the task's shape."""
+
+    def convert(rows: Iterable[Mapping[str, Any]], ctx: _HubContext) -> Examples:
+        return _hub_classification(rows, ctx, pair)
+
+    return convert
+
+
+def _hub_classification(rows: Iterable[Mapping[str, Any]], ctx: _HubContext, pair: bool) -> Examples:
     out, dropped = [], 0
-    pair = ctx.spec.shape == "pair_classification"
     for i, row in enumerate(rows):
         label_col = ctx.col("label", row=row)
         label = _hub_label(_get(row, label_col, ctx, i), ctx.class_names(label_col), ctx, i)
@@ -230,8 +238,8 @@ def _hub_refuse(reason: str) -> Callable[[Iterable[Mapping[str, Any]], _HubConte
 
 #: converter name (``HubSource.format``, default = the task's shape) -> converter(rows, ctx)
 HUB_CONVERTERS: dict[str, Callable[[Iterable[Mapping[str, Any]], _HubContext], Loaded]] = {
-    "classification": _hub_classification,
-    "pair_classification": _hub_classification,
+    "classification": _make_classification(pair=False),
+    "pair_classification": _make_classification(pair=True),
     "tagging": _hub_tagging,
     "ud_tagging": _hub_ud_tagging,  # universal_dependencies rows: '_' lines of multiword tokens dropped
     "extractive_qa": _hub_qa,

@@ -311,10 +311,11 @@ def logme_target_data(task: str, data_dir=None) -> tuple[Any, str]:
     used is returned so that it is printed and recorded. Retrieval targets have no labels: refused.
     """
     from .data import load
+    from .families import get_family
     from .tasks import get_task
 
     spec = get_task(task)
-    if spec.shape == "retrieval":
+    if not get_family(spec).LABELLED:
         raise ConfigError(f"a retrieval target ({task}) has no labels for LogME (SEmb embeds its English side)")
     sources = [spec, *(get_task(s) for s in spec.train_from if s != spec.name)]
     errors = []

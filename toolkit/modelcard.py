@@ -221,16 +221,19 @@ def hub_metadata(card: Mapping[str, Any], tables: Sequence[ResultTable], *, lice
     return _card_data(meta, tables, name)
 
 
-#: xta's task shapes as Hub task types (model-index ``task.type``)
-_HUB_TASK_TYPES = {"classification": "text-classification", "multiple_choice": "multiple-choice",
-                   "extractive_qa": "question-answering", "tagging": "token-classification",
-                   "retrieval": "sentence-similarity"}
+def _hub_task_type(task: str) -> str:
+    """The Hub task type (model-index ``task.type``) of a task's shape: its family's; "other" for a task xta
+    does not know."""
+    from .families import get_family
+
+    spec = _task_spec(task)
+    return get_family(spec).HUB_TASK_TYPE if spec is not None else "other"
 
 
 def _card_data(meta: dict[str, Any], tables: Sequence[ResultTable], name: str | None) -> dict[str, Any]:
     from huggingface_hub import EvalResult, ModelCardData
 
-    results = [EvalResult(task_type=_HUB_TASK_TYPES.get(getattr(_task_spec(t.task), "shape", ""), "other"),
+    results = [EvalResult(task_type=_hub_task_type(t.task),
                           dataset_type=(_hub_paths(_task_spec(t.task), None) or [t.task])[0],
                           dataset_name=f"{t.task} ({r.lang})", dataset_config=r.lang, dataset_split=t.split or None,
                           metric_type=t.metric, metric_value=round(float(r.main), 4))

@@ -156,18 +156,19 @@ def example_rows(spec, examples: Any, ids: Sequence[str], predictions: Any, lang
     ``ResultStore.put_predictions``; ``direction``: Tatoeba's search direction). None for a metric without
     per-example rows (``token_accuracy``)."""
     from . import metrics
+    from .families import get_family
 
-    main = spec.main_metric
-    if spec.shape == "retrieval":
+    main, family = spec.main_metric, get_family(spec)
+    if not family.LABELLED:  # a retrieval pool: rows from its relevance map
         return _retrieval_rows(main, examples, ids, predictions, direction)
     if main == "accuracy":
-        labels = [int(ex["label"]) if spec.shape == "multiple_choice" else str(ex["label"]) for ex in examples]
+        labels = [family.gold_label(ex) for ex in examples]  # as the predictions hold them (name or choice index)
         if len(labels) != len(predictions):
             raise DataError(f"{len(predictions)} predictions but {len(labels)} labels")
         # evaluate.py::accuracy: a hit is a prediction equal to its label
         return ExampleRows(main, "mean", tuple(ids), np.asarray([float(p == g) for p, g in zip(predictions, labels)], dtype=np.float64))
     if main == "seqeval_f1":
-        return _seqeval_rows(main, ids, predictions, [list(ex["tags"]) for ex in examples])
+        return _seqeval_rows(main, ids, predictions, [family.gold_label(ex) for ex in examples])
     if main in ("qa_mean", "f1", "exact_match"):
         golds = metrics.gold_answers(list(examples))
         mlqa = "mlqa_f1" in spec.metrics

@@ -96,10 +96,8 @@ def taskemb_fisher(encoder: Any, adapter: str, examples: Sequence[Mapping[str, A
     family = get_family(spec)
     start = time.perf_counter()
     chosen = [examples[i] for i in sample_indices(len(examples), n, seed)]
-    opts: dict[str, Any] = {}
-    if spec.shape == "tagging" and labels:
-        opts["labels"] = list(labels)
-    opts.update(family.featurize_options(spec, max_length))  # as toolkit.train does (QA: doc_stride)
+    # as toolkit.train_data does: the run's label set (open-label tagging) and the family's options (QA: doc_stride)
+    opts: dict[str, Any] = {"labels": list(labels) if labels else None, **family.featurize_options(spec, max_length)}
     features = family.featurize(chosen, encoder.tokenizer, spec, max_length, train=True, **opts)
     items = features.items
     if not items:

@@ -3,6 +3,12 @@
 Every family module provides the same functions (see :class:`toolkit.families.base.Family`):
 
 * ``EVAL_MAX_LENGTH`` — the evaluation sequence length when none is given (XTREME: 384 for QA, else 128);
+* ``TRAINING_DEFAULTS``, ``NAMED_LABELS``, ``LABELLED``, ``SCORED_UNTRAINED``, ``HUB_TASK_TYPE`` — facts
+  about the shape: its training defaults beneath the task cards (QA: 384 tokens), whether it predicts the
+  task's named labels, whether its examples carry labels, whether
+  XTREME-R scores the bare encoder on it (retrieval), its Hub task type;
+* ``gold_label(example)``, ``submission_extension(spec)`` / ``render_submission(spec, ids, predictions)`` —
+  an example's gold as predictions are stored, and the official submission file of one language;
 * ``featurize_options(spec, max_length)`` / ``head_options(spec, train_items, labels)`` — the card and
   training-data options of ``featurize`` and ``add_head`` (QA's ``doc_stride``, ``num_choices``, tag sets);
 * ``training_examples(examples)`` / ``training_labels(spec, example_lists)`` — what a run trains on (QA skips
@@ -15,6 +21,10 @@ Every family module provides the same functions (see :class:`toolkit.families.ba
 * ``collate(items, pad_id) -> batch``; ``loss(model, batch, head) -> scalar`` (training);
 * ``predict(model, features, batch_size, head=None)`` — ``torch.inference_mode``, length-grouped batches;
 * ``score(predictions, examples, spec, lang=None) -> {metric: value}`` via :mod:`toolkit.metrics`.
+
+Family modules import torch on first use (``base.LazyModule``): the facts above are read torch-free by
+the modules that export submissions, write model cards and statistics, or refuse bad input before a model
+loads.
 """
 
 from __future__ import annotations

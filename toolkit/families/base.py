@@ -8,11 +8,35 @@ model's outputs and how it scores.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
 
-import torch
+
+class LazyModule:
+    """A module imported on first attribute access (``torch``, ``torch.nn.functional``).
+
+    Family modules load torch only when they tokenise, train or predict: what they declare about their
+    shape (submission files, Hub task types, which labels a run needs...) is read torch-free by the
+    modules that write results, export submissions or refuse bad input before a model loads.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, attr: str) -> Any:
+        if self._module is None:
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attr)
+
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = LazyModule("torch")
 
 IGNORE_INDEX = -100  # torch.nn.CrossEntropyLoss's ignore_index: sub-words after the first, padding
 
@@ -38,6 +62,18 @@ class Features:
 class Family(Protocol):  # the interface every module in toolkit.families provides
     SHAPES: tuple[str, ...]
     EVAL_MAX_LENGTH: int  # sequence length of evaluation when none is given
+    TRAINING_DEFAULTS: dict[str, Any]  # beneath the task cards (QA: 384 tokens)
+    NAMED_LABELS: bool  # predicts the task's named labels (classification, tagging)
+    LABELLED: bool  # examples carry gold labels (LogME, TaskEmb, per-example statistics)
+    SCORED_UNTRAINED: bool  # XTREME-R scores the bare encoder too (retrieval)
+    HUB_TASK_TYPE: str  # model-index task.type
+
+    def gold_label(self, example) -> Any: ...  # as its prediction is stored
+
+    def submission_extension(self, spec) -> str: ...
+
+    def render_submission(self, spec, ids: Sequence[str], predictions: Any) -> str: ...  # the official file
+
 
     def featurize_options(self, spec, max_length: int) -> dict[str, Any]: ...
 

@@ -9,17 +9,33 @@ encoded as one sequence ``<s> text </s></s> text_pair </s>``, truncating the lon
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
 
-from .base import Features, encode_inputs, head_logits, label_index, run_batches, score_metrics
+from .base import LazyModule, Features, encode_inputs, head_logits, label_index, run_batches, score_metrics
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn.functional as F
+else:  # loaded on first use: the shape's facts are read torch-free
+    torch, F = LazyModule("torch"), LazyModule("torch.nn.functional")
 
 SHAPES = ("classification", "pair_classification")
 
 #: Evaluation sequence length when none is given (XTREME's run_classify/run_tag max_seq_length 128)
 EVAL_MAX_LENGTH = 128
+
+#: Training defaults of the shape, beneath the task cards and above xta's built-in values
+#: (:func:`toolkit.config.training_defaults`)
+TRAINING_DEFAULTS: dict[str, Any] = {}
+#: Whether the shape predicts the task's named labels (a task declares them, readers check them)
+NAMED_LABELS = True
+#: Whether the shape's examples carry gold labels (LogME, TaskEmb and per-example statistics need them)
+LABELLED = True
+#: Whether XTREME-R scores the shape on the bare encoder too (setup ``none``: no: a task adapter is trained)
+SCORED_UNTRAINED = False
+#: The Hub's task type of the shape (model-index ``task.type`` in a pushed model card)
+HUB_TASK_TYPE = "text-classification"
 
 
 def featurize_options(spec, max_length: int) -> dict[str, Any]:
@@ -121,3 +137,18 @@ def example_text(example: Mapping[str, Any], sep: str = "[SEP]", question_prompt
     """LogME's text: ``text [SEP] text_pair`` (just ``text`` for single sentences)."""
     pair = example.get("text_pair")
     return f"{example['text']} {sep} {pair}" if pair else str(example["text"])
+
+
+def gold_label(example: Mapping[str, Any]) -> str:
+    """An example's gold label as its prediction is stored (the label name)."""
+    return str(example["label"])
+
+
+def submission_extension(spec) -> str:
+    """The file extension of the shape's submission file."""
+    return "tsv"
+
+
+def render_submission(spec, ids: Sequence[str], predictions: Sequence[Any]) -> str:
+    """One language's predictions as XTREME's submission file: one predicted label per line, in example order."""
+    return "".join(f"{label}\n" for label in predictions)

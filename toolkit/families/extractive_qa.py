@@ -21,21 +21,39 @@ Follows Hugging Face ``examples/pytorch/question-answering`` (``run_qa.py`` ``pr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ..errors import ConfigError
-from .base import Features, encode_inputs, head_logits, run_batches, score_metrics
+from .base import LazyModule, Features, encode_inputs, head_logits, run_batches, score_metrics
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn.functional as F
+else:  # loaded on first use: the shape's facts are read torch-free
+    torch, F = LazyModule("torch"), LazyModule("torch.nn.functional")
 
 SHAPES = ("extractive_qa",)
 
 #: Evaluation sequence length when none is given (XTREME's run_squad.py --max_seq_length 384)
 EVAL_MAX_LENGTH = 384
+
+#: Training defaults of the shape, beneath the task cards and above xta's built-in values
+#: (:func:`toolkit.config.training_defaults`): 384 tokens, XTREME ``third_party/run_squad.py``
+#: ``--max_seq_length`` default 384 (l. 569-574; ``scripts/train_qa.sh`` l. 29 ``MAXL=384``)
+TRAINING_DEFAULTS: dict[str, Any] = {"max_length": 384}
+#: Whether the shape predicts the task's named labels (a task declares them, readers check them)
+NAMED_LABELS = False
+#: Whether the shape's examples carry gold labels (LogME, TaskEmb and per-example statistics need them)
+LABELLED = True
+#: Whether XTREME-R scores the shape on the bare encoder too (setup ``none``: no: a task adapter is trained)
+SCORED_UNTRAINED = False
+#: The Hub's task type of the shape (model-index ``task.type`` in a pushed model card)
+HUB_TASK_TYPE = "question-answering"
 
 
 def featurize_options(spec, max_length: int) -> dict[str, Any]:
@@ -294,3 +312,18 @@ def semb_rows(example: Mapping[str, Any], question_prompts: Mapping[str, str] | 
 def example_text(example: Mapping[str, Any], sep: str = "[SEP]", question_prompts: Mapping[str, str] | None = None) -> str:
     """LogME's text: question then context."""
     return f"{example['question']} {example['context']}"
+
+
+def gold_label(example: Mapping[str, Any]) -> list[str]:
+    """An example's gold answers (their texts)."""
+    return list(example["answers"]["text"])
+
+
+def submission_extension(spec) -> str:
+    """The file extension of the shape's submission file."""
+    return "json"
+
+
+def render_submission(spec, ids: Sequence[str], predictions: Mapping[str, str]) -> str:
+    """One language's predictions as SQuAD's prediction file: ``{question id: answer text}``."""
+    return json.dumps(predictions, ensure_ascii=False, indent=0)

@@ -10,19 +10,36 @@ with ``-inf`` before the softmax, so the head's ``num_choices`` only documents t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
 
 from ..errors import DataError
-from .base import Features, encode_inputs, run_batches, score_metrics
+from .base import LazyModule, Features, encode_inputs, run_batches, score_metrics
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn.functional as F
+else:  # loaded on first use: the shape's facts are read torch-free
+    torch, F = LazyModule("torch"), LazyModule("torch.nn.functional")
 
 SHAPES = ("multiple_choice",)
 
 #: Evaluation sequence length when none is given (XTREME's run_classify/run_tag max_seq_length 128)
 EVAL_MAX_LENGTH = 128
+
+#: Training defaults of the shape, beneath the task cards and above xta's built-in values
+#: (:func:`toolkit.config.training_defaults`)
+TRAINING_DEFAULTS: dict[str, Any] = {}
+#: Whether the shape predicts the task's named labels (a task declares them, readers check them)
+NAMED_LABELS = False
+#: Whether the shape's examples carry gold labels (LogME, TaskEmb and per-example statistics need them)
+LABELLED = True
+#: Whether XTREME-R scores the shape on the bare encoder too (setup ``none``: no: a task adapter is trained)
+SCORED_UNTRAINED = False
+#: The Hub's task type of the shape (model-index ``task.type`` in a pushed model card)
+HUB_TASK_TYPE = "multiple-choice"
 
 
 def featurize_options(spec, max_length: int) -> dict[str, Any]:
@@ -147,3 +164,18 @@ def example_text(example: Mapping[str, Any], sep: str = "[SEP]", question_prompt
     question = str(example.get("question") or "")
     question = (question_prompts or {}).get(question, question)
     return " ".join(p for p in (str(example.get("context") or ""), question) if p)
+
+
+def gold_label(example: Mapping[str, Any]) -> int:
+    """An example's gold label as its prediction is stored (the index of the correct choice)."""
+    return int(example["label"])
+
+
+def submission_extension(spec) -> str:
+    """The file extension of the shape's submission file."""
+    return "jsonl"
+
+
+def render_submission(spec, ids: Sequence[str], predictions: Sequence[Any]) -> str:
+    """One language's predictions as XCOPA-style JSON lines: ``{"idx": id, "label": choice}`` per example."""
+    return "".join(json.dumps({"idx": i, "label": int(p)}) + "\n" for i, p in zip(ids, predictions))

@@ -10,22 +10,40 @@ similarity (exact search; ``toolkit.retrieval`` holds the faiss path for large p
 
 from __future__ import annotations
 
+import json
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
 
-from ..data import RetrievalData
+from ..datafiles import RetrievalData
 from ..errors import ConfigError, DataError
-from .base import Features, encode_inputs, run_batches, score_metrics
+from .base import LazyModule, Features, encode_inputs, run_batches, score_metrics
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn.functional as F
+else:  # loaded on first use: the shape's facts are read torch-free
+    torch, F = LazyModule("torch"), LazyModule("torch.nn.functional")
 
 SHAPES = ("retrieval",)
 
 #: Evaluation sequence length when none is given (XTREME's run_classify/run_tag max_seq_length 128)
 EVAL_MAX_LENGTH = 128
+
+#: Training defaults of the shape, beneath the task cards and above xta's built-in values
+#: (:func:`toolkit.config.training_defaults`)
+TRAINING_DEFAULTS: dict[str, Any] = {}
+#: Whether the shape predicts the task's named labels (a task declares them, readers check them)
+NAMED_LABELS = False
+#: Whether the shape's examples carry gold labels (LogME, TaskEmb and per-example statistics need them)
+LABELLED = False
+#: Whether XTREME-R scores the shape on the bare encoder too (setup ``none``: yes, XTREME-R's
+#: Tatoeba/BUCC protocol embeds with the pretrained encoder, no task training)
+SCORED_UNTRAINED = True
+#: The Hub's task type of the shape (model-index ``task.type`` in a pushed model card)
+HUB_TASK_TYPE = "sentence-similarity"
 
 
 def featurize_options(spec, max_length: int) -> dict[str, Any]:
@@ -212,3 +230,31 @@ def semb_rows(example: Mapping[str, Any], question_prompts: Mapping[str, str] | 
 def example_text(example: Mapping[str, Any], sep: str = "[SEP]", question_prompts: Mapping[str, str] | None = None) -> str:
     """A retrieval pool has no per-example text (LogME needs labels)."""
     raise ConfigError(_NO_TEXT)
+
+
+def gold_label(example: Mapping[str, Any]) -> Any:
+    """Retrieval has no per-example label: its gold is the pool's relevance map (``RetrievalData.relevant``)."""
+    raise DataError(_NO_TEXT.replace("dataset text", "gold label"))
+
+
+#: The submission file of each scoring rule (``TaskSpec.retrieval_rule``)
+SUBMISSION_EXTENSIONS = {"tatoeba": "tsv", "bucc2018": "tsv", "lareqa": "json"}
+
+
+def submission_extension(spec) -> str:
+    """The file extension of the task's submission file, by its scoring rule."""
+    return SUBMISSION_EXTENSIONS[spec.retrieval_rule]
+
+
+def render_submission(spec, ids: Sequence[str], predictions: Any) -> str:
+    """One language's predictions in the file format of the task's scoring rule: Tatoeba, the line number of
+    each query's nearest candidate; BUCC, the mined ``source<TAB>target`` pairs; LAReQA, ``{query id: ranked
+    candidate ids}``."""
+    rule = spec.retrieval_rule
+    if rule == "tatoeba":
+        return "".join(f"{int(p)}\n" for p in predictions)
+    if rule == "bucc2018":
+        return "".join(f"{src}\t{trg}\n" for src, trg in zip(ids, predictions))
+    if rule == "lareqa":
+        return json.dumps(dict(zip(ids, predictions)), ensure_ascii=False, indent=0)
+    raise ConfigError(f"task {spec.name!r}: no submission format for retrieval rule {rule!r}")

@@ -15,18 +15,34 @@ prediction, which the seqeval scorer needs:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
 
 from ..errors import DataError
-from .base import IGNORE_INDEX, Features, encode_inputs, head_logits, pad, run_batches, score_metrics
+from .base import LazyModule, IGNORE_INDEX, Features, encode_inputs, head_logits, pad, run_batches, score_metrics
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn.functional as F
+else:  # loaded on first use: the shape's facts are read torch-free
+    torch, F = LazyModule("torch"), LazyModule("torch.nn.functional")
 
 SHAPES = ("tagging",)
 
 #: Evaluation sequence length when none is given (XTREME's run_classify/run_tag max_seq_length 128)
 EVAL_MAX_LENGTH = 128
+
+#: Training defaults of the shape, beneath the task cards and above xta's built-in values
+#: (:func:`toolkit.config.training_defaults`)
+TRAINING_DEFAULTS: dict[str, Any] = {}
+#: Whether the shape predicts the task's named labels (a task declares them, readers check them)
+NAMED_LABELS = True
+#: Whether the shape's examples carry gold labels (LogME, TaskEmb and per-example statistics need them)
+LABELLED = True
+#: Whether XTREME-R scores the shape on the bare encoder too (setup ``none``: no: a task adapter is trained)
+SCORED_UNTRAINED = False
+#: The Hub's task type of the shape (model-index ``task.type`` in a pushed model card)
+HUB_TASK_TYPE = "token-classification"
 
 
 def featurize_options(spec, max_length: int) -> dict[str, Any]:
@@ -188,3 +204,18 @@ def semb_rows(example: Mapping[str, Any], question_prompts: Mapping[str, str] | 
 def example_text(example: Mapping[str, Any], sep: str = "[SEP]", question_prompts: Mapping[str, str] | None = None) -> str:
     """LogME's text: the words joined by spaces."""
     return " ".join(example["tokens"])
+
+
+def gold_label(example: Mapping[str, Any]) -> list[str]:
+    """An example's gold tags, one per word."""
+    return list(example["tags"])
+
+
+def submission_extension(spec) -> str:
+    """The file extension of the shape's submission file."""
+    return "tsv"
+
+
+def render_submission(spec, ids: Sequence[str], predictions: Sequence[Sequence[str]]) -> str:
+    """One language's predictions as XTREME's tagging file: one tag per line, a blank line after each sentence."""
+    return "".join("".join(f"{tag}\n" for tag in sentence) + "\n" for sentence in predictions)

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..errors import ConfigError
+from ..families import FAMILIES
 
-SHAPES = ("classification", "pair_classification", "multiple_choice", "extractive_qa", "tagging", "retrieval")
+#: The task shapes: one per family module (:mod:`toolkit.families`, whose registry adds a shape)
+SHAPES = tuple(FAMILIES)
 CATEGORIES = ("classification", "structured_prediction", "qa", "retrieval")
 #: Translated training data (issue 21, ``--train-langs``): for a language other than English, training
 #: reads this split in place of the English source the card trains from (``train_from``: MNLI for XNLI).
@@ -171,7 +173,7 @@ class TaskSpec:
                 self.retrieval_rule is not None and self.retrieval_rule not in RETRIEVAL_RULES):
             raise ConfigError(f"task {self.name!r}: a retrieval task declares its scoring rule (retrieval_rule: one of "
                               f"{', '.join(RETRIEVAL_RULES)}), and only a retrieval task does (got {self.retrieval_rule!r})")
-        if self.shape in ("classification", "pair_classification", "tagging") and not (self.labels or self.open_labels):
+        if FAMILIES[self.shape].NAMED_LABELS and not (self.labels or self.open_labels):
             raise ConfigError(f"task {self.name!r}: a {self.shape} task must declare its labels")
 
     @property
