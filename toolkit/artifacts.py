@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,13 @@ def adapters_root(artifacts_dir: str | os.PathLike | None = None) -> Path:
 def adapter_dir(name: str, artifacts_dir: str | os.PathLike | None = None) -> Path:
     """``<artifacts>/adapters/<name>``: where a trained adapter (or fusion) and its card live."""
     return adapters_root(artifacts_dir) / safe_name(name, "adapter")
+
+
+def encoder_slug(model: str) -> str:
+    """A short adapter-name-safe label of an encoder: ``FacebookAI/xlm-roberta-large`` -> ``xlm_roberta_large``
+    (the suffix of ``--setup auto``'s ``<task>__<encoder>`` adapter names, :func:`toolkit.evaluate.auto_adapter_name`)."""
+    base = Path(str(model).rstrip("/")).name or str(model)
+    return (re.sub(r"[^A-Za-z0-9]+", "_", base).strip("_").lower() or "encoder")[:40]
 
 
 def checkpoint_dir(name: str, artifacts_dir: str | os.PathLike | None = None) -> Path:

@@ -59,6 +59,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .datafiles import RetrievalData
 from .errors import ConfigError, DataError, DataUnavailable
 from .languages import XTREME_R_LANGUAGES
 
@@ -323,8 +324,6 @@ def cldr_names(lang: str, split: str, **options: Any):
     order (all four kinds; ``pool`` overrides the size); the queries are those that ``lang`` names
     differently from English. Gold: the one candidate of the same entity.
     """
-    from .data import RetrievalData
-
     if split != "test":
         raise ConfigError(f"cldr_names is a zero-shot retrieval task with a test split only, not {split!r}")
     _check_lang(lang, split, "cldr_names")

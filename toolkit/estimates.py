@@ -1,6 +1,7 @@
 """What every transferability estimator shares (:mod:`toolkit.selection`): the records (:class:`Estimate`
 with its :class:`Cost`, task embeddings, labelled features), the task texts and English examples they are
-computed from, seeded sampling, cosine, the two controls (size, random) and measured gains."""
+computed from, seeded sampling, cosine and the two controls (size, random). Measured gains live with the
+matrix (``toolkit.matrix_results.gains``)."""
 
 from __future__ import annotations
 
@@ -136,20 +137,6 @@ def random_estimates(target: str, candidates: Iterable[str], seed: int = 0) -> l
     digest = hashlib.sha256(f"{seed}:{target}".encode()).digest()
     scores = np.random.default_rng(int.from_bytes(digest[:8], "little")).random(len(names))
     return [Estimate("random", target, name, float(s)) for name, s in zip(names, scores)]
-
-
-def gains(measured: Mapping[str, Mapping[str, Mapping[str, float]]],
-          baseline: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, dict[str, float]]]:
-    """Transfer gains ``{target: {candidate: {lang: score - baseline score}}}`` from measured scores
-    ``{target: {candidate: {lang: score}}}`` and the no-intermediate baseline ``{target: {lang: score}}``.
-    Languages without a baseline score are left out (a gain needs both)."""
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    for target, cands in measured.items():
-        base = baseline.get(target)
-        if base is None:
-            raise ConfigError(f"no baseline scores for target {target!r}: gains need the no-intermediate run")
-        out[target] = {c: {lang: s - base[lang] for lang, s in per.items() if lang in base} for c, per in cands.items()}
-    return out
 
 
 #: English splits tried, in order, for a task's data when estimating (the first that loads is used and

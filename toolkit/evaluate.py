@@ -13,7 +13,6 @@ unchanged to every language.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from .artifacts import (
     adapter_dir,
     adapter_weights_hash,
     adapters_root,
+    encoder_slug,
     read_card,
     read_card_file,
     refuse_non_finite,
@@ -33,6 +33,9 @@ from .artifacts import (
 )
 from .config import EvalConfig, TrainConfig, config_hash, to_dict
 from .errors import ConfigError, DataError, DataUnavailable, SetupError, XtaError
+# the XTREME-R protocol's constants and main score live with the aggregation that reads them (report.py);
+# encoder_slug with the adapter names (artifacts.py): both re-exported here, where they were first defined
+from .report import XTREME_R_RETRIEVAL_ADAPTER, XTREME_R_TRAINED_RETRIEVAL, main_score
 from .results import LangResult, RecordKey, ResultStore, RunInfo, encoder_id
 from .setups import NO_SETUP, parse_setup, setup_id
 from .tasks import TaskSpec, get_task, target_tasks
@@ -41,20 +44,6 @@ log = logging.getLogger(__name__)
 
 #: What a caller may watch: (task, lang, status) after each language.
 Callback = Callable[[str, str, str], None]
-
-
-def encoder_slug(model: str) -> str:
-    """A short adapter-name-safe label of an encoder: ``FacebookAI/xlm-roberta-large`` -> ``xlm_roberta_large``."""
-    base = Path(str(model).rstrip("/")).name or str(model)
-    return (re.sub(r"[^A-Za-z0-9]+", "_", base).strip("_").lower() or "encoder")[:40]
-
-
-#: XTREME-R scores these retrieval tasks with a trained encoder, not the bare one (Ruder et al. 2021, sec. 3:
-#: Tatoeba with the SQuAD v1.1-fine-tuned model of Phang et al. 2020; LAReQA with a dual encoder trained on
-#: SQuAD v1.1, google-research/xtreme scripts/train_lareqa.sh; Mewsli-X with one trained on its Wikipedia
-#: pairs, scripts/train_mewslix.sh): the adapter ``--setup auto`` uses for them on ``--benchmark xtreme-r``
-#: (trained on the fly when missing). ``--setup none`` scores the bare encoder, labelled as not the protocol.
-XTREME_R_RETRIEVAL_ADAPTER = {"tatoeba": "squad_v1", "lareqa": "lareqa", "mewslix": "mewslix"}
 
 
 def auto_adapter_name(task: str, model: str, artifacts_dir=None) -> str:
@@ -275,8 +264,6 @@ class _Context:
                 common["evaluation"]["adapters_for_other_encoder"] = foreign
             metrics, n, predictions = self.predict_and_score(spec, model, setup, lang, examples,
                                                              record=common["evaluation"], split=split)
-            from .report import main_score
-
             main = main_score(spec.name, metrics)
             rows, ci = None, None
             if predictions is not None:
@@ -443,8 +430,6 @@ class _Context:
         if protocol is None:
             self.train_target(spec, name)
             return name
-        from .report import XTREME_R_TRAINED_RETRIEVAL
-
         try:
             self.train_target(spec, name, task=protocol if protocol != spec.name else None)
         except XtaError as exc:

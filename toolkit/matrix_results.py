@@ -14,7 +14,7 @@ from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
 from .artifacts import adapter_dir, read_card
-from .errors import XtaError
+from .errors import ConfigError, XtaError
 from .matrix_config import BASELINE, MatrixConfig
 
 if TYPE_CHECKING:
@@ -75,9 +75,7 @@ class MatrixRun:
         return self.scores.get((target, BASELINE, BASELINE), {})
 
     def gains(self, recipe: str) -> dict[str, dict[str, dict[str, float]]]:
-        """``{target: {intermediate: {lang: gain}}}`` for one recipe (``toolkit.selection.gains``)."""
-        from .selection import gains
-
+        """``{target: {intermediate: {lang: gain}}}`` for one recipe (:func:`gains`)."""
         inters = self.config.intermediates[1:]
         measured = {t: {i: self.scores[(t, recipe, i)] for i in inters if (t, recipe, i) in self.scores}
                     for t in self.config.targets}
@@ -96,6 +94,20 @@ class MatrixRun:
         """Languages of the target that the baseline could not score (failed or not run)."""
         base = self.baseline(target)
         return [lang for lang in self.plan.languages[target] if lang not in base]
+
+
+def gains(measured: Mapping[str, Mapping[str, Mapping[str, float]]],
+          baseline: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Transfer gains ``{target: {candidate: {lang: score - baseline score}}}`` from measured scores
+    ``{target: {candidate: {lang: score}}}`` and the no-intermediate baseline ``{target: {lang: score}}``.
+    Languages without a baseline score are left out (a gain needs both)."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for target, cands in measured.items():
+        base = baseline.get(target)
+        if base is None:
+            raise ConfigError(f"no baseline scores for target {target!r}: gains need the no-intermediate run")
+        out[target] = {c: {lang: s - base[lang] for lang, s in per.items() if lang in base} for c, per in cands.items()}
+    return out
 
 
 @dataclass

@@ -36,6 +36,8 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
+from .tables import to_markdown  # noqa: E402
+
 __all__ = ["gain_heatmap", "language_heatmap", "resource_plot", "diversity_plot", "save_figure", "write_matrix_report",
            "write_selection_report", "selector_rows", "selector_interval_rows", "diversity_rows", "trend_lines", "RESOURCE_GROUPS",
            "training_curves", "write_training_curves"]
@@ -303,8 +305,7 @@ def write_training_curves(logs: dict[str, list[dict[str, Any]]], out_dir: str | 
 def write_matrix_report(run: Any, out_dir: str | Path, title: str = "xta transfer matrix") -> dict[str, str]:
     """``report.md`` (gain tables per recipe, per-language tables, cost) and the PNG figures it shows."""
     from .io import atomic_write_text
-    from .matrix import cost_rows, gain_rows, language_rows, significance_note, significance_summary
-    from .report import to_markdown
+    from .matrix_results import cost_rows, gain_rows, language_rows, significance_note, significance_summary
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -421,8 +422,6 @@ def trend_lines(points: Any, resamples: int = 1000, seed: int = 0) -> list[str]:
 
 
 def _interval_section(evaluation: Any) -> list[str]:
-    from .report import to_markdown
-
     intervals = getattr(evaluation, "intervals", None)
     if not intervals:
         return []
@@ -437,7 +436,6 @@ def _interval_section(evaluation: Any) -> list[str]:
 def write_selection_report(evaluation: Any, out_dir: str | Path) -> dict[str, str]:
     """``selection.md`` (selector evaluation table, estimates, diversity points) and ``diversity_<recipe>.png``."""
     from .io import atomic_write_text
-    from .report import to_markdown
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import TYPE_CHECKING, cast
 
+from .artifacts import encoder_slug
+from .tables import to_markdown  # defined there (plots.py renders with it too), still importable from here
 from .tasks import get_task, target_tasks
 from .tasks.spec import CATEGORIES
 
@@ -41,6 +43,14 @@ XTREME_R_TRAINED_RETRIEVAL = {
     "lareqa": "a dual encoder trained on SQuAD v1.1",
     "mewslix": "a dual encoder trained on Mewsli-X Wikipedia pairs",
 }
+
+#: XTREME-R scores these retrieval tasks with a trained encoder, not the bare one (Ruder et al. 2021, sec. 3:
+#: Tatoeba with the SQuAD v1.1-fine-tuned model of Phang et al. 2020; LAReQA with a dual encoder trained on
+#: SQuAD v1.1, google-research/xtreme scripts/train_lareqa.sh; Mewsli-X with one trained on its Wikipedia
+#: pairs, scripts/train_mewslix.sh): the adapter ``--setup auto`` uses for them on ``--benchmark xtreme-r``
+#: (trained on the fly when missing, :mod:`toolkit.evaluate`). ``--setup none`` scores the bare encoder,
+#: labelled as not the protocol.
+XTREME_R_RETRIEVAL_ADAPTER = {"tatoeba": "squad_v1", "lareqa": "lareqa", "mewslix": "mewslix"}
 
 
 def protocol_split(spec) -> str:
@@ -255,12 +265,6 @@ def _not_protocol(deviations: list[str]) -> str:
 SUMMARY_HEADER = ["task", "category", "score", "split", "languages", "note"]
 
 
-def to_markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
 # --------------------------------------------------------------------------------------------------
 # from the results store
 # --------------------------------------------------------------------------------------------------
@@ -280,11 +284,7 @@ def auto_setup_id(spec, encoder: str | None = None, benchmark: str | None = None
     """Setup ids that ``--setup auto`` may have used for a task: its own target adapter (named like the
     task, or ``<task>__<encoder>`` when that name was taken by another encoder's adapter, see
     :func:`toolkit.evaluate.auto_adapter_name`); on XTREME-R, for Tatoeba the SQuAD v1.1 adapter first
-    (:data:`toolkit.evaluate.XTREME_R_RETRIEVAL_ADAPTER`); else, for retrieval, the bare encoder."""
-    from .evaluate import encoder_slug
-
-    from .evaluate import XTREME_R_RETRIEVAL_ADAPTER
-
+    (:data:`XTREME_R_RETRIEVAL_ADAPTER`); else, for retrieval, the bare encoder."""
     names = dict.fromkeys(n for n in (XTREME_R_RETRIEVAL_ADAPTER.get(spec.name) if benchmark == "xtreme-r" else None,
                                        spec.name) if n)
     ids = tuple(i for n in names for i in (n, *((f"{n}__{encoder_slug(encoder)}",) if encoder else ())))

@@ -50,11 +50,12 @@ logger = logging.getLogger(__name__)
 # the estimators, diversity and selector evaluation live in their own modules; re-exported here so that
 # `toolkit.selection` stays the one place to import selection from
 from .estimates import training_sizes  # noqa: E402
-from .estimates import COMBINATIONS, Cost, ESTIMATION_SPLITS, ESTIMATORS, Estimate, LANGUAGE_GROUPS, LabelledFeatures, OBJECTIVES, TaskEmbedding, cosine, english_examples, example_text, gains, random_estimates, sample_indices, size_estimates  # noqa: F401,E402
+from .estimates import COMBINATIONS, Cost, ESTIMATION_SPLITS, ESTIMATORS, Estimate, LANGUAGE_GROUPS, LabelledFeatures, OBJECTIVES, TaskEmbedding, cosine, english_examples, example_text, random_estimates, sample_indices, size_estimates  # noqa: F401,E402
 from .semb import disjoint_halves, semb_estimates_apart  # noqa: F401,E402
 from .semb import E5_SEMB_PREFIX, SEMB_MODEL, embed_task, encode_rows, mean_embedding, semb_estimates, semb_prefix, semb_rows, semb_rows_per_example, task_embedding  # noqa: F401,E402
 from .logme import LOGME_EPSILON, LOGME_MAX_ITER, LOGME_TOL, feature_spectrum, log_evidence, log_evidence_from_terms, logme, logme_estimates, logme_features, logme_target_data, posterior_mean_terms  # noqa: F401,E402
 from .taskemb import FisherEmbedding, TASKEMB_BATCH_SIZE, adapter_parameter_key, adapter_taskemb, taskemb_estimates, taskemb_fisher, taskemb_similarity  # noqa: F401,E402
+from .matrix_results import gains  # noqa: F401,E402 (gains live with the matrix's results)
 from .diversity import Diversity, distinct_shapes, diversity, logdet_volume, mean_pairwise_cosine_distance, shape_entropy  # noqa: F401,E402
 from .selector_eval import DiversityPoint, MatrixSelectorEvaluation, evaluate_on_matrix, evaluate_selectors, measured_matrix, ndcg, regret_at_k, spearman  # noqa: F401,E402
 from .logme import candidate_logme_estimates  # noqa: E402

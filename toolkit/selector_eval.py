@@ -27,6 +27,9 @@ from .estimates import (
 )
 from .languages import get as get_language
 from .logme import logme_estimates, logme_features, logme_target_data
+from .matrix import plan_matrix
+from .matrix_config import BASELINE, Member, parse_intermediate
+from .matrix_results import collect_rows, collect_scores
 from .semb import embed_task, semb_encoder_or_default, semb_estimates, semb_estimates_apart  # noqa: F401
 from .taskemb import FisherEmbedding, adapter_fisher_embedding, taskemb_estimates
 
@@ -187,7 +190,6 @@ def measured_matrix(plan: Any, recipe: str) -> tuple[dict, dict, dict]:
     ``single`` = ``{target: {task: {lang: score}}}`` for one-task entries, ``entries`` the same for every
     measured entry (multi-task and sets included), ``baseline`` = ``{target: {lang: score}}``. A target
     without baseline scores is refused: gains need the no-intermediate run (``xta matrix`` first)."""
-    from .matrix import BASELINE, collect_scores, parse_intermediate
 
     cfg = plan.config
     if recipe not in cfg.recipes:
@@ -231,7 +233,6 @@ def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "r
     ``n`` sampled examples of its task's English training data. The measured scores come from the results
     store only.
     """
-    from .matrix import parse_intermediate, plan_matrix
     from .tasks import get_task
 
     for est in estimators:
@@ -294,7 +295,6 @@ def evaluate_on_matrix(cfg: Any, estimators: Sequence[str] = ("semb", "size", "r
 
 def _matrix_logme(plan: Any, target: str, cands: Sequence[str], encoder: Any, cfg: Any, n: int, seed: int,
                   skipped: dict[str, str], logme_data: dict[str, str]) -> list[Estimate]:
-    from .matrix import Member
     from .tasks import get_task
 
     if encoder is None:
@@ -325,7 +325,6 @@ def _matrix_taskemb(target: str, cands: Sequence[str], encoder: Any, cfg: Any, n
                     cache: dict[str, tuple[Any, str]]) -> list[Estimate]:
     """TaskEmb for one target of a matrix: the target's no-intermediate adapter (``PREFIX + target``) against
     each candidate's intermediate adapter (``PREFIX + candidate``); each embedding computed once."""
-    from .matrix import Member
 
     if encoder is None:
         raise ConfigError("taskemb needs the encoder")
@@ -380,7 +379,6 @@ def point_intervals(plan: Any, recipe: str, points: Sequence[DiversityPoint], re
     import dataclasses
 
     from .errors import DataError
-    from .matrix import BASELINE, collect_rows, collect_scores
     from .stats import compare_languages, derived_seed
 
     if resamples < 1 or not points:
