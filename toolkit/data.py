@@ -67,9 +67,6 @@ __all__ = [
 ]
 
 
-_LABELLED_SHAPES = ("classification", "pair_classification", "tagging")
-
-
 # --------------------------------------------------------------------------------------- file basics
 
 
@@ -242,7 +239,9 @@ def _load_split(task: Any, split: str, lang: str, data_dir: str | os.PathLike | 
     root = resolve_data_dir(data_dir)
     match = _find_local(source_split, split, lang, root) if root is not None else None
     if match is not None:
-        if spec.labels and not spec.open_labels and spec.shape in _LABELLED_SHAPES:
+        from .families import get_family  # the shape's facts (torch-free; families import numpy, data does not)
+
+        if spec.labels and not spec.open_labels and get_family(spec).NAMED_LABELS:  # readers check the names
             match.options.setdefault("labels", tuple(spec.labels))
         data = _read_cached(match, lang)
     else:

@@ -33,6 +33,7 @@ from .artifacts import (
 )
 from .config import EvalConfig, TrainConfig, config_hash, to_dict
 from .errors import ConfigError, DataError, DataUnavailable, SetupError, XtaError
+from .families import get_family
 # the XTREME-R protocol's constants and main score live with the aggregation that reads them (report.py);
 # encoder_slug with the adapter names (artifacts.py): both re-exported here, where they were first defined
 from .report import XTREME_R_RETRIEVAL_ADAPTER, XTREME_R_TRAINED_RETRIEVAL, main_score
@@ -301,8 +302,6 @@ class _Context:
         (retrieval: see :class:`toolkit.retrieval.RetrievalOutput`). ``record`` receives how a retrieval
         task was scored (``retrieval``: layer, pooling, lengths, candidate text, scorer). ``split``: the
         scored split (BUCC tunes its threshold on dev when it scores another split)."""
-        from .families import get_family
-
         family = get_family(spec)
         if spec.shape == "retrieval":
             head = setup.resolve(lang).head
@@ -376,7 +375,6 @@ class _Context:
         ``featurize``/``predict``/``score`` (mean-pooled last layer, L2-normalised, cosine; candidates are the
         answer sentences it was trained on), questions and candidates truncated at the official 96 / 256
         tokens (``scripts/run_eval_lareqa.sh`` l. 32-33) unless ``max_length`` is given."""
-        from .families import get_family
         from .retrieval import OFFICIAL_MAX_LENGTHS, RetrievalOutput, retrieval_kind
 
         family = get_family(spec)
@@ -405,8 +403,6 @@ class _Context:
 
     def max_length(self, spec: TaskSpec) -> int:
         from .encoders import check_max_length
-        from .families import get_family
-
         length = self.cfg.max_length or get_family(spec).EVAL_MAX_LENGTH  # XTREME's 384 for QA, else 128
         check_max_length(self.encoder, length)
         return length
@@ -538,7 +534,7 @@ class _Context:
             source = get_task(trained)
         except UnknownTask:
             return
-        same_shape = source.shape == spec.shape or {source.shape, spec.shape} <= {"classification", "pair_classification"}
+        same_shape = get_family(source) is get_family(spec)  # one head per family (pairs are classification)
         if not same_shape or tuple(source.labels or ()) != tuple(spec.labels or ()):
             what = lambda t: f"{t.shape.replace('_', ' ')}" + (f" with {len(t.labels)} labels" if t.labels else "")  # noqa: E731
             raise SetupError(f"setup {setup.text if hasattr(setup, 'text') else head!r}: its head {head!r} was trained on "

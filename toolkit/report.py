@@ -26,6 +26,7 @@ from statistics import fmean
 from typing import TYPE_CHECKING, cast
 
 from .artifacts import encoder_slug
+from .families import get_family
 from .tables import to_markdown  # defined there (plots.py renders with it too), still importable from here
 from .tasks import get_task, target_tasks
 from .tasks.spec import CATEGORIES
@@ -64,7 +65,7 @@ def setup_deviation(spec, benchmark: str, setup_id: str | None, encoder: str | N
     except where XTREME-R uses a trained one (:data:`XTREME_R_TRAINED_RETRIEVAL`)."""
     if setup_id is None:
         return "setup not recorded"
-    if setup_id == "none" and spec.shape == "retrieval":
+    if setup_id == "none" and get_family(spec).SCORED_UNTRAINED:
         trained = XTREME_R_TRAINED_RETRIEVAL.get(spec.name) if benchmark == "xtreme-r" else None
         return f"setup: bare encoder (XTREME-R: {trained})" if trained else None
     if setup_id in auto_setup_id(spec, encoder, benchmark):
@@ -288,7 +289,7 @@ def auto_setup_id(spec, encoder: str | None = None, benchmark: str | None = None
     names = dict.fromkeys(n for n in (XTREME_R_RETRIEVAL_ADAPTER.get(spec.name) if benchmark == "xtreme-r" else None,
                                        spec.name) if n)
     ids = tuple(i for n in names for i in (n, *((f"{n}__{encoder_slug(encoder)}",) if encoder else ())))
-    return ids + ("none",) if spec.shape == "retrieval" else ids
+    return ids + ("none",) if get_family(spec).SCORED_UNTRAINED else ids
 
 
 def scores_from_store(store, encoder: str, setup: str, benchmark: str) -> StoreScores:
