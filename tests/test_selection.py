@@ -572,6 +572,10 @@ def test_task_embedding_and_logme_features_with_a_tiny_encoder(encoder):
     lf = S.logme_features(encoder, qa, get_task("xquad"))
     assert lf.labels.sum() == 1 and lf.labels[0] == 1  # the first context token starts the answer
     assert lf.cost.forward_passes == 1
+    lf = S.logme_features(encoder, mc, copa)  # one row per choice: 1 for the correct one
+    assert list(lf.labels) == [1, 0] and lf.label_names == ("wrong", "correct") and lf.cost.forward_passes == 2
+    with pytest.raises(ConfigError, match="LogME"):
+        S.logme_features(encoder, pairs, get_task("tatoeba"))
 
 
 def test_a_retrieval_target_is_estimated_on_its_english_side(shared_data):

@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from .artifacts import adapter_dir, load_trained_adapter
 from .errors import ConfigError, DataError, XtaError
-from .estimates import Cost, Estimate, LabelledFeatures, example_text, sample_indices
+from .estimates import Cost, Estimate, LabelledFeatures, sample_indices
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ def logme_features(encoder: Any, examples: Sequence[Mapping[str, Any]], spec: An
                    max_rows: int | None = 20000) -> LabelledFeatures:
     """Features and labels of (a sample of) the target's English dev ``examples`` for LogME.
 
-    Run with the candidate's adapter active in ``encoder.model``. Per shape:
+    Run with the candidate's adapter active in ``encoder.model``. Per shape (the family's ``logme_features``):
 
     * classification: the mean-pooled sentence (pair) features; labels = index in ``spec.labels``.
     * multiple choice: one row per choice (context, question and choice); label 1 for the correct choice,
@@ -189,116 +189,12 @@ def logme_features(encoder: Any, examples: Sequence[Mapping[str, Any]], spec: An
     if not examples or hasattr(examples, "queries"):
         raise ConfigError(f"LogME needs labelled examples of a non-retrieval task (task {getattr(spec, 'name', '?')})")
     examples = [examples[i] for i in sample_indices(len(examples), n, seed)]
-    builder = _FEATURE_BUILDERS.get(spec.shape)
-    if builder is None:
-        raise ConfigError(f"LogME has no labels for task shape {spec.shape!r}")
+    from .families import get_family
+
     start = time.perf_counter()
-    feats, labels, names, passes = builder(encoder, examples, spec, max_length, batch_size)
+    feats, labels, names, passes = get_family(spec).logme_features(encoder, examples, spec, max_length, batch_size)
     rows = sample_indices(len(labels), max_rows, seed)
     return LabelledFeatures(feats[rows], labels[rows], Cost(passes, time.perf_counter() - start), names)
-
-
-def _label_ids(values: Iterable[str], names: Sequence[str], task: str) -> np.ndarray:
-    index = {name: i for i, name in enumerate(names)}
-    try:
-        return np.array([index[v] for v in values], dtype=np.int64)
-    except KeyError as exc:
-        raise DataError(f"task {task}: label {exc.args[0]!r} is not among its labels {', '.join(names)}") from None
-
-
-def _classification_rows(encoder, examples, spec, max_length, batch_size):
-    from .retrieval import encode_texts
-
-    sep = getattr(encoder.tokenizer, "sep_token", None) or "[SEP]"
-    texts = [example_text(ex, spec.shape, sep) for ex in examples]
-    names = tuple(spec.labels or sorted({ex["label"] for ex in examples}))
-    labels = _label_ids((ex["label"] for ex in examples), names, spec.name)
-    feats = encode_texts(encoder, texts, batch_size=batch_size, max_length=max_length, normalize=False)
-    return feats.astype(np.float64), labels, names, len(texts)
-
-
-def _choice_rows(encoder, examples, spec, max_length, batch_size):
-    from .retrieval import encode_texts
-
-    sep = getattr(encoder.tokenizer, "sep_token", None) or "[SEP]"
-    texts, labels = [], []
-    for ex in examples:
-        stem = example_text(ex, spec.shape, sep, getattr(spec, "question_prompts", None))
-        for j, choice in enumerate(ex["choices"]):
-            texts.append(f"{stem} {sep} {choice}")
-            labels.append(int(j == ex["label"]))
-    feats = encode_texts(encoder, texts, batch_size=batch_size, max_length=max_length, normalize=False)
-    return feats.astype(np.float64), np.array(labels, dtype=np.int64), ("wrong", "correct"), len(texts)
-
-
-def _tagging_rows(encoder, examples, spec, max_length, batch_size):
-    names = tuple(spec.labels or sorted({t for ex in examples for t in ex["tags"]}))
-    enc = encoder.tokenizer([list(ex["tokens"]) for ex in examples], is_split_into_words=True, truncation=True,
-                            max_length=max_length)
-    picks, tags = [], []
-    for i, ex in enumerate(examples):
-        seen: set[int] = set()
-        for pos, word in enumerate(enc.word_ids(i)):
-            if word is not None and word not in seen:  # first sub-token of each word, as the tagging heads
-                seen.add(word)
-                picks.append((i, pos))
-                tags.append(ex["tags"][word])
-    states = _token_states(encoder, enc["input_ids"], batch_size)
-    feats = np.stack([states[i][pos] for i, pos in picks]) if picks else np.zeros((0, encoder.hidden_size))
-    return feats, _label_ids(tags, names, spec.name), names, len(examples)
-
-
-def _qa_rows(encoder, examples, spec, max_length, batch_size):
-    enc = encoder.tokenizer([ex["question"] for ex in examples], [ex["context"] for ex in examples],
-                            truncation="only_second", max_length=max_length, return_offsets_mapping=True)
-    states = _token_states(encoder, enc["input_ids"], batch_size)
-    rows, labels = [], []
-    for i, ex in enumerate(examples):
-        starts = ex["answers"]["answer_start"]
-        gold = starts[0] if starts else None
-        for pos, (seq, (a, b)) in enumerate(zip(enc.sequence_ids(i), enc["offset_mapping"][i])):
-            if seq == 1 and b > a:  # context tokens only
-                rows.append(states[i][pos])
-                labels.append(int(gold is not None and a <= gold < b))
-    feats = np.stack(rows) if rows else np.zeros((0, encoder.hidden_size))
-    return feats, np.array(labels, dtype=np.int64), ("other", "answer_start"), len(examples)
-
-
-_FEATURE_BUILDERS: dict[str, Callable] = {
-    "classification": _classification_rows,
-    "pair_classification": _classification_rows,
-    "multiple_choice": _choice_rows,
-    "tagging": _tagging_rows,
-    "extractive_qa": _qa_rows,
-}
-
-
-def _token_states(encoder: Any, input_ids: Sequence[Sequence[int]], batch_size: int) -> list[np.ndarray]:
-    """Last-layer token states (float64, one (len, D) array per sequence) with the active adapters."""
-    import torch
-
-    model = encoder.model
-    pad = encoder.tokenizer.pad_token_id
-    device = next(model.parameters()).device
-    out: list[np.ndarray] = [np.zeros(0)] * len(input_ids)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(input_ids), batch_size):
-                rows = list(input_ids[start : start + batch_size])
-                width = max(len(r) for r in rows)
-                ids = torch.full((len(rows), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(rows), width), dtype=torch.long)
-                for j, r in enumerate(rows):
-                    ids[j, : len(r)] = torch.tensor(r)
-                    mask[j, : len(r)] = 1
-                hidden = model(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
-                for j, r in enumerate(rows):
-                    out[start + j] = hidden[j, : len(r)].double().cpu().numpy()
-    finally:
-        model.train(was_training)
-    return out
 
 
 def logme_target_data(task: str, data_dir=None) -> tuple[Any, str]:

@@ -43,6 +43,7 @@ from typing import Any
 
 from .config import TrainConfig
 from .errors import ConfigError, XtaError
+from .families import get_family
 # configuration and results live in their own modules; re-exported: `toolkit.matrix` is the matrix's API
 from .matrix_config import (BASELINE, EXECUTORS, LANG_MODES, MATRIX_RECIPES, OVERRIDE_KEYS,  # noqa: F401
                             MatrixConfig, Member, TaskOverride, intermediate_label, matrix_config_from_yaml, parse_intermediate,
@@ -218,8 +219,9 @@ def _intermediate_node(cfg: MatrixConfig, member: Member) -> Node:
 
 
 def _trains_target(spec, cfg: MatrixConfig) -> bool:
-    """Retrieval targets are scored on sentence representations unless told to train on a task."""
-    return spec.shape != "retrieval" or cfg.override(spec.name).train_task is not None
+    """A target trains its task adapter unless its family is scored untrained (retrieval: on sentence
+    representations) and no override tells it to train on a task."""
+    return not get_family(spec).SCORED_UNTRAINED or cfg.override(spec.name).train_task is not None
 
 
 def _target_languages(cfg: MatrixConfig, spec) -> tuple[str, ...]:

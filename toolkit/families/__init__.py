@@ -15,6 +15,8 @@ Every family module provides the same functions (see :class:`toolkit.families.ba
   answers not found at ``answer_start``, as run_squad.py) and its label set (open-label tagging: the data's);
 * ``semb_rows(example, question_prompts)`` / ``example_text(example, sep, question_prompts)`` — the text of an
   example that SEmb embeds and LogME encodes (task selection);
+* ``logme_features(encoder, examples, spec, max_length, batch_size)`` — LogME's feature rows and labels
+  (sentences, choices, word starts, answer starts; none for retrieval);
 * ``add_head(model, name, spec, **kw)`` — the AdapterHub flex head of the shape (none for retrieval);
 * ``featurize(examples, tokenizer, spec, max_length, *, train=False, **kw) -> Features`` — tokenise once,
   keep what maps predictions back to examples (QA offsets, tagging word starts);

@@ -9,10 +9,12 @@ model's outputs and how it scores.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
 
 
 class LazyModule:
@@ -73,6 +75,8 @@ class Family(Protocol):  # the interface every module in toolkit.families provid
     def submission_extension(self, spec) -> str: ...
 
     def render_submission(self, spec, ids: Sequence[str], predictions: Any) -> str: ...  # the official file
+
+    def logme_features(self, encoder, examples, spec, max_length: int, batch_size: int) -> tuple: ...  # LogME's rows
 
 
     def featurize_options(self, spec, max_length: int) -> dict[str, Any]: ...
@@ -288,3 +292,40 @@ def main_score(spec, scores: dict[str, float]) -> float:
     if spec.main_metric not in scores:
         raise ConfigError(f"task {spec.name}: main metric {spec.main_metric!r} not among computed scores {sorted(scores)}")
     return scores[spec.main_metric]
+
+
+def label_ids(values: Iterable[str], names: Sequence[str], task: str) -> np.ndarray:
+    """The index of every label in ``names`` (LogME's label ids); a label outside them is a DataError."""
+    from ..errors import DataError
+
+    index = {name: i for i, name in enumerate(names)}
+    try:
+        return np.array([index[v] for v in values], dtype=np.int64)
+    except KeyError as exc:
+        raise DataError(f"task {task}: label {exc.args[0]!r} is not among its labels {', '.join(names)}") from None
+
+
+def token_states(encoder: Any, input_ids: Sequence[Sequence[int]], batch_size: int) -> list[np.ndarray]:
+    """Last-layer token states (float64, one (len, D) array per sequence) with the active adapters."""
+    model = encoder.model
+    pad = encoder.tokenizer.pad_token_id
+    device = next(model.parameters()).device
+    out: list[np.ndarray] = [np.zeros(0)] * len(input_ids)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(input_ids), batch_size):
+                rows = list(input_ids[start : start + batch_size])
+                width = max(len(r) for r in rows)
+                ids = torch.full((len(rows), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(rows), width), dtype=torch.long)
+                for j, r in enumerate(rows):
+                    ids[j, : len(r)] = torch.tensor(r)
+                    mask[j, : len(r)] = 1
+                hidden = model(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+                for j, r in enumerate(rows):
+                    out[start + j] = hidden[j, : len(r)].double().cpu().numpy()
+    finally:
+        model.train(was_training)
+    return out

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 
-from .base import LazyModule, Features, encode_inputs, head_logits, label_index, run_batches, score_metrics
+
+from .base import LazyModule, Features, encode_inputs, head_logits, label_ids, label_index, run_batches, score_metrics
 
 if TYPE_CHECKING:
     import torch
@@ -152,3 +154,16 @@ def submission_extension(spec) -> str:
 def render_submission(spec, ids: Sequence[str], predictions: Sequence[Any]) -> str:
     """One language's predictions as XTREME's submission file: one predicted label per line, in example order."""
     return "".join(f"{label}\n" for label in predictions)
+
+
+def logme_features(encoder, examples: Sequence[Mapping[str, Any]], spec, max_length: int, batch_size: int):
+    """LogME's rows (:func:`toolkit.logme.logme_features`): the mean-pooled sentence (pair) features, labels =
+    index in ``spec.labels``. Returns (features, labels, label names, encoder passes)."""
+    from ..retrieval import encode_texts
+
+    sep = getattr(encoder.tokenizer, "sep_token", None) or "[SEP]"
+    texts = [example_text(ex, sep) for ex in examples]
+    names = tuple(spec.labels or sorted({ex["label"] for ex in examples}))
+    labels = label_ids((ex["label"] for ex in examples), names, spec.name)
+    feats = encode_texts(encoder, texts, batch_size=batch_size, max_length=max_length, normalize=False)
+    return feats.astype(np.float64), labels, names, len(texts)

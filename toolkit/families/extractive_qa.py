@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from .base import LazyModule, Features, encode_inputs, head_logits, run_batches, score_metrics
+from .base import LazyModule, Features, encode_inputs, head_logits, run_batches, score_metrics, token_states
 
 if TYPE_CHECKING:
     import torch
@@ -327,3 +327,23 @@ def submission_extension(spec) -> str:
 def render_submission(spec, ids: Sequence[str], predictions: Mapping[str, str]) -> str:
     """One language's predictions as SQuAD's prediction file: ``{question id: answer text}``."""
     return json.dumps(predictions, ensure_ascii=False, indent=0)
+
+
+def logme_features(encoder, examples: Sequence[Mapping[str, Any]], spec, max_length: int, batch_size: int):
+    """LogME's rows (:func:`toolkit.logme.logme_features`): every context token of ``question </s> context``
+    (truncated to ``max_length``), label 1 for the answer's start token, 0 otherwise — start positions as a
+    binary token labelling, the documented simplification of the span task. Returns (features, labels,
+    label names, encoder passes)."""
+    enc = encoder.tokenizer([ex["question"] for ex in examples], [ex["context"] for ex in examples],
+                            truncation="only_second", max_length=max_length, return_offsets_mapping=True)
+    states = token_states(encoder, enc["input_ids"], batch_size)
+    rows, labels = [], []
+    for i, ex in enumerate(examples):
+        starts = ex["answers"]["answer_start"]
+        gold = starts[0] if starts else None
+        for pos, (seq, (a, b)) in enumerate(zip(enc.sequence_ids(i), enc["offset_mapping"][i])):
+            if seq == 1 and b > a:  # context tokens only
+                rows.append(states[i][pos])
+                labels.append(int(gold is not None and a <= gold < b))
+    feats = np.stack(rows) if rows else np.zeros((0, encoder.hidden_size))
+    return feats, np.array(labels, dtype=np.int64), ("other", "answer_start"), len(examples)

@@ -14,6 +14,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 
 from ..errors import DataError
 from .base import LazyModule, Features, encode_inputs, run_batches, score_metrics
@@ -179,3 +181,20 @@ def submission_extension(spec) -> str:
 def render_submission(spec, ids: Sequence[str], predictions: Sequence[Any]) -> str:
     """One language's predictions as XCOPA-style JSON lines: ``{"idx": id, "label": choice}`` per example."""
     return "".join(json.dumps({"idx": i, "label": int(p)}) + "\n" for i, p in zip(ids, predictions))
+
+
+def logme_features(encoder, examples: Sequence[Mapping[str, Any]], spec, max_length: int, batch_size: int):
+    """LogME's rows (:func:`toolkit.logme.logme_features`): one row per choice (context, question and
+    choice), label 1 for the correct choice, 0 otherwise — a binary simplification of the choice-scoring
+    task. Returns (features, labels, label names, encoder passes)."""
+    from ..retrieval import encode_texts
+
+    sep = getattr(encoder.tokenizer, "sep_token", None) or "[SEP]"
+    texts, labels = [], []
+    for ex in examples:
+        stem = example_text(ex, sep, getattr(spec, "question_prompts", None))
+        for j, choice in enumerate(ex["choices"]):
+            texts.append(f"{stem} {sep} {choice}")
+            labels.append(int(j == ex["label"]))
+    feats = encode_texts(encoder, texts, batch_size=batch_size, max_length=max_length, normalize=False)
+    return feats.astype(np.float64), np.array(labels, dtype=np.int64), ("wrong", "correct"), len(texts)

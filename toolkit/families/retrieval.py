@@ -258,3 +258,8 @@ def render_submission(spec, ids: Sequence[str], predictions: Any) -> str:
     if rule == "lareqa":
         return json.dumps(dict(zip(ids, predictions)), ensure_ascii=False, indent=0)
     raise ConfigError(f"task {spec.name!r}: no submission format for retrieval rule {rule!r}")
+
+
+def logme_features(encoder, examples: Any, spec, max_length: int, batch_size: int):
+    """LogME needs labels; a retrieval pool has none (SEmb embeds its English side instead)."""
+    raise ConfigError(f"LogME has no labels for task shape {spec.shape!r} (task {spec.name})")

@@ -17,9 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 
 from ..errors import DataError
-from .base import LazyModule, IGNORE_INDEX, Features, encode_inputs, head_logits, pad, run_batches, score_metrics
+from .base import LazyModule, IGNORE_INDEX, Features, encode_inputs, head_logits, label_ids, pad, run_batches, score_metrics, token_states
 
 if TYPE_CHECKING:
     import torch
@@ -219,3 +221,22 @@ def submission_extension(spec) -> str:
 def render_submission(spec, ids: Sequence[str], predictions: Sequence[Sequence[str]]) -> str:
     """One language's predictions as XTREME's tagging file: one tag per line, a blank line after each sentence."""
     return "".join("".join(f"{tag}\n" for tag in sentence) + "\n" for sentence in predictions)
+
+
+def logme_features(encoder, examples: Sequence[Mapping[str, Any]], spec, max_length: int, batch_size: int):
+    """LogME's rows (:func:`toolkit.logme.logme_features`): the first sub-token of every word, labels = tag
+    index (token-level LogME). Returns (features, labels, label names, encoder passes)."""
+    names = tuple(spec.labels or sorted({t for ex in examples for t in ex["tags"]}))
+    enc = encoder.tokenizer([list(ex["tokens"]) for ex in examples], is_split_into_words=True, truncation=True,
+                            max_length=max_length)
+    picks, tags = [], []
+    for i, ex in enumerate(examples):
+        seen: set[int] = set()
+        for pos, word in enumerate(enc.word_ids(i)):
+            if word is not None and word not in seen:  # first sub-token of each word, as the tagging heads
+                seen.add(word)
+                picks.append((i, pos))
+                tags.append(ex["tags"][word])
+    states = token_states(encoder, enc["input_ids"], batch_size)
+    feats = np.stack([states[i][pos] for i, pos in picks]) if picks else np.zeros((0, encoder.hidden_size))
+    return feats, label_ids(tags, names, spec.name), names, len(examples)
