@@ -417,3 +417,41 @@ def test_a_shapes_facts_and_submission_files_are_its_familys_and_load_without_to
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert (out.returncode, out.stdout.strip()) == (0, "False"), out.stderr
+
+
+def test_a_new_shape_is_one_family_module_and_one_registry_line(monkeypatch):
+    """Issue 19's target: a new task shape needs its family module and its entry in ``FAMILIES``, nothing
+    else. A toy 'rating' family (a copy of classification with its own facts and submission file) is
+    registered; the task registry, training defaults, export, model cards, the protocol labels of
+    reports, statistics and the matrix's planning then serve its task without another change."""
+    import types
+
+    from toolkit import modelcard, stats
+    from toolkit.config import training_defaults
+    from toolkit.export import render
+    from toolkit.families import FAMILIES, classification
+    from toolkit.matrix import _trains_target
+    from toolkit.matrix_config import MatrixConfig
+    from toolkit.report import setup_deviation
+    from toolkit.tasks import TaskSpec, _registry
+
+    rating = types.ModuleType("rating")
+    rating.__dict__.update({k: v for k, v in vars(classification).items() if not k.startswith("__")})
+    rating.__dict__.update(SHAPES=("rating",), TRAINING_DEFAULTS={"max_length": 64}, HUB_TASK_TYPE="text-scoring",
+                           submission_extension=lambda spec: "csv",
+                           render_submission=lambda spec, ids, predictions: "".join(f"{i},{p}\n" for i, p in zip(ids, predictions)))
+    monkeypatch.setitem(FAMILIES, "rating", rating)  # the registry line
+    with pytest.raises(ConfigError, match="must declare its labels"):  # NAMED_LABELS, as classification
+        TaskSpec(name="stars", shape="rating", description="", benchmarks=("xtreme-r",))
+    spec = TaskSpec(name="stars", shape="rating", description="star ratings", benchmarks=("xtreme-r",),
+                    category="classification", labels=("1", "2", "3"))
+    monkeypatch.setitem(_registry(), "stars", spec)
+
+    assert training_defaults("stars")["max_length"] == (64, "rating default")
+    assert render(spec, ["a", "b"], ["3", "1"]) == "a,3\nb,1\n"
+    assert modelcard._hub_task_type("stars") == "text-scoring"
+    assert setup_deviation(spec, "xtreme-r", "none") == "setup: none (not the task's own target adapter)"
+    assert setup_deviation(spec, "xtreme-r", "stars") is None
+    assert _trains_target(spec, MatrixConfig(targets=("stars",)))
+    rows = stats.example_rows(spec, [{"label": "3"}, {"label": "2"}], ["a", "b"], ["3", "1"])
+    assert rows is not None and rows.rows.ravel().tolist() == [1.0, 0.0]

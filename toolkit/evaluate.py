@@ -216,7 +216,7 @@ class _Context:
 
     def lang_hash(self, spec: TaskSpec, split: str, adapter_hashes: dict[str, str]) -> str:
         extra: dict[str, Any] = {}
-        if spec.shape == "retrieval":  # the protocol's defaults (layer, lengths, cosine): older records do not mix
+        if spec.retrieval_rule is not None:  # the protocol's defaults (layer, lengths, cosine): older records do not mix
             from .retrieval import RETRIEVAL_PROTOCOL_VERSION
 
             extra["retrieval_protocol"] = RETRIEVAL_PROTOCOL_VERSION
@@ -303,7 +303,7 @@ class _Context:
         task was scored (``retrieval``: layer, pooling, lengths, candidate text, scorer). ``split``: the
         scored split (BUCC tunes its threshold on dev when it scores another split)."""
         family = get_family(spec)
-        if spec.shape == "retrieval":
+        if spec.retrieval_rule is not None:  # scored by its official rule (toolkit.retrieval), not a head's predictions
             head = setup.resolve(lang).head
             if self.is_dual_encoder(head) and spec.retrieval_rule == "lareqa":
                 out, how = self.retrieval_dual_encoder(spec, model, head, examples)
@@ -375,10 +375,10 @@ class _Context:
         ``featurize``/``predict``/``score`` (mean-pooled last layer, L2-normalised, cosine; candidates are the
         answer sentences it was trained on), questions and candidates truncated at the official 96 / 256
         tokens (``scripts/run_eval_lareqa.sh`` l. 32-33) unless ``max_length`` is given."""
-        from .retrieval import OFFICIAL_MAX_LENGTHS, RetrievalOutput, retrieval_kind
+        from .retrieval import OFFICIAL_MAX_LENGTHS, RetrievalOutput
 
         family = get_family(spec)
-        q_len, c_len = (self.cfg.max_length,) * 2 if self.cfg.max_length else OFFICIAL_MAX_LENGTHS.get(spec.name, OFFICIAL_MAX_LENGTHS[retrieval_kind(spec.name)])
+        q_len, c_len = (self.cfg.max_length,) * 2 if self.cfg.max_length else OFFICIAL_MAX_LENGTHS.get(spec.name, OFFICIAL_MAX_LENGTHS[cast(str, spec.retrieval_rule)])
         features = family.featurize(data, self.encoder.tokenizer, spec, max(q_len, c_len),
                                     query_max_length=q_len, candidate_max_length=c_len)
         predictions = family.predict(model, features, batch_size=self.cfg.batch_size, head=head, cache=self.retrieval_cache)
@@ -391,12 +391,11 @@ class _Context:
         """How a BUCC-style score's threshold is chosen for ``split`` (None for other tasks): tuned on
         dev for test (the protocol), on the scored split's own gold when dev itself is scored (an
         oracle; offline only BUCC zh-en dev exists, see ../shared/data/MANIFEST.md)."""
-        if spec.shape != "retrieval" or split is None:
+        if spec.retrieval_rule is None or split is None:
             return None
         from .data import parse_split
-        from .retrieval import retrieval_kind
 
-        if retrieval_kind(spec.name) != "bucc2018":
+        if spec.retrieval_rule != "bucc2018":
             return None
         tuned_on_dev, oracle = _bucc_rules()
         return oracle if parse_split(split)[0] == "dev" else tuned_on_dev
@@ -417,7 +416,7 @@ class _Context:
         if self.cfg.setup != "auto":
             return self.cfg.setup
         protocol = XTREME_R_RETRIEVAL_ADAPTER.get(spec.name) if self.cfg.benchmark == "xtreme-r" else None
-        if spec.shape == "retrieval" and protocol is None:
+        if get_family(spec).SCORED_UNTRAINED and protocol is None:
             name = auto_adapter_name(spec.name, self.cfg.model, self.cfg.artifacts_dir)
             return name if (adapter_dir(name, self.cfg.artifacts_dir) / CARD_NAME).is_file() else NO_SETUP
         name = auto_adapter_name(protocol or spec.name, self.cfg.model, self.cfg.artifacts_dir)
@@ -524,7 +523,7 @@ class _Context:
         from .errors import UnknownTask
 
         head = getattr(setup, "head", None)
-        if spec.shape == "retrieval" or not head or not (adapter_dir(head, self.cfg.artifacts_dir) / CARD_NAME).is_file():
+        if spec.retrieval_rule is not None or not head or not (adapter_dir(head, self.cfg.artifacts_dir) / CARD_NAME).is_file():
             return
         card = read_card(head, self.cfg.artifacts_dir)
         trained = card.get("task")
