@@ -190,9 +190,14 @@ def logme_features(encoder: Any, examples: Sequence[Mapping[str, Any]], spec: An
         raise ConfigError(f"LogME needs labelled examples of a non-retrieval task (task {getattr(spec, 'name', '?')})")
     examples = [examples[i] for i in sample_indices(len(examples), n, seed)]
     from .families import get_family
+    from .retrieval import encode_texts
+
+    def encode_sentences(texts: list[str]) -> np.ndarray:  # mean-pooled sentence (pair) features
+        return encode_texts(encoder, texts, batch_size=batch_size, max_length=max_length, normalize=False)
 
     start = time.perf_counter()
-    feats, labels, names, passes = get_family(spec).logme_features(encoder, examples, spec, max_length, batch_size)
+    feats, labels, names, passes = get_family(spec).logme_features(encoder, examples, spec, max_length, batch_size,
+                                                                   encode_sentences)
     rows = sample_indices(len(labels), max_rows, seed)
     return LabelledFeatures(feats[rows], labels[rows], Cost(passes, time.perf_counter() - start), names)
 

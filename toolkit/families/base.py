@@ -9,7 +9,7 @@ model's outputs and how it scores.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -76,7 +76,8 @@ class Family(Protocol):  # the interface every module in toolkit.families provid
 
     def render_submission(self, spec, ids: Sequence[str], predictions: Any) -> str: ...  # the official file
 
-    def logme_features(self, encoder, examples, spec, max_length: int, batch_size: int) -> tuple: ...  # LogME's rows
+    def logme_features(self, encoder, examples, spec, max_length: int, batch_size: int,
+                       encode_sentences: Callable[[list[str]], Any]) -> tuple: ...  # LogME's rows; encode_sentences(texts) -> features
 
 
     def featurize_options(self, spec, max_length: int) -> dict[str, Any]: ...

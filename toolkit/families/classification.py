@@ -8,7 +8,7 @@ encoded as one sequence ``<s> text </s></s> text_pair </s>``, truncating the lon
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -156,14 +156,13 @@ def render_submission(spec, ids: Sequence[str], predictions: Sequence[Any]) -> s
     return "".join(f"{label}\n" for label in predictions)
 
 
-def logme_features(encoder, examples: Sequence[Mapping[str, Any]], spec, max_length: int, batch_size: int):
+def logme_features(encoder, examples: Sequence[Mapping[str, Any]], spec, max_length: int, batch_size: int,
+                   encode_sentences: Callable[[list[str]], Any]):
     """LogME's rows (:func:`toolkit.logme.logme_features`): the mean-pooled sentence (pair) features, labels =
     index in ``spec.labels``. Returns (features, labels, label names, encoder passes)."""
-    from ..retrieval import encode_texts
-
     sep = getattr(encoder.tokenizer, "sep_token", None) or "[SEP]"
     texts = [example_text(ex, sep) for ex in examples]
     names = tuple(spec.labels or sorted({ex["label"] for ex in examples}))
     labels = label_ids((ex["label"] for ex in examples), names, spec.name)
-    feats = encode_texts(encoder, texts, batch_size=batch_size, max_length=max_length, normalize=False)
+    feats = encode_sentences(texts)  # logme passes the sentence encoder (toolkit.retrieval.encode_texts)
     return feats.astype(np.float64), labels, names, len(texts)

@@ -22,7 +22,7 @@ Follows Hugging Face ``examples/pytorch/question-answering`` (``run_qa.py`` ``pr
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from dataclasses import dataclass
 
@@ -329,7 +329,8 @@ def render_submission(spec, ids: Sequence[str], predictions: Mapping[str, str]) 
     return json.dumps(predictions, ensure_ascii=False, indent=0)
 
 
-def logme_features(encoder, examples: Sequence[Mapping[str, Any]], spec, max_length: int, batch_size: int):
+def logme_features(encoder, examples: Sequence[Mapping[str, Any]], spec, max_length: int, batch_size: int,
+                   encode_sentences: Callable[[list[str]], Any]):
     """LogME's rows (:func:`toolkit.logme.logme_features`): every context token of ``question </s> context``
     (truncated to ``max_length``), label 1 for the answer's start token, 0 otherwise — start positions as a
     binary token labelling, the documented simplification of the span task. Returns (features, labels,

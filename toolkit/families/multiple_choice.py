@@ -11,7 +11,7 @@ with ``-inf`` before the softmax, so the head's ``num_choices`` only documents t
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -183,12 +183,11 @@ def render_submission(spec, ids: Sequence[str], predictions: Sequence[Any]) -> s
     return "".join(json.dumps({"idx": i, "label": int(p)}) + "\n" for i, p in zip(ids, predictions))
 
 
-def logme_features(encoder, examples: Sequence[Mapping[str, Any]], spec, max_length: int, batch_size: int):
+def logme_features(encoder, examples: Sequence[Mapping[str, Any]], spec, max_length: int, batch_size: int,
+                   encode_sentences: Callable[[list[str]], Any]):
     """LogME's rows (:func:`toolkit.logme.logme_features`): one row per choice (context, question and
     choice), label 1 for the correct choice, 0 otherwise — a binary simplification of the choice-scoring
     task. Returns (features, labels, label names, encoder passes)."""
-    from ..retrieval import encode_texts
-
     sep = getattr(encoder.tokenizer, "sep_token", None) or "[SEP]"
     texts, labels = [], []
     for ex in examples:
@@ -196,5 +195,5 @@ def logme_features(encoder, examples: Sequence[Mapping[str, Any]], spec, max_len
         for j, choice in enumerate(ex["choices"]):
             texts.append(f"{stem} {sep} {choice}")
             labels.append(int(j == ex["label"]))
-    feats = encode_texts(encoder, texts, batch_size=batch_size, max_length=max_length, normalize=False)
+    feats = encode_sentences(texts)  # logme passes the sentence encoder (toolkit.retrieval.encode_texts)
     return feats.astype(np.float64), np.array(labels, dtype=np.int64), ("wrong", "correct"), len(texts)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 
@@ -260,6 +260,7 @@ def render_submission(spec, ids: Sequence[str], predictions: Any) -> str:
     raise ConfigError(f"task {spec.name!r}: no submission format for retrieval rule {rule!r}")
 
 
-def logme_features(encoder, examples: Any, spec, max_length: int, batch_size: int):
+def logme_features(encoder, examples: Any, spec, max_length: int, batch_size: int,
+                   encode_sentences: Callable[[list[str]], Any]):
     """LogME needs labels; a retrieval pool has none (SEmb embeds its English side instead)."""
     raise ConfigError(f"LogME has no labels for task shape {spec.shape!r} (task {spec.name})")

@@ -14,7 +14,7 @@ prediction, which the seqeval scorer needs:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -223,7 +223,8 @@ def render_submission(spec, ids: Sequence[str], predictions: Sequence[Sequence[s
     return "".join("".join(f"{tag}\n" for tag in sentence) + "\n" for sentence in predictions)
 
 
-def logme_features(encoder, examples: Sequence[Mapping[str, Any]], spec, max_length: int, batch_size: int):
+def logme_features(encoder, examples: Sequence[Mapping[str, Any]], spec, max_length: int, batch_size: int,
+                   encode_sentences: Callable[[list[str]], Any]):
     """LogME's rows (:func:`toolkit.logme.logme_features`): the first sub-token of every word, labels = tag
     index (token-level LogME). Returns (features, labels, label names, encoder passes)."""
     names = tuple(spec.labels or sorted({t for ex in examples for t in ex["tags"]}))
