@@ -90,6 +90,71 @@ def test_no_import_cycle_at_module_level():
             visit(unit, [])
 
 
+def all_imports() -> dict[str, set[str]]:
+    """module -> the toolkit modules it imports anywhere, inside functions too (not in ``if TYPE_CHECKING:``
+    blocks, which run only under a type checker). Modules, not code-map units: ``families/base.py`` is
+    ``families.base``."""
+
+    def name(path) -> str:
+        parts = list(path.relative_to(TOOLKIT).with_suffix("").parts)
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts) or "toolkit"
+
+    def resolve(path, node: ast.ImportFrom, alias: str) -> str | None:
+        if node.level == 0:
+            parts = (node.module or "").split(".")
+            if parts[0] not in ("toolkit", "xta"):
+                return None
+            parts = parts[1:]
+        else:
+            base = list(path.relative_to(TOOLKIT).parts[:-1])
+            base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+            parts = base + (node.module.split(".") if node.module else [])
+        for candidate in (parts + [alias], parts):  # ``from . import x`` names module x; else the module itself
+            dotted = ".".join(candidate)
+            if candidate and ((TOOLKIT.joinpath(*candidate).with_suffix(".py")).is_file()
+                              or (TOOLKIT.joinpath(*candidate) / "__init__.py").is_file()):
+                return dotted
+        return None
+
+    def type_checking(node) -> bool:
+        test = getattr(node, "test", None)
+        return isinstance(node, ast.If) and isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
+
+    out: dict[str, set[str]] = {}
+    for path in sorted(TOOLKIT.rglob("*.py")):
+        me, found = name(path), out.setdefault(name(path), set())
+        stack: list[ast.AST] = [ast.parse(path.read_text(encoding="utf-8"))]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.ImportFrom):
+                found.update(t for a in node.names if (t := resolve(path, node, a.name)) not in (None, me)
+                             and not me.startswith(f"{t}."))  # a package's own __init__ runs first anyway
+            if type_checking(node):
+                stack.extend(getattr(node, "orelse", []))
+                continue
+            stack.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def test_no_import_cycle_even_through_imports_inside_functions():
+    """Issue 19: a function-scope import hides a cycle from the import system, not from the design; the
+    whole graph is acyclic (a package imports its own modules, which may import its helpers)."""
+    graph = all_imports()
+    state: dict[str, int] = {}
+
+    def visit(unit: str, path: list[str]) -> None:
+        state[unit] = 1
+        for nxt in sorted(graph.get(unit, ())):
+            assert state.get(nxt) != 1, f"import cycle: {' -> '.join(path + [unit, nxt])}"
+            if nxt not in state:
+                visit(nxt, path + [unit])
+        state[unit] = 2
+
+    for unit in sorted(graph):
+        if unit not in state:
+            visit(unit, [])
+
+
 def test_the_adapter_store_and_the_preflight_load_without_torch():
     code = ("import sys, toolkit.artifacts, toolkit.preflight, toolkit.results, toolkit.hub\n"
             "print(sorted(m for m in ('torch', 'adapters', 'transformers') if m in sys.modules))")

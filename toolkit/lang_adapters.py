@@ -49,20 +49,34 @@ import math
 import os
 import platform
 import shutil
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from . import __version__
-from .artifacts import CARD_NAME, adapter_dir
+from .artifacts import CARD_NAME, adapter_dir, checkpoint_dir, default_artifacts_dir
 from .config import NOHASH, config_hash, hashed_fields
 from .errors import ConfigError, DataError, SetupError
 from .fusion_attention import fusion_attention, fusion_attention_by_language, write_fusion_attention  # noqa: F401 (re-exported)
 from .io import atomic_dir, atomic_write_json, atomic_write_text, clean_stale_temps, safe_name, sha256_file
+from .mlm import (  # noqa: F401 (re-exported: toolkit.lang_adapters.mask_tokens, MLM_HEAD, ... stay importable)
+    IGNORE,
+    MLM_HEAD,
+    PRETRAINED_HEAD_KEYS,
+    mask_tokens,
+    mlm_forward,
+    pad_mlm_batch,
+    pretrained_mlm_head,
+    read_sentences,
+    tie_mlm_head,
+)
+
+if TYPE_CHECKING:
+    from .train import LoopParts
+    from .train_checkpoints import TrainState
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +92,6 @@ __all__ = [
     "MLM_HEAD",
 ]
 
-MLM_HEAD = "xta_mlm"  # the temporary head's name while a language adapter trains
-IGNORE = -100
 INV_CONFIGS = ("seq_bn_inv", "pfeiffer+inv", "double_seq_bn_inv", "houlsby+inv")
 
 
@@ -153,55 +165,8 @@ class LangAdapterConfig:
 
 
 # --------------------------------------------------------------------------------------------------
-# data and masking
+# data (masking and the MLM head: toolkit.mlm)
 # --------------------------------------------------------------------------------------------------
-
-
-def read_sentences(path: str | os.PathLike, max_sentences: int | None = None) -> list[str]:
-    """Non-empty stripped lines of a UTF-8 text file (one sentence per line)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("text file not found (one sentence per line, UTF-8)", path)
-    out = []
-    with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8").strip()
-            except UnicodeDecodeError as exc:
-                raise DataError(f"not UTF-8 ({exc.reason} at byte {exc.start})", path, number) from None
-            if line:
-                out.append(line)
-            if max_sentences is not None and len(out) >= max_sentences:
-                break
-    if not out:
-        raise DataError("no sentences (the file is empty or blank)", path)
-    return out
-
-
-def mask_tokens(input_ids: torch.Tensor, special: torch.Tensor, mask_id: int, vocab_size: int,
-                generator: torch.Generator, probability: float = 0.15) -> tuple[torch.Tensor, torch.Tensor]:
-    """BERT masking: ``(inputs, labels)``; labels are -100 except at the chosen positions.
-
-    ``special`` marks positions never chosen (special tokens, padding). Of the chosen ones 80% become
-    ``mask_id``, 10% a random token id, 10% keep their token (Devlin et al. 2019, sec. 3.1). At least one
-    position is chosen per batch (the first non-special one when the draw picked none), so the loss is
-    always defined.
-    """
-    probs = torch.full(input_ids.shape, probability)
-    probs[special] = 0.0
-    chosen = torch.bernoulli(probs, generator=generator).bool()
-    if not chosen.any():
-        candidates = (~special).nonzero()
-        if len(candidates) == 0:
-            raise DataError("a batch without any maskable token (only special tokens)")
-        chosen[tuple(candidates[0])] = True
-    labels = torch.where(chosen, input_ids, torch.full_like(input_ids, IGNORE))
-    inputs = input_ids.clone()
-    to_mask = torch.bernoulli(torch.full(input_ids.shape, 0.8), generator=generator).bool() & chosen
-    inputs[to_mask] = mask_id
-    to_random = torch.bernoulli(torch.full(input_ids.shape, 0.5), generator=generator).bool() & chosen & ~to_mask
-    inputs[to_random] = torch.randint(vocab_size, input_ids.shape, generator=generator)[to_random]
-    return inputs, labels
 
 
 @dataclass
@@ -220,16 +185,6 @@ def _tokenize(sentences: list[str], tokenizer, cfg: LangAdapterConfig) -> _Text:
         raise DataError(f"only {len(ids)} non-empty sentences after tokenisation; too few to train on", cfg.text)
     split = len(ids) - n_heldout
     return _Text(ids[:split], ids[split:], len(sentences), len(tokenizer))
-
-
-def pad_mlm_batch(seqs: Sequence[Sequence[int]], tokenizer) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    from .families.base import pad
-
-    pad_id = tokenizer.pad_token_id
-    ids = pad(seqs, pad_id)
-    attention = pad([[1] * len(s) for s in seqs], 0)
-    special = torch.isin(ids, torch.tensor(sorted(set(tokenizer.all_special_ids)))) | (attention == 0)
-    return ids, attention, special
 
 
 def _plan(n: int, cfg: LangAdapterConfig) -> list[list[int]]:
@@ -251,36 +206,6 @@ def _step_generator(cfg: LangAdapterConfig, step: int) -> torch.Generator:
 # --------------------------------------------------------------------------------------------------
 
 
-#: the pre-trained MLM head's tensors in a checkpoint -> the adapters MLM head's parameters
-#: (transformers' XLMRobertaLMHead: dense, layer_norm, bias; BertLMPredictionHead: transform.dense,
-#: transform.LayerNorm, bias)
-PRETRAINED_HEAD_KEYS = {
-    "xlm-roberta": {"lm_head.dense.weight": "0.weight", "lm_head.dense.bias": "0.bias",
-                    "lm_head.layer_norm.weight": "2.weight", "lm_head.layer_norm.bias": "2.bias",
-                    "lm_head.bias": "3.bias"},
-    "bert": {"cls.predictions.transform.dense.weight": "0.weight", "cls.predictions.transform.dense.bias": "0.bias",
-             "cls.predictions.transform.LayerNorm.weight": "2.weight",
-             "cls.predictions.transform.LayerNorm.bias": "2.bias", "cls.predictions.bias": "3.bias"},
-}
-
-
-def pretrained_mlm_head(encoder) -> tuple[dict[str, torch.Tensor], str] | None:
-    """The encoder checkpoint's own MLM head as ``({head parameter: tensor}, where)``, or None when the
-    checkpoint has none (the embedded encoder, a bare ``BertModel``/``XLMRobertaModel`` save)."""
-    from safetensors import safe_open
-
-    path = getattr(encoder, "path", None)
-    if path is None or not Path(path).is_dir():
-        return None
-    for file in sorted(Path(path).glob("*.safetensors")):
-        with safe_open(str(file), framework="pt") as fh:
-            keys = set(fh.keys())
-            for mapping in PRETRAINED_HEAD_KEYS.values():
-                if all(k in keys for k in mapping):
-                    return {mapping[k]: fh.get_tensor(k) for k in mapping}, f"{file.name} ({', '.join(sorted(mapping))})"
-    return None
-
-
 def _setup(model, cfg: LangAdapterConfig, pretrained: dict[str, torch.Tensor] | None = None) -> None:
     """The language adapter (trainable, invertible part included) and the MLM head, decoder tied; with
     ``pretrained`` (see :func:`pretrained_mlm_head`) the head holds those weights and stays frozen."""
@@ -299,57 +224,12 @@ def _setup(model, cfg: LangAdapterConfig, pretrained: dict[str, torch.Tensor] | 
     tie_mlm_head(model, pretrained)
 
 
-def tie_mlm_head(model, pretrained: dict[str, torch.Tensor] | None = None) -> None:
-    """The ``MLM_HEAD`` already added to ``model``: decoder tied to the frozen word embeddings; with
-    ``pretrained`` it holds the checkpoint's head weights, frozen, else its other parameters train (also
-    used by :mod:`toolkit.train` for the masked-LM loss mixed into intermediate training, issue 21)."""
-    head = model.heads[MLM_HEAD]
-    decoder = head.get_output_embeddings()
-    decoder.weight = model.get_input_embeddings().weight  # tied: the frozen word embeddings
-    params = dict(head.named_parameters())
-    if pretrained is not None:
-        with torch.no_grad():
-            for name, tensor in pretrained.items():
-                if params[name].shape != tensor.shape:
-                    raise SetupError(f"the checkpoint's MLM head {name} has shape {tuple(tensor.shape)}, "
-                                     f"the encoder needs {tuple(params[name].shape)}")
-                params[name].copy_(tensor)
-        head[2].eps = float(getattr(model.config, "layer_norm_eps", head[2].eps))  # the checkpoint's LayerNorm
-    for n, p in head.named_parameters():
-        p.requires_grad_(pretrained is None and p is not decoder.weight)
-
-
 def _cleanup(model, name: str) -> None:
     if MLM_HEAD in model.heads:
         model.delete_head(MLM_HEAD)
     model.delete_adapter(name)
     model.set_active_adapters(None)
     model.eval()
-
-
-def mlm_forward(model, ids: torch.Tensor, attention: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cross-entropy and correct predictions at the masked positions only (the head's own forward would
-    compute logits for every token). The invertible adapter runs inverted before the tied decoder, as
-    the adapters library's LM heads do."""
-    from adapters.context import ForwardContext
-
-    def base(m, input_ids, attention_mask):
-        return m.base_model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
-
-    # a ModelOutput; Any: pyright infers a tuple from the untyped ForwardContext.wrap of the adapters library
-    output: Any = ForwardContext.wrap(base)(model, input_ids=ids, attention_mask=attention)
-    hidden = output.last_hidden_state
-    selected = labels != IGNORE
-    h = hidden[selected]
-    head = model.heads[MLM_HEAD]
-    for i in range(len(head) - 1):
-        h = head[i](h)
-    inv = model.base_model.get_invertible_adapter()
-    if inv is not None:
-        h = inv(h.unsqueeze(0), rev=True).squeeze(0)
-    logits = head[len(head) - 1](h)
-    gold = labels[selected]
-    return torch.nn.functional.cross_entropy(logits, gold), (logits.argmax(-1) == gold).sum()
 
 
 def _heldout_scores(model, text: _Text, tokenizer, cfg: LangAdapterConfig, device) -> dict[str, float]:
@@ -385,8 +265,8 @@ def train_language_adapter(cfg: LangAdapterConfig, encoder=None, artifacts_dir: 
     from .encoders import load_encoder
     from .families.base import adapter_model
     from .tracking import check_report_to
-    from .train import (TrainCheckpointer, TrainResult, TrainState, adapter_dir, checkpoint_dir, default_artifacts_dir,
-                        finished_run, open_train_hooks)
+    from .train import TrainResult, finished_run, open_train_hooks, run_loop
+    from .train_checkpoints import TrainCheckpointer, TrainState
 
     check_report_to(cfg.report_to)  # a missing tracker package: said before the encoder loads
     artifacts = Path(artifacts_dir) if artifacts_dir is not None else default_artifacts_dir()
@@ -422,9 +302,11 @@ def train_language_adapter(cfg: LangAdapterConfig, encoder=None, artifacts_dir: 
         resumed = ckpt.load(model, st)
         hooks = open_train_hooks(cfg, ckpt, artifacts, resumed or 0, False, on_step, 0)
         try:
-            st = _loop(model, text, encoder.tokenizer, cfg, ckpt, st, log_every or cfg.logging_steps, hooks)
-            encoder.assert_frozen()
             device = next(model.parameters()).device
+            plan = [[(0, batch)] for batch in _plan(len(text.train), cfg)]  # one micro-batch per optimizer step
+            st = run_loop(model, plan, cfg, ckpt, st, hooks, _loop_parts(text, encoder.tokenizer, cfg, device,
+                                                                         log_every or cfg.logging_steps))
+            encoder.assert_frozen()
             heldout = _heldout_scores(model, text, encoder.tokenizer, cfg, device)
             if heldout:
                 hooks.record({"step": st.step, "dev": {"mlm": heldout}})
@@ -439,45 +321,26 @@ def train_language_adapter(cfg: LangAdapterConfig, encoder=None, artifacts_dir: 
     return TrainResult(cfg.name, out_dir, card, card["dev_scores"], st.step, None, resumed_from=resumed)
 
 
-def _loop(model, text: _Text, tokenizer, cfg: LangAdapterConfig, ckpt, st, log_every: int, hooks):
-    from .train import build_optimizer
+def _loop_parts(text: _Text, tokenizer, cfg: LangAdapterConfig, device, log_every: int) -> LoopParts:
+    """:func:`toolkit.train.run_loop`'s parts for a language adapter: the masked-LM loss of each step's batch
+    (masks drawn from the step's seeded generator), no evaluation during training (the held-out lines are
+    scored at the end), a loss line every ``log_every`` steps kept in the card's ``loss_history``, one process."""
+    from .train import LoopParts
 
-    plan = _plan(len(text.train), cfg)
-    device = next(model.parameters()).device
-    opt, sched = build_optimizer(model, cfg, len(plan))
-    ckpt.restore_optimizer(opt, sched)
-    per_epoch = max(1, math.ceil(len(text.train) / cfg.batch_size))
-    while st.step < len(plan):
-        started = time.perf_counter()
-        model.train()
-        ids, attention, special = pad_mlm_batch([text.train[i] for i in plan[st.step]], tokenizer)
+    def loss(model, micro: tuple[int, list[int]], index: int, step: int, scale: float) -> torch.Tensor:
+        # one micro-batch per optimizer step: ``scale`` is 1 and not applied
+        ids, attention, special = pad_mlm_batch([text.train[i] for i in micro[1]], tokenizer)
         inputs, labels = mask_tokens(ids, special, tokenizer.mask_token_id, text.vocab_size,
-                                     _step_generator(cfg, st.step), cfg.mlm_probability)
-        loss, _ = mlm_forward(model, inputs.to(device), attention.to(device), labels.to(device))
-        loss.backward()
-        lr = float(opt.param_groups[0]["lr"])  # the rate this step used
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        st.step += 1
-        spent = time.perf_counter() - started
-        # the open window is part of the checkpointed state: a resumed run logs the same means
-        st.elapsed_s, st.window_s = st.elapsed_s + spent, st.window_s + spent
-        st.window_loss += float(loss.detach())
-        st.window_steps += 1
-        st.window_examples += len(plan[st.step - 1])
-        if st.step % log_every == 0 or st.step == len(plan):
-            mean = st.window_loss / st.window_steps
-            st.history.append({"step": st.step, "loss": mean})
-            log.info("%s step %d mlm loss %.4f", cfg.name, st.step, mean)
-            hooks.record({"step": st.step, "epoch": round(st.step / per_epoch, 4), "loss": mean, "learning_rate": lr,
-                          "examples_per_s": round(st.window_examples / max(st.window_s, 1e-9), 3),
-                          "elapsed_s": round(st.elapsed_s, 3)})
-            st.window_loss, st.window_steps, st.window_examples, st.window_s = 0.0, 0, 0, 0.0
-        if st.step % ckpt.every == 0 and st.step < len(plan):
-            ckpt.save(model, opt, sched, st)
-        hooks.on_step(st.step)
-    return st
+                                     _step_generator(cfg, step), cfg.mlm_probability)
+        out, _ = mlm_forward(model, inputs.to(device), attention.to(device), labels.to(device))
+        return out
+
+    def on_log(st: TrainState, mean: float) -> None:  # before the training-log line: the loss kept in the card
+        st.history.append({"step": st.step, "loss": mean})
+        log.info("%s step %d mlm loss %.4f", cfg.name, st.step, mean)
+
+    return LoopParts(loss, log_every, per_epoch=max(1, math.ceil(len(text.train) / cfg.batch_size)), on_log=on_log,
+                     data_parallel=False)
 
 
 def _card(cfg: LangAdapterConfig, cfg_hash: str, encoder, text: _Text, text_hash: str | None, st, heldout,

@@ -90,7 +90,7 @@ def scored_keys(task: str, split: str, langs: Sequence[str], data_dir: str | os.
 
 def overlap(files: Sequence[str | os.PathLike], keys: set[str]) -> list[str]:
     """The lines of ``files`` whose normalised hash is in ``keys`` (the scored sentences)."""
-    from .lang_adapters import read_sentences
+    from .mlm import read_sentences
 
     return [line for f in files for line in read_sentences(f) if _key(line) in keys]
 

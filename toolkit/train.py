@@ -23,7 +23,7 @@ proportional to n_i^(1/T) (``temperature``, Arivazhagan et al. 2019).
 
 The seed paper's alternatives (issue 21). ``cfg.mlm_text``: a masked-LM loss on multilingual plain text
 joins the run as one more multi-task "task" (:class:`MLMText`; its batches drawn by the same sampler,
-masked as :func:`toolkit.lang_adapters.mask_tokens` does, scored by the encoder's own pre-trained MLM
+masked as :func:`toolkit.mlm.mask_tokens` does, scored by the encoder's own pre-trained MLM
 head, frozen, where the checkpoint has one, else by a fresh head that trains but is not saved; the loss
 times ``cfg.mlm_weight``). ``cfg.train_langs``: the task's training split is read in each language (its
 translated data: a local translated dev slice offline, XTREME's translate-train files where a card has
@@ -41,9 +41,9 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
@@ -83,7 +83,8 @@ from .train_data import (  # noqa: F401 (re-exported: toolkit.train.prepare_task
     sampling_probabilities,
     task_featurize_options,
 )
-from .train_checkpoints import TrainCheckpointer, TrainHooks, load_trainable, trainable_state  # noqa: F401 (re-exported)
+from .mlm import MLM_HEAD, tie_mlm_head
+from .train_checkpoints import TrainCheckpointer, TrainHooks, TrainState, load_trainable, trainable_state  # noqa: F401 (re-exported)
 from .preflight import dev_source, training_phases, training_sources  # noqa: F401 (defined there: checked before torch loads)
 
 if TYPE_CHECKING:
@@ -177,8 +178,6 @@ def setup_model(model, cfg: TrainConfig, tasks: Sequence[TaskData], artifacts_di
         for p in head.parameters():
             p.requires_grad_(head_name in own)
     if mlm is not None:
-        from .lang_adapters import MLM_HEAD, tie_mlm_head
-
         model.add_masked_lm_head(MLM_HEAD, overwrite_ok=True)
         tie_mlm_head(model, mlm.pretrained[0] if mlm.pretrained else None)
     return added
@@ -208,22 +207,31 @@ def _cleanup(model, added: Sequence[str], heads: Sequence[str], fusion: str | No
 # --------------------------------------------------------------------------------------------------
 
 
+class StepLoss(Protocol):
+    """One micro-batch's loss, already multiplied by ``scale`` (1 / the number of micro-batches of the whole
+    optimizer step); :func:`run_loop` calls ``backward`` on it. ``micro`` is a plan entry ``(part index,
+    example indices)``, ``index`` its position in the step, ``step`` the optimizer steps done before this one."""
+
+    def __call__(self, model, micro: tuple[int, list[int]], index: int, step: int, scale: float, /) -> torch.Tensor: ...
+
+
 @dataclass
-class TrainState:
-    step: int = 0
-    best: float | None = None
-    best_step: int | None = None
-    best_scores: dict[str, dict[str, float]] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    bad_evals: int = 0
-    stopped_early: bool = False
-    # the training log's open window (steps since its last line) and the training time so far: checkpointed,
-    # so a resumed run writes the same lines as an uninterrupted one (toolkit.tracking)
-    window_loss: float = 0.0
-    window_steps: int = 0
-    window_examples: int = 0
-    window_s: float = 0.0
-    elapsed_s: float = 0.0
+class LoopParts:
+    """What :func:`run_loop` trains with besides the plan, the optimizer and the checkpointer: the parts that
+    differ between a task adapter (:func:`task_loop_parts`) and a MAD-X language adapter
+    (``toolkit.lang_adapters``, masked LM only)."""
+
+    loss: StepLoss
+    logging_steps: int  # a training-log line every N steps (and at the last step, or when stopping early)
+    per_epoch: int | None = None  # optimizer steps per epoch (the log's ``epoch``); None: no single epoch count
+    # score the dev data into ``st.history`` (True: a new best, saved for selection); every ``eval_every`` steps and
+    # at the last; None: no evaluation during training
+    evaluate: Callable[[TrainState], bool] | None = None
+    eval_every: int = 1
+    on_log: Callable[[TrainState, float], None] | None = None  # before each training-log line: (state, its mean loss)
+    # under torchrun (toolkit.distributed): rank shards of each step, gradients summed over the ranks, rank 0's
+    # selection; False: every micro-batch in this process (language adapters train in one process)
+    data_parallel: bool = True
 
 
 def build_optimizer(model, cfg: TrainConfig | LangAdapterConfig, total_steps: int):
@@ -319,11 +327,14 @@ def _steps_per_epoch(cfg: TrainConfig, tasks: Sequence[TaskData]) -> int | None:
     return max(1, math.ceil(math.ceil(len(tasks[0].train.items) / batch_size) / cfg.gradient_accumulation_steps))
 
 
-def _log_step(st: TrainState, cfg: TrainConfig, total: int, lr: float, per_epoch: int | None, hooks: TrainHooks, evaluated: bool) -> None:
+def _log_step(st: TrainState, parts: LoopParts, total: int, lr: float, hooks: TrainHooks, evaluated: bool) -> None:
     """The training log's lines for the step just done (module doc of toolkit.tracking)."""
-    epoch = round(st.step / per_epoch, 4) if per_epoch else None
-    if st.window_steps and (st.step % cfg.logging_steps == 0 or st.step == total or st.stopped_early):
-        hooks.record({"step": st.step, "epoch": epoch, "loss": st.window_loss / st.window_steps, "learning_rate": lr,
+    epoch = round(st.step / parts.per_epoch, 4) if parts.per_epoch else None
+    if st.window_steps and (st.step % parts.logging_steps == 0 or st.step == total or st.stopped_early):
+        mean = st.window_loss / st.window_steps
+        if parts.on_log is not None:
+            parts.on_log(st, mean)
+        hooks.record({"step": st.step, "epoch": epoch, "loss": mean, "learning_rate": lr,
                       "examples_per_s": round(st.window_examples / max(st.window_s, 1e-9), 3),
                       "elapsed_s": round(st.elapsed_s, 3)})
         st.window_loss, st.window_steps, st.window_examples, st.window_s = 0.0, 0, 0, 0.0
@@ -331,22 +342,46 @@ def _log_step(st: TrainState, cfg: TrainConfig, total: int, lr: float, per_epoch
         hooks.record({"step": st.step, "epoch": epoch, "dev": st.history[-1]["dev"]})
 
 
-def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: TrainCheckpointer, st: TrainState, hooks: TrainHooks,
-             mlm: MLMText | None = None, tokenizer=None) -> TrainState:
+def task_loop_parts(model, tasks: Sequence[TaskData], cfg: TrainConfig, total: int, hooks: TrainHooks,
+                    mlm: MLMText | None = None, tokenizer=None) -> LoopParts:
+    """:func:`run_loop`'s parts for a task adapter: each micro-batch's task loss (or, with ``mlm``, the masked-LM
+    loss of its text, index ``len(tasks)`` of the plan) under the configured precision, plus AdapterFusion's
+    regulariser; dev evaluation and early stopping; the training log every ``cfg.logging_steps``."""
+    device = next(model.parameters()).device
+
+    def loss(model, micro: tuple[int, list[int]], index: int, step: int, scale: float) -> torch.Tensor:
+        # masks are seeded by (seed, step, micro-batch): a resumed run masks as an uninterrupted one
+        masking = (mlm, tokenizer, cfg.seed * 1_000_003 + step * 1_009 + index, step + 1) if mlm is not None else None
+        with _autocast(cfg, device):
+            out = _micro_loss(model, tasks, micro, device, scale, masking)
+            if cfg.recipe == "fuse":
+                out = out + scale * _fusion_regularization(model)
+        return out
+
+    def evaluate(st: TrainState) -> bool:
+        return _maybe_evaluate(model, tasks, st, cfg, hooks.eval_batch_size)
+
+    return LoopParts(loss, cfg.logging_steps, per_epoch=_steps_per_epoch(cfg, tasks), evaluate=evaluate,
+                     eval_every=_eval_steps(cfg, tasks, total))
+
+
+def run_loop(model, plan: Sequence[Sequence[tuple[int, list[int]]]], cfg: TrainConfig | LangAdapterConfig,
+             ckpt: TrainCheckpointer, st: TrainState, hooks: TrainHooks, parts: LoopParts) -> TrainState:
     """Optimizer steps ``st.step + 1 .. len(plan)``; evaluate, log, checkpoint, stop early as configured.
 
-    Each step's loss is the mean over its micro-batches (``scale``): ``accumulation`` micro-batches of
-    ``batch_size`` examples make one update, so the learning-rate schedule counts optimizer steps. Under
-    torchrun (``toolkit.distributed``) each rank runs its share of the step's micro-batches and the
-    trainable gradients are summed over the ranks before the update."""
+    ``plan[s]`` lists step ``s``'s micro-batches; ``parts`` says what they cost and what else the run does
+    (:class:`LoopParts`; task adapters: :func:`task_loop_parts`). Each step's loss is the mean over its
+    micro-batches (``scale``): ``accumulation`` micro-batches of ``batch_size`` examples make one update, so
+    the learning-rate schedule counts optimizer steps. Under torchrun (``toolkit.distributed``) each rank runs
+    its share of the step's micro-batches and the trainable gradients are summed over the ranks before the
+    update."""
     from . import distributed
 
     device = next(model.parameters()).device
     opt, sched = build_optimizer(model, cfg, len(plan))
     ckpt.restore_optimizer(opt, sched)
     trainable = [p for group in opt.param_groups for p in group["params"]]
-    eval_every = _eval_steps(cfg, tasks, len(plan))
-    per_epoch = _steps_per_epoch(cfg, tasks)
+    parallel = parts.data_parallel
     with hooks.progress(len(plan), st.step) as advance:
         while st.step < len(plan) and not st.stopped_early:
             started = time.perf_counter()
@@ -354,17 +389,14 @@ def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: TrainCheckpointer, st: 
             scale = 1.0 / len(plan[st.step])  # all ranks' micro-batches of this step
             total_loss = 0.0
             # this rank's micro-batches, with their index in the whole step (the same masks as one process)
-            for j, micro in distributed.shard(list(enumerate(plan[st.step]))):
-                # masks are seeded by (seed, step, micro-batch): a resumed run masks as an uninterrupted one
-                masking = (mlm, tokenizer, cfg.seed * 1_000_003 + st.step * 1_009 + j, st.step + 1) if mlm is not None else None
-                with _autocast(cfg, device):
-                    loss = _micro_loss(model, tasks, micro, device, scale, masking)
-                    if cfg.recipe == "fuse":
-                        loss = loss + scale * _fusion_regularization(model)
+            micros = list(enumerate(plan[st.step]))
+            for j, micro in distributed.shard(micros) if parallel else micros:
+                loss = parts.loss(model, micro, j, st.step, scale)
                 loss.backward()
                 total_loss += float(loss.detach())
-            distributed.all_reduce_grads(trainable)
-            total_loss = distributed.sum_scalar(total_loss, device)
+            if parallel:
+                distributed.all_reduce_grads(trainable)
+                total_loss = distributed.sum_scalar(total_loss, device)
             lr = float(opt.param_groups[0]["lr"])  # the rate this step used (the scheduler moves it next)
             opt.step()
             sched.step()
@@ -378,14 +410,14 @@ def run_loop(model, tasks, plan, cfg: TrainConfig, ckpt: TrainCheckpointer, st: 
             st.window_examples += sum(len(micro[1]) for micro in plan[st.step - 1])
             improved = False
             evaluations = len(st.history)
-            if st.step % eval_every == 0 or st.step == len(plan):
-                improved = _maybe_evaluate(model, tasks, st, cfg, hooks.eval_batch_size)
-                if distributed.active():  # every rank follows rank 0's selection and early stop
+            if parts.evaluate is not None and (st.step % parts.eval_every == 0 or st.step == len(plan)):
+                improved = parts.evaluate(st)
+                if parallel and distributed.active():  # every rank follows rank 0's selection and early stop
                     synced = distributed.broadcast({"improved": improved, **dataclasses.asdict(st)})
                     improved = synced.pop("improved")
                     for key, value in synced.items():
                         setattr(st, key, value)
-            _log_step(st, cfg, len(plan), lr, per_epoch, hooks, evaluated=len(st.history) > evaluations)
+            _log_step(st, parts, len(plan), lr, hooks, evaluated=len(st.history) > evaluations)
             if improved:
                 ckpt.save_best(model)
             if st.step % ckpt.every == 0 and st.step < len(plan) and not st.stopped_early:
@@ -469,7 +501,8 @@ def train_adapter(
         resumed = ckpt.load(model, st)
         hooks = open_train_hooks(cfg, ckpt, artifacts, resumed or 0, progress, on_step, eval_batch_size)
         try:
-            st = run_loop(model, tasks, plan, cfg, ckpt, st, hooks, mlm, encoder.tokenizer)
+            parts = task_loop_parts(model, tasks, cfg, len(plan), hooks, mlm, encoder.tokenizer)
+            st = run_loop(model, plan, cfg, ckpt, st, hooks, parts)
         finally:
             hooks.close()
         best = ckpt.best() if distributed.is_main() else None
@@ -481,7 +514,7 @@ def train_adapter(
             _save(model, cfg, tasks, out_dir, card, hooks.train_log)
         distributed.barrier()
     finally:
-        _cleanup(model, added, [*heads, *(["xta_mlm"] if mlm is not None else [])], cfg.name if cfg.recipe == "fuse" else None)
+        _cleanup(model, added, [*heads, *([MLM_HEAD] if mlm is not None else [])], cfg.name if cfg.recipe == "fuse" else None)
     ckpt.remove()
     return TrainResult(cfg.name, out_dir, card, card["dev_scores"], st.step, st.best_step, resumed_from=resumed)
 

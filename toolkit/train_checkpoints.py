@@ -1,6 +1,6 @@
-"""Checkpoints and hooks of a training run: the trainable tensors (adapters and heads, never the frozen
-encoder), the resumable checkpoint folder (tensors, optimizer, scheduler, RNG state, the run's history),
-the selected best step, and the run's hooks (progress bar or plain lines, training log, trackers).
+"""Checkpoints and hooks of a training run: the loop's state (:class:`TrainState`), the trainable tensors
+(adapters and heads, never the frozen encoder), the resumable checkpoint folder (tensors, optimizer,
+scheduler, RNG state, the run's history), the selected best step, and the run's hooks (progress bar or plain lines, training log, trackers).
 Split out of :mod:`toolkit.train`, which uses them and re-exports them; ``toolkit.lang_adapters`` trains
 language adapters with the same checkpointer."""
 
@@ -12,18 +12,36 @@ import logging
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from .errors import DataError
 from .io import atomic_write_json, load_safetensors, save_safetensors_atomic
 
-if TYPE_CHECKING:
-    from .train import TrainState
-
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainState:
+    """The training loop's state (:func:`toolkit.train.run_loop`), checkpointed as ``state.json``'s ``loop``."""
+
+    step: int = 0
+    best: float | None = None
+    best_step: int | None = None
+    best_scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    bad_evals: int = 0
+    stopped_early: bool = False
+    # the training log's open window (steps since its last line) and the training time so far: checkpointed,
+    # so a resumed run writes the same lines as an uninterrupted one (toolkit.tracking)
+    window_loss: float = 0.0
+    window_steps: int = 0
+    window_examples: int = 0
+    window_s: float = 0.0
+    elapsed_s: float = 0.0
 
 
 def trainable_state(model) -> dict[str, torch.Tensor]:

@@ -17,6 +17,7 @@ from .config import TrainConfig
 from .errors import ConfigError, DataError, DataUnavailable, SetupError
 from .families import get_family
 from .families.base import Features
+from .mlm import mask_tokens, mlm_forward, pad_mlm_batch, pretrained_mlm_head, read_sentences
 from .preflight import dev_source, training_phases, training_sources
 
 if TYPE_CHECKING:
@@ -77,7 +78,6 @@ def prepare_mlm(cfg: TrainConfig, encoder) -> MLMText | None:
     if not cfg.mlm_text:
         return None
     from .data import file_hashes
-    from .lang_adapters import pretrained_mlm_head, read_sentences
 
     sentences = [line for path in cfg.mlm_text for line in read_sentences(path)]
     tok = encoder.tokenizer
@@ -90,9 +90,7 @@ def prepare_mlm(cfg: TrainConfig, encoder) -> MLMText | None:
 
 
 def mlm_batch_loss(model, mlm: MLMText, indices: list[int], tokenizer, device, seed: int) -> torch.Tensor:
-    """The masked-LM loss of one micro-batch (toolkit.lang_adapters' batching, masking and head)."""
-    from .lang_adapters import mask_tokens, mlm_forward, pad_mlm_batch
-
+    """The masked-LM loss of one micro-batch (toolkit.mlm's batching, masking and head, as language adapters)."""
     ids, attention, special = pad_mlm_batch([mlm.train.items[i] for i in indices], tokenizer)
     inputs, labels = mask_tokens(ids, special, tokenizer.mask_token_id, mlm.vocab_size, torch.Generator().manual_seed(seed))
     loss, _ = mlm_forward(model, inputs.to(device), attention.to(device), labels.to(device))
