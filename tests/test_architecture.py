@@ -22,17 +22,21 @@ def _unit(path) -> str:
     return f"{rel.parts[0]}/" if rel.parts[0] in PACKAGES else rel.name
 
 
-def _target(path, node: ast.ImportFrom, alias: str) -> str | None:
-    """The toolkit unit an ``from ... import`` names (``toolkit`` itself, for ``__version__``, is None)."""
+def _module_parts(path, node: ast.ImportFrom) -> list[str] | None:
+    """The toolkit module path (``["families", "base"]``) an ``from ... import`` reads from; None outside toolkit."""
     if node.level == 0:
         parts = (node.module or "").split(".")
-        if parts[0] not in ("toolkit", "xta"):
-            return None
-        parts = parts[1:]
-    else:
-        base = list(path.relative_to(TOOLKIT).parts[:-1])
-        base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
-        parts = base + (node.module.split(".") if node.module else [])
+        return parts[1:] if parts[0] in ("toolkit", "xta") else None
+    base = list(path.relative_to(TOOLKIT).parts[:-1])
+    base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+    return base + (node.module.split(".") if node.module else [])
+
+
+def _target(path, node: ast.ImportFrom, alias: str) -> str | None:
+    """The toolkit unit an ``from ... import`` names (``toolkit`` itself, for ``__version__``, is None)."""
+    parts = _module_parts(path, node)
+    if parts is None:
+        return None
     if not parts:  # from . import x: a module of the package, or a name of toolkit/__init__
         parts = [alias]
     head = parts[0]
@@ -73,8 +77,8 @@ def test_the_code_map_has_one_row_per_module_and_lists_its_imports():
     assert not wrong, f"code map 'imports at load' (README, real): {wrong}"
 
 
-def test_no_import_cycle_at_module_level():
-    graph = module_level_imports()
+def assert_acyclic(graph: dict[str, set[str]]) -> None:
+    """Depth-first search; an edge back to a node on the current path is a cycle, named in the failure."""
     state: dict[str, int] = {}
 
     def visit(unit: str, path: list[str]) -> None:
@@ -90,6 +94,10 @@ def test_no_import_cycle_at_module_level():
             visit(unit, [])
 
 
+def test_no_import_cycle_at_module_level():
+    assert_acyclic(module_level_imports())
+
+
 def all_imports() -> dict[str, set[str]]:
     """module -> the toolkit modules it imports anywhere, inside functions too (not in ``if TYPE_CHECKING:``
     blocks, which run only under a type checker). Modules, not code-map units: ``families/base.py`` is
@@ -100,15 +108,9 @@ def all_imports() -> dict[str, set[str]]:
         return ".".join(parts[:-1] if parts[-1] == "__init__" else parts) or "toolkit"
 
     def resolve(path, node: ast.ImportFrom, alias: str) -> str | None:
-        if node.level == 0:
-            parts = (node.module or "").split(".")
-            if parts[0] not in ("toolkit", "xta"):
-                return None
-            parts = parts[1:]
-        else:
-            base = list(path.relative_to(TOOLKIT).parts[:-1])
-            base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
-            parts = base + (node.module.split(".") if node.module else [])
+        parts = _module_parts(path, node)
+        if parts is None:
+            return None
         for candidate in (parts + [alias], parts):  # ``from . import x`` names module x; else the module itself
             dotted = ".".join(candidate)
             if candidate and ((TOOLKIT.joinpath(*candidate).with_suffix(".py")).is_file()
@@ -139,20 +141,7 @@ def all_imports() -> dict[str, set[str]]:
 def test_no_import_cycle_even_through_imports_inside_functions():
     """Issue 19: a function-scope import hides a cycle from the import system, not from the design; the
     whole graph is acyclic (a package imports its own modules, which may import its helpers)."""
-    graph = all_imports()
-    state: dict[str, int] = {}
-
-    def visit(unit: str, path: list[str]) -> None:
-        state[unit] = 1
-        for nxt in sorted(graph.get(unit, ())):
-            assert state.get(nxt) != 1, f"import cycle: {' -> '.join(path + [unit, nxt])}"
-            if nxt not in state:
-                visit(nxt, path + [unit])
-        state[unit] = 2
-
-    for unit in sorted(graph):
-        if unit not in state:
-            visit(unit, [])
+    assert_acyclic(all_imports())
 
 
 def test_the_adapter_store_and_the_preflight_load_without_torch():

@@ -1,5 +1,5 @@
-"""Which official scoring rule a retrieval task follows (no torch, no faiss: ``xta export`` needs it to
-write text files; :mod:`toolkit.retrieval` re-exports it)."""
+"""Which official scoring rule a retrieval task follows, by task name (no torch, no faiss;
+:mod:`toolkit.retrieval` re-exports it). Code holding the task reads ``TaskSpec.retrieval_rule`` itself."""
 
 from __future__ import annotations
 

@@ -545,7 +545,7 @@ def retrieve(
     return RetrievalOutput(metrics, ids, predictions)
 
 
-from .kinds import retrieval_kind  # noqa: E402,F401 (light, for xta export; see there)
+from .kinds import retrieval_kind  # noqa: E402,F401 (a task name's scoring rule, torch-free there)
 
 
 Scored = tuple[dict[str, float], list[str], list[Any]]

@@ -234,7 +234,7 @@ def example_text(example: Mapping[str, Any], sep: str = "[SEP]", question_prompt
 
 def gold_label(example: Mapping[str, Any]) -> Any:
     """Retrieval has no per-example label: its gold is the pool's relevance map (``RetrievalData.relevant``)."""
-    raise DataError(_NO_TEXT.replace("dataset text", "gold label"))
+    raise DataError("no per-example gold label for task shape 'retrieval' (its gold is RetrievalData.relevant)")
 
 
 #: The submission file of each scoring rule (``TaskSpec.retrieval_rule``)
